@@ -1,0 +1,41 @@
+"""Shared test fixtures.
+
+Real-footage tests use ../shared/data/lifts (never committed); they are marked
+``slow`` and skip cleanly when that folder is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# tools/ (the synthetic-athlete generator) and tests/support are importable in tests.
+for p in (REPO, REPO / "tests"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+SHARED_LIFTS = Path(os.environ.get("FORMCHECK_SHARED_LIFTS", REPO.parent / "shared" / "data" / "lifts"))
+SAMPLES = REPO / "sample_videos"
+TEST_DATA = REPO / "tests" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_lifts() -> Path:
+    """../shared/data/lifts, or skip the test when it is not there."""
+    if not (SHARED_LIFTS / "labels.json").is_file() or not (SHARED_LIFTS / "videos").is_dir():
+        pytest.skip(f"real footage not available at {SHARED_LIFTS}")
+    return SHARED_LIFTS
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def test_data() -> Path:
+    return TEST_DATA
