@@ -1,0 +1,305 @@
+"""Fault rules: declarative limits from ``formcheck/config/<lift>.toml``, applied rep by rep.
+
+A rule says: take this rep measure (:mod:`formcheck.repmetrics`), compare it
+with this limit in these units, in these camera views. The TOML is the one
+place thresholds live; this module only reads and applies them.
+
+TOML keys of a rule (one ``[faults.<code>]`` table, or ``[[faults.<code>]]``
+alternatives in order of preference: the first whose measure is available in
+the clip is used):
+
+- ``measure``: a name from :data:`formcheck.repmetrics.MEASURE_NAMES`.
+- ``flag_when``: ``"above"`` or ``"below"`` the limit.
+- ``limit_<units>``: the limit; the suffix names the units (``deg``, ``thigh``,
+  ``ratio``, ``foot``). ``major_<units>``: beyond it the flag is major.
+- ``personal_margin_<units>`` / ``personal_cap_<units>`` (optional): the
+  personal baseline. With two or more reps, the limit moves to the lifter's best
+  rep plus the margin when that is more lenient, but never past the cap, so a
+  build that needs more lean is not flagged for it while real outliers still are.
+- ``views``: ``{view = confidence factor}``; views not listed are "not assessable".
+- ``confidence_factor`` (optional, default 1): scales the confidence of this
+  alternative (a proxy measure is trusted less).
+- any other key is a parameter of the measure (e.g. ``sustain_ms``).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from formcheck.faults import FAULT_CODES
+from formcheck.repmetrics import MEASURE_NAMES, RepLike, RepMeasure, Signals, measure
+
+LIFTS = ("squat", "deadlift")
+VIEWS = ("side", "front", "oblique")
+UNITS = ("deg", "thigh", "ratio", "foot", "leg")
+VERDICTS = ("flagged", "clear", "not_assessable")
+SEVERITIES = ("minor", "major")
+_RESERVED = {"measure", "flag_when", "views", "confidence_factor", "note"}
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    """One alternative way to judge one fault (see the module docstring)."""
+
+    code: str
+    measure: str
+    flag_when: str
+    units: str
+    limit: float
+    major: float
+    views: Mapping[str, float]
+    personal_margin: float | None = None
+    personal_cap: float | None = None
+    confidence_factor: float = 1.0
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        where = f"fault {self.code}"
+        if self.measure not in MEASURE_NAMES:
+            raise ValueError(f"{where}: measure expected one of {', '.join(MEASURE_NAMES)}, got {self.measure!r}")
+        if self.flag_when not in ("above", "below"):
+            raise ValueError(f"{where}: flag_when expected 'above' or 'below', got {self.flag_when!r}")
+        if self.units not in UNITS:
+            raise ValueError(f"{where}: units expected one of {', '.join(UNITS)}, got {self.units!r}")
+        bad = [v for v in self.views if v not in VIEWS]
+        if bad or not self.views:
+            raise ValueError(f"{where}: views expected a table over {', '.join(VIEWS)}, got {dict(self.views)}")
+        if any(not 0.0 < f <= 1.0 for f in self.views.values()):
+            raise ValueError(f"{where}: view confidence factors expected in (0, 1], got {dict(self.views)}")
+        worse = self.major >= self.limit if self.flag_when == "above" else self.major <= self.limit
+        if not worse:
+            raise ValueError(f"{where}: major expected beyond limit ({self.flag_when}), got limit {self.limit}, major {self.major}")
+        if (self.personal_margin is None) != (self.personal_cap is None):
+            raise ValueError(f"{where}: personal_margin and personal_cap expected together")
+        if not 0.0 < self.confidence_factor <= 1.0:
+            raise ValueError(f"{where}: confidence_factor expected in (0, 1], got {self.confidence_factor}")
+
+    def exceeds(self, value: float, limit: float) -> bool:
+        return value > limit if self.flag_when == "above" else value < limit
+
+    def effective_limit(self, rep_values: Sequence[float]) -> float:
+        """The limit after the personal baseline (needs two or more measured reps)."""
+        vals = [v for v in rep_values if np.isfinite(v)]
+        if self.personal_margin is None or self.personal_cap is None or len(vals) < 2:
+            return self.limit
+        if self.flag_when == "above":
+            return max(self.limit, min(min(vals) + self.personal_margin, self.personal_cap))
+        return min(self.limit, max(max(vals) - self.personal_margin, self.personal_cap))
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    lift: str
+    min_quality: float
+    rules: Mapping[str, tuple[FaultRule, ...]]
+    source: str = ""
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(self.rules)
+
+
+def _parse_rule(code: str, table: Mapping[str, Any], where: str) -> FaultRule:
+    if "measure" not in table:
+        raise ValueError(f"{where}: fault {code}: expected a 'measure' key")
+    limits = [k for k in table if k.startswith("limit_")]
+    if len(limits) != 1:
+        raise ValueError(f"{where}: fault {code}: expected exactly one limit_<units> key, got {limits}")
+    units = limits[0].removeprefix("limit_")
+    major_key = f"major_{units}"
+    if major_key not in table:
+        raise ValueError(f"{where}: fault {code}: expected {major_key} beside {limits[0]}")
+    pm, pc = table.get(f"personal_margin_{units}"), table.get(f"personal_cap_{units}")
+    used = {limits[0], major_key, f"personal_margin_{units}", f"personal_cap_{units}"} | _RESERVED
+    stray = [k for k in table if (k.startswith(("limit_", "major_", "personal_")) and k not in used)]
+    if stray:
+        raise ValueError(f"{where}: fault {code}: keys {stray} do not match the units of {limits[0]}")
+    params = {k: v for k, v in table.items() if k not in used}
+    return FaultRule(
+        code=code,
+        measure=str(table["measure"]),
+        flag_when=str(table.get("flag_when", "above")),
+        units=units,
+        limit=float(table[limits[0]]),
+        major=float(table[major_key]),
+        views={str(k): float(v) for k, v in dict(table.get("views", {})).items()},
+        personal_margin=None if pm is None else float(pm),
+        personal_cap=None if pc is None else float(pc),
+        confidence_factor=float(table.get("confidence_factor", 1.0)),
+        params=params,
+    )
+
+
+def parse_ruleset(data: Mapping[str, Any], where: str = "rules") -> RuleSet:
+    lift = data.get("lift")
+    if lift not in LIFTS:
+        raise ValueError(f"{where}: lift expected one of {', '.join(LIFTS)}, got {lift!r}")
+    faults = data.get("faults")
+    if not isinstance(faults, Mapping) or not faults:
+        raise ValueError(f"{where}: expected a [faults.<code>] table per fault")
+    rules: dict[str, tuple[FaultRule, ...]] = {}
+    for code, spec in faults.items():
+        if code not in FAULT_CODES:
+            raise ValueError(f"{where}: fault code expected one of {', '.join(FAULT_CODES)}, got {code!r}")
+        alts = spec if isinstance(spec, list) else [spec]
+        rules[code] = tuple(_parse_rule(code, a, where) for a in alts)
+    min_q = float(data.get("general", {}).get("min_quality", 0.5))
+    if not 0.0 <= min_q < 1.0:
+        raise ValueError(f"{where}: general.min_quality expected in [0, 1), got {min_q}")
+    return RuleSet(lift=lift, min_quality=min_q, rules=rules, source=where)
+
+
+@lru_cache(maxsize=8)
+def _load_packaged(lift: str) -> RuleSet:
+    ref = resources.files("formcheck") / "config" / f"{lift}.toml"
+    return parse_ruleset(tomllib.loads(ref.read_text(encoding="utf-8")), where=f"{lift}.toml")
+
+
+def load_rules(lift: str, path: str | Path | None = None) -> RuleSet:
+    """The rule set of ``lift`` from the packaged TOML, or from ``path`` (a tuned copy)."""
+    if lift not in LIFTS:
+        raise ValueError(f"lift: expected one of {', '.join(LIFTS)}, got {lift!r}")
+    if path is None:
+        return _load_packaged(lift)
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{p}: expected a readable TOML rules file ({exc})") from exc
+    rs = parse_ruleset(data, where=str(p))
+    if rs.lift != lift:
+        raise ValueError(f"{p}: expected rules for {lift}, got {rs.lift}")
+    return rs
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One fault seen on one rep, with its evidence."""
+
+    code: str
+    rep: int
+    phase: str
+    t_ms: float
+    frame: int
+    measured: float
+    limit: float
+    units: str
+    severity: str
+    confidence: float
+    measure: str
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"flag {self.code}: severity expected one of {SEVERITIES}, got {self.severity!r}")
+        if not 0.0 <= self.confidence <= 1.0:
+            raise ValueError(f"flag {self.code}: confidence expected in [0, 1], got {self.confidence}")
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """Everything the rules concluded for one clip.
+
+    ``verdicts`` maps every fault code of the lift to flagged / clear /
+    not_assessable; ``rep_verdicts[rep][code]`` the same per rep; ``reasons``
+    says why a code is not assessable; ``measures[rep][code]`` keeps the
+    measured values behind every decision (flagged or not).
+    """
+
+    lift: str
+    view: str
+    flags: tuple[Flag, ...]
+    verdicts: Mapping[str, str]
+    rep_verdicts: Mapping[int, Mapping[str, str]]
+    reasons: Mapping[str, str]
+    measures: Mapping[int, Mapping[str, RepMeasure]]
+    limits: Mapping[str, float]
+
+
+def _confidence(rule: FaultRule, view_factor: float, quality: float, value: float, limit: float) -> float:
+    span = abs(rule.major - rule.limit) or 1.0
+    margin = min(1.0, abs(value - limit) / span)
+    c = rule.confidence_factor * view_factor * quality * (0.6 + 0.4 * margin)
+    return round(float(np.clip(c, 0.0, 1.0)), 2)
+
+
+def evaluate(
+    ruleset: RuleSet,
+    t_ms: np.ndarray,
+    signals: Signals,
+    reps: Sequence[RepLike],
+    view: str,
+) -> RuleResult:
+    """Apply every rule of the lift to every rep."""
+    if view not in VIEWS:
+        raise ValueError(f"view: expected one of {', '.join(VIEWS)}, got {view!r}")
+    t_ms = np.asarray(t_ms, dtype=float)
+    flags: list[Flag] = []
+    verdicts: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    limits: dict[str, float] = {}
+    rep_verdicts: dict[int, dict[str, str]] = {r.index: {} for r in reps}
+    measures: dict[int, dict[str, RepMeasure]] = {r.index: {} for r in reps}
+
+    for code, alternatives in ruleset.rules.items():
+        usable = [r for r in alternatives if view in r.views]
+        if not usable:
+            verdicts[code] = "not_assessable"
+            reasons[code] = f"not assessable from a {view} view"
+            for rv in rep_verdicts.values():
+                rv[code] = "not_assessable"
+            continue
+        if not reps:
+            verdicts[code] = "not_assessable"
+            reasons[code] = "no complete rep"
+            continue
+        chosen, values = None, []
+        for rule in usable:
+            ms = [measure(rule.measure, t_ms, signals, rep, **dict(rule.params)) for rep in reps]
+            if any(np.isfinite(m.value) and m.quality >= ruleset.min_quality for m in ms):
+                chosen, values = rule, ms
+                break
+        if chosen is None:
+            verdicts[code] = "not_assessable"
+            reasons[code] = "the body parts this needs were not seen clearly enough"
+            for rv in rep_verdicts.values():
+                rv[code] = "not_assessable"
+            continue
+        good = [m.value if m.quality >= ruleset.min_quality else np.nan for m in values]
+        limit = chosen.effective_limit(good)
+        limits[code] = limit
+        major = chosen.major
+        if limit != chosen.limit:
+            major = limit + (chosen.major - chosen.limit)
+        any_flag = False
+        for rep, m in zip(reps, values):
+            measures[rep.index][code] = m
+            if not np.isfinite(m.value) or m.quality < ruleset.min_quality:
+                rep_verdicts[rep.index][code] = "not_assessable"
+                continue
+            if chosen.exceeds(m.value, limit):
+                any_flag = True
+                rep_verdicts[rep.index][code] = "flagged"
+                severity = "major" if not chosen.exceeds(major, m.value) else "minor"
+                frame = int(np.argmin(np.abs(t_ms - m.t_ms))) if np.isfinite(m.t_ms) and t_ms.size else -1
+                flags.append(Flag(
+                    code=code, rep=rep.index, phase=m.phase, t_ms=float(m.t_ms), frame=frame,
+                    measured=round(float(m.value), 3), limit=round(float(limit), 3), units=chosen.units,
+                    severity=severity,
+                    confidence=_confidence(chosen, chosen.views[view], m.quality, m.value, limit),
+                    measure=chosen.measure,
+                ))
+            else:
+                rep_verdicts[rep.index][code] = "clear"
+        verdicts[code] = "flagged" if any_flag else "clear"
+    flags.sort(key=lambda f: (f.rep, f.t_ms))
+    return RuleResult(
+        lift=ruleset.lift, view=view, flags=tuple(flags), verdicts=verdicts,
+        rep_verdicts=rep_verdicts, reasons=reasons, measures=measures, limits=limits,
+    )
