@@ -3,8 +3,8 @@
 Notes
 -----
 Indices follow MediaPipe's BlazePose topology. "Left" and "right" are the
-lifter's own sides, not the image's: in a side view facing image-left the
-lifter's right side is usually the one nearer the camera. MediaPipe often
+lifter's own sides, not the image's: in a side view, a lifter facing
+image-left shows their left side to the camera (facing image-right: the right). MediaPipe often
 swaps the two labels in side views; :mod:`formcheck.cleaning` repairs that.
 """
 
