@@ -227,22 +227,29 @@ def start_depth(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, around_ms: 
 
 
 def top_extension(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, signal: str = "hip_deg",
-                  sustain_ms: float = 150.0) -> RepMeasure:
+                  sustain_ms: float = 150.0, top_pad_ms: float = 600.0) -> RepMeasure:
     """Straightest hip (or knee) angle reached at the top of the rep (180 = straight).
 
     Notes
     -----
-    Deadlift: over the lockout phase (or the last third of the pull when no
-    lockout phase was found). Squat: over the rep's first and last 25% (the
-    standing moments between reps). A lifter who never straightens keeps this
-    well below 180.
+    Deadlift: over the lockout phase, widened by ``top_pad_ms`` after it (when
+    the segmentation found no lockout hold, the window is the ``top_pad_ms``
+    after ``end_ms``). Squat: the standing moments around the rep, i.e. the
+    ``top_pad_ms`` before ``start_ms`` and after ``end_ms`` plus the rep's
+    first and last 10%. The value is the straightest angle *held* for
+    ``sustain_ms``; a lifter who never stands up keeps it well below 180.
     """
+    span = rep.end_ms - rep.start_ms
     if any(p.name == "lockout" for p in rep.phases):
         start, end, phase = _phase_span(rep, ("lockout",))
-        mask = _window(t_ms, start, end)
+        mask = _window(t_ms, rep.end_ms - 0.1 * span, end + top_pad_ms)
+        phase = "lockout"
+    elif any(p.name == "pull" for p in rep.phases):
+        mask = _window(t_ms, rep.end_ms - 0.1 * span, rep.end_ms + top_pad_ms)
+        phase = "lockout"
     else:
-        span = rep.end_ms - rep.start_ms
-        mask = _window(t_ms, rep.start_ms, rep.start_ms + 0.25 * span) | _window(t_ms, rep.end_ms - 0.25 * span, rep.end_ms)
+        mask = (_window(t_ms, rep.start_ms - top_pad_ms, rep.start_ms + 0.1 * span)
+                | _window(t_ms, rep.end_ms - 0.1 * span, rep.end_ms + top_pad_ms))
         phase = "top"
     x = signals.get(signal)
     if x is None or not mask.any():

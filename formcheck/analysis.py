@@ -1,0 +1,179 @@
+"""From a clip's pose to a :class:`~formcheck.report.FormReport`: the analysis core.
+
+clean -> view -> metrics -> lift -> reps -> rules -> guidance -> report.
+Pure numpy/SciPy (no cv2, mediapipe or streamlit): the CLI and the app call
+:func:`analyze_sequence` after the pose step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from formcheck.cleaning import CleaningParams, clean
+from formcheck.metrics import FrameMetrics, compute_frame_metrics
+from formcheck.repmetrics import RepMeasure
+from formcheck.reps import RepSegmentation, segment_reps
+from formcheck.report import FormReport, flag_message, guidance_block
+from formcheck.rules import RuleResult, evaluate, load_rules
+from formcheck.sequence import PoseSequence
+from formcheck.views import LiftGuess, ViewInfo, classify_view, recognize_lift
+
+LIFT_CHOICES = ("auto", "squat", "deadlift")
+
+#: Below this share of frames with a tracked lifter the clip is "no person found".
+MIN_DETECTION_RATE = 0.2
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Every intermediate of one clip's analysis, for reports, overlays and the app."""
+
+    raw: PoseSequence
+    sequence: PoseSequence
+    view: ViewInfo | None
+    metrics: FrameMetrics | None
+    lift: str
+    lift_guess: LiftGuess | None
+    segmentation: RepSegmentation | None
+    rules: RuleResult | None
+    report: FormReport
+
+    @property
+    def t_ms(self) -> np.ndarray:
+        return self.sequence.t_ms
+
+    def signals(self) -> dict[str, np.ndarray]:
+        return metric_signals(self.metrics) if self.metrics is not None else {}
+
+    def rep_of_frame(self) -> np.ndarray:
+        """Per frame: the 1-based rep it belongs to, 0 outside counted reps."""
+        out = np.zeros(self.sequence.n_frames, dtype=int)
+        for r in self.report.reps:
+            out[(self.t_ms >= r["start_ms"]) & (self.t_ms <= r["end_ms"])] = r["rep"]
+        return out
+
+
+def metric_signals(m: FrameMetrics) -> dict[str, np.ndarray]:
+    """The per-frame series of ``m`` by name (what the rules and the CSV use)."""
+    out = {}
+    for f in fields(m):
+        v = getattr(m, f.name)
+        if f.name != "t_ms" and isinstance(v, np.ndarray) and v.shape == m.t_ms.shape:
+            out[f.name] = v
+    return out
+
+
+def _measure_dict(m: RepMeasure) -> dict[str, Any]:
+    def num(x: float, nd: int = 3) -> float | None:
+        return round(float(x), nd) if np.isfinite(x) else None
+
+    return {"measure": m.name, "value": num(m.value), "units": m.units, "t_ms": num(m.t_ms, 1),
+            "quality": num(m.quality, 2)}
+
+
+def _rep_entries(seg: RepSegmentation, rules: RuleResult, seq: PoseSequence) -> list[dict[str, Any]]:
+    reps = []
+    for rep in seg.reps:
+        mask = (seq.t_ms >= rep.start_ms) & (seq.t_ms <= rep.end_ms)
+        rep_view = classify_view(seq, mask) if mask.sum() >= 3 else None
+        reps.append({
+            "rep": rep.index + 1,
+            "start_ms": round(rep.start_ms, 1),
+            "bottom_ms": round(rep.bottom_ms, 1),
+            "end_ms": round(rep.end_ms, 1),
+            "phases": [{"name": p.name, "start_ms": round(p.start_ms, 1), "end_ms": round(p.end_ms, 1)}
+                       for p in rep.phases],
+            "tempo_ms": {k: round(v, 1) for k, v in rep.tempo_ms.items()},
+            "depth_norm": round(rep.depth_norm, 3),
+            "view": rep_view.view if rep_view is not None else "unknown",
+            "measures": {code: _measure_dict(m) for code, m in rules.measures.get(rep.index, {}).items()},
+            "verdicts": dict(rules.rep_verdicts.get(rep.index, {})),
+        })
+    return reps
+
+
+def _flag_entries(rules: RuleResult) -> list[dict[str, Any]]:
+    out = []
+    for f in rules.flags:
+        out.append({
+            "code": f.code, "rep": f.rep + 1, "phase": f.phase, "t_ms": round(f.t_ms, 1), "frame": f.frame,
+            "measured": f.measured, "limit": f.limit, "units": f.units, "severity": f.severity,
+            "confidence": f.confidence, "measure": f.measure,
+            "message": flag_message(f.code, f.measured, f.limit, f.units),
+        })
+    return out
+
+
+def analyze_sequence(
+    raw: PoseSequence,
+    *,
+    lift: str = "auto",
+    rules_paths: Mapping[str, str | Path] | None = None,
+    source: Mapping[str, Any] | None = None,
+    model: str = "",
+    athlete: str = "",
+    warnings: Sequence[str] = (),
+    cleaning: CleaningParams = CleaningParams(),
+) -> Analysis:
+    """Analyse one clip's pose sequence.
+
+    ``lift`` is ``"auto"`` (recognised from the movement) or the user's choice,
+    which always wins. ``rules_paths`` may map a lift to a tuned TOML file.
+    "No person found" and "no complete rep" come back as a report status.
+    """
+    if lift not in LIFT_CHOICES:
+        raise ValueError(f"lift: expected one of {', '.join(LIFT_CHOICES)}, got {lift!r}")
+    rules_paths = dict(rules_paths or {})
+    source = dict(source or {})
+    warnings = list(warnings)
+    seq = clean(raw, cleaning)
+    lift_source = "auto" if lift == "auto" else "user"
+
+    if seq.n_frames == 0 or seq.detection_rate < MIN_DETECTION_RATE:
+        chosen = lift if lift != "auto" else "unknown"
+        verdicts, reasons = {}, {}
+        if chosen != "unknown":
+            for code in load_rules(chosen, rules_paths.get(chosen)).codes:
+                verdicts[code], reasons[code] = "not_assessable", "no person was found"
+        report = FormReport(
+            source=source, status="no_person", lift=chosen, lift_source=lift_source, lift_confidence=None,
+            view="unknown", facing="camera", view_confidence=None, detection_rate=round(seq.detection_rate, 3),
+            rep_count=0, partial_reps=0, reps=[], flags=[], verdicts=verdicts, not_assessable=reasons,
+            guidance=guidance_block([], chosen), model=model, warnings=warnings, athlete=athlete,
+        )
+        return Analysis(raw, seq, None, None, chosen, None, None, None, report)
+
+    view = classify_view(seq)
+    metrics = compute_frame_metrics(seq, view)
+    guess = recognize_lift(seq, metrics)
+    chosen = guess.lift if lift == "auto" else lift
+    if lift != "auto" and guess.lift != lift and guess.confidence >= 0.8:
+        warnings.append(f"this looks like a {guess.lift} ({guess.reason}); analysed as a {lift} as you asked")
+    if seq.detection_rate < 0.8:
+        warnings.append(f"the lifter was tracked in only {seq.detection_rate:.0%} of frames")
+
+    aux = metrics.wrist_height_norm if chosen == "deadlift" else None
+    seg = segment_reps(seq.t_ms, metrics.hip_height_norm, chosen, aux_signal=aux)
+    ruleset = load_rules(chosen, rules_paths.get(chosen))
+    signals = metric_signals(metrics)
+    result = evaluate(ruleset, seq.t_ms, signals, list(seg.reps), view.view)
+
+    status = "ok" if seg.count else "no_complete_rep"
+    flags = _flag_entries(result)
+    flagged = list(dict.fromkeys(f["code"] for f in flags))
+    report = FormReport(
+        source=source, status=status, lift=chosen, lift_source=lift_source,
+        lift_confidence=round(guess.confidence, 2) if lift == "auto" else None,
+        view=view.view, facing=view.facing, view_confidence=round(view.confidence, 2),
+        detection_rate=round(seq.detection_rate, 3), rep_count=seg.count, partial_reps=len(seg.partial_reps),
+        reps=_rep_entries(seg, result, seq), flags=flags, verdicts=dict(result.verdicts),
+        not_assessable=dict(result.reasons), guidance=guidance_block(flagged, chosen), model=model,
+        warnings=warnings, athlete=athlete,
+        extra={"lift_reason": guess.reason, "ignored": [{"start_ms": round(s.start_ms, 1), "end_ms": round(s.end_ms, 1),
+                                                          "reason": s.reason} for s in seg.ignored]},
+    )
+    return Analysis(raw, seq, view, metrics, chosen, guess, seg, result, report)

@@ -1,0 +1,190 @@
+"""Analyse page: upload clips or pick a sample, follow the analysis, see the results."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from formcheck.app.media import suffix_for
+from formcheck.app.results import render_session
+from formcheck.app.ui import UPLOAD_TYPES, Settings, get_jobs, get_store, md, settings
+from formcheck.models import ModelNotFoundError, list_models
+from formcheck.storage import Store
+from formcheck.video import VideoError, probe
+from formcheck.worker import AnalysisRejected, AnalysisRequest, JobManager, copy_and_hash, sample_request_fields
+
+MB = 1 << 20
+POLL_S = 0.3
+LIFT_WORDS = {"auto": "Recognise automatically", "squat": "Squat", "deadlift": "Deadlift"}
+MODEL_WORDS = {"lite": "Lite: fastest", "full": "Full: accurate (default)", "heavy": "Heavy: most accurate, slowest"}
+
+# Session-state keys of this page.
+JOBS, RESULTS, ERRORS = "fc_jobs", "fc_results", "fc_errors"
+
+
+def sample_clips(samples_dir: Path) -> list[Path]:
+    return sorted(p for p in samples_dir.glob("*.mp4") if p.is_file()) if samples_dir.is_dir() else []
+
+
+def sample_label(path: Path) -> str:
+    """``squat_side_faults.mp4`` -> "Squat · side view · faults"."""
+    parts = path.stem.split("_")
+    if len(parts) >= 3:
+        return f"{parts[0].capitalize()} · {parts[1]} view · {' '.join(parts[2:])}"
+    return path.stem.replace("_", " ")
+
+
+def available_models() -> list[str]:
+    try:
+        names = [m.name for m in list_models() if m.available]
+    except ModelNotFoundError:
+        names = []
+    return names or ["full"]
+
+
+def accept_upload(uploaded: Any, store: Store, s: Settings, options: dict[str, str]) -> AnalysisRequest | str:
+    """Copy an upload into the work folder (by a random name) and check by decoding that it is a video.
+
+    Returns the request to run, or a message for the user (nothing is kept then).
+    """
+    name = str(uploaded.name)
+    cap = s.max_upload_mb * MB
+    if uploaded.size > cap:
+        return (f"“{name}” is {uploaded.size / MB:.0f} MB, more than the {s.max_upload_mb} MB limit. "
+                "Trim it to the set you want checked.")
+    work = store.work_dir / f"upload-{uuid.uuid4().hex}"
+    try:
+        uploaded.seek(0)
+        size, sha = copy_and_hash(uploaded, work, max_bytes=cap)
+        if size == 0:
+            work.unlink(missing_ok=True)
+            return f"“{name}” is empty (0 bytes)."
+        try:
+            info = probe(work)
+        except VideoError as exc:
+            work.unlink(missing_ok=True)
+            reason = str(exc).replace(f"{work}: ", "").replace(str(work), "the file")
+            return (f"“{name}” is not a video formcheck can read ({reason}). "
+                    "Upload an MP4, MOV, AVI, WebM or MKV clip.")
+        final = work.with_suffix(suffix_for(info.container, info.codec))
+        os.replace(work, final)
+    except AnalysisRejected as exc:
+        work.unlink(missing_ok=True)
+        return f"“{name}”: {exc}."
+    except OSError as exc:
+        work.unlink(missing_ok=True)
+        return f"“{name}” could not be saved on the server ({exc.strerror or 'disk error'})."
+    return AnalysisRequest(video_path=final, source_name=name, source_kind="upload", video_sha256=sha,
+                           data_dir=s.data_dir, db_url=s.db_url, delete_input=True, **options)
+
+
+def _options() -> dict[str, str]:
+    c1, c2, c3 = st.columns(3)
+    lift = c1.selectbox("Lift", list(LIFT_WORDS), format_func=LIFT_WORDS.__getitem__, key="fc_lift")
+    models = available_models()
+    model = c2.selectbox("Pose model", models, index=models.index("full") if "full" in models else 0,
+                         format_func=lambda m: MODEL_WORDS.get(m, m), key="fc_model",
+                         help="Heavy appears once built with `formcheck models --build heavy`.")
+    athlete = c3.text_input("Athlete (optional)", max_chars=80, placeholder="e.g. Sam", key="fc_athlete",
+                            help="Name the lifter to follow their progress on the History page.")
+    return {"lift": lift, "model": model, "athlete": athlete or ""}
+
+
+def _start(jobs: JobManager, store: Store, requests: list[AnalysisRequest], errors: list[str]) -> None:
+    st.session_state[JOBS] = [jobs.submit(r, store) for r in requests]
+    st.session_state[RESULTS] = []
+    st.session_state[ERRORS] = errors
+
+
+def _follow(jobs: JobManager) -> None:
+    """Show a progress bar per running job until all are finished, then keep their outcomes."""
+    ids = [j for j in st.session_state.get(JOBS, [])]
+    if not ids:
+        return
+    slot = st.empty()
+    box = slot.container()
+    bars: dict[str, Any] = {}
+    while True:
+        states = []
+        for j in ids:
+            try:
+                states.append(jobs.state(j))
+            except KeyError:
+                continue
+        for s in states:
+            if s.state == "queued":
+                text = f"{md(s.source_name)}: waiting for another analysis to finish"
+            else:
+                text = f"{md(s.source_name)}: {md(s.stage)} ({s.fraction:.0%})"
+            if s.job_id not in bars:
+                bars[s.job_id] = box.progress(s.fraction, text=text)
+            else:
+                bars[s.job_id].progress(s.fraction, text=text)
+        if all(s.finished for s in states):
+            break
+        time.sleep(POLL_S)
+    slot.empty()
+    st.session_state[RESULTS] = [s.session_id for s in states if s.state == "done"]
+    st.session_state[ERRORS] = st.session_state.get(ERRORS, []) + [s.message for s in states if s.state == "failed"]
+    st.session_state[JOBS] = []
+
+
+def render() -> None:
+    s, store, jobs = settings(), get_store(), get_jobs()
+    st.title("Analyse a lift")
+    st.write("Upload a squat or deadlift clip, or try a bundled sample. formcheck tracks the lifter, counts the reps, "
+             "flags what loads the lower back and explains what to work on.")
+    options = _options()
+    up_col, sample_col = st.columns([3, 2], gap="large")
+    with up_col:
+        uploads = st.file_uploader(
+            "Upload clips", type=list(UPLOAD_TYPES), accept_multiple_files=True, max_upload_size=s.max_upload_mb,
+            key="fc_uploads",
+            help=f"MP4, MOV, AVI, WebM or MKV, up to {s.max_upload_mb} MB each. Film the whole body from the side "
+                 "(or at 45°), one lifter, steady camera.")
+        analyse_clicked = st.button("Analyse", type="primary", disabled=not uploads, icon=":material/play_arrow:",
+                                    key="fc_analyse")
+    clicked_sample = None
+    with sample_col:
+        st.markdown("**Or try a sample** (synthetic lifter, one click)")
+        samples = sample_clips(s.samples_dir)
+        if not samples:
+            st.caption("No sample clips found in this installation.")
+        for p in samples:
+            if st.button(sample_label(p), key=f"fc_sample_{p.stem}", icon=":material/movie:", width="stretch"):
+                clicked_sample = p
+
+    if analyse_clicked and uploads:
+        requests, errors = [], []
+        for up in uploads:
+            got = accept_upload(up, store, s, options)
+            (requests if isinstance(got, AnalysisRequest) else errors).append(got)
+        _start(jobs, store, requests, errors)
+    elif clicked_sample is not None:
+        fields = sample_request_fields(clicked_sample)
+        _start(jobs, store, [AnalysisRequest(source_kind="sample", data_dir=s.data_dir, db_url=s.db_url, **fields,
+                                      **options)], [])
+
+    _follow(jobs)
+    for e in st.session_state.get(ERRORS, []):
+        st.error(md(e), icon=":material/error:")
+    sessions = [x for x in (store.get_session(i) for i in st.session_state.get(RESULTS, [])) if x is not None]
+    if not sessions:
+        if not st.session_state.get(ERRORS):
+            st.info("Upload a clip and press **Analyse**, or click a sample, to see every rep, the flags and what "
+                    "to work on. Tip: film from the side, whole body in frame, camera at hip height.",
+                    icon=":material/info:")
+        return
+    st.divider()
+    chosen = sessions[0]
+    if len(sessions) > 1:
+        names = {x.id: f"{i}. {x.source_name}" for i, x in enumerate(sessions, 1)}
+        pick = st.radio("Results for", list(names), format_func=lambda i: md(names[i]), horizontal=True,
+                        key="fc_pick")
+        chosen = next(x for x in sessions if x.id == pick)
+    render_session(store, chosen, key=f"an-{chosen.id[:8]}")

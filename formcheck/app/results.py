@@ -1,0 +1,323 @@
+"""One session's results: cards, video, reps, angle chart, flagged reps, guidance, downloads."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from formcheck.app.media import frame_at, make_rep_clip
+from formcheck.app.ui import athlete_label, fault_title, fmt_time, md
+from formcheck.guidance import units_display
+from formcheck.storage import SessionRecord, Store
+from formcheck.video import VideoError
+
+ANGLES = {"trunk_deg": "Trunk lean", "hip_deg": "Hip angle", "knee_deg": "Knee angle"}
+FLAG_RED = "#b42318"
+REP_BLUE = "#2e90fa"
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def evidence(measured: float | None, limit: float | None, units: str) -> str:
+    """"55.2° (limit 45°)" for a flag; "added by the coach" without a measurement."""
+    if measured is None:
+        return "added by the coach"
+    u = units_display(units)
+    lim = "" if limit is None else f" (limit {_num(limit)}{u})"
+    return f"{_num(measured)}{u}{lim}"
+
+
+def _num(x: float) -> str:
+    return f"{x:.2f}" if abs(x) < 10 else f"{x:.0f}"
+
+
+def _s(ms: float | None) -> str:
+    return "–" if ms is None else f"{ms / 1000:.2f} s"
+
+
+def download_stem(name: str) -> str:
+    """A download file name stem from the clip's display name (letters, digits, - and _ only)."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem).strip("_")[:60]
+    return stem or "formcheck"
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def load_frames(csv_path: str, mtime_ns: int) -> pd.DataFrame:
+    """The per-frame CSV (frame, t_ms, rep, angles, ...) with a t_s column."""
+    df = pd.read_csv(csv_path)
+    df["t_s"] = df["t_ms"] / 1000.0
+    df["rep"] = df["rep"].fillna(0).astype(int)
+    return df
+
+
+def session_frames(session: SessionRecord) -> pd.DataFrame | None:
+    p = session.file("csv")
+    return load_frames(str(p), p.stat().st_mtime_ns) if p is not None else None
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _frame_image(video: str, mtime_ns: int, t_ms: float) -> Any:
+    return frame_at(video, t_ms)
+
+
+# --------------------------------------------------------------------------- tables and charts
+
+
+def rep_table(report: Mapping[str, Any], frames: pd.DataFrame | None) -> pd.DataFrame:
+    rows = []
+    for r in report.get("reps", []):
+        n = r["rep"]
+        tempo = " · ".join(f"{k} {v / 1000:.1f} s" for k, v in r.get("tempo_ms", {}).items())
+        fl = [f for f in report.get("flags", []) if f["rep"] == n]
+        row: dict[str, Any] = {"Rep": n, "Start (s)": r["start_ms"] / 1000, "Bottom (s)": r["bottom_ms"] / 1000,
+                               "End (s)": r["end_ms"] / 1000, "Tempo": tempo}
+        if frames is not None:
+            in_rep = frames[frames["rep"] == n]
+            for col, label, fn in (("trunk_deg", "Max trunk lean (°)", "max"), ("hip_deg", "Min hip angle (°)", "min"),
+                                   ("knee_deg", "Min knee angle (°)", "min")):
+                v = getattr(in_rep[col], fn)() if col in in_rep and len(in_rep) else math.nan
+                row[label] = round(float(v), 1) if pd.notna(v) else None
+        row["Flags"] = "; ".join(f"{fault_title(f['code'])} {evidence(f['measured'], f['limit'], f['units'])} "
+                                 f"[{f['severity']}]" for f in fl) or "–"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def angle_chart(frames: pd.DataFrame, reps: Sequence[Mapping[str, Any]], flags: Sequence[Mapping[str, Any]],
+                height: int = 320) -> alt.LayerChart:
+    """Trunk, hip and knee angles over time; reps shaded and labelled, flags marked (hover for details)."""
+    cols = [c for c in ANGLES if c in frames]
+    long = frames.melt(id_vars=["t_s", "rep"], value_vars=cols, var_name="signal", value_name="degrees")
+    long["angle"] = long["signal"].map(ANGLES)
+    long = long.dropna(subset=["degrees"])
+    pick = alt.selection_point(fields=["angle"], bind="legend")
+    x = alt.X("t_s:Q", title="time (s)")
+    lines = (alt.Chart(long).mark_line(strokeWidth=2)
+             .encode(x=x, y=alt.Y("degrees:Q", title="degrees"),
+                     color=alt.Color("angle:N", title=None, legend=alt.Legend(orient="top")),
+                     opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
+                     tooltip=[alt.Tooltip("angle:N"), alt.Tooltip("t_s:Q", title="time (s)", format=".2f"),
+                              alt.Tooltip("degrees:Q", format=".1f")])
+             .add_params(pick))
+    layers: list[alt.Chart] = []
+    if reps:
+        rep_df = pd.DataFrame([{"rep": f"rep {r['rep']}", "start": r["start_ms"] / 1000, "end": r["end_ms"] / 1000,
+                                "bottom": r["bottom_ms"] / 1000} for r in reps])
+        layers.append(alt.Chart(rep_df).mark_rect(opacity=0.10, color=REP_BLUE).encode(
+            x="start:Q", x2="end:Q",
+            tooltip=[alt.Tooltip("rep:N"), alt.Tooltip("start:Q", format=".2f"), alt.Tooltip("end:Q", format=".2f")]))
+        layers.append(alt.Chart(rep_df).mark_rule(color=REP_BLUE, strokeDash=[2, 3], opacity=0.6).encode(x="bottom:Q"))
+        layers.append(alt.Chart(rep_df).mark_text(align="left", baseline="bottom", dx=3, dy=-3, color=REP_BLUE).encode(
+            x="start:Q", y=alt.value(height), text="rep:N"))
+    layers.append(lines)
+    if flags:
+        flag_df = pd.DataFrame([{"fault": fault_title(f["code"]), "rep": f["rep"], "t": f["t_ms"] / 1000,
+                                 "severity": f["severity"], "evidence": evidence(f["measured"], f["limit"], f["units"])}
+                                for f in flags])
+        tips = [alt.Tooltip("fault:N"), alt.Tooltip("rep:Q"), alt.Tooltip("t:Q", title="time (s)", format=".2f"),
+                alt.Tooltip("evidence:N"), alt.Tooltip("severity:N")]
+        layers.append(alt.Chart(flag_df).mark_rule(color=FLAG_RED, strokeDash=[5, 3]).encode(x="t:Q", tooltip=tips))
+        layers.append(alt.Chart(flag_df).mark_point(shape="triangle-down", filled=True, size=110, color=FLAG_RED)
+                      .encode(x="t:Q", y=alt.value(6), tooltip=tips))
+    return alt.layer(*layers).properties(height=height).interactive(bind_y=False)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _cards(report: Mapping[str, Any], flag_count: int) -> None:
+    c = st.columns(5)
+    lift_help = ("recognised from the movement" if report.get("lift_source") == "auto" else "as chosen")
+    if report.get("lift_confidence") is not None:
+        lift_help += f", {report['lift_confidence']:.0%} sure"
+    c[0].metric("Lift", str(report.get("lift", "")).capitalize(), help=lift_help.capitalize())
+    partial = report.get("partial_reps", 0)
+    c[1].metric("Reps", report.get("rep_count", 0), help=f"{partial} partial rep(s) at the clip's edges not counted")
+    majors = sum(f["severity"] == "major" for f in report.get("flags", []))
+    c[2].metric("Flags", flag_count, help=f"{majors} major" if flag_count else "No fault flagged")
+    c[3].metric("View", str(report.get("view", "")).capitalize(), help=f"Facing {report.get('facing', '')}")
+    conf = report.get("view_confidence")
+    c[4].metric("Confidence", f"{conf:.0%}" if conf is not None else "–",
+                help=f"camera view {conf:.0%} sure; lifter tracked in {report.get('detection_rate', 0):.0%} of frames"
+                if conf is not None else None)
+    st.caption(f"Lifter tracked in {report.get('detection_rate', 0):.0%} of frames"
+               + (f" · lift recognised with {report['lift_confidence']:.0%} confidence"
+                  if report.get("lift_confidence") is not None else ""))
+
+
+def rep_clip(store: Store, session: SessionRecord, rep_no: int) -> Path | None:
+    """The slow-motion clip of one rep, cut now if it is not there yet (None without a video)."""
+    path = store.rep_clip_path(session, rep_no)
+    if path.is_file():
+        return path
+    video, rep = session.file("video"), session.rep(rep_no)
+    if video is None or rep is None:
+        return None
+    try:
+        with st.spinner(f"Cutting a slow-motion clip of rep {rep_no}…"):
+            return make_rep_clip(video, rep["start_ms"], rep["end_ms"], path)
+    except (VideoError, ValueError, OSError):
+        return None
+
+
+def frame_stepper(session: SessionRecord, frames: pd.DataFrame | None, rep_no: int, start_t_ms: float | None,
+                  key: str) -> None:
+    """A slider over the rep's frames showing the annotated frame and its angles."""
+    video = session.file("video")
+    if video is None or frames is None:
+        return
+    in_rep = frames[frames["rep"] == rep_no].reset_index(drop=True)
+    if len(in_rep) < 2:
+        return
+    default = 0
+    if start_t_ms is not None:
+        default = int((in_rep["t_ms"] - start_t_ms).abs().idxmin())
+    i = st.slider("Step through the rep, frame by frame", 0, len(in_rep) - 1, default, key=key,
+                  help="Drag, or click the handle and use the arrow keys")
+    row = in_rep.iloc[i]
+    img = _frame_image(str(video), video.stat().st_mtime_ns, float(row["t_ms"]))
+    angles = " · ".join(f"{label} {row[c]:.0f}°" for c, label in ANGLES.items() if c in row and pd.notna(row[c]))
+    if img is not None:
+        st.image(img, caption=f"frame {int(row['frame'])} at {row['t_s']:.2f} s · {angles}", width="stretch")
+
+
+@st.fragment
+def rep_tools(store: Store, session: SessionRecord, rep_no: int, start_t_ms: float | None, key: str) -> None:
+    """The slow-motion loop and the frame stepper of one rep (a fragment: using them reruns only this)."""
+    if st.toggle(f"Loop rep {rep_no} in slow motion (¼ speed)", key=f"{key}-loop"):
+        clip = rep_clip(store, session, rep_no)
+        if clip is not None:
+            st.video(str(clip), loop=True, autoplay=True, muted=True)
+        else:
+            st.info("There is no video of this session to cut the rep from.")
+    frame_stepper(session, session_frames(session), rep_no, start_t_ms, key=f"{key}-step")
+
+
+def _flagged_reps(store: Store, session: SessionRecord, key: str) -> None:
+    report = session.report
+    by_rep: dict[int, list[Mapping[str, Any]]] = {}
+    for f in report.get("flags", []):
+        by_rep.setdefault(int(f["rep"]), []).append(f)
+    if not by_rep:
+        st.success("No fault was flagged on any rep. Keep filming from the side to track your form over time.")
+        return
+    for n, (rep_no, fl) in enumerate(sorted(by_rep.items())):
+        titles = ", ".join(fault_title(f["code"]) for f in fl)
+        with st.expander(f"Rep {rep_no}: {titles}", expanded=n == 0):
+            left, right = st.columns(2)
+            with left:
+                for f in fl:
+                    sev = ":red[major]" if f["severity"] == "major" else ":orange[minor]"
+                    st.markdown(f"**{fault_title(f['code'])}** ({sev}, confidence {f['confidence']:.0%}) at "
+                                f"{_s(f['t_ms'])}: {evidence(f['measured'], f['limit'], f['units'])}")
+                    if f.get("message"):
+                        st.caption(f["message"])
+                for f in fl:
+                    img = session.file(f"worst_{rep_no}_{f['code']}")
+                    if img is not None:
+                        st.image(str(img), caption=f"{fault_title(f['code'])}: the worst moment", width="stretch")
+            with right:
+                rep_tools(store, session, rep_no, fl[0].get("t_ms"), key=f"{key}-{rep_no}")
+
+
+def guidance_panel(report: Mapping[str, Any]) -> None:
+    g = report.get("guidance", {})
+    st.subheader("What to work on")
+    faults = g.get("faults", [])
+    if not faults:
+        st.write("No fault was flagged, so there is nothing specific to fix. Keep the same set-up and film again "
+                 "as the weight goes up.")
+    top = g.get("top_causes", [])
+    if top:
+        st.markdown("**Most likely causes, in order:** " + " → ".join(f"{i}. {c['name']}" for i, c in enumerate(top, 1)))
+    for i, fg in enumerate(faults):
+        with st.expander(fg["title"], expanded=i == 0, icon=":material/healing:"):
+            st.write(fg["why"])
+            st.markdown(f"Cue: *{fg['cue']}*")
+            for c in fg.get("causes", []):
+                note = f": {c['note']}" if c.get("note") else ""
+                fixes = "\n".join(f"    - {fx}" for fx in c.get("fixes", []))
+                st.markdown(f"- **{c['name']}**{note}\n{fixes}")
+    if g.get("red_flag_notice"):
+        st.warning(g["red_flag_notice"], icon="⚠️")
+    if g.get("disclaimer"):
+        st.caption(g["disclaimer"])
+    if g.get("credit"):
+        st.caption(g["credit"])
+
+
+def _downloads(session: SessionRecord, key: str) -> None:
+    st.subheader("Downloads")
+    stem = download_stem(session.source_name)
+    items = [("json", "JSON report", f"{stem}.report.json", "application/json"),
+             ("csv", "Per-frame CSV", f"{stem}.frames.csv", "text/csv"),
+             ("html", "HTML report", f"{stem}.report.html", "text/html"),
+             ("video", "Annotated video", f"{stem}.annotated.mp4", "video/mp4")]
+    cols = st.columns(len(items))
+    for col, (name, label, file_name, mime) in zip(cols, items):
+        path = session.file(name)
+        with col:
+            if path is None:
+                st.button(label, disabled=True, key=f"{key}-dl-{name}", help="Not available for this session")
+            else:
+                st.download_button(label, data=lambda p=path: p.read_bytes(), file_name=file_name, mime=mime,
+                                   key=f"{key}-dl-{name}", icon=":material/download:", on_click="ignore")
+
+
+def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
+    """Everything about one analysed clip. ``key`` makes the widget keys unique on the page."""
+    report = session.report
+    st.subheader(md(session.source_name or "Recorded session"))
+    st.caption(f"Athlete: {md(athlete_label(session.athlete))} · {fmt_time(session.created_at)} · "
+               f"model {md(session.model)} · {session.source_kind}")
+    for w in report.get("warnings", []):
+        st.warning(md(w), icon="ℹ️")
+    _cards(report, len(report.get("flags", [])))
+
+    frames = session_frames(session)
+    video = session.file("video")
+    left, right = st.columns([3, 2])
+    with left:
+        if video is not None:
+            st.video(str(video))
+            st.caption("Annotated video: the tracked skeleton, the measured angles and the flags as they happen.")
+        else:
+            st.info("No annotated video was kept for this session.")
+    with right:
+        st.markdown("**Flags**")
+        flags_ = report.get("flags", [])
+        if not flags_:
+            st.success("No fault flagged.")
+        for f in flags_:
+            sev = ":red[major]" if f["severity"] == "major" else ":orange[minor]"
+            st.markdown(f"- Rep {f['rep']} · **{fault_title(f['code'])}** · "
+                        f"{evidence(f['measured'], f['limit'], f['units'])} · {sev}")
+        na = report.get("not_assessable", {})
+        if na:
+            st.caption("Not assessable here: " + "; ".join(f"{fault_title(c)} ({why})" for c, why in na.items()))
+
+    if frames is not None and any(c in frames for c in ANGLES):
+        st.subheader("Angles over time")
+        st.altair_chart(angle_chart(frames, report.get("reps", []), report.get("flags", [])), width="stretch")
+        st.caption("Shaded: reps (dotted line: the bottom). Red: flags, hover for the numbers. "
+                   "Click a legend entry to pick one angle; drag to pan, scroll to zoom.")
+    st.subheader("Reps")
+    table = rep_table(report, frames)
+    if len(table):
+        seconds = st.column_config.NumberColumn(format="%.2f")
+        degrees = st.column_config.NumberColumn(format="%.0f")
+        st.dataframe(table, hide_index=True, width="stretch", column_config={
+            "Start (s)": seconds, "Bottom (s)": seconds, "End (s)": seconds, "Max trunk lean (°)": degrees,
+            "Min hip angle (°)": degrees, "Min knee angle (°)": degrees,
+            "Flags": st.column_config.TextColumn(width="large")})
+    st.subheader("Flagged reps")
+    _flagged_reps(store, session, key)
+    guidance_panel(report)
+    _downloads(session, key)

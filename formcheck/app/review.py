@@ -1,0 +1,242 @@
+"""Review page: the coach's queue of flagged reps across sessions, the actions on them, the export."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Callable
+
+import streamlit as st
+
+from formcheck.app.results import evidence, rep_clip
+from formcheck.app.ui import athlete_label, fault_title, fmt_time, get_store, md
+from formcheck.faults import FAULT_CODES
+from formcheck.storage import SEVERITIES, FlagRecord, SessionRecord, Store, StoreError
+
+PAGE_SIZE = 5
+ALL = "(all)"
+STATUS_WORDS = {"pending": "To review", "confirmed": "Confirmed", "dismissed": "Dismissed (false flag)", ALL: "All"}
+STATUS_BADGE = {"pending": ":orange-badge[To review]", "confirmed": ":green-badge[Confirmed]",
+                "dismissed": ":gray-badge[Dismissed]"}
+SEVERITY_BADGE = {"major": ":red-badge[major]", "minor": ":orange-badge[minor]"}
+ORDER_WORDS = {"newest": "Newest first", "severity": "Most severe first"}
+NOTICE = "fc_review_notice"
+
+
+# --------------------------------------------------------------------------- actions (widget callbacks)
+
+
+def _notice(text: str) -> None:
+    st.session_state[NOTICE] = text
+
+
+def _safe(action: Callable[..., None]) -> Callable[..., None]:
+    """A widget callback that reports a storage problem as a notice instead of failing the page."""
+
+    @functools.wraps(action)
+    def run(*args: Any) -> None:
+        try:
+            action(*args)
+        except StoreError as exc:
+            _notice(f"That did not work: {exc}.")
+
+    return run
+
+
+@_safe
+def _set_status(store: Store, flag_id: int, status: str) -> None:
+    f = store.set_review(flag_id, status=status)
+    _notice(f"Rep {f.rep}, {fault_title(f.code)}: {STATUS_WORDS[status].lower()}.")
+
+
+@_safe
+def _set_severity(store: Store, flag_id: int, key: str) -> None:
+    value = st.session_state.get(key)
+    if value in SEVERITIES:
+        f = store.set_review(flag_id, severity=value)
+        _notice(f"Rep {f.rep}, {fault_title(f.code)}: severity set to {value}.")
+
+
+@_safe
+def _comment(store: Store, flag_id: int, key: str) -> None:
+    text = str(st.session_state.get(key) or "").strip()
+    if text:
+        store.add_comment(flag_id, text)
+        st.session_state[key] = ""
+        _notice("Comment saved.")
+
+
+@_safe
+def _add_missed(store: Store, session_id: str, rep: int, key: str) -> None:
+    code = st.session_state.get(f"{key}-code")
+    severity = st.session_state.get(f"{key}-sev") or "minor"
+    f = store.add_missed_fault(session_id, rep, code, severity=severity,
+                               comment=str(st.session_state.get(f"{key}-note") or ""))
+    st.session_state[f"{key}-note"] = ""
+    _notice(f"Added {fault_title(f.code)} on rep {f.rep} as a confirmed fault.")
+
+
+@_safe
+def _mark_reviewed(store: Store, session_id: str) -> None:
+    store.mark_session_reviewed(session_id)
+    _notice("Session marked as reviewed: its other faults export as 'no'.")
+
+
+# --------------------------------------------------------------------------- one rep's card
+
+
+def _flag_block(store: Store, f: FlagRecord) -> None:
+    """One flag of a rep: evidence, status and the actions on it."""
+    with st.container(border=True, key=f"flag-{f.id}"):
+        st.markdown(f"**{fault_title(f.code)}** {SEVERITY_BADGE[f.severity]} {STATUS_BADGE[f.review_status]}")
+        if f.origin == "coach":
+            st.caption("Added by the coach: formcheck did not flag it.")
+        else:
+            conf = f"{f.confidence:.0%}" if f.confidence is not None else "–"
+            t = f"{f.t_ms / 1000:.2f} s" if f.t_ms is not None else "–"
+            st.markdown(f"{evidence(f.measured, f.limit, f.units)} at {t} ({f.phase or 'rep'}), confidence {conf}")
+            if f.message:
+                st.caption(f.message)
+            if f.auto_severity and f.auto_severity != f.severity:
+                st.caption(f"formcheck said {f.auto_severity}; the coach changed it to {f.severity}.")
+        b1, b2, b3 = st.columns([1, 1, 1.2], vertical_alignment="bottom")
+        b1.button("Confirm", key=f"confirm-{f.id}", icon=":material/check:", width="stretch",
+                  type="primary" if f.review_status == "pending" else "secondary",
+                  disabled=f.review_status == "confirmed", on_click=_set_status, args=(store, f.id, "confirmed"))
+        b2.button("Dismiss", key=f"dismiss-{f.id}", icon=":material/close:", width="stretch",
+                  help="A false flag: the fault is not there",
+                  disabled=f.review_status == "dismissed", on_click=_set_status, args=(store, f.id, "dismissed"))
+        sev_key = f"sev-{f.id}-{f.severity}"
+        b3.segmented_control("Severity", list(SEVERITIES), default=f.severity, key=sev_key,
+                             on_change=_set_severity, args=(store, f.id, sev_key), label_visibility="collapsed")
+        for c in f.comments:
+            st.caption(f"💬 {md(c.text)} · {fmt_time(c.created_at)}")
+        ckey = f"comment-{f.id}"
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        c1.text_input("Comment", key=ckey, max_chars=500, placeholder="Add a comment: what did you see?",
+                      label_visibility="collapsed", on_change=_comment, args=(store, f.id, ckey))
+        c2.button("Save", key=f"save-{ckey}", on_click=_comment, args=(store, f.id, ckey), width="stretch")
+        if f.review_status != "pending":
+            st.button("Back to 'to review'", key=f"reset-{f.id}", type="tertiary",
+                      on_click=_set_status, args=(store, f.id, "pending"))
+
+
+def rep_card(store: Store, session: SessionRecord, rep_no: int, queued: list[FlagRecord]) -> None:
+    """A flagged rep: its slow-motion clip and worst moments, and each queued flag with its actions."""
+    first = queued[0]
+    with st.container(border=True, key=f"rep-{session.id[:12]}-{rep_no}"):
+        st.markdown(f"#### Rep {rep_no} · {md(session.source_name)}")
+        st.caption(f"{md(athlete_label(first.athlete))} · {first.lift} · {first.view} view · "
+                   f"{fmt_time(first.session_created_at)}")
+        left, right = st.columns([1, 1], gap="medium")
+        with left:
+            clip = rep_clip(store, session, rep_no)
+            if clip is not None:
+                st.video(str(clip), loop=True, muted=True)
+                st.caption(f"Rep {rep_no} at ¼ speed, looping: press play.")
+            worst = [(f, session.file(f"worst_{rep_no}_{f.code}")) for f in queued]
+            worst = [(f, p) for f, p in worst if p is not None]
+            if worst:
+                with st.expander("Worst moments (still frames)"):
+                    for f, p in worst:
+                        st.image(str(p), caption=fault_title(f.code), width="stretch")
+        with right:
+            for f in queued:
+                _flag_block(store, f)
+        _missed_fault_form(store, session, rep_no)
+
+
+def _missed_fault_form(store: Store, session: SessionRecord, rep_no: int) -> None:
+    key = f"missed-{session.id[:12]}-{rep_no}"
+    with st.expander(f"Add a fault formcheck missed on rep {rep_no}"):
+        flagged = {x.code for x in store.flags_for_session(session.id) if x.rep == rep_no}
+        options = [c for c in store.judged_codes(session) if c not in flagged]
+        if not options:
+            st.caption("Every fault judged for this lift is already flagged on this rep.")
+        else:
+            c1, c2 = st.columns([2, 1])
+            c1.selectbox("Fault", options, format_func=fault_title, key=f"{key}-code")
+            c2.segmented_control("Severity", list(SEVERITIES), default="minor", key=f"{key}-sev")
+            st.text_input("Note (optional)", key=f"{key}-note", max_chars=500)
+            st.button("Add missed fault", key=f"{key}-add", icon=":material/add:",
+                      on_click=_add_missed, args=(store, session.id, rep_no, key))
+        if session.reviewed_at is None:
+            st.caption("Looked at the whole clip and found nothing else? Then the faults formcheck judged clear "
+                       "count as 'no' in the export.")
+            st.button("Mark this session reviewed", key=f"{key}-done", on_click=_mark_reviewed,
+                      args=(store, session.id))
+
+
+def group_by_rep(queue: list[FlagRecord]) -> list[tuple[str, int, list[FlagRecord]]]:
+    """The queue's flags grouped by (session, rep), in the queue's order of first appearance."""
+    groups: dict[tuple[str, int], list[FlagRecord]] = {}
+    for f in queue:
+        groups.setdefault((f.session_id, f.rep), []).append(f)
+    return [(sid, rep, fl) for (sid, rep), fl in groups.items()]
+
+
+# --------------------------------------------------------------------------- page
+
+
+def _export(store: Store, athlete: str | None, lift: str | None) -> None:
+    st.subheader("Export reviewed flags")
+    labels = store.export_labels(athlete=athlete, lift=lift)
+    st.write(f"{len(labels)} reviewed session(s) with the current athlete and lift filters. The labels file follows "
+             "the `labels.json` format of the hand labels: confirmed → yes, dismissed → no, not reviewed → unsure, "
+             "a missed fault you added → yes, faults not judged for the lift → n/a.")
+    c1, c2 = st.columns(2)
+    c1.download_button("labels.json", data=json.dumps(labels, indent=2, ensure_ascii=False), file_name="labels.json",
+                       mime="application/json", icon=":material/download:", disabled=not labels, on_click="ignore",
+                       key="export-json")
+    c2.download_button("flags.csv", data=store.export_flags_csv(athlete=athlete, lift=lift), file_name="flags.csv",
+                       mime="text/csv", icon=":material/download:", disabled=not labels, on_click="ignore",
+                       key="export-csv")
+
+
+def render() -> None:
+    store = get_store()
+    st.title("Review flags")
+    st.write("Watch each flagged rep, then confirm it or dismiss it as a false flag, adjust the severity, leave a "
+             "comment or add a fault formcheck missed. Every decision is saved and becomes labelled data.")
+    if not store.list_sessions(limit=1):
+        st.info("Nothing to review yet. Analyse a clip first: its flagged reps appear here.", icon=":material/info:")
+        st.page_link("formcheck/app/pages/analyse.py", label="Go to Analyse", icon=":material/play_circle:")
+        return
+    c = st.columns(5)
+    athletes = store.athletes()
+    athlete = c[0].selectbox("Athlete", [ALL, *athletes], format_func=lambda a: a if a == ALL else athlete_label(a),
+                             key="rv-athlete")
+    lift = c[1].selectbox("Lift", [ALL, "squat", "deadlift"], key="rv-lift")
+    code = c[2].selectbox("Fault", [ALL, *FAULT_CODES], format_func=lambda x: x if x == ALL else fault_title(x),
+                          key="rv-code")
+    status = c[3].selectbox("Status", list(STATUS_WORDS), format_func=STATUS_WORDS.__getitem__, key="rv-status")
+    order = c[4].selectbox("Order", list(ORDER_WORDS), format_func=ORDER_WORDS.__getitem__, key="rv-order")
+    f_athlete = None if athlete == ALL else athlete
+    f_lift = None if lift == ALL else lift
+    queue = store.review_queue(athlete=f_athlete, lift=f_lift, code=None if code == ALL else code,
+                               status=None if status == ALL else status, order=order)
+    notice = st.session_state.pop(NOTICE, None)
+    if notice:
+        st.toast(md(notice), icon="✅")
+    if not queue:
+        if status == "pending":
+            st.success("All caught up: no flag is waiting for review with these filters.", icon=":material/done_all:")
+        else:
+            st.info("No flag matches these filters.", icon=":material/filter_alt_off:")
+    else:
+        groups = group_by_rep(queue)
+        pages = (len(groups) + PAGE_SIZE - 1) // PAGE_SIZE
+        page = 1
+        if pages > 1:
+            page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="rv-page")
+        st.caption(f"{len(queue)} flag(s) on {len(groups)} rep(s); showing reps "
+                   f"{(page - 1) * PAGE_SIZE + 1}-{min(len(groups), page * PAGE_SIZE)}.")
+        sessions: dict[str, SessionRecord | None] = {}
+        for sid, rep_no, fl in groups[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]:
+            if sid not in sessions:
+                sessions[sid] = store.get_session(sid)
+            session = sessions[sid]
+            if session is not None:
+                rep_card(store, session, rep_no, fl)
+    st.divider()
+    _export(store, f_athlete, f_lift)

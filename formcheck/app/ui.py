@@ -1,0 +1,129 @@
+"""Pieces every page uses: settings, the store, the job manager, escaping, the error boundary.
+
+Settings (environment variables)
+--------------------------------
+``FORMCHECK_DATA_DIR``      where the database and session files live (default: the user data dir)
+``FORMCHECK_DB_URL``        another database (SQLAlchemy URL), e.g. ``postgresql+psycopg://...``
+``FORMCHECK_MAX_UPLOAD_MB`` largest clip accepted (default 500)
+``FORMCHECK_MAX_JOBS``      analyses run at the same time (default 1)
+``FORMCHECK_SAMPLES_DIR``   the bundled sample clips (default ``sample_videos/`` of the checkout)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import streamlit as st
+
+from formcheck.faults import FAULT_CODES
+from formcheck.storage import ENV_DB_URL, Store, StoreError, default_data_dir
+from formcheck.worker import JobManager
+
+ENV_MAX_UPLOAD_MB = "FORMCHECK_MAX_UPLOAD_MB"
+ENV_SAMPLES_DIR = "FORMCHECK_SAMPLES_DIR"
+DEFAULT_MAX_UPLOAD_MB = 500
+APP_TITLE = "formcheck"
+APP_ICON = ":material/fitness_center:"
+UPLOAD_TYPES = ("mp4", "mov", "avi", "webm", "mkv")
+REPO_SAMPLES = Path(__file__).resolve().parents[2] / "sample_videos"
+
+_log = logging.getLogger("formcheck.app")
+
+#: Fault codes in words, for menus and tables.
+FAULT_TITLES = {
+    "rounded_back": "Rounded back",
+    "hips_rise_early": "Hips rise early",
+    "excessive_forward_lean": "Excessive forward lean",
+    "shallow_depth": "Shallow depth",
+    "knee_cave": "Knee cave",
+    "heels_lift": "Heels lift",
+    "hyperextension_lockout": "Leaning back at lockout",
+    "bar_drift": "Bar drifts away",
+    "hips_too_low_start": "Hips too low at the start",
+    "incomplete_lockout": "Incomplete lockout",
+}
+assert set(FAULT_TITLES) == set(FAULT_CODES)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    db_url: str | None
+    max_upload_mb: int
+    samples_dir: Path
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.max_upload_mb, int) and 1 <= self.max_upload_mb <= 100_000):
+            raise ValueError(f"{ENV_MAX_UPLOAD_MB}: expected a whole number of MB in 1-100000, got {self.max_upload_mb!r}")
+
+
+def settings() -> Settings:
+    raw = os.environ.get(ENV_MAX_UPLOAD_MB, "").strip() or str(DEFAULT_MAX_UPLOAD_MB)
+    try:
+        mb = int(raw)
+    except ValueError:
+        raise ValueError(f"{ENV_MAX_UPLOAD_MB}: expected a whole number of MB, got {raw!r}") from None
+    samples = os.environ.get(ENV_SAMPLES_DIR, "").strip()
+    return Settings(
+        data_dir=default_data_dir(),
+        db_url=os.environ.get(ENV_DB_URL, "").strip() or None,
+        max_upload_mb=mb,
+        samples_dir=Path(samples) if samples else REPO_SAMPLES,
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def _store(data_dir: str, db_url: str | None) -> Store:
+    return Store(data_dir, db_url)
+
+
+def get_store() -> Store:
+    """The store named by the current settings (one per data dir and URL in this server)."""
+    s = settings()
+    return _store(str(s.data_dir), s.db_url)
+
+
+@st.cache_resource(show_spinner=False)
+def get_jobs() -> JobManager:
+    """The server's one job manager (analyses run in worker processes)."""
+    return JobManager()
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=^])")
+
+
+def md(text: object) -> str:
+    """User text made safe inside Markdown: one line, every Markdown character escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def athlete_label(name: str) -> str:
+    return name if name else "(no name)"
+
+
+def fault_title(code: str) -> str:
+    return FAULT_TITLES.get(code, code)
+
+
+def fmt_time(dt: object) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M UTC") if hasattr(dt, "strftime") else ""
+
+
+def run_page(render: Callable[[], None]) -> None:
+    """Run a page; a known problem shows its one line, anything else a short notice (never a traceback)."""
+    try:
+        render()
+    except (StoreError, ValueError) as exc:
+        _log.warning("page error: %s", exc)
+        st.error(f"Sorry, that did not work: {md(exc)}")
+    except Exception:  # noqa: BLE001 - the page must never show a traceback; the log keeps it
+        ref = uuid.uuid4().hex[:8]
+        _log.exception("page failed (ref %s)", ref)
+        st.error(f"Something went wrong on this page (reference {ref}). The details are in the server log; "
+                 "reload the page to try again.")

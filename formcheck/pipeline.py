@@ -1,0 +1,186 @@
+"""One clip, end to end: video -> pose -> analysis -> report files (the IO shell).
+
+The CLI (``formcheck analyze``) and the app both call :func:`analyze_video`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from formcheck import video
+from formcheck.analysis import Analysis, analyze_sequence
+from formcheck.annotate import analysis_annotators, render_flag_frame, save_png
+from formcheck.guidance import load_guidance
+from formcheck.overlay import write_overlay_video
+from formcheck.pose import PoseResult, extract_pose
+from formcheck.report import plot_angles, render_html, render_markdown, write_frame_csv
+
+FORMATS = ("json", "md", "html")
+ProgressFn = Callable[[str, float], None]
+
+
+@dataclass(frozen=True)
+class ClipResult:
+    """What :func:`analyze_video` made for one clip."""
+
+    path: Path
+    analysis: Analysis
+    pose: PoseResult
+    files: Mapping[str, Path] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def report(self):  # noqa: ANN201 - FormReport, kept loose to avoid an import cycle in type checkers
+        return self.analysis.report
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _source(info: video.VideoInfo, pose: PoseResult, sha: str) -> dict[str, Any]:
+    seq = pose.sequence
+    return {
+        "file": info.path.name,
+        "sha256": sha,
+        "duration_ms": round(seq.duration_ms, 1),
+        "n_frames": seq.n_frames,
+        "fps": round(seq.fps_est, 3) if seq.n_frames > 1 else None,
+        "width": info.width,
+        "height": info.height,
+        "rotation_deg": info.rotation_deg,
+    }
+
+
+def analyze_video(
+    path: str | Path,
+    *,
+    lift: str = "auto",
+    model: str = "full",
+    out_dir: str | Path,
+    athlete: str = "",
+    make_video: bool = True,
+    formats: Sequence[str] = FORMATS,
+    progress: ProgressFn | None = None,
+    rules_paths: Mapping[str, str | Path] | None = None,
+    workers: int | None = None,
+    keep_masks: bool = False,
+) -> ClipResult:
+    """Analyse one clip and write its report files into ``out_dir``.
+
+    Files (by key in ``ClipResult.files``): ``json`` ``<stem>.report.json``,
+    ``md`` ``<stem>.report.md``, ``html`` ``<stem>.report.html``, ``csv``
+    ``<stem>.frames.csv``, ``plot`` ``<stem>.angles.png``, ``pose``
+    ``<stem>.pose.npz``, ``video`` ``<stem>.annotated.mp4`` and one
+    ``worst_<rep>_<code>`` PNG per flag. Raises ``ValueError`` subclasses with
+    one-line messages for bad input (unreadable video, missing model).
+    """
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        raise ValueError(f"formats: expected some of {', '.join(FORMATS)}, got {bad}")
+    t0 = time.perf_counter()
+    path = Path(path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report_progress: ProgressFn = progress or (lambda stage, frac: None)
+    warnings: list[str] = []
+
+    def warn(msg: str) -> None:
+        if msg not in warnings:
+            warnings.append(msg)
+
+    info = video.probe(path)
+    report_progress("pose", 0.0)
+    pose = extract_pose(path, model=model, workers=workers, keep_masks=keep_masks, warn=warn,
+                        progress=lambda done, total: report_progress("pose", min(1.0, done / max(total, 1))))
+    report_progress("analysis", 0.0)
+    analysis = analyze_sequence(
+        pose.sequence, lift=lift, rules_paths=rules_paths, source=_source(info, pose, file_sha256(path)),
+        model=model if model in ("lite", "full", "heavy") else Path(model).name, athlete=athlete, warnings=warnings,
+    )
+    report = analysis.report
+    stem = path.stem
+    files: dict[str, Path] = {}
+    files["pose"] = pose.sequence.save(out / f"{stem}.pose.npz")
+    signals = analysis.signals()
+    rep_dicts = list(report.reps)
+    flag_dicts = list(report.flags)
+    if signals:
+        files["csv"] = write_frame_csv(out / f"{stem}.frames.csv", analysis.t_ms, signals, analysis.rep_of_frame())
+        files["plot"] = plot_angles(out / f"{stem}.angles.png", analysis.t_ms, signals, rep_dicts, flag_dicts,
+                                    title=f"{path.name}: {report.lift}, {report.view} view")
+    guidance = load_guidance()
+    cues = {code: guidance.cue(code) for code in {f["code"] for f in flag_dicts}}
+    report_progress("images", 0.0)
+    for f in flag_dicts:
+        key = f"worst_{f['rep']}_{f['code']}"
+        rgb = render_flag_frame(path, analysis.sequence, f, signals, cues.get(f["code"], ""), f.get("message", ""))
+        if rgb is not None:
+            files[key] = save_png(out / f"{stem}.rep{f['rep']}.{f['code']}.png", rgb)
+    images = {k: v for k, v in files.items() if k == "plot" or k.startswith("worst_")}
+    rel = {("angles" if k == "plot" else k): v.name for k, v in images.items()}
+    if "json" in formats:
+        p = out / f"{stem}.report.json"
+        p.write_text(report.to_json(), encoding="utf-8")
+        files["json"] = p
+    if "md" in formats:
+        p = out / f"{stem}.report.md"
+        p.write_text(render_markdown(report, rel), encoding="utf-8")
+        files["md"] = p
+    if "html" in formats:
+        p = out / f"{stem}.report.html"
+        p.write_text(render_html(report, {("angles" if k == "plot" else k): v for k, v in images.items()}),
+                     encoding="utf-8")
+        files["html"] = p
+    if make_video and pose.sequence.n_frames:
+        report_progress("video", 0.0)
+        annotators = analysis_annotators(analysis.sequence, signals, report.to_dict(), cues)
+        files["video"] = write_overlay_video(
+            out / f"{stem}.annotated.mp4", path, analysis.sequence, annotators=annotators, warn=warn,
+            progress=lambda done, total: report_progress("video", min(1.0, done / max(total, 1))),
+        )
+    report_progress("done", 1.0)
+    return ClipResult(path=path, analysis=analysis, pose=pose, files=files, seconds=time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------- evaluation runs
+def pose_cached(path: str | Path, *, model: str, cache_dir: str | Path | None, workers: int | None = None,
+                warn: Callable[[str], None] | None = None) -> tuple[Any, str]:
+    """The clip's pose sequence, from ``cache_dir`` when it was extracted before.
+
+    The cache key is the file's sha256 and the model name, so a renamed clip
+    hits the cache and an edited one does not. Returns ``(PoseSequence, sha256)``.
+    """
+    from formcheck.sequence import PoseSequence
+
+    sha = file_sha256(path)
+    cached = Path(cache_dir) / f"{sha[:24]}.{Path(str(model)).stem}.npz" if cache_dir else None
+    if cached is not None and cached.is_file():
+        return PoseSequence.load(cached), sha
+    seq = extract_pose(path, model=model, workers=workers, warn=warn).sequence
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_name(cached.name + ".part")
+        seq.save(tmp)
+        tmp.replace(cached)
+    return seq, sha
+
+
+def analyze_for_eval(path: str | Path, *, model: str = "full", cache_dir: str | Path | None = None,
+                     lift: str = "auto", rules_paths: Mapping[str, str | Path] | None = None) -> dict[str, Any]:
+    """Report dict for one labelled clip (pose from the cache when possible; no files written)."""
+    path = Path(path)
+    warnings: list[str] = []
+    seq, sha = pose_cached(path, model=model, cache_dir=cache_dir, warn=warnings.append)
+    source = {"file": path.name, "sha256": sha, "duration_ms": round(seq.duration_ms, 1), "n_frames": seq.n_frames}
+    analysis = analyze_sequence(seq, lift=lift, rules_paths=rules_paths, source=source, model=str(model),
+                                warnings=warnings)
+    return analysis.report.to_dict()

@@ -1,0 +1,977 @@
+"""Persistent store of analysed sessions, their flags and the coach's reviews.
+
+API (the app and the live page use only this)
+---------------------------------------------
+::
+
+    store = Store.from_env()          # FORMCHECK_DATA_DIR / FORMCHECK_DB_URL, else the defaults
+    store = Store(data_dir, db_url=None)
+
+    store.save_analysis(report, *, pose=None, video_path=None, original_path=None, files=None,
+                        athlete=None, source_kind="upload", source_name="", analysis_key="",
+                        move=False) -> SessionRecord
+        report: FormReport or its dict. pose: PoseSequence, saved as pose.npz beside the DB.
+        video_path: the video to show (annotated or recorded). original_path: the untouched input.
+        files: more artefacts, name -> path ("csv", "html", "plot", "worst_<rep>_<code>", ...).
+        athlete: None takes report["athlete"]. source_kind: "upload" | "sample" | "live".
+        source_name: display only (e.g. the uploaded file's name), never used as a path.
+        move: move the files instead of copying them (they must be yours to move).
+    store.get_session(session_id) -> SessionRecord | None
+    store.list_sessions(*, athlete=None, lift=None, limit=None) -> list[SessionRecord]  (newest first)
+    store.find_session(analysis_key, athlete="") -> SessionRecord | None
+    store.athletes() -> list[str]
+    store.flags_for_session(session_id) -> list[FlagRecord]
+    store.get_flag(flag_id) -> FlagRecord | None
+    store.review_queue(*, athlete=None, lift=None, code=None, status="pending", order="newest",
+                       limit=None) -> list[FlagRecord]
+    store.set_review(flag_id, *, status=None, severity=None) -> FlagRecord
+    store.add_comment(flag_id, text) -> FlagRecord
+    store.add_missed_fault(session_id, rep, code, *, severity="minor", comment="") -> FlagRecord
+    store.mark_session_reviewed(session_id) -> SessionRecord
+    store.athlete_history(athlete) -> list[HistoryPoint]
+    store.export_labels(*, athlete=None, lift=None, reviewed_only=True) -> list[dict]
+    store.export_flags_csv(*, athlete=None, lift=None, reviewed_only=True) -> str
+    store.rep_clip_path(session, rep) -> Path   (where a rep's slow-motion clip is kept)
+
+Errors are :class:`StoreError` (a ``ValueError``) with a one-line message.
+
+Layout
+------
+``data_dir/formcheck.db`` (SQLite in WAL mode unless ``FORMCHECK_DB_URL`` names another
+database), ``data_dir/sessions/<session id>/`` with the session's files under fixed names
+(``report.json``, ``video.mp4``, ``pose.npz``, ...; a user's file name is never a path),
+``data_dir/.staging/`` for sessions being written and ``data_dir/work/`` for the app's
+scratch files.
+
+Durability
+----------
+A session's files are written under ``.staging/<id>``, flushed, and the folder is renamed
+into ``sessions/`` in one step; only then is its database row inserted, in one
+transaction with its flags. A session is visible exactly when that transaction committed,
+so a crash or kill at any moment leaves either the whole session or none of it (left-over
+staging or orphan folders are removed the next time a store is opened). SQLite writes begin
+with ``BEGIN IMMEDIATE`` and wait up to 30 s for another writer (several processes may
+write at once).
+
+Review states
+-------------
+Each flag is ``pending`` (not reviewed), ``confirmed`` or ``dismissed`` (a false flag).
+A fault the tool missed is added by the coach as a flag with ``origin="coach"``, already
+confirmed. A session counts as reviewed (``reviewed_at``) once no flag of it is pending, or
+when the coach marks it reviewed: its judged-and-clear faults then export as ``no``.
+Times are naive UTC ``datetime`` values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import shutil
+import time
+import unicodedata
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from formcheck.faults import FAULT_CODES
+
+__all__ = [
+    "DB_FILENAME", "ENV_DATA_DIR", "ENV_DB_URL", "ORIGINS", "REVIEW_STATES", "SCHEMA_VERSION",
+    "SEVERITIES", "SOURCE_KINDS", "CommentRecord", "FlagRecord", "HistoryPoint", "SessionRecord",
+    "Store", "StoreError", "clean_athlete", "default_data_dir",
+]
+
+ENV_DATA_DIR = "FORMCHECK_DATA_DIR"
+ENV_DB_URL = "FORMCHECK_DB_URL"
+DB_FILENAME = "formcheck.db"
+SCHEMA_VERSION = 1
+
+SOURCE_KINDS = ("upload", "sample", "live")
+REVIEW_STATES = ("pending", "confirmed", "dismissed")
+SEVERITIES = ("minor", "major")
+ORIGINS = ("auto", "coach")
+ORDERS = ("newest", "severity")
+MAX_ATHLETE_CHARS = 80
+MAX_COMMENT_CHARS = 2000
+MAX_SOURCE_NAME_CHARS = 200
+#: Staging and orphan folders younger than this may belong to a writer that is still running.
+STALE_AFTER_S = 3600.0
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+_FILE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,80}$")
+_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
+_SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+#: Report view names -> the view names of the hand labels (LABELS.md).
+_LABEL_VIEW = {"side": "side", "front": "front", "oblique": "45deg"}
+
+
+class StoreError(ValueError):
+    """A storage request that cannot be done; the message is one line."""
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def default_data_dir() -> Path:
+    """``FORMCHECK_DATA_DIR`` if set, else ``platformdirs.user_data_dir("formcheck")``."""
+    env = os.environ.get(ENV_DATA_DIR, "").strip()
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("formcheck"))
+
+
+def clean_athlete(name: str | None) -> str:
+    """An athlete name as stored: control characters dropped, spaces collapsed, at most 80 characters."""
+    if name is None:
+        return ""
+    if not isinstance(name, str):
+        raise StoreError(f"athlete: expected a string, got {type(name).__name__}")
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in name)
+    return " ".join(text.split())[:MAX_ATHLETE_CHARS]
+
+
+def _clean_text(text: str, what: str, limit: int) -> str:
+    if not isinstance(text, str):
+        raise StoreError(f"{what}: expected a string, got {type(text).__name__}")
+    kept = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch)[0] != "C")
+    return kept.strip()[:limit]
+
+
+def _check(cond: bool, what: str, got: Any) -> None:
+    if not cond:
+        raise StoreError(f"expected {what}, got {got!r}")
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One analysed clip (upload, sample or live recording) as stored."""
+
+    id: str
+    created_at: datetime
+    athlete: str
+    source_kind: str
+    source_name: str
+    video_sha256: str
+    analysis_key: str
+    lift: str
+    view: str
+    model: str
+    status: str
+    rep_count: int
+    flag_count: int
+    duration_ms: float | None
+    reviewed_at: datetime | None
+    report: Mapping[str, Any]
+    dir: Path
+    files: Mapping[str, Path] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check(bool(_SESSION_ID.match(self.id)), "a 32-hex session id", self.id)
+        _check(self.source_kind in SOURCE_KINDS, f"source_kind in {SOURCE_KINDS}", self.source_kind)
+        _check(isinstance(self.rep_count, int) and self.rep_count >= 0, "rep_count >= 0", self.rep_count)
+        _check(isinstance(self.flag_count, int) and self.flag_count >= 0, "flag_count >= 0", self.flag_count)
+        _check(isinstance(self.report, Mapping), "the report as a mapping", type(self.report).__name__)
+
+    def file(self, name: str) -> Path | None:
+        """The stored file called ``name`` ("video", "csv", "worst_2_rounded_back", ...) if it exists."""
+        p = self.files.get(name)
+        return p if p is not None and p.is_file() else None
+
+    @property
+    def reps(self) -> list[Mapping[str, Any]]:
+        return list(self.report.get("reps", []))
+
+    def rep(self, number: int) -> Mapping[str, Any] | None:
+        return next((r for r in self.reps if r.get("rep") == number), None)
+
+
+@dataclass(frozen=True)
+class CommentRecord:
+    id: int
+    text: str
+    created_at: datetime
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.text, str) and bool(self.text), "a non-empty comment", self.text)
+
+
+@dataclass(frozen=True)
+class FlagRecord:
+    """One flag (the tool's or a coach's) with its review state and its session's context."""
+
+    id: int
+    session_id: str
+    rep: int
+    code: str
+    phase: str
+    t_ms: float | None
+    frame: int | None
+    measured: float | None
+    limit: float | None
+    units: str
+    auto_severity: str | None
+    severity: str
+    confidence: float | None
+    measure: str
+    message: str
+    origin: str
+    review_status: str
+    reviewed_at: datetime | None
+    created_at: datetime
+    athlete: str
+    lift: str
+    view: str
+    source_name: str
+    session_created_at: datetime
+    comments: tuple[CommentRecord, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(self.code in FAULT_CODES, "a fault code from labels.json", self.code)
+        _check(self.severity in SEVERITIES, f"severity in {SEVERITIES}", self.severity)
+        _check(self.auto_severity in (None, *SEVERITIES), f"auto_severity None or in {SEVERITIES}", self.auto_severity)
+        _check(self.origin in ORIGINS, f"origin in {ORIGINS}", self.origin)
+        _check(self.review_status in REVIEW_STATES, f"review_status in {REVIEW_STATES}", self.review_status)
+        _check(isinstance(self.rep, int) and self.rep >= 1, "a 1-based rep number", self.rep)
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One session of an athlete: how often each fault was seen (share of reps, after review)."""
+
+    session_id: str
+    created_at: datetime
+    lift: str
+    rep_count: int
+    source_name: str
+    fault_reps: Mapping[str, int]
+    pending: int
+
+    def __post_init__(self) -> None:
+        _check(self.rep_count >= 0, "rep_count >= 0", self.rep_count)
+        for code, n in self.fault_reps.items():
+            _check(code in FAULT_CODES, "fault codes from labels.json", code)
+            _check(0 <= n <= self.rep_count, f"0-{self.rep_count} reps with {code}", n)
+
+    def rate(self, code: str) -> float:
+        """Share of the session's reps with ``code`` (NaN without reps)."""
+        return self.fault_reps.get(code, 0) / self.rep_count if self.rep_count else math.nan
+
+
+# --------------------------------------------------------------------------- schema
+#
+# Convention: the tables below are the current schema. Migration 1 created them as they are;
+# a later change adds a migration (ALTER TABLE ...) and the column here, never edits the past.
+
+metadata = sa.MetaData()
+
+schema_migrations = sa.Table(
+    "schema_migrations", metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("description", sa.String(200), nullable=False),
+    sa.Column("applied_at", sa.DateTime, nullable=False),
+)
+
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("athlete", sa.String(MAX_ATHLETE_CHARS), nullable=False, index=True),
+    sa.Column("source_kind", sa.String(16), nullable=False),
+    sa.Column("source_name", sa.String(MAX_SOURCE_NAME_CHARS), nullable=False),
+    sa.Column("video_sha256", sa.String(64), nullable=False),
+    sa.Column("analysis_key", sa.String(64), nullable=False, index=True),
+    sa.Column("lift", sa.String(16), nullable=False),
+    sa.Column("view", sa.String(16), nullable=False),
+    sa.Column("model", sa.String(100), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("rep_count", sa.Integer, nullable=False),
+    sa.Column("flag_count", sa.Integer, nullable=False),
+    sa.Column("duration_ms", sa.Float, nullable=True),
+    sa.Column("reviewed_at", sa.DateTime, nullable=True),
+    sa.Column("report_json", sa.Text, nullable=False),
+    sa.Column("files_json", sa.Text, nullable=False),
+)
+
+flags = sa.Table(
+    "flags", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("session_id", sa.String(32), sa.ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("rep", sa.Integer, nullable=False),
+    sa.Column("code", sa.String(40), nullable=False, index=True),
+    sa.Column("phase", sa.String(64), nullable=False),
+    sa.Column("t_ms", sa.Float, nullable=True),
+    sa.Column("frame", sa.Integer, nullable=True),
+    sa.Column("measured", sa.Float, nullable=True),
+    sa.Column("limit_value", sa.Float, nullable=True),
+    sa.Column("units", sa.String(16), nullable=False),
+    sa.Column("auto_severity", sa.String(8), nullable=True),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("confidence", sa.Float, nullable=True),
+    sa.Column("measure", sa.String(64), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("origin", sa.String(8), nullable=False),
+    sa.Column("review_status", sa.String(12), nullable=False, index=True),
+    sa.Column("reviewed_at", sa.DateTime, nullable=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("session_id", "rep", "code", name="uq_flag_session_rep_code"),
+)
+
+comments = sa.Table(
+    "comments", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("flag_id", sa.Integer, sa.ForeignKey("flags.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+
+def _migration_1(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[sessions, flags, comments])
+
+
+#: (version, description, function): applied in order, each once, recorded in schema_migrations.
+MIGRATIONS: tuple[tuple[int, str, Any], ...] = (
+    (1, "sessions, flags with review state, comments", _migration_1),
+)
+assert MIGRATIONS[-1][0] == SCHEMA_VERSION
+
+
+def _sqlite_engine(url: str) -> sa.Engine:
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # The driver's own transaction handling is turned off: _on_begin issues BEGIN itself,
+        # so that writers take the write lock up front (no deadlock upgrading a read lock).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+        finally:
+            cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        immediate = conn.get_execution_options().get("formcheck_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+# --------------------------------------------------------------------------- store
+
+
+class Store:
+    """Sessions, flags and reviews in a database, session files in ``data_dir`` (see module docstring)."""
+
+    def __init__(self, data_dir: str | Path | None = None, db_url: str | None = None) -> None:
+        self.data_dir = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+        try:
+            for sub in ("sessions", ".staging", "work"):
+                (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"data directory {self.data_dir} is not writable ({exc.strerror or exc})") from exc
+        self.db_url = db_url or f"sqlite:///{self.data_dir / DB_FILENAME}"
+        try:
+            url = sa.make_url(self.db_url)
+        except sa.exc.ArgumentError as exc:
+            raise StoreError(f"database URL: expected e.g. sqlite:///path or postgresql://..., got {self.db_url!r}") from exc
+        self.is_sqlite = url.get_backend_name() == "sqlite"
+        self._engine = _sqlite_engine(self.db_url) if self.is_sqlite else sa.create_engine(self.db_url, pool_pre_ping=True)
+        self.migrate()
+        self.remove_leftovers()
+
+    @classmethod
+    def from_env(cls) -> "Store":
+        """The store named by ``FORMCHECK_DATA_DIR`` and ``FORMCHECK_DB_URL`` (defaults otherwise)."""
+        return cls(default_data_dir(), os.environ.get(ENV_DB_URL, "").strip() or None)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def sessions_dir(self) -> Path:
+        return self.data_dir / "sessions"
+
+    @property
+    def work_dir(self) -> Path:
+        """Scratch space for the app (uploads being checked, analyses in progress)."""
+        return self.data_dir / "work"
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        with self._engine.connect() as conn:
+            conn.execution_options(formcheck_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with self._engine.connect() as conn:
+            yield conn
+
+    def schema_version(self) -> int:
+        with self._read() as conn:
+            return int(conn.scalar(sa.select(sa.func.max(schema_migrations.c.version))) or 0)
+
+    def migrate(self) -> None:
+        """Create the schema on first use and apply any newer migrations (each once)."""
+        with self._write() as conn:
+            schema_migrations.create(conn, checkfirst=True)
+            done = set(conn.scalars(sa.select(schema_migrations.c.version)))
+            if done and max(done) > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the database {self._safe_url()} has schema version {max(done)}, newer than this formcheck "
+                    f"understands ({SCHEMA_VERSION}); upgrade formcheck"
+                )
+            for version, description, apply in MIGRATIONS:
+                if version not in done:
+                    apply(conn)
+                    conn.execute(sa.insert(schema_migrations).values(
+                        version=version, description=description, applied_at=_now()))
+
+    def _safe_url(self) -> str:
+        return sa.make_url(self.db_url).render_as_string(hide_password=True)
+
+    def remove_leftovers(self, older_than_s: float = STALE_AFTER_S) -> list[Path]:
+        """Delete staging folders and session folders without a committed row, older than ``older_than_s``."""
+        cutoff = time.time() - older_than_s
+        removed = []
+        with self._read() as conn:
+            known = set(conn.scalars(sa.select(sessions.c.id)))
+        candidates = [p for p in (self.data_dir / ".staging").iterdir()]
+        candidates += [p for p in self.sessions_dir.iterdir() if p.name not in known]
+        for p in candidates:
+            try:
+                if p.stat().st_mtime < cutoff:
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
+                    removed.append(p)
+            except FileNotFoundError:
+                continue
+        return removed
+
+    # ------------------------------------------------------------------ writing sessions
+    def save_analysis(
+        self,
+        report: Any,
+        *,
+        pose: Any = None,
+        video_path: str | Path | None = None,
+        original_path: str | Path | None = None,
+        files: Mapping[str, str | Path] | None = None,
+        athlete: str | None = None,
+        source_kind: str = "upload",
+        source_name: str = "",
+        analysis_key: str = "",
+        move: bool = False,
+    ) -> SessionRecord:
+        """Record one analysed clip with its files; all of it or nothing (see the module docstring)."""
+        rep = report.to_dict() if hasattr(report, "to_dict") else dict(report)
+        from formcheck.report import validate_report
+
+        try:
+            validate_report(rep)
+        except ValueError as exc:
+            raise StoreError(str(exc)) from exc
+        _check(source_kind in SOURCE_KINDS, f"source_kind in {SOURCE_KINDS}", source_kind)
+        _check(isinstance(analysis_key, str) and len(analysis_key) <= 64, "an analysis key of <= 64 characters", analysis_key)
+        athlete = clean_athlete(rep.get("athlete", "") if athlete is None else athlete)
+        rep["athlete"] = athlete
+        source_name = _clean_text(str(source_name), "source_name", MAX_SOURCE_NAME_CHARS)
+
+        items: dict[str, Path] = {}
+        for key, path in dict(files or {}).items():
+            _check(bool(_FILE_KEY.match(str(key))), "a file key of letters, digits, _ and -", key)
+            items[str(key)] = Path(path)
+        if video_path is not None:
+            items["video"] = Path(video_path)
+        if original_path is not None:
+            items["original"] = Path(original_path)
+        for key, path in items.items():
+            if not path.is_file():
+                raise StoreError(f"file {key!r}: expected an existing file, got {path}")
+
+        sid = uuid.uuid4().hex
+        staging = self.data_dir / ".staging" / sid
+        final = self.sessions_dir / sid
+        stored: dict[str, str] = {}
+        try:
+            staging.mkdir(parents=True)
+            for key, src in items.items():
+                suffix = src.suffix.lower() if _SUFFIX.match(src.suffix) else ""
+                name = f"{key}{suffix}"
+                _place(src, staging / name, move=move)
+                stored[key] = name
+            if pose is not None:
+                pose.save(staging / "pose.npz")
+                _fsync_file(staging / "pose.npz")
+                stored["pose"] = "pose.npz"
+            _write_bytes(staging / "report.json", json.dumps(rep, indent=2, ensure_ascii=False).encode("utf-8"))
+            stored["json"] = "report.json"
+            _fsync_dir(staging)
+            os.replace(staging, final)
+            _fsync_dir(self.sessions_dir)
+        except OSError as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise StoreError(f"could not write the session files under {self.data_dir} ({exc.strerror or exc})") from exc
+
+        source = rep.get("source", {}) or {}
+        now = _now()
+        row = dict(
+            id=sid, created_at=now, state="complete", athlete=athlete, source_kind=source_kind,
+            source_name=source_name, video_sha256=str(source.get("sha256", ""))[:64], analysis_key=analysis_key,
+            lift=rep["lift"], view=rep["view"], model=str(rep.get("model", ""))[:100], status=rep["status"],
+            rep_count=int(rep["rep_count"]), flag_count=len(rep.get("flags", [])),
+            duration_ms=_float_or_none(source.get("duration_ms")), reviewed_at=None,
+            report_json=json.dumps(rep, ensure_ascii=False), files_json=json.dumps(stored),
+        )
+        flag_rows = [
+            dict(
+                session_id=sid, rep=int(f["rep"]), code=f["code"], phase=_phase_text(f.get("phase")),
+                t_ms=_float_or_none(f.get("t_ms")), frame=_int_or_none(f.get("frame")),
+                measured=_float_or_none(f.get("measured")), limit_value=_float_or_none(f.get("limit")),
+                units=str(f.get("units", "")), auto_severity=f["severity"], severity=f["severity"],
+                confidence=_float_or_none(f.get("confidence")), measure=str(f.get("measure", "")),
+                message=str(f.get("message", "")), origin="auto", review_status="pending", reviewed_at=None,
+                created_at=now,
+            )
+            for f in rep.get("flags", [])
+        ]
+        try:
+            with self._write() as conn:
+                self._insert_session_rows(conn, row, flag_rows)
+        except sa.exc.SQLAlchemyError as exc:
+            shutil.rmtree(final, ignore_errors=True)
+            raise StoreError(f"could not record the session in {self._safe_url()} ({type(exc).__name__})") from exc
+        record = self.get_session(sid)
+        assert record is not None
+        return record
+
+    def _insert_session_rows(self, conn: sa.Connection, row: dict[str, Any], flag_rows: list[dict[str, Any]]) -> None:
+        conn.execute(sa.insert(sessions).values(**row))
+        if flag_rows:
+            conn.execute(sa.insert(flags), flag_rows)
+
+    # ------------------------------------------------------------------ reading sessions
+    def _session_from_row(self, r: Any) -> SessionRecord:
+        d = self.sessions_dir / r.id
+        stored = json.loads(r.files_json)
+        return SessionRecord(
+            id=r.id, created_at=r.created_at, athlete=r.athlete, source_kind=r.source_kind,
+            source_name=r.source_name, video_sha256=r.video_sha256, analysis_key=r.analysis_key, lift=r.lift,
+            view=r.view, model=r.model, status=r.status, rep_count=r.rep_count, flag_count=r.flag_count,
+            duration_ms=r.duration_ms, reviewed_at=r.reviewed_at, report=json.loads(r.report_json), dir=d,
+            files={k: d / v for k, v in stored.items()},
+        )
+
+    def get_session(self, session_id: str) -> SessionRecord | None:
+        if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
+            return None
+        with self._read() as conn:
+            r = conn.execute(sa.select(sessions).where(sessions.c.id == session_id, sessions.c.state == "complete")).first()
+        return self._session_from_row(r) if r is not None else None
+
+    def list_sessions(self, *, athlete: str | None = None, lift: str | None = None,
+                      limit: int | None = None) -> list[SessionRecord]:
+        q = sa.select(sessions).where(sessions.c.state == "complete")
+        if athlete is not None:
+            q = q.where(sessions.c.athlete == clean_athlete(athlete))
+        if lift is not None:
+            q = q.where(sessions.c.lift == lift)
+        q = q.order_by(sessions.c.created_at.desc(), sessions.c.id)
+        if limit is not None:
+            q = q.limit(int(limit))
+        with self._read() as conn:
+            return [self._session_from_row(r) for r in conn.execute(q)]
+
+    def find_session(self, analysis_key: str, athlete: str = "") -> SessionRecord | None:
+        """The newest session analysed with ``analysis_key`` for this athlete (an analysis cache)."""
+        if not analysis_key:
+            return None
+        q = (sa.select(sessions)
+             .where(sessions.c.analysis_key == analysis_key, sessions.c.athlete == clean_athlete(athlete),
+                    sessions.c.state == "complete")
+             .order_by(sessions.c.created_at.desc()).limit(1))
+        with self._read() as conn:
+            r = conn.execute(q).first()
+        return self._session_from_row(r) if r is not None else None
+
+    def athletes(self) -> list[str]:
+        """Athlete names with at least one session, sorted; the unnamed "" last if used."""
+        q = sa.select(sessions.c.athlete).where(sessions.c.state == "complete").distinct()
+        with self._read() as conn:
+            return sorted(conn.scalars(q), key=lambda a: (a == "", a.casefold()))
+
+    def rep_clip_path(self, session: SessionRecord, rep: int) -> Path:
+        """Where the slow-motion clip of one rep is kept (made on demand by the app)."""
+        _check(isinstance(rep, int) and rep >= 1, "a 1-based rep number", rep)
+        return session.dir / f"rep_{rep}_slow.mp4"
+
+    # ------------------------------------------------------------------ flags and reviews
+    def _flag_query(self) -> sa.Select:
+        return (sa.select(flags, sessions.c.athlete, sessions.c.lift, sessions.c.view, sessions.c.source_name,
+                          sessions.c.created_at.label("session_created_at"))
+                .join(sessions, flags.c.session_id == sessions.c.id)
+                .where(sessions.c.state == "complete"))
+
+    def _flags_from_rows(self, conn: sa.Connection, rows: Sequence[Any]) -> list[FlagRecord]:
+        ids = [r.id for r in rows]
+        by_flag: dict[int, list[CommentRecord]] = {}
+        if ids:
+            q = sa.select(comments).where(comments.c.flag_id.in_(ids)).order_by(comments.c.created_at, comments.c.id)
+            for c in conn.execute(q):
+                by_flag.setdefault(c.flag_id, []).append(CommentRecord(c.id, c.text, c.created_at))
+        return [
+            FlagRecord(
+                id=r.id, session_id=r.session_id, rep=r.rep, code=r.code, phase=r.phase, t_ms=r.t_ms, frame=r.frame,
+                measured=r.measured, limit=r.limit_value, units=r.units, auto_severity=r.auto_severity,
+                severity=r.severity, confidence=r.confidence, measure=r.measure, message=r.message, origin=r.origin,
+                review_status=r.review_status, reviewed_at=r.reviewed_at, created_at=r.created_at,
+                athlete=r.athlete, lift=r.lift, view=r.view, source_name=r.source_name,
+                session_created_at=r.session_created_at, comments=tuple(by_flag.get(r.id, ())),
+            )
+            for r in rows
+        ]
+
+    def get_flag(self, flag_id: int) -> FlagRecord | None:
+        with self._read() as conn:
+            rows = conn.execute(self._flag_query().where(flags.c.id == int(flag_id))).all()
+            found = self._flags_from_rows(conn, rows)
+        return found[0] if found else None
+
+    def flags_for_session(self, session_id: str) -> list[FlagRecord]:
+        q = self._flag_query().where(flags.c.session_id == session_id).order_by(flags.c.rep, flags.c.t_ms, flags.c.id)
+        with self._read() as conn:
+            return self._flags_from_rows(conn, conn.execute(q).all())
+
+    def review_queue(self, *, athlete: str | None = None, lift: str | None = None, code: str | None = None,
+                     status: str | None = "pending", order: str = "newest", limit: int | None = None) -> list[FlagRecord]:
+        """Flags across sessions; ``status`` None means every state. ``order``: "newest" or "severity"."""
+        _check(order in ORDERS, f"order in {ORDERS}", order)
+        _check(status is None or status in REVIEW_STATES, f"status None or in {REVIEW_STATES}", status)
+        q = self._flag_query()
+        if athlete is not None:
+            q = q.where(sessions.c.athlete == clean_athlete(athlete))
+        if lift is not None:
+            q = q.where(sessions.c.lift == lift)
+        if code is not None:
+            q = q.where(flags.c.code == code)
+        if status is not None:
+            q = q.where(flags.c.review_status == status)
+        newest = (sessions.c.created_at.desc(), flags.c.session_id, flags.c.rep, flags.c.id)
+        if order == "severity":
+            major_first = sa.case((flags.c.severity == "major", 0), else_=1)
+            q = q.order_by(major_first, sa.func.coalesce(flags.c.confidence, 1.0).desc(), *newest)
+        else:
+            q = q.order_by(*newest)
+        if limit is not None:
+            q = q.limit(int(limit))
+        with self._read() as conn:
+            return self._flags_from_rows(conn, conn.execute(q).all())
+
+    def set_review(self, flag_id: int, *, status: str | None = None, severity: str | None = None) -> FlagRecord:
+        """Confirm, dismiss or reset a flag and/or change its severity."""
+        _check(status is None or status in REVIEW_STATES, f"status in {REVIEW_STATES}", status)
+        _check(severity is None or severity in SEVERITIES, f"severity in {SEVERITIES}", severity)
+        values: dict[str, Any] = {"reviewed_at": _now()}
+        if status is not None:
+            values["review_status"] = status
+        if severity is not None:
+            values["severity"] = severity
+        with self._write() as conn:
+            session_id = conn.scalar(sa.select(flags.c.session_id).where(flags.c.id == int(flag_id)))
+            if session_id is None:
+                raise StoreError(f"no flag with id {flag_id}")
+            conn.execute(sa.update(flags).where(flags.c.id == int(flag_id)).values(**values))
+            self._mark_reviewed_if_done(conn, session_id)
+        flag = self.get_flag(flag_id)
+        assert flag is not None
+        return flag
+
+    def _mark_reviewed_if_done(self, conn: sa.Connection, session_id: str) -> None:
+        pending = conn.scalar(sa.select(sa.func.count()).select_from(flags).where(
+            flags.c.session_id == session_id, flags.c.review_status == "pending"))
+        if pending == 0:
+            conn.execute(sa.update(sessions).where(sessions.c.id == session_id, sessions.c.reviewed_at.is_(None))
+                         .values(reviewed_at=_now()))
+
+    def add_comment(self, flag_id: int, text: str) -> FlagRecord:
+        body = _clean_text(text, "comment", MAX_COMMENT_CHARS)
+        if not body:
+            raise StoreError("comment: expected some text, got an empty comment")
+        with self._write() as conn:
+            if conn.scalar(sa.select(flags.c.id).where(flags.c.id == int(flag_id))) is None:
+                raise StoreError(f"no flag with id {flag_id}")
+            conn.execute(sa.insert(comments).values(flag_id=int(flag_id), text=body, created_at=_now()))
+        flag = self.get_flag(flag_id)
+        assert flag is not None
+        return flag
+
+    def judged_codes(self, session: SessionRecord) -> list[str]:
+        """Fault codes judged for the session's lift (a missed fault must be one of them)."""
+        verdicts = session.report.get("verdicts", {})
+        return [c for c in FAULT_CODES if c in verdicts] or list(FAULT_CODES)
+
+    def add_missed_fault(self, session_id: str, rep: int, code: str, *, severity: str = "minor",
+                         comment: str = "") -> FlagRecord:
+        """Record a fault the tool did not flag on ``rep``: a confirmed flag of origin "coach"."""
+        session = self.get_session(session_id)
+        if session is None:
+            raise StoreError(f"no session {session_id!r}")
+        rep_entry = session.rep(rep)
+        if rep_entry is None:
+            raise StoreError(f"rep: expected one of 1-{session.rep_count}, got {rep!r}")
+        allowed = self.judged_codes(session)
+        if code not in allowed:
+            raise StoreError(f"fault: expected one judged for a {session.lift} ({', '.join(allowed)}), got {code!r}")
+        _check(severity in SEVERITIES, f"severity in {SEVERITIES}", severity)
+        body = _clean_text(comment, "comment", MAX_COMMENT_CHARS)
+        now = _now()
+        try:
+            with self._write() as conn:
+                flag_id = conn.execute(sa.insert(flags).values(
+                    session_id=session_id, rep=rep, code=code, phase="", t_ms=_float_or_none(rep_entry.get("bottom_ms")),
+                    frame=None, measured=None, limit_value=None, units="", auto_severity=None, severity=severity,
+                    confidence=None, measure="", message="added by the coach", origin="coach",
+                    review_status="confirmed", reviewed_at=now, created_at=now,
+                )).inserted_primary_key[0]
+                if body:
+                    conn.execute(sa.insert(comments).values(flag_id=flag_id, text=body, created_at=now))
+                self._mark_reviewed_if_done(conn, session_id)
+        except sa.exc.IntegrityError as exc:
+            raise StoreError(f"rep {rep} already has a {code} flag: confirm that one instead") from exc
+        flag = self.get_flag(flag_id)
+        assert flag is not None
+        return flag
+
+    def mark_session_reviewed(self, session_id: str) -> SessionRecord:
+        """The coach looked at the whole session: faults judged clear export as ``no``."""
+        with self._write() as conn:
+            n = conn.execute(sa.update(sessions).where(sessions.c.id == session_id).values(reviewed_at=_now())).rowcount
+        if not n:
+            raise StoreError(f"no session {session_id!r}")
+        record = self.get_session(session_id)
+        assert record is not None
+        return record
+
+    # ------------------------------------------------------------------ history and export
+    def athlete_history(self, athlete: str) -> list[HistoryPoint]:
+        """The athlete's sessions, oldest first, with the reps showing each fault (dismissed flags left out)."""
+        q = (sa.select(sessions.c.id, sessions.c.created_at, sessions.c.lift, sessions.c.rep_count, sessions.c.source_name)
+             .where(sessions.c.athlete == clean_athlete(athlete), sessions.c.state == "complete")
+             .order_by(sessions.c.created_at, sessions.c.id))
+        with self._read() as conn:
+            rows = conn.execute(q).all()
+            fq = (sa.select(flags.c.session_id, flags.c.code, flags.c.rep, flags.c.review_status)
+                  .where(flags.c.session_id.in_([r.id for r in rows])))
+            flag_rows = conn.execute(fq).all() if rows else []
+        reps: dict[str, dict[str, set[int]]] = {}
+        pending: dict[str, int] = {}
+        for f in flag_rows:
+            if f.review_status == "pending":
+                pending[f.session_id] = pending.get(f.session_id, 0) + 1
+            if f.review_status != "dismissed":
+                reps.setdefault(f.session_id, {}).setdefault(f.code, set()).add(f.rep)
+        return [
+            HistoryPoint(session_id=r.id, created_at=r.created_at, lift=r.lift, rep_count=r.rep_count,
+                         source_name=r.source_name,
+                         fault_reps={c: len(s) for c, s in reps.get(r.id, {}).items()}, pending=pending.get(r.id, 0))
+            for r in rows
+        ]
+
+    def _export_sessions(self, athlete: str | None, lift: str | None, reviewed_only: bool
+                         ) -> list[tuple[SessionRecord, list[FlagRecord]]]:
+        out = []
+        for s in reversed(self.list_sessions(athlete=athlete, lift=lift)):
+            fl = self.flags_for_session(s.id)
+            if reviewed_only and s.reviewed_at is None and all(f.review_status == "pending" for f in fl):
+                continue
+            out.append((s, fl))
+        return out
+
+    def export_labels(self, *, athlete: str | None = None, lift: str | None = None,
+                      reviewed_only: bool = True) -> list[dict[str, Any]]:
+        """Reviewed sessions in the format of ``../shared/data/lifts/labels.json`` (see LABELS.md).
+
+        Per rep and fault: a confirmed flag or a missed fault the coach added -> ``yes``, a dismissed
+        flag -> ``no``, a flag not reviewed yet -> ``unsure``; without a flag: a fault not judged for
+        the lift or not assessable on that rep -> ``n/a``, judged clear -> ``no`` once the session
+        is reviewed, else ``unsure``. Clip-level faults follow LABELS.md (any ``yes`` -> ``yes``,
+        else any ``unsure`` -> ``unsure``, else ``no``; ``n/a`` when every rep is ``n/a``).
+        """
+        return [_label_entry(s, fl) for s, fl in self._export_sessions(athlete, lift, reviewed_only)
+                if s.lift in ("squat", "deadlift")]
+
+    def export_flags_csv(self, *, athlete: str | None = None, lift: str | None = None,
+                         reviewed_only: bool = True) -> str:
+        """One row per flag (the tool's and the coach's) with its review decision and label value."""
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(["session_id", "file", "athlete", "lift", "view", "rep", "start_s", "bottom_s", "end_s", "code",
+                    "origin", "review_status", "label", "auto_severity", "severity", "measured", "limit", "units",
+                    "confidence", "t_s", "reviewed_at", "comments"])
+        for s, fl in self._export_sessions(athlete, lift, reviewed_only):
+            for f in fl:
+                r = s.rep(f.rep) or {}
+                w.writerow([
+                    s.id, s.source_name, s.athlete, s.lift, s.view, f.rep, _s(r.get("start_ms")), _s(r.get("bottom_ms")),
+                    _s(r.get("end_ms")), f.code, f.origin, f.review_status, _FLAG_LABEL[f.review_status],
+                    f.auto_severity or "", f.severity, _blank(f.measured), _blank(f.limit), f.units,
+                    _blank(f.confidence), _s(f.t_ms), f.reviewed_at.isoformat(timespec="seconds") if f.reviewed_at else "",
+                    " | ".join(c.text for c in f.comments),
+                ])
+        return buf.getvalue()
+
+
+_FLAG_LABEL = {"confirmed": "yes", "dismissed": "no", "pending": "unsure"}
+
+
+def _label_entry(s: SessionRecord, fl: Sequence[FlagRecord]) -> dict[str, Any]:
+    rep = s.report
+    src = rep.get("source", {}) or {}
+    verdicts = rep.get("verdicts", {})
+    by_rep_code = {(f.rep, f.code): f for f in fl}
+    reps = []
+    for r in rep.get("reps", []):
+        faults = {}
+        for code in FAULT_CODES:
+            f = by_rep_code.get((r["rep"], code))
+            if f is not None:
+                faults[code] = _FLAG_LABEL[f.review_status]
+            elif code not in verdicts or r.get("verdicts", {}).get(code) == "not_assessable":
+                faults[code] = "n/a"
+            else:
+                faults[code] = "no" if s.reviewed_at is not None else "unsure"
+        reps.append({"start_s": _s(r["start_ms"]), "bottom_s": _s(r["bottom_ms"]), "end_s": _s(r["end_ms"]),
+                     "faults": faults})
+    clip_faults = {}
+    for code in FAULT_CODES:
+        values = {r["faults"][code] for r in reps}
+        if "yes" in values:
+            clip_faults[code] = "yes"
+        elif "unsure" in values:
+            clip_faults[code] = "unsure"
+        elif "no" in values:
+            clip_faults[code] = "no"
+        else:
+            clip_faults[code] = "n/a"
+    pending = sum(f.review_status == "pending" for f in fl)
+    notes = [f"rep {f.rep} {f.code} at {_s(f.t_ms)} s: {c.text}" for f in fl for c in f.comments]
+    w, h = src.get("width"), src.get("height")
+    facing = rep.get("facing", "")
+    return {
+        "file": s.source_name or f"{s.id}.mp4",
+        "session_id": s.id,
+        "athlete": s.athlete,
+        "sha256": s.video_sha256,
+        "stored_video": f"sessions/{s.id}/{s.files['original'].name}" if "original" in s.files else None,
+        "lift": s.lift,
+        "variant": "",
+        "view": _LABEL_VIEW.get(s.view, s.view),
+        "facing": facing if facing in ("left", "right", "camera") else "mixed",
+        "fps": src.get("fps"),
+        "duration_s": _s(src.get("duration_ms")),
+        "resolution": f"{w}x{h}" if w and h else "",
+        "usable": s.status == "ok",
+        "rep_count": len(reps),
+        "partial_reps": int(rep.get("partial_reps", 0)),
+        "reps": reps,
+        "faults": clip_faults,
+        "confidence": "high" if pending == 0 and s.reviewed_at is not None else ("low" if pending == len(fl) else "medium"),
+        "notes": "; ".join(notes),
+    }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _s(ms: Any) -> float | None:
+    v = _float_or_none(ms)
+    return None if v is None else round(v / 1000.0, 2)
+
+
+def _blank(x: float | None) -> str:
+    return "" if x is None else f"{x:g}"
+
+
+def _float_or_none(x: Any) -> float | None:
+    if x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _int_or_none(x: Any) -> int | None:
+    if x is None:
+        return None
+    try:
+        return int(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def _phase_text(phase: Any) -> str:
+    if isinstance(phase, (list, tuple)):
+        return ", ".join(str(p) for p in phase)[:64]
+    return str(phase or "")[:64]
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems cannot fsync a directory; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _place(src: Path, dst: Path, *, move: bool) -> None:
+    if move:
+        try:
+            os.replace(src, dst)
+            _fsync_file(dst)
+            return
+        except OSError:
+            pass  # another filesystem: copy instead
+    shutil.copyfile(src, dst)
+    _fsync_file(dst)

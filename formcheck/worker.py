@@ -1,0 +1,449 @@
+"""Clip analyses off the Streamlit script thread, with progress and a cache.
+
+:class:`JobManager` (one per server process) runs each :class:`AnalysisRequest` in its
+own spawned process, at most ``FORMCHECK_MAX_JOBS`` (default 1) at a time, so a long
+analysis never holds the GIL of the server that other sessions use. The job calls
+:func:`formcheck.pipeline.analyze_video`, makes a slow-motion clip of each flagged rep
+and records the session with :meth:`formcheck.storage.Store.save_analysis`; the page
+only polls :meth:`JobManager.state`. Progress and the outcome come back through a
+queue.
+
+Cache: a clip's analysis key is a hash of its content (SHA-256), the lift and model
+asked for, the formcheck version and the rule/guidance files. A request whose key (and
+athlete) already has a session finishes at once with that session, and two requests
+for the same key share one job.
+
+Outcomes are a session id or one friendly line for the user (not a video, no person,
+no complete rep, ...). An unexpected error is logged with its traceback under a short
+reference that the message quotes; the user never sees the traceback.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import logging
+import multiprocessing as mp
+import os
+import queue
+import shutil
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Mapping
+
+from formcheck import __version__
+from formcheck.storage import SOURCE_KINDS, Store, StoreError, clean_athlete
+
+__all__ = [
+    "ENV_MAX_JOBS", "JOB_STATES", "AnalysisRejected", "AnalysisRequest", "JobManager", "JobState",
+    "analysis_key", "copy_and_hash", "file_sha256", "run_analysis",
+]
+
+ENV_MAX_JOBS = "FORMCHECK_MAX_JOBS"
+JOB_STATES = ("queued", "running", "done", "failed")
+LIFTS = ("auto", "squat", "deadlift")
+_CONFIG_DIR = Path(__file__).resolve().parent / "config"
+_CHUNK = 1 << 20
+
+_log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[str, float], None]
+
+
+class AnalysisRejected(ValueError):
+    """The clip cannot be analysed, or gave no usable result; the message is for the user."""
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    """One clip to analyse.
+
+    Notes
+    -----
+    video_path : a file the job may read: a checked upload in the store's work folder, or a bundled sample.
+    source_name : what the user calls the clip (display only, never a path).
+    source_kind : "upload" or "sample".
+    video_sha256 : the clip's content hash (:func:`file_sha256`), the cache key's base.
+    delete_input : the job owns ``video_path`` (an upload copy) and removes it when done.
+    """
+
+    video_path: Path
+    source_name: str
+    source_kind: str
+    video_sha256: str
+    data_dir: Path
+    db_url: str | None = None
+    lift: str = "auto"
+    model: str = "full"
+    athlete: str = ""
+    delete_input: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "video_path", Path(self.video_path))
+        object.__setattr__(self, "data_dir", Path(self.data_dir))
+        object.__setattr__(self, "athlete", clean_athlete(self.athlete))
+        if self.source_kind not in SOURCE_KINDS:
+            raise ValueError(f"source_kind: expected one of {SOURCE_KINDS}, got {self.source_kind!r}")
+        if self.lift not in LIFTS:
+            raise ValueError(f"lift: expected one of {LIFTS}, got {self.lift!r}")
+        if not (isinstance(self.video_sha256, str) and len(self.video_sha256) == 64):
+            raise ValueError(f"video_sha256: expected 64 hex characters, got {self.video_sha256!r}")
+        if not (isinstance(self.model, str) and self.model):
+            raise ValueError(f"model: expected a model name, got {self.model!r}")
+
+    @property
+    def key(self) -> str:
+        return analysis_key(self.video_sha256, self.lift, self.model)
+
+
+@dataclass(frozen=True)
+class JobState:
+    """Where a job is. ``fraction`` is 0..1; ``message`` is the failure line for the user."""
+
+    job_id: str
+    state: str
+    stage: str = "waiting"
+    fraction: float = 0.0
+    session_id: str | None = None
+    message: str = ""
+    cached: bool = False
+    source_name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.state not in JOB_STATES:
+            raise ValueError(f"state: expected one of {JOB_STATES}, got {self.state!r}")
+        if not 0.0 <= self.fraction <= 1.0:
+            raise ValueError(f"fraction: expected 0..1, got {self.fraction!r}")
+        if self.state == "done" and not self.session_id:
+            raise ValueError("a done job: expected a session id, got none")
+        if self.state == "failed" and not self.message:
+            raise ValueError("a failed job: expected a message, got none")
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "failed")
+
+
+# --------------------------------------------------------------------------- hashing and keys
+
+
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def copy_and_hash(src: BinaryIO, dst: Path, *, max_bytes: int | None = None) -> tuple[int, str]:
+    """Copy a stream to ``dst`` while hashing it: (bytes, sha256). Over ``max_bytes`` raises AnalysisRejected."""
+    h = hashlib.sha256()
+    n = 0
+    with open(dst, "wb") as out:
+        for chunk in iter(lambda: src.read(_CHUNK), b""):
+            n += len(chunk)
+            if max_bytes is not None and n > max_bytes:
+                raise AnalysisRejected(f"the file is larger than the {max_bytes // (1 << 20)} MB limit")
+            h.update(chunk)
+            out.write(chunk)
+    return n, h.hexdigest()
+
+
+_rules_fingerprint_cache: str | None = None
+_sample_hashes: dict[tuple[str, int, int], str] = {}
+_sample_lock = threading.Lock()
+
+
+def _rules_fingerprint() -> str:
+    global _rules_fingerprint_cache
+    if _rules_fingerprint_cache is None:
+        h = hashlib.sha256()
+        for p in sorted(_CONFIG_DIR.glob("*.toml")):
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+        _rules_fingerprint_cache = h.hexdigest()[:16]
+    return _rules_fingerprint_cache
+
+
+def analysis_key(video_sha256: str, lift: str, model: str) -> str:
+    """The cache key: clip content, options, formcheck version and its rule files."""
+    text = "|".join((video_sha256, lift, model, __version__, _rules_fingerprint()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- the job itself
+
+_STATUS_MESSAGES = {
+    "no_person": "No person was found in “{name}”. Film the whole body, head to feet, from the side or at 45°, "
+                 "in good light.",
+    "no_complete_rep": "No complete rep was found in “{name}”. Make sure the clip shows each rep from standing, "
+                       "down to the bottom and back up.",
+}
+
+
+#: Pipeline stage -> (overall progress at its start, at its end, words for the user).
+_PIPELINE_STAGES = {
+    "pose": (0.02, 0.70, "finding the lifter in every frame"),
+    "analysis": (0.70, 0.72, "measuring reps and faults"),
+    "images": (0.72, 0.75, "drawing the worst moments"),
+    "video": (0.75, 0.88, "making the annotated video"),
+    "done": (0.88, 0.88, "making the annotated video"),
+}
+
+
+def _user_text(message: str, request: AnalysisRequest) -> str:
+    """A one-line error about the clip with the server-side path replaced by the user's name for it."""
+    text = " ".join(str(message).split())
+    for p in (str(request.video_path), request.video_path.name):
+        text = text.replace(p, f"“{request.source_name}”")
+    return text
+
+
+def run_analysis(request: AnalysisRequest, progress: ProgressFn | None = None) -> str:
+    """Analyse one clip and record it; returns the session id (in-process; :class:`JobManager` spawns it).
+
+    Raises :class:`AnalysisRejected` with a message for the user when the clip is not a
+    readable video or gives no usable result; nothing is stored then.
+    """
+    from formcheck.app.media import make_rep_clip
+    from formcheck.models import ModelNotFoundError
+    from formcheck.pipeline import analyze_video
+    from formcheck.report import FormReport, render_html, render_markdown
+    from formcheck.video import VideoError, probe
+
+    report_progress = progress or (lambda stage, fraction: None)
+    store = Store(request.data_dir, request.db_url)
+    try:
+        cached = store.find_session(request.key, request.athlete)
+        if cached is not None:
+            return cached.id
+        report_progress("checking the video", 0.0)
+        try:
+            probe(request.video_path)
+        except VideoError as exc:
+            raise AnalysisRejected(f"We could not read {_user_text(str(exc), request)}") from exc
+
+        out_dir = store.work_dir / f"job-{uuid.uuid4().hex}"
+        out_dir.mkdir(parents=True)
+        try:
+            def pipeline_progress(stage: str, fraction: float) -> None:
+                lo, hi, words = _PIPELINE_STAGES.get(stage, (None, None, stage))
+                if lo is not None:
+                    report_progress(words, lo + (hi - lo) * min(1.0, max(0.0, float(fraction))))
+
+            try:
+                result = analyze_video(request.video_path, lift=request.lift, model=request.model, out_dir=out_dir,
+                                       athlete=request.athlete, make_video=True, formats=("json", "md", "html"),
+                                       progress=pipeline_progress)
+            except (VideoError, ModelNotFoundError) as exc:
+                raise AnalysisRejected(_user_text(str(exc), request)) from exc
+            report = result.analysis.report
+            if report.status in _STATUS_MESSAGES:
+                raise AnalysisRejected(_STATUS_MESSAGES[report.status].format(name=request.source_name))
+
+            rep_dict = report.to_dict()
+            rep_dict["source"] = {**rep_dict["source"], "file": request.source_name}
+            rep_dict["warnings"] = [_user_text(w, request) for w in rep_dict.get("warnings", [])]
+            fixed = FormReport.from_dict(rep_dict)
+            files = {k: Path(v) for k, v in result.files.items() if k != "json"}
+            images = {k: v for k, v in files.items() if k.startswith("worst_")}
+            if "plot" in files:
+                images["angles"] = files["plot"]
+            (out_dir / "fixed.html").write_text(render_html(fixed, images), encoding="utf-8")
+            files["html"] = out_dir / "fixed.html"
+            (out_dir / "fixed.md").write_text(
+                render_markdown(fixed, {k: v.name for k, v in images.items()}), encoding="utf-8")
+            files["md"] = out_dir / "fixed.md"
+
+            video = files.pop("video", None)
+            flagged_reps = sorted({int(f["rep"]) for f in rep_dict["flags"]})
+            if video is not None and flagged_reps:
+                for i, rep_no in enumerate(flagged_reps):
+                    report_progress("cutting slow-motion clips of flagged reps", 0.88 + 0.08 * i / len(flagged_reps))
+                    rep = next(r for r in rep_dict["reps"] if r["rep"] == rep_no)
+                    files[f"rep_{rep_no}_slow"] = make_rep_clip(
+                        video, rep["start_ms"], rep["end_ms"], out_dir / f"rep_{rep_no}_slow.mp4")
+            report_progress("saving", 0.97)
+            session = store.save_analysis(
+                fixed, video_path=video, original_path=request.video_path, files=files, athlete=request.athlete,
+                source_kind=request.source_kind, source_name=request.source_name, analysis_key=request.key,
+                move=True,
+            )
+            report_progress("done", 1.0)
+            return session.id
+        finally:
+            shutil.rmtree(out_dir, ignore_errors=True)
+    finally:
+        store.close()
+        if request.delete_input:
+            request.video_path.unlink(missing_ok=True)
+
+
+def _job_main(request: AnalysisRequest, messages: Any) -> None:
+    """Entry point of a job process: runs :func:`run_analysis`, reports through ``messages``."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s formcheck job: %(message)s")
+    try:
+        session_id = run_analysis(request, lambda stage, fraction: messages.put(("progress", stage, fraction)))
+        messages.put(("done", session_id))
+    except (AnalysisRejected, StoreError) as exc:
+        messages.put(("failed", str(exc)))
+    except Exception:  # noqa: BLE001 - any other failure is a bug: log it in full, tell the user one line
+        ref = uuid.uuid4().hex[:8]
+        _log.error("analysis of %s failed (ref %s)\n%s", request.source_name, ref, traceback.format_exc())
+        messages.put(("failed", f"The analysis of “{request.source_name}” failed unexpectedly "
+                                f"(reference {ref}; the details are in the server log)."))
+
+
+# --------------------------------------------------------------------------- the manager
+
+
+#: Finished jobs remembered (for pages polling them) before the oldest are forgotten.
+KEEP_FINISHED_JOBS = 200
+
+
+@dataclass
+class _Job:
+    state: JobState
+    request: AnalysisRequest
+    process: Any = None
+    done: threading.Event = field(default_factory=threading.Event)
+    finished_at: float = 0.0
+
+
+class JobManager:
+    """Runs analysis jobs in spawned processes, ``max_parallel`` at a time (thread-safe)."""
+
+    def __init__(self, max_parallel: int | None = None) -> None:
+        if max_parallel is None:
+            max_parallel = int(os.environ.get(ENV_MAX_JOBS, "1") or 1)
+        if max_parallel < 1:
+            raise ValueError(f"max_parallel: expected >= 1, got {max_parallel}")
+        self.max_parallel = max_parallel
+        self._slots = threading.Semaphore(max_parallel)
+        self._lock = threading.Lock()
+        self._jobs: dict[str, _Job] = {}
+        self._by_key: dict[tuple[str, str, str], str] = {}
+        atexit.register(self.shutdown)
+
+    def submit(self, request: AnalysisRequest, store: Store | None = None) -> str:
+        """Start (or join, or answer from the cache) the analysis of one clip; returns a job id.
+
+        ``store`` is the request's store if the caller has it open (saves opening it again).
+        """
+        dedupe = (str(request.data_dir), request.key, request.athlete)
+        with self._lock:
+            existing = self._by_key.get(dedupe)
+            if existing is not None and not self._jobs[existing].state.finished:
+                if request.delete_input:
+                    request.video_path.unlink(missing_ok=True)
+                return existing
+            job_id = uuid.uuid4().hex
+            job = _Job(JobState(job_id, "queued", source_name=request.source_name), request)
+            self._jobs[job_id] = job
+            self._by_key[dedupe] = job_id
+        if store is None:
+            lookup = Store(request.data_dir, request.db_url)
+            try:
+                cached = lookup.find_session(request.key, request.athlete)
+            finally:
+                lookup.close()
+        else:
+            cached = store.find_session(request.key, request.athlete)
+        if cached is not None:
+            if request.delete_input:
+                request.video_path.unlink(missing_ok=True)
+            self._finish(job, replace(job.state, state="done", stage="done", fraction=1.0,
+                                      session_id=cached.id, cached=True))
+            return job_id
+        threading.Thread(target=self._run, args=(job,), name=f"formcheck-job-{job_id[:8]}", daemon=True).start()
+        return job_id
+
+    def state(self, job_id: str) -> JobState:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                raise KeyError(f"no job {job_id!r}")
+            return job.state
+
+    def wait(self, job_id: str, timeout: float | None = None) -> JobState:
+        with self._lock:
+            job = self._jobs[job_id]
+        job.done.wait(timeout)
+        return self.state(job_id)
+
+    def _update(self, job: _Job, **changes: Any) -> None:
+        with self._lock:
+            job.state = replace(job.state, **changes)
+
+    def _finish(self, job: _Job, final: JobState) -> None:
+        with self._lock:
+            job.state = final
+            job.finished_at = time.monotonic()
+            finished = sorted((j for j in self._jobs.values() if j.state.finished), key=lambda j: j.finished_at)
+            for old in finished[:max(0, len(finished) - KEEP_FINISHED_JOBS)]:
+                del self._jobs[old.state.job_id]
+            self._by_key = {k: v for k, v in self._by_key.items() if v in self._jobs}
+        job.done.set()
+
+    def _run(self, job: _Job) -> None:
+        with self._slots:
+            self._update(job, state="running", stage="starting")
+            ctx = mp.get_context("spawn")
+            messages = ctx.Queue()
+            # Not a daemon: the pipeline may start its own pose worker processes.
+            process = ctx.Process(target=_job_main, args=(job.request, messages), name="formcheck-analysis")
+            job.process = process
+            process.start()
+            final: JobState | None = None
+            while final is None:
+                try:
+                    msg = messages.get(timeout=0.25)
+                except queue.Empty:
+                    if process.is_alive():
+                        continue
+                    try:
+                        msg = messages.get(timeout=1.0)
+                    except queue.Empty:
+                        final = replace(job.state, state="failed", message=(
+                            f"The analysis of “{job.request.source_name}” stopped unexpectedly "
+                            f"(exit code {process.exitcode}). Try again, or try a shorter clip."))
+                        continue
+                kind = msg[0]
+                if kind == "progress":
+                    self._update(job, stage=str(msg[1]), fraction=min(1.0, max(job.state.fraction, float(msg[2]))))
+                elif kind == "done":
+                    final = replace(job.state, state="done", stage="done", fraction=1.0, session_id=msg[1])
+                else:
+                    final = replace(job.state, state="failed", message=str(msg[1]))
+            process.join(timeout=30)
+            if job.request.delete_input:
+                job.request.video_path.unlink(missing_ok=True)
+            self._finish(job, final)
+
+    def shutdown(self) -> None:
+        """Stop running job processes (server exit)."""
+        with self._lock:
+            running = [j.process for j in self._jobs.values() if j.process is not None and j.process.is_alive()]
+        for p in running:
+            p.terminate()
+        deadline = time.monotonic() + 5
+        for p in running:
+            p.join(max(0.0, deadline - time.monotonic()))
+
+
+def sample_request_fields(path: Path) -> Mapping[str, Any]:
+    """``video_path``, ``source_name`` and ``video_sha256`` of a bundled sample (hash cached by size and mtime)."""
+    st = path.stat()
+    cache_key = (str(path), st.st_size, st.st_mtime_ns)
+    with _sample_lock:
+        sha = _sample_hashes.get(cache_key)
+    if sha is None:
+        sha = file_sha256(path)
+        with _sample_lock:
+            _sample_hashes[cache_key] = sha
+    return {"video_path": path, "source_name": path.name, "video_sha256": sha}
+

@@ -1,0 +1,1 @@
+"""Helpers for the live-mode browser test: loopback network namespace, streamlit launcher, fake camera."""

@@ -1,0 +1,406 @@
+"""The Streamlit app under AppTest: every page, a real upload, review actions that persist, bad uploads.
+
+One real analysis (a bundled sample, lite model) runs once per test session in the app's
+worker process; tests that change review state work on a copy of its data directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Iterator
+from unittest import mock
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from formcheck.storage import Store
+from formcheck.video import VideoWriter, iter_frames
+from formcheck.worker import AnalysisRequest, JobManager, JobState, analysis_key
+from support import make_clips as mc
+from test_storage import make_report
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "app.py")
+SAMPLES = Path(os.environ.get("FORMCHECK_SAMPLES_DIR") or REPO / "sample_videos")
+SAMPLE = SAMPLES / "squat_side_faults.mp4"
+PAGES = {"analyse": "formcheck/app/pages/analyse.py", "review": "formcheck/app/pages/review.py",
+         "history": "formcheck/app/pages/history.py", "live": "formcheck/app/pages/live.py"}
+ANALYSIS_TIMEOUT_S = 600
+RUN_TIMEOUT_S = 60
+EVIL = "**Bo** <img src=x onerror=alert(1)> :violet[pwn] [link](http://e.vil) $x^2$"
+#: Pieces of EVIL that must never reach a Markdown-rendering element unescaped.
+EVIL_RAW = ("**Bo**", "<img", ":violet[", "](http://e.vil", "$x^2$")
+
+
+def app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S).run()
+    if page is not None:
+        at.switch_page(PAGES[page]).run()
+    return at
+
+
+def upload(at: AppTest, name: str, data: bytes, *, model: str = "lite", athlete: str = "") -> AppTest:
+    at.selectbox(key="fc_model").set_value(model)
+    at.text_input(key="fc_athlete").set_value(athlete)
+    at.file_uploader(key="fc_uploads").set_value((name, data, "video/mp4"))
+    at.run()
+    return at.button(key="fc_analyse").click().run(timeout=ANALYSIS_TIMEOUT_S)
+
+
+def texts(at: AppTest) -> list[str]:
+    """Every Markdown-rendered text on the page (where user text must arrive escaped)."""
+    out: list[str] = []
+    for kind in ("markdown", "caption", "subheader", "title", "header", "error", "warning", "info", "success"):
+        out += [str(e.value) for e in getattr(at, kind)]
+    return out
+
+
+def unescaped(text: str) -> str:
+    """``text`` without its Markdown backslash escapes (what could still act as Markdown)."""
+    return re.sub(r"\\.", "", text)
+
+
+def flag_keys(at: AppTest, prefix: str) -> list[str]:
+    return [b.key for b in at.button if b.key and b.key.startswith(prefix)]
+
+
+@pytest.fixture(scope="session")
+def analysed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, AppTest, float]]:
+    """A data dir holding one real analysis of SAMPLE, made by uploading it in the app."""
+    assert SAMPLE.is_file(), f"sample clip missing: {SAMPLE}"
+    data = tmp_path_factory.mktemp("analysed") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FORMCHECK_DATA_DIR", str(data))
+        t0 = time.monotonic()
+        at = upload(app(), SAMPLE.name, SAMPLE.read_bytes(), athlete="Sam")
+        yield data, at, time.monotonic() - t0
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "data"
+    monkeypatch.setenv("FORMCHECK_DATA_DIR", str(d))
+    return d
+
+
+@pytest.fixture()
+def analysed_copy(analysed: tuple[Path, AppTest, float], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "data"
+    shutil.copytree(analysed[0], d)
+    monkeypatch.setenv("FORMCHECK_DATA_DIR", str(d))
+    return d
+
+
+# --------------------------------------------------------------------------- empty app
+
+
+@pytest.mark.parametrize(
+    "page, expected",
+    [("analyse", "Upload a clip and press"), ("review", "Nothing to review yet"), ("history", "No sessions yet")],
+    ids=["analyse", "review", "history"],
+)
+def test_empty_pages_say_what_to_do(data_dir: Path, page: str, expected: str) -> None:
+    at = app(page)
+    assert not at.exception
+    assert any(expected in t for t in texts(at)), texts(at)
+
+
+def test_navigation_has_the_four_pages(data_dir: Path) -> None:
+    source = Path(APP).read_text()
+    for title in ("Analyse", "Review", "History", "Live"):
+        assert f'title="{title}"' in source
+    for path in PAGES.values():
+        assert (REPO / path).is_file()
+    at = app()
+    assert at.title[0].value == "Analyse a lift"
+
+
+def test_live_page_opens(data_dir: Path) -> None:
+    pytest.importorskip("streamlit_webrtc")
+    ctx = SimpleNamespace(state=SimpleNamespace(playing=False), video_processor=None)
+    with mock.patch("streamlit_webrtc.webrtc_streamer", return_value=ctx) as streamer:
+        at = app("live")
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.title[0].value == "Live"
+    assert streamer.called
+
+
+# --------------------------------------------------------------------------- analysing
+
+
+def test_upload_shows_results(analysed: tuple[Path, AppTest, float]) -> None:
+    data, at, _ = analysed
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Lift"] == "Squat"
+    assert int(metrics["Reps"]) >= 3
+    assert int(metrics["Flags"]) >= 1
+    assert {"Angles over time", "Reps", "Flagged reps", "What to work on", "Downloads"} <= {s.value for s in at.subheader}
+    assert len(at.get("video")) >= 1
+    assert len(at.get("vega_lite_chart")) == 1
+    assert len(at.dataframe) == 1
+    assert {b.label for b in at.download_button} == {"JSON report", "Per-frame CSV", "HTML report", "Annotated video"}
+    assert len(at.slider) >= 1, "a frame stepper per flagged rep"
+    assert any("professional" in w.value or "stop" in w.value.lower() for w in at.warning), "red-flag notice"
+    store = Store(data)
+    (s,) = store.list_sessions()
+    assert (s.athlete, s.source_kind, s.source_name, s.model) == ("Sam", "upload", SAMPLE.name, "lite")
+    for name in ("video", "original", "csv", "html", "json", "pose"):
+        assert s.file(name) is not None, name
+    assert s.report["source"]["file"] == SAMPLE.name
+    flagged_reps = {f["rep"] for f in s.report["flags"]}
+    assert all(store.rep_clip_path(s, r).is_file() for r in flagged_reps), "slow-motion clips of flagged reps"
+    assert list(store.work_dir.iterdir()) == [], "no scratch files left behind"
+
+
+def test_sample_button_frame_stepper_and_slow_motion_loop(analysed_copy: Path) -> None:
+    at = app()
+    at.text_input(key="fc_athlete").set_value("Sam")
+    at.selectbox(key="fc_model").set_value("lite")
+    at.button(key=f"fc_sample_{SAMPLE.stem}").click().run(timeout=RUN_TIMEOUT_S)  # one click; cached
+    assert not at.exception and not at.error
+    assert {m.label for m in at.metric} >= {"Lift", "Reps", "Flags", "View", "Confidence"}
+    def stepped() -> list[str]:
+        return [c for im in at.image for c in im.captions if c.startswith("frame ")]
+
+    slider = at.slider[0]
+    before = stepped()
+    assert len(before) == len(at.slider), "each stepper shows its frame"
+    slider.set_value(slider.max).run()
+    assert not at.exception
+    after = stepped()
+    assert after[0] != before[0] and after[1:] == before[1:], "only the stepped rep's frame changes"
+    def t_s(caption: str) -> float:
+        return float(re.search(r" at ([0-9.]+) s", caption).group(1))
+
+    assert t_s(after[0]) > t_s(before[0]), "the last frame of the rep is later than its worst moment"
+    toggle = next(t for t in at.toggle if "slow motion" in t.label)
+    videos = len(at.get("video"))
+    toggle.set_value(True).run()
+    assert len(at.get("video")) == videos + 1
+
+
+def test_rerun_and_repeat_upload_use_the_cache(analysed: tuple[Path, AppTest, float],
+                                               analysed_copy: Path) -> None:
+    first_seconds = analysed[2]
+    at = app()
+    t0 = time.monotonic()
+    at = upload(at, "renamed.mp4", SAMPLE.read_bytes(), athlete="Sam")
+    took = time.monotonic() - t0
+    assert not at.exception and not at.error
+    assert took < max(20.0, first_seconds / 2), f"cached upload took {took:.1f} s (first: {first_seconds:.1f} s)"
+    assert len(Store(analysed_copy).list_sessions()) == 1
+    before = [m.value for m in at.metric]
+    at.run()  # a plain rerun keeps the results and starts nothing
+    assert [m.value for m in at.metric] == before
+    assert at.session_state["fc_jobs"] == []
+
+
+# --------------------------------------------------------------------------- bad uploads
+
+
+def _no_person_clip(path: Path) -> bytes:
+    mc.write_clip(path, n_frames=45, size=(320, 240), fps=15)
+    return path.read_bytes()
+
+
+def _standing_only_clip(path: Path) -> bytes:
+    frames = list(iter_frames(SAMPLE, end_ms=900.0))
+    with VideoWriter(path, 30.0, (frames[0].width, frames[0].height)) as w:
+        for f in frames:
+            w.write(f.rgb, t_ms=f.t_ms)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "make, env_mb, expected",
+    [
+        (lambda p: mc.write_text(p).read_bytes(), None, "is not a video formcheck can read"),
+        (lambda p: b"", None, "is empty"),
+        (lambda p: mc.write_jpeg(p).read_bytes(), None, "is not a video formcheck can read"),
+        (lambda p: mc.write_audio_only(p).read_bytes(), None, "is not a video formcheck can read"),
+        (lambda p: SAMPLE.read_bytes()[:1500], None, "is not a video formcheck can read"),
+        (lambda p: b"\0" * (2 << 20), "1", "more than the 1 MB limit"),
+        (_no_person_clip, None, "No person was found"),
+        (_standing_only_clip, None, "No complete rep was found"),
+    ],
+    ids=["text", "empty", "still-image", "audio-only", "truncated-header", "too-big", "no-person", "no-complete-rep"],
+)
+def test_bad_upload_shows_message_and_stores_nothing(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     make: Any, env_mb: str | None, expected: str) -> None:
+    if env_mb:
+        monkeypatch.setenv("FORMCHECK_MAX_UPLOAD_MB", env_mb)
+    data = make(tmp_path / "input.mp4")
+    at = upload(app(), "my clip.mp4", data)
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and expected in errors[0], errors
+    assert "my clip" in errors[0] and str(data_dir) not in errors[0], "named as the user knows it, no server path"
+    store = Store(data_dir)
+    assert store.list_sessions() == []
+    assert list(store.sessions_dir.iterdir()) == []
+    assert list(store.work_dir.iterdir()) == []
+    assert not at.metric, "no results shown"
+
+
+# --------------------------------------------------------------------------- review and history
+
+
+def test_review_confirm_persists_across_runs(analysed_copy: Path) -> None:
+    at = app("review")
+    assert not at.exception
+    confirm = flag_keys(at, "confirm-")
+    assert confirm, "the queue shows the flagged reps"
+    flag_id = int(confirm[0].split("-")[1])
+    at.button(key=confirm[0]).click().run()
+    assert not at.exception
+    assert f"confirm-{flag_id}" not in flag_keys(at, "confirm-"), "gone from the 'to review' queue"
+
+    fresh = app("review")  # a new browser session on the same data dir
+    fresh.selectbox(key="rv-status").set_value("confirmed").run()
+    assert flag_keys(fresh, "confirm-") == [f"confirm-{flag_id}"]
+    assert fresh.button(key=f"confirm-{flag_id}").disabled
+    assert Store(analysed_copy).get_flag(flag_id).review_status == "confirmed"
+
+
+def test_review_dismiss_severity_comment_and_missed_fault(analysed_copy: Path) -> None:
+    at = app("review")
+    keys = flag_keys(at, "dismiss-")
+    first, second = int(keys[0].split("-")[1]), int(keys[1].split("-")[1]) if len(keys) > 1 else None
+    store = Store(analysed_copy)
+    before = store.get_flag(first)
+    new_sev = "minor" if before.severity == "major" else "major"
+    at.button_group(key=f"sev-{first}-{before.severity}").set_value(new_sev).run()
+    at.text_input(key=f"comment-{first}").set_value(f"coach says {EVIL}").run()
+    at.button(key=f"dismiss-{first}").click().run()
+    assert not at.exception
+    f = store.get_flag(first)
+    assert (f.review_status, f.severity, f.auto_severity) == ("dismissed", new_sev, before.severity)
+    assert [c.text for c in f.comments] == [f"coach says {EVIL}"]
+
+    session = store.get_session(f.session_id)
+    rep = f.rep
+    flagged_here = {x.code for x in store.flags_for_session(session.id) if x.rep == rep}
+    missing = next(c for c in store.judged_codes(session) if c not in flagged_here)
+    key = f"missed-{session.id[:12]}-{rep}"
+    at = app("review")
+    at.selectbox(key=f"{key}-code").set_value(missing).run()
+    at.button(key=f"{key}-add").click().run()
+    assert not at.exception
+    added = [x for x in store.flags_for_session(session.id) if x.origin == "coach"]
+    assert [(x.rep, x.code, x.review_status) for x in added] == [(rep, missing, "confirmed")]
+
+    fresh = app("review")
+    fresh.selectbox(key="rv-status").set_value("(all)").run()
+    shown = texts(fresh)
+    assert any("coach says" in t for t in shown), "the comment is shown after a fresh start"
+    assert not any(raw in unescaped(t) for t in shown for raw in EVIL_RAW), "and escaped"
+    if second is not None:
+        assert fresh.button(key=f"confirm-{second}") is not None
+
+
+def test_history_shows_sessions_and_trend(analysed_copy: Path) -> None:
+    at = app("history")
+    assert not at.exception
+    assert at.selectbox(key="hist-athlete").value == "Sam"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Sessions"] == "1" and int(metrics["Reps analysed"]) >= 3
+    assert len(at.get("vega_lite_chart")) >= 2, "fault trend and the session's angle chart"
+    assert len(at.dataframe) >= 1
+    assert "Flagged reps" in {s.value for s in at.subheader}, "the session's results below"
+
+
+def test_export_downloads_after_review(analysed_copy: Path) -> None:
+    store = Store(analysed_copy)
+    f = store.review_queue()[0]
+    store.set_review(f.id, status="confirmed")
+    at = app("review")
+    labels = {b.label: b for b in at.download_button}
+    assert not labels["labels.json"].disabled and not labels["flags.csv"].disabled
+    entry = store.export_labels()[0]
+    assert entry["file"] == SAMPLE.name
+    rep = next(r for r in entry["reps"] if abs(r["start_s"] * 1000 - store.get_session(f.session_id).rep(f.rep)["start_ms"]) < 10)
+    assert rep["faults"][f.code] == "yes"
+
+
+# --------------------------------------------------------------------------- escaping and errors
+
+
+def test_user_text_is_escaped_everywhere(data_dir: Path, tmp_path: Path) -> None:
+    store = Store(data_dir)
+    s = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")], athlete=EVIL), source_name=EVIL)
+    store.add_comment(store.flags_for_session(s.id)[0].id, EVIL)
+    for page in ("review", "history"):
+        at = app(page)
+        assert not at.exception
+        shown = texts(at)
+        assert any("Bo" in t for t in shown), f"{page} shows the name"
+        bad = [t for t in shown if any(raw in unescaped(t) for raw in EVIL_RAW)]
+        assert not bad, f"{page}: unescaped user text in {bad}"
+
+
+def test_unexpected_error_shows_no_traceback(analysed_copy: Path) -> None:
+    with mock.patch("formcheck.storage.Store.review_queue", side_effect=RuntimeError("secret internals")):
+        at = app("review")
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "Something went wrong" in errors[0] and "reference" in errors[0]
+    assert not any("secret internals" in t for t in texts(at))
+
+
+# --------------------------------------------------------------------------- worker pieces
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [({"source_kind": "webcam"}, "source_kind"), ({"lift": "bench"}, "lift"), ({"video_sha256": "abc"}, "64 hex"),
+     ({"model": ""}, "model")],
+    ids=["kind", "lift", "sha", "model"],
+)
+def test_analysis_request_validated(tmp_path: Path, changes: dict[str, Any], message: str) -> None:
+    base = dict(video_path=tmp_path / "v.mp4", source_name="v.mp4", source_kind="upload", video_sha256="0" * 64,
+                data_dir=tmp_path)
+    with pytest.raises(ValueError, match=message):
+        AnalysisRequest(**{**base, **changes})
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [(("0" * 64, "auto", "lite"), ("1" * 64, "auto", "lite")), (("0" * 64, "auto", "lite"), ("0" * 64, "squat", "lite")),
+     (("0" * 64, "auto", "lite"), ("0" * 64, "auto", "full"))],
+    ids=["content", "lift", "model"],
+)
+def test_cache_key_depends_on_content_and_options(a: tuple[str, str, str], b: tuple[str, str, str]) -> None:
+    assert analysis_key(*a) == analysis_key(*a)
+    assert analysis_key(*a) != analysis_key(*b)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"state": "paused"}, "state"), ({"state": "done"}, "session id"), ({"state": "failed"}, "message"),
+     ({"state": "running", "fraction": 1.5}, "fraction")],
+    ids=["state", "done-without-session", "failed-without-message", "fraction"],
+)
+def test_job_state_validated(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        JobState(job_id="j", **kwargs)
+
+
+def test_job_manager_answers_from_the_cache(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    clip = tmp_path / "upload.mp4"
+    clip.write_bytes(b"x")
+    req = AnalysisRequest(video_path=clip, source_name="c.mp4", source_kind="upload", video_sha256="0" * 64,
+                          data_dir=tmp_path / "data", model="lite", athlete="Ann", delete_input=True)
+    s = store.save_analysis(make_report(athlete="Ann"), analysis_key=req.key)
+    jobs = JobManager()
+    state = jobs.wait(jobs.submit(req, store), timeout=5)
+    assert (state.state, state.session_id, state.cached) == ("done", s.id, True)
+    assert not clip.exists(), "the upload copy is removed once answered"

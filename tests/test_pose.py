@@ -1,0 +1,469 @@
+"""formcheck.pose: accuracy on synthetic clips, lifter choice, NaN rows, parallel chunks, cleanup.
+
+Clips are cut or composed from the sample videos into tmp folders; the
+ground truth is the generator's per-frame ``xy_px`` (see docs/synthetic.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from formcheck import pose, video
+from formcheck.landmarks import N_LANDMARKS, Landmark, mirror_index
+from formcheck.pose import MaskTrack, PoseResult, extract_pose
+
+BODY = [
+    Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER, Landmark.LEFT_ELBOW, Landmark.RIGHT_ELBOW,
+    Landmark.LEFT_WRIST, Landmark.RIGHT_WRIST, Landmark.LEFT_HIP, Landmark.RIGHT_HIP,
+    Landmark.LEFT_KNEE, Landmark.RIGHT_KNEE, Landmark.LEFT_ANKLE, Landmark.RIGHT_ANKLE,
+]
+#: Mean landmark error allowed against the generator's ground truth (px at 640x480).
+MAX_MEAN_ERR_PX = 15.0
+
+
+# --------------------------------------------------------------------------- helpers
+@pytest.fixture(scope="module")
+def model_path() -> Path:
+    from formcheck.models import ModelNotFoundError, resolve_model
+
+    try:
+        return resolve_model("full")
+    except ModelNotFoundError as exc:
+        pytest.skip(f"no pose model: {exc}")
+
+
+def _sample(samples_dir: Path, stem: str) -> tuple[Path, dict]:
+    mp4 = samples_dir / f"{stem}.mp4"
+    gt = samples_dir / f"{stem}.json"
+    if not mp4.is_file() or not gt.is_file():
+        pytest.skip(f"sample {stem} not rendered yet")
+    return mp4, json.loads(gt.read_text())
+
+
+def _write(path: Path, frames: list[tuple[float, np.ndarray]], fps: float = 30.0) -> Path:
+    h, w = frames[0][1].shape[:2]
+    with video.VideoWriter(path, fps, (w, h), crf=18) as wr:
+        for t, rgb in frames:
+            wr.write(np.ascontiguousarray(rgb), t_ms=t)
+    return path
+
+
+def _cut(src: Path, dst: Path, end_ms: float) -> Path:
+    return _write(dst, [(f.t_ms, f.rgb) for f in video.iter_frames(src, end_ms=end_ms)])
+
+
+def _err_px(xy: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per-frame mean body-landmark distance, the better of as-labelled and left/right swapped."""
+    direct = np.linalg.norm(xy[:, BODY] - truth[:, BODY], axis=2).mean(axis=1)
+    swapped = np.linalg.norm(xy[:, mirror_index()][:, BODY] - truth[:, BODY], axis=2).mean(axis=1)
+    return np.fmin(direct, swapped)
+
+
+def _truth_at(gt: dict, t_ms: np.ndarray) -> np.ndarray:
+    t_gt = np.asarray(gt["frames"]["t_ms"])
+    idx = np.array([int(np.argmin(np.abs(t_gt - t))) for t in t_ms])
+    assert np.all(np.abs(t_gt[idx] - t_ms) < 1.0), "clip frames do not line up with the ground truth"
+    return np.asarray(gt["frames"]["xy_px"], dtype=float)[idx]
+
+
+SHORT_SOURCES = ("squat_side_good", "squat_side_faults", "deadlift_side_good", "squat_front_kneecave")
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory: pytest.TempPathFactory, samples_dir: Path) -> tuple[Path, dict]:
+    """The first 4 s of a sample (the good side squat when rendered): setup and a first descent."""
+    for stem in SHORT_SOURCES:
+        if (samples_dir / f"{stem}.mp4").is_file() and (samples_dir / f"{stem}.json").is_file():
+            src, gt = _sample(samples_dir, stem)
+            return _cut(src, tmp_path_factory.mktemp("short") / "short.mp4", 4000.0), gt
+    pytest.skip("no sample video rendered yet")
+
+
+@pytest.fixture(scope="module")
+def short_single(short_clip: tuple[Path, dict], model_path: Path) -> PoseResult:
+    return extract_pose(short_clip[0], model=str(model_path), workers=1)
+
+
+# --------------------------------------------------------------------------- accuracy
+@pytest.mark.parametrize(
+    "stem, end_ms",
+    [("squat_side_good", 4000.0), ("deadlift_side_good", 4000.0), ("squat_front_kneecave", 4000.0)],
+    ids=["squat-side", "deadlift-side", "squat-front"],
+)
+def test_sample_detection_and_error(tmp_path, samples_dir, model_path, stem, end_ms):
+    src, gt = _sample(samples_dir, stem)
+    clip = _cut(src, tmp_path / f"{stem}.mp4", end_ms)
+    res = extract_pose(clip, model=str(model_path), workers=1)
+    seq = res.sequence
+    assert seq.detection_rate == 1.0
+    assert (seq.frame_w, seq.frame_h) == (gt["width"], gt["height"])
+    err = _err_px(seq.xy_px, _truth_at(gt, seq.t_ms))
+    assert np.nanmean(err) < MAX_MEAN_ERR_PX, f"mean landmark error {np.nanmean(err):.1f} px"
+
+
+def test_result_fields(short_single, short_clip):
+    res = short_single
+    seq = res.sequence
+    n = len(list(video.iter_frames(short_clip[0])))
+    assert seq.n_frames == n == res.stats["frames"]
+    assert res.masks is None
+    assert res.stats["workers"] == 1 and res.stats["model"] == Path(str(res.stats["model_path"])).stem
+    assert 0 < res.stats["seconds"] and res.stats["realtime_factor"] > 0
+    assert np.all(np.isfinite(seq.world_m[seq.detected]))
+    assert np.all((seq.visibility >= 0) & (seq.visibility <= 1))
+    assert seq.meta["formcheck_version"]
+
+
+def test_downscale_keeps_pixels_of_analysed_frame(short_clip, short_single, model_path):
+    small = extract_pose(short_clip[0], model=str(model_path), workers=1, max_side=320).sequence
+    full = short_single.sequence
+    assert (small.frame_w, small.frame_h) == (320, 240)
+    np.testing.assert_array_equal(small.t_ms, full.t_ms)
+    diff = np.linalg.norm(small.xy_px[:, BODY] * 2.0 - full.xy_px[:, BODY], axis=2)
+    assert np.nanmedian(diff) < 8.0
+
+
+# --------------------------------------------------------------------------- several people
+def test_two_people_clip_picks_lifter(test_data, model_path):
+    clip = test_data / "two_people.mp4"
+    if not clip.is_file():
+        pytest.skip("tests/data/two_people.mp4 not rendered yet")
+    gt = json.loads(clip.with_suffix(".json").read_text())
+    seq = extract_pose(clip, model=str(model_path)).sequence
+    lifter = _err_px(seq.xy_px, _truth_at(gt, seq.t_ms))
+    other = _err_px(seq.xy_px, np.asarray(gt["other_person"]["xy_px"], dtype=float))
+    picked = np.nan_to_num(lifter, nan=np.inf) < np.nan_to_num(other, nan=np.inf)
+    assert picked.mean() >= 0.95
+
+
+@pytest.fixture(scope="module")
+def two_visible_people(tmp_path_factory, samples_dir) -> tuple[Path, np.ndarray]:
+    """3 s: the front squat lifter on the left, a 85% copy (half a clip later) on the right.
+
+    Both figures are large enough for MediaPipe to find, unlike the small
+    bystander of two_people.mp4. Returns the clip and the lifter's truth.
+    """
+    src, gt = _sample(samples_dir, "squat_front_kneecave")
+    frames = video.read_all(src, end_ms=3000.0)
+    later = video.read_all(src, start_ms=4000.0, end_ms=7000.0)
+    truth = np.asarray(gt["frames"]["xy_px"], dtype=float)[: len(frames)]
+    h, w = frames[0].rgb.shape[:2]
+    cx = int(np.nanmedian(truth[:, [Landmark.LEFT_HIP, Landmark.RIGHT_HIP], 0]))
+    x0 = min(max(cx - w // 4, 0), w // 2)
+    s = 0.85
+    sh, sw = int(h * s), int(w // 2 * s)
+    out = []
+    for i, f in enumerate(frames):
+        canvas = np.empty_like(f.rgb)
+        canvas[:] = f.rgb[0, 0]
+        canvas[:, : w // 2] = f.rgb[:, x0 : x0 + w // 2]
+        other = later[min(i, len(later) - 1)].rgb[:, x0 : x0 + w // 2]
+        canvas[h - sh :, w // 2 + 10 : w // 2 + 10 + sw] = cv2.resize(other, (sw, sh), interpolation=cv2.INTER_AREA)
+        out.append((f.t_ms, canvas))
+    clip = _write(tmp_path_factory.mktemp("two") / "two_visible.mp4", out)
+    return clip, truth - np.array([x0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [dict(workers=1), dict(workers=1, num_poses=2), dict(workers=2)],
+    ids=["auto-poses", "fixed-2-poses", "two-workers"],
+)
+def test_visible_bystander_is_not_the_lifter(two_visible_people, model_path, kwargs):
+    clip, truth = two_visible_people
+    res = extract_pose(clip, model=str(model_path), **kwargs)
+    seq = res.sequence
+    assert res.stats["people_max"] == 2, "the composed clip should show MediaPipe two people"
+    assert res.stats["num_poses"] >= 2
+    err = _err_px(seq.xy_px, truth)
+    assert np.mean(np.nan_to_num(err, nan=np.inf) < 30.0) >= 0.95
+
+
+# --------------------------------------------------------------------------- tracking logic (no model)
+def _person(cx: float, top: float, height: float) -> np.ndarray:
+    """A crude 33-landmark figure: all points on a vertical line, torso in the middle."""
+    img = np.zeros((N_LANDMARKS, 5), dtype=np.float32)
+    img[:, 0] = cx
+    img[:, 1] = np.linspace(top, top + height, N_LANDMARKS)
+    for lm, frac in ((Landmark.LEFT_SHOULDER, 0.25), (Landmark.RIGHT_SHOULDER, 0.25),
+                     (Landmark.LEFT_HIP, 0.5), (Landmark.RIGHT_HIP, 0.5)):
+        img[int(lm), 1] = top + frac * height
+    img[:, 3:] = 0.9
+    return img
+
+
+def _run_tracker(frames: list[list[tuple[float, float, float]]], dt_ms: float = 33.3):
+    t = np.arange(len(frames)) * dt_ms
+    counts = np.array([len(f) for f in frames])
+    dets = [_person(*p) for f in frames for p in f]
+    img = np.stack(dets) if dets else np.zeros((0, N_LANDMARKS, 5), np.float32)
+    centre, size = pose._person_geometry(img)
+    track = pose._assign_tracks(t, counts, centre, size)
+    frame_of = np.repeat(np.arange(len(frames)), counts)
+    chosen, n_tracks = pose._pick_lifter(frame_of, track, centre, size, t, 480)
+    xs = np.array([img[d, 0, 0] if d >= 0 else np.nan for d in chosen])
+    return xs, n_tracks
+
+
+LIFTER = (200.0, 50.0, 380.0)
+BYSTANDER = (520.0, 150.0, 200.0)
+
+
+@pytest.mark.parametrize(
+    "frames, want_x, want_tracks",
+    [
+        ([[BYSTANDER, LIFTER]] * 30, [200.0] * 30, 2),
+        ([[LIFTER, BYSTANDER] if i % 2 else [BYSTANDER, LIFTER] for i in range(30)], [200.0] * 30, 2),
+        ([[LIFTER]] * 10 + [[]] * 10 + [[(210.0, 50.0, 380.0)]] * 10, [200.0] * 10 + [np.nan] * 10 + [210.0] * 10, 1),
+        ([[LIFTER]] * 20 + [[(520.0, 60.0, 370.0)]] * 20, [200.0] * 20 + [520.0] * 20, 2),
+        ([[LIFTER, BYSTANDER]] * 20 + [[BYSTANDER]] * 2 + [[LIFTER, BYSTANDER]] * 20,
+         [200.0] * 20 + [np.nan] * 2 + [200.0] * 20, 2),
+        ([[(200.0 + 8.0 * i, 50.0, 380.0), (600.0 - 8.0 * i, 150.0, 200.0)] for i in range(40)],
+         [200.0 + 8.0 * i for i in range(40)], 2),
+    ],
+    ids=["bystander-listed-first", "order-alternates", "lost-and-found", "cut-to-new-place",
+         "lifter-missing-bystander-stays", "walk-past-each-other"],
+)
+def test_tracking_follows_the_lifter(frames, want_x, want_tracks):
+    xs, n_tracks = _run_tracker(frames)
+    np.testing.assert_allclose(xs, np.asarray(want_x, dtype=float), atol=1e-3)
+    assert n_tracks == want_tracks
+
+
+def test_tracking_without_detections():
+    xs, n_tracks = _run_tracker([[]] * 5)
+    assert np.isnan(xs).all() and n_tracks == 0
+
+
+# --------------------------------------------------------------------------- NaN rows
+def test_blank_frames_become_nan_rows(tmp_path, short_clip, model_path):
+    person = video.read_all(short_clip[0], end_ms=3000.0)
+    grey = np.full_like(person[0].rgb, 128)
+    step = 1000.0 / 30.0
+    frames = [(i * step, f.rgb) for i, f in enumerate(person[:45])]
+    frames += [((45 + i) * step, grey) for i in range(30)]
+    frames += [((75 + i) * step, f.rgb) for i, f in enumerate(person[45:90])]
+    clip = _write(tmp_path / "gap.mp4", frames)
+    seq = extract_pose(clip, model=str(model_path), workers=1).sequence
+    assert seq.n_frames == len(frames)
+    np.testing.assert_allclose(seq.t_ms, [t for t, _ in frames], atol=0.1)
+    blank = np.zeros(len(frames), dtype=bool)
+    blank[45:75] = True
+    assert not seq.detected[blank].any()
+    assert np.isnan(seq.xy_px[blank]).all() and (seq.visibility[blank] == 0).all()
+    assert seq.detected[~blank].mean() >= 0.95
+
+
+def test_no_person_is_a_result(tmp_path, model_path):
+    frames = [(i * 40.0, np.full((240, 320, 3), 60 + i, np.uint8)) for i in range(20)]
+    res = extract_pose(_write(tmp_path / "empty.mp4", frames, fps=25.0), model=str(model_path), workers=1)
+    assert res.sequence.n_frames == 20
+    assert res.stats["detected"] == 0 and res.sequence.detection_rate == 0.0
+
+
+# --------------------------------------------------------------------------- parallel chunks
+def test_parallel_matches_single(short_clip, short_single, model_path):
+    progress: list[tuple[int, int]] = []
+    par = extract_pose(short_clip[0], model=str(model_path), workers=2,
+                       progress=lambda d, t: progress.append((d, t)))
+    a, b = short_single.sequence, par.sequence
+    assert par.stats["workers"] == 2 and par.stats["warmup_frames"] > 0
+    np.testing.assert_array_equal(a.t_ms, b.t_ms)
+    np.testing.assert_array_equal(a.detected, b.detected)
+    diff = np.linalg.norm(a.xy_px[:, BODY] - b.xy_px[:, BODY], axis=2)
+    assert np.nanmedian(diff) < 1.0
+    assert np.nanpercentile(diff, 95) < 10.0
+    done = [d for d, _ in progress]
+    assert done == sorted(done) and progress[-1] == (a.n_frames, a.n_frames)
+
+
+@pytest.mark.parametrize(
+    "duration_ms, workers, want",
+    [
+        (None, 2, [(None, None, -np.inf, np.inf)]),
+        (10_000.0, 1, [(None, None, -np.inf, np.inf)]),
+        (10_000.0, 2, [(None, 5500.0, -np.inf, 5000.0), (4000.0, None, 5000.0, np.inf)]),
+        (1500.0, 2, [(None, 1250.0, -np.inf, 750.0), (0.0, None, 750.0, np.inf)]),
+    ],
+    ids=["unknown-duration", "one-worker", "two-workers", "shorter-than-warmup"],
+)
+def test_plan_chunks(duration_ms, workers, want):
+    assert pose._plan_chunks(duration_ms, workers) == want
+
+
+@pytest.mark.parametrize(
+    "duration_ms, want", [(None, 1), (3000.0, 1), (pose.AUTO_PARALLEL_MIN_MS, 2), (600_000.0, 2)],
+    ids=["unknown", "short", "threshold", "long"],
+)
+def test_auto_workers(monkeypatch, duration_ms, want):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert pose.auto_workers(duration_ms) == want
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert pose.auto_workers(duration_ms) == 1
+
+
+# --------------------------------------------------------------------------- cleanup and errors
+class _Recorder:
+    """Wraps real landmarkers, records close() and fails on a chosen call."""
+
+    def __init__(self, real_factory, fail_on: str | None, fail_at: int) -> None:
+        self.real_factory = real_factory
+        self.fail_on, self.fail_at = fail_on, fail_at
+        self.created: list[_Recorder.Wrapped] = []
+
+    class Wrapped:
+        def __init__(self, real, owner: "_Recorder", video_mode: bool) -> None:
+            self.real, self.owner, self.video_mode = real, owner, video_mode
+            self.closed = False
+            self.calls = 0
+
+        def _maybe_fail(self, kind: str) -> None:
+            self.calls += 1
+            if self.owner.fail_on == kind and self.calls >= self.owner.fail_at:
+                raise RuntimeError(f"injected {kind} failure")
+
+        def detect_for_video(self, image, ts):
+            self._maybe_fail("video")
+            return self.real.detect_for_video(image, ts)
+
+        def detect(self, image):
+            self._maybe_fail("scan")
+            return self.real.detect(image)
+
+        def close(self) -> None:
+            self.closed = True
+            self.real.close()
+
+    def __call__(self, model_path, num_poses, masks, video_mode=True):
+        w = _Recorder.Wrapped(self.real_factory(model_path, num_poses, masks, video_mode), self, video_mode)
+        self.created.append(w)
+        return w
+
+
+@pytest.mark.parametrize(
+    "fail_on, fail_at, exc",
+    [("video", 3, RuntimeError), ("scan", 1, RuntimeError), ("decode", 3, video.VideoError), (None, 0, None)],
+    ids=["inference", "people-scan", "decode", "no-failure"],
+)
+def test_landmarkers_always_closed(monkeypatch, short_clip, model_path, fail_on, fail_at, exc):
+    rec = _Recorder(pose._create_landmarker, fail_on, fail_at)
+    monkeypatch.setattr(pose, "_create_landmarker", rec)
+    if fail_on == "decode":
+        real_iter = video.iter_frames
+
+        def failing(*args, **kwargs):
+            for i, fr in enumerate(real_iter(*args, **kwargs)):
+                if i >= fail_at:
+                    raise video.VideoError("injected decode failure")
+                yield fr
+
+        monkeypatch.setattr(video, "iter_frames", failing)
+    if exc is None:
+        extract_pose(short_clip[0], model=str(model_path), workers=1)
+    else:
+        with pytest.raises(exc, match="injected"):
+            extract_pose(short_clip[0], model=str(model_path), workers=1)
+    assert rec.created and all(w.closed for w in rec.created)
+
+
+def test_worker_failure_is_raised_not_hung(tmp_path, short_clip):
+    bad = tmp_path / "broken.task"
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("pose_detector.tflite", b"not a model")
+    with pytest.raises((RuntimeError, ValueError, OSError), match="pose_landmarks_detector"):
+        extract_pose(short_clip[0], model=str(bad), workers=2)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [(dict(workers=0), "workers"), (dict(max_side=8), "max_side"), (dict(num_poses=9), "num_poses")],
+    ids=["workers", "max-side", "num-poses"],
+)
+def test_bad_arguments(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        extract_pose(tmp_path / "never-opened.mp4", **kwargs)
+
+
+def test_not_a_video_is_a_video_error(tmp_path):
+    p = tmp_path / "notes.mp4"
+    p.write_text("hello")
+    with pytest.raises(video.VideoError):
+        extract_pose(p)
+
+
+def test_native_logs_are_silenced(short_clip, model_path):
+    code = (
+        "import sys; from formcheck.pose import extract_pose; "
+        f"extract_pose({str(short_clip[0])!r}, model={str(model_path)!r}, workers=1)"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("FORMCHECK_VERBOSE", "GLOG_minloglevel",
+                                                             "TF_CPP_MIN_LOG_LEVEL")}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(pose.__file__).parents[1]), env.get("PYTHONPATH", "")])
+    quiet = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    assert quiet.stderr.strip() == ""
+    loud = subprocess.run([sys.executable, "-c", code], env={**env, "FORMCHECK_VERBOSE": "1"},
+                          capture_output=True, text=True, timeout=300)
+    assert loud.returncode == 0 and loud.stderr.strip() != ""
+
+
+# --------------------------------------------------------------------------- masks
+def test_masks_follow_the_lifter(short_clip, model_path):
+    res = extract_pose(short_clip[0], model=str(model_path), workers=1, keep_masks=True)
+    seq, masks = res.sequence, res.masks
+    assert isinstance(masks, MaskTrack)
+    np.testing.assert_array_equal(masks.t_ms, seq.t_ms)
+    assert masks.has_mask[seq.detected].mean() >= 0.95
+    inside = []
+    for i in np.flatnonzero(masks.has_mask)[::10]:
+        full = masks.full(i)
+        for lm in (Landmark.LEFT_HIP, Landmark.RIGHT_HIP, Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER):
+            x, y = np.round(seq.xy_px[i, int(lm)]).astype(int)
+            inside.append(bool(full[np.clip(y, 0, masks.frame_h - 1), np.clip(x, 0, masks.frame_w - 1)]))
+    assert np.mean(inside) >= 0.9
+    bytes_per_frame = masks.bits.nbytes / max(1, int(masks.has_mask.sum()))
+    assert bytes_per_frame < masks.frame_w * masks.frame_h / 8
+
+
+def _mask_track(n: int = 3) -> MaskTrack:
+    crops = [pose._MaskCrop((2, 1, 7, 5), np.packbits(np.eye(4, 5, dtype=bool).ravel())), None,
+             pose._MaskCrop((0, 0, 3, 3), np.packbits(np.ones(9, dtype=bool)))][:n]
+    return MaskTrack.from_crops(np.arange(n) * 33.0, crops, 10, 8)
+
+
+def test_mask_track_round_trip(tmp_path):
+    m = _mask_track()
+    assert m.crop(1) is None and not m.full(1).any()
+    np.testing.assert_array_equal(m.crop(0), np.eye(4, 5, dtype=bool))
+    assert m.full(0)[1:5, 2:7].sum() == 4 and m.full(0).sum() == 4
+    assert m.full(2)[:3, :3].all()
+    back = MaskTrack.load(m.save(tmp_path / "m.npz"))
+    for i in range(3):
+        np.testing.assert_array_equal(back.full(i), m.full(i))
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (dict(bbox_px=np.zeros((2, 4))), "bbox_px: expected shape 3x4"),
+        (dict(offsets=np.zeros(3)), "offsets: expected shape 4"),
+        (dict(frame_w=0), "frame size"),
+        (dict(frame_w=5), "inside"),
+        (dict(threshold=1.5), "threshold"),
+    ],
+    ids=["bbox-rows", "offsets-len", "frame-size", "box-outside", "threshold"],
+)
+def test_mask_track_validation(change, match):
+    m = _mask_track()
+    fields = dict(t_ms=m.t_ms, bbox_px=m.bbox_px, offsets=m.offsets, bits=m.bits, frame_w=10, frame_h=8)
+    with pytest.raises(ValueError, match=match):
+        MaskTrack(**{**fields, **change})

@@ -1,0 +1,190 @@
+"""formcheck.views: view/facing classification and squat-vs-deadlift recognition on simulated clips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from formcheck.landmarks import Landmark as L
+from formcheck.metrics import compute_frame_metrics
+from formcheck.views import LiftGuess, LiftParams, ViewInfo, ViewParams, classify_view, recognize_lift, select_frames
+from support.landmark_sim import HIP_OFFSET_ONLY, MEDIAPIPE_LIKE, Corruption, simulate_sequence
+
+CORRUPTIONS = {"exact": HIP_OFFSET_ONLY, "noisy": MEDIAPIPE_LIKE}
+
+
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS), ids=list(CORRUPTIONS))
+@pytest.mark.parametrize("lift", ["squat", "deadlift"])
+@pytest.mark.parametrize("facing", ["left", "right"])
+@pytest.mark.parametrize(
+    "az, view",
+    [(0.0, "side"), (15.0, "side"), (40.0, "oblique"), (50.0, "oblique"), (75.0, "front"), (90.0, "front")],
+    ids=["side-0", "side-15", "oblique-40", "oblique-50", "front-75", "front-90"],
+)
+def test_view_and_facing(az, view, facing, lift, corruption):
+    sim = simulate_sequence(lift, az, reps=1, corruption=CORRUPTIONS[corruption], facing=facing)
+    v = classify_view(sim.seq)
+    assert (v.view, v.facing) == (view, "camera" if view == "front" else facing), v.features
+    assert v.confidence > 0.5
+    assert v.facing_sign == {"left": -1, "right": 1, "camera": 0}[v.facing]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize(
+    "az, never",
+    [(0.0, "front"), (10.0, "front"), (20.0, "front"), (70.0, "side"), (80.0, "side"), (90.0, "side")],
+    ids=["side-0", "side-10", "side-20", "front-70", "front-80", "front-90"],
+)
+def test_front_never_side_and_side_never_front(az, never, seed):
+    cor = MEDIAPIPE_LIKE.with_seed(seed)
+    sim = simulate_sequence("squat" if seed % 2 else "deadlift", az, reps=1, corruption=cor,
+                            facing="left" if seed < 2 else "right")
+    assert classify_view(sim.seq).view != never
+    for rep in sim.truth.reps:
+        frames = (sim.truth.t_ms >= rep.start_ms) & (sim.truth.t_ms <= rep.end_ms)
+        assert classify_view(sim.seq, frames).view != never
+
+
+def test_per_rep_classification_uses_only_its_frames():
+    side = simulate_sequence("squat", 0.0, reps=1, corruption=HIP_OFFSET_ONLY, facing="left")
+    front = simulate_sequence("squat", 90.0, reps=1, corruption=HIP_OFFSET_ONLY)
+    n = side.seq.n_frames
+    joined = side.seq.with_(
+        t_ms=np.concatenate([side.seq.t_ms, side.seq.t_ms[-1] + 33.3 + front.seq.t_ms]),
+        **{f: np.concatenate([getattr(side.seq, f), getattr(front.seq, f)])
+           for f in ("xy_px", "z_px", "world_m", "visibility", "presence")})
+    assert classify_view(joined, slice(0, n)).view == "side"
+    assert classify_view(joined, np.arange(n, joined.n_frames)).view == "front"
+    mask = np.zeros(joined.n_frames, dtype=bool)
+    mask[:n] = True
+    assert classify_view(joined, mask).facing == "left"
+
+
+def test_far_side_masked_by_cleaning_is_still_side():
+    """Cleaning turns the far side's low-visibility landmarks into NaN: that is side-view evidence."""
+    from formcheck.cleaning import mask_low_visibility
+
+    sim = simulate_sequence("deadlift", 0.0, reps=1, corruption=Corruption(far_visibility=0.3, noise_px=3.0),
+                            facing="right")
+    v = classify_view(mask_low_visibility(sim.seq, 0.5))
+    assert (v.view, v.facing) == ("side", "right")
+    assert v.features["one_side_hidden_frac"] > 0.9
+
+
+def test_no_lifter_gives_zero_confidence():
+    sim = simulate_sequence("squat", 0.0, reps=1)
+    seq = sim.seq
+    empty = seq.with_(xy_px=np.full_like(seq.xy_px, np.nan), world_m=np.full_like(seq.world_m, np.nan),
+                      z_px=np.full_like(seq.z_px, np.nan), visibility=np.zeros_like(seq.visibility))
+    assert classify_view(empty).confidence == 0.0
+
+
+def test_facing_away_from_camera():
+    """A back view: the face points away from the camera (nose farther than the ears)."""
+    sim = simulate_sequence("squat", 90.0, reps=1, corruption=HIP_OFFSET_ONLY)
+    seq = sim.seq
+    w = seq.world_m.copy()
+    w[..., 2] *= -1.0
+    z = -seq.z_px
+    v = classify_view(seq.with_(world_m=w, z_px=z))
+    assert (v.view, v.facing) == ("front", "away")
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [({"view": "top"}, "view: expected"), ({"facing": "up"}, "facing: expected"),
+     ({"view": "front", "facing": "left"}, "camera/away"), ({"view": "side", "facing": "camera"}, "left/right"),
+     ({"confidence": 1.5}, "confidence"), ({"yaw_deg": 120.0}, "yaw_deg")],
+    ids=["bad-view", "bad-facing", "front-left", "side-camera", "confidence", "yaw"],
+)
+def test_view_info_validation(kw, match):
+    base = {"view": "side", "facing": "left", "confidence": 0.9, "yaw_deg": 80.0}
+    with pytest.raises(ValueError, match=match):
+        ViewInfo(**{**base, **kw})
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [({"front_max_yaw_deg": 70.0}, "yaw thresholds"), ({"world_weight": 2.0}, "world_weight"),
+     ({"front_shoulder_ratio": 0.0}, "front_shoulder_ratio")],
+    ids=["thresholds-crossed", "weight", "ratio"],
+)
+def test_view_params_validation(kw, match):
+    with pytest.raises(ValueError, match=match):
+        ViewParams(**kw)
+
+
+@pytest.mark.parametrize(
+    "frames, want",
+    [(None, [0, 1, 2, 3]), (slice(1, 3), [1, 2]), (np.array([True, False, True, False]), [0, 2]),
+     (np.array([3, 1]), [3, 1])],
+    ids=["all", "slice", "mask", "indices"],
+)
+def test_select_frames(frames, want):
+    np.testing.assert_array_equal(select_frames(4, frames), want)
+
+
+@pytest.mark.parametrize("frames", [np.array([True, False]), np.array([0, 9]), np.array([0.5])],
+                         ids=["mask-length", "out-of-range", "float"])
+def test_select_frames_rejects(frames):
+    with pytest.raises(ValueError, match="frames: expected"):
+        select_frames(4, frames)
+
+
+# ---------------------------------------------------------------------------- lift recognition
+
+@pytest.mark.parametrize("corruption", list(CORRUPTIONS), ids=list(CORRUPTIONS))
+@pytest.mark.parametrize("az", [0.0, 45.0, 90.0], ids=["side", "oblique", "front"])
+@pytest.mark.parametrize(
+    "lift, equipment, faults",
+    [("squat", "barbell", None), ("squat", "bodyweight", None), ("squat", "barbell", {0: "shallow_depth"}),
+     ("deadlift", "barbell", None), ("deadlift", "barbell", {0: "hips_too_low_start"}),
+     ("deadlift", "barbell", {0: "rounded_back"})],
+    ids=["back-squat", "bodyweight-squat", "shallow-squat", "deadlift", "squatted-deadlift", "rounded-deadlift"],
+)
+def test_recognize_lift(lift, equipment, faults, az, corruption):
+    sim = simulate_sequence(lift, az, reps=2, corruption=CORRUPTIONS[corruption], equipment=equipment,
+                            faults=faults)
+    m = compute_frame_metrics(sim.seq, classify_view(sim.seq))
+    guess = recognize_lift(sim.seq, m)
+    assert guess.lift == lift, (guess.reason, dict(guess.features))
+    assert guess.confidence > 0.6
+    assert guess.reason
+
+
+def test_recognize_lift_standing_still_is_unsure():
+    sim = simulate_sequence("squat", 0.0, reps=1, corruption=HIP_OFFSET_ONLY)
+    still = np.flatnonzero(sim.truth.phase == "setup")
+    seq = sim.seq.with_(**{f: getattr(sim.seq, f)[still] for f in ("t_ms", "xy_px", "z_px", "world_m",
+                                                                   "visibility", "presence")})
+    guess = recognize_lift(seq, compute_frame_metrics(seq, classify_view(seq)))
+    assert guess.confidence < 0.3
+
+
+def test_recognize_lift_frame_count_must_match():
+    a = simulate_sequence("squat", 0.0, reps=1)
+    b = simulate_sequence("deadlift", 0.0, reps=1)
+    with pytest.raises(ValueError, match="frames like the sequence"):
+        recognize_lift(a.seq, compute_frame_metrics(b.seq, classify_view(b.seq)))
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [({"lift": "bench"}, "lift: expected"), ({"confidence": -0.1}, "confidence")],
+    ids=["bad-lift", "bad-confidence"],
+)
+def test_lift_guess_validation(kw, match):
+    with pytest.raises(ValueError, match=match):
+        LiftGuess(**{"lift": "squat", "confidence": 0.5, "reason": "x", **kw})
+
+
+def test_lift_params_validation():
+    with pytest.raises(ValueError, match="weights"):
+        LiftParams(weights=(1.0, -1.0, 0.0))
+
+
+def test_side_view_near_side_is_the_lifters_left_when_facing_left():
+    """Camera geometry check: facing image-left, the lifter's left side is nearer the camera."""
+    sim = simulate_sequence("squat", 0.0, reps=1, facing="left")
+    z = sim.seq.z_px
+    assert np.all(z[:, int(L.LEFT_HIP)] < z[:, int(L.RIGHT_HIP)])
