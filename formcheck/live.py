@@ -44,7 +44,7 @@ from collections import deque
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import av
 import cv2
@@ -61,6 +61,9 @@ from formcheck.reps import LiveRepCounter, Rep, RepEvent, RepParams, segment_rep
 from formcheck.rules import Flag, evaluate, load_rules
 from formcheck.sequence import PoseSequence
 from formcheck.views import ViewInfo, classify_view, recognize_lift
+
+if TYPE_CHECKING:
+    from formcheck.storage import SessionRecord, Store
 
 log = logging.getLogger(__name__)
 
@@ -1112,7 +1115,7 @@ def rtc_configuration(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {"iceServers": servers}
 
 
-def save_live_session(session: LiveSession, store: Any) -> Any:
+def save_live_session(session: LiveSession, store: "Store") -> "SessionRecord":
     """Analyse a finished session offline and record it like an upload; returns the store's record.
 
     The report comes from :func:`formcheck.analysis.analyze_sequence` on the raw

@@ -62,6 +62,10 @@ class MetricParams:
         Percentile of the per-frame 2-D segment lengths taken as the clip's
         true length in pixels (a segment is never longer than when it lies in
         the image plane; the top few percent are noise).
+    shin_per_thigh
+        Shin length over thigh length assumed when the ankles are never seen
+        (feet out of frame), so heights in leg lengths still exist. MediaPipe's
+        knee-ankle and corrected hip-knee distances are about equal.
     near_vis_gain, near_depth_gain
         Side-view near-chain weight = sigmoid(near_vis_gain * (visibility
         difference) + near_depth_gain * (depth difference in torso lengths)).
@@ -109,6 +113,7 @@ class MetricParams:
     hip_offset_up_thigh: float = 0.13
     hip_offset_fwd_thigh: float = 0.05
     length_percentile: float = 90.0
+    shin_per_thigh: float = 1.0
     near_vis_gain: float = 8.0
     near_depth_gain: float = 12.0
     near_smooth_ms: float = 100.0
@@ -128,6 +133,8 @@ class MetricParams:
                 raise ValueError(f"{name}: expected a small offset in (-0.5, 0.5) thigh lengths, got {v}")
         if not 50.0 <= self.length_percentile <= 100.0:
             raise ValueError(f"length_percentile: expected 50..100, got {self.length_percentile}")
+        if not 0.5 <= self.shin_per_thigh <= 1.5:
+            raise ValueError(f"shin_per_thigh: expected 0.5..1.5, got {self.shin_per_thigh}")
         for name in ("near_vis_gain", "near_depth_gain", "min_ankle_sep_thigh", "standing_max_trunk_deg"):
             if not float(getattr(self, name)) >= 0:
                 raise ValueError(f"{name}: expected >= 0, got {getattr(self, name)}")
@@ -545,6 +552,8 @@ def compute_frame_metrics(seq: PoseSequence, view: ViewInfo, params: MetricParam
     hip_l, hip_r = _pts(xy, L.LEFT_HIP) + hip_corr, _pts(xy, L.RIGHT_HIP) + hip_corr
     hip_mid = vmid(xy, L.LEFT_HIP, L.RIGHT_HIP) + hip_corr
     shin_px = side_len(L.LEFT_KNEE, L.LEFT_ANKLE, L.RIGHT_KNEE, L.RIGHT_ANKLE)
+    if not np.isfinite(shin_px):
+        shin_px = p.shin_per_thigh * thigh_px
     leg_px = thigh_px + shin_px
     foot_px = side_len(L.LEFT_HEEL, L.LEFT_FOOT_INDEX, L.RIGHT_HEEL, L.RIGHT_FOOT_INDEX)
     ankle_y = _fill_in_time(seq.t_ms, _mix(_pts(xy, L.LEFT_ANKLE)[:, 1], _pts(xy, L.RIGHT_ANKLE)[:, 1], w_left),

@@ -305,12 +305,14 @@ class PoseResult:
 
     sequence: PoseSequence
     masks: "MaskTrack | None"
-    info: Any
+    info: video.VideoInfo
     stats: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.sequence, PoseSequence):
             raise TypeError(f"sequence: expected PoseSequence, got {type(self.sequence).__name__}")
+        if not isinstance(self.info, video.VideoInfo):
+            raise TypeError(f"info: expected VideoInfo, got {type(self.info).__name__}")
         if self.masks is not None:
             if not isinstance(self.masks, MaskTrack):
                 raise TypeError(f"masks: expected MaskTrack or None, got {type(self.masks).__name__}")
@@ -891,11 +893,12 @@ def extract_pose(
         outs = [_run_chunk(jobs[0], on_frames, warn)]
     else:
         outs = _run_parallel(jobs, on_frames, warn)
-    seq, masks, track_stats = _assemble(outs, info, str(path), _model_label(model, model_path), keep_masks)
+    seq, masks, track_stats = _assemble(outs, info, str(path), _model_label(model, model_path), keep_masks,
+                                        max_side)
     seconds = time.perf_counter() - t_start
     if progress is not None:
         progress(seq.n_frames, seq.n_frames)
-    dur_s = _video_seconds(seq, info)
+    dur_s = _video_seconds(seq)
     stats = {
         "frames": seq.n_frames,
         "detected": int(seq.detected.sum()),
@@ -924,17 +927,15 @@ def _model_label(model: str, model_path: Path) -> str:
     return model if model in ("lite", "full", "heavy") else Path(model_path).stem
 
 
-def _frames_estimate(info: Any) -> int:
-    n = getattr(info, "n_frames_est", None)
-    if n:
-        return int(n)
-    fps, dur = getattr(info, "fps_nominal", None), getattr(info, "duration_ms", None)
-    if fps and dur:
-        return int(round(fps * dur / 1000.0))
+def _frames_estimate(info: video.VideoInfo) -> int:
+    if info.n_frames_est:
+        return int(info.n_frames_est)
+    if info.fps_nominal and info.duration_ms:
+        return int(round(info.fps_nominal * info.duration_ms / 1000.0))
     return 0
 
 
-def _video_seconds(seq: PoseSequence, info: Any) -> float:
+def _video_seconds(seq: PoseSequence) -> float:
     """Seconds of video analysed: last frame time plus one frame."""
     if seq.n_frames == 0:
         return 0.0
@@ -943,8 +944,8 @@ def _video_seconds(seq: PoseSequence, info: Any) -> float:
     return float(dur)
 
 
-def _assemble(outs: list[_ChunkOut], info: Any, source: str, model_label: str,
-              keep_masks: bool) -> tuple[PoseSequence, MaskTrack | None, dict[str, Any]]:
+def _assemble(outs: list[_ChunkOut], info: video.VideoInfo, source: str, model_label: str,
+              keep_masks: bool, max_side: int | None) -> tuple[PoseSequence, MaskTrack | None, dict[str, Any]]:
     """Stitch chunk outputs by time, track people and keep the lifter's rows."""
     t_ms = np.concatenate([o.t_ms for o in outs]) if outs else np.zeros(0)
     counts = np.concatenate([o.counts for o in outs]).astype(np.int64)
@@ -952,8 +953,7 @@ def _assemble(outs: list[_ChunkOut], info: Any, source: str, model_label: str,
     world = np.concatenate([o.world_m for o in outs])
     crops: list[_MaskCrop | None] = [c for o in outs for c in o.masks]
     sizes = [(o.frame_w, o.frame_h) for o in outs if o.t_ms.size]
-    frame_w, frame_h = sizes[0] if sizes else (max(int(getattr(info, "width", 1) or 1), 1),
-                                               max(int(getattr(info, "height", 1) or 1), 1))
+    frame_w, frame_h = sizes[0] if sizes else video.scaled_size(info.width, info.height, max_side)
     if t_ms.size > 1 and not np.all(np.diff(t_ms) > 0):
         raise RuntimeError("pose chunks overlap in time: expected strictly increasing t_ms after stitching")
     frame_of = np.repeat(np.arange(t_ms.size), counts)

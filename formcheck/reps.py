@@ -161,6 +161,13 @@ class RepParams:
     standing_window_ms
         :class:`LiveRepCounter` estimates the standing level from the last
         this-many ms of values. 120 s: longer than any set, bounded memory.
+    min_hold_ms
+        A top on the first or last frame of the clip (or of a stretch between
+        long gaps) counts as a return to standing only when the signal stays
+        within ``settle_frac`` of it for at least this long; otherwise the
+        clip cut the motion and it does not feed the standing level. 150 ms:
+        about 5 frames at 30 fps, longer than the turn-around of a bouncing
+        rep, shorter than any deliberate stance.
     min_dip_norm
         Smallest dip reported in ``ignored`` (set-up, walk-out, re-rack).
         0.03 leg lengths: above the jitter, so ``ignored`` lists real motions.
@@ -180,11 +187,13 @@ class RepParams:
     smooth_ms: float = 100.0
     standing_pct: float = 95.0
     standing_window_ms: float = 120_000.0
+    min_hold_ms: float = 150.0
     min_dip_norm: float = 0.03
     min_aux_valid_frac: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("min_rom_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "standing_window_ms", "min_dip_norm"):
+        for name in ("min_rom_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "standing_window_ms", "min_hold_ms",
+                     "min_dip_norm"):
             object.__setattr__(self, name, _positive(name, getattr(self, name)))
         object.__setattr__(self, "smooth_ms", _positive("smooth_ms", self.smooth_ms, allow_zero=True))
         for name in ("top_band_frac", "bottom_band_frac", "settle_frac", "min_aux_valid_frac"):
@@ -392,9 +401,11 @@ def standing_level(values: np.ndarray, pct: float, tops: Iterable[float] = ()) -
     """The standing (lockout) level of a height signal.
 
     The ``pct`` percentile of the finite ``values``, lowered to the median of
-    ``tops`` (the heights the lifter returned to between reps) when that is
-    lower: one arm raised overhead or a jump must not lift the level that
-    every rep is measured against. NaN when there are no finite values.
+    ``tops`` (heights the lifter returned to from at least a rep's depth)
+    when there are at least three and that is lower: arms raised overhead or
+    a jump must not lift the level every rep is measured against. With fewer
+    tops one odd top (the clip opening on a wobble) would decide the median,
+    so the percentile stands. NaN when there are no finite values.
     """
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -403,7 +414,7 @@ def standing_level(values: np.ndarray, pct: float, tops: Iterable[float] = ()) -
     level = float(np.percentile(v, pct))
     tp = np.asarray(list(tops), dtype=np.float64)
     tp = tp[np.isfinite(tp)]
-    return min(level, float(np.median(tp))) if tp.size else level
+    return min(level, float(np.median(tp))) if tp.size >= 3 else level
 
 
 def _is_up(x_top: float, x_bottom: float, standing: float, p: RepParams, *, rep_rise: bool = False) -> bool:
@@ -597,13 +608,33 @@ def _extremes(x: np.ndarray, p: RepParams) -> tuple[list[int], list[int]]:
     return troughs, tops
 
 
-def _prominent_tops(x: np.ndarray, troughs: list[int], tops: list[int], p: RepParams) -> list[float]:
-    """Heights of the tops at least ``swing_norm`` above a neighbouring trough (real returns to the top)."""
+def _edge_hold_ms(t: np.ndarray, x: np.ndarray, i: int, bottom: int, p: RepParams) -> float:
+    """How long the signal stays within ``settle_frac`` (of the range down to ``bottom``) of top ``i``.
+
+    Measured from the top toward the bottom: forward for a top before it, backward for a top after it.
+    """
+    level = float(x[i]) - p.settle_frac * max(float(x[i] - x[bottom]), 0.0)
+    if bottom > i:
+        return float(t[_last_ge(x, i, bottom, level)] - t[i])
+    return float(t[i] - t[_first_ge(x, bottom, i, level)])
+
+
+def _prominent_tops(t: np.ndarray, x: np.ndarray, troughs: list[int], tops: list[int], p: RepParams) -> list[float]:
+    """Heights of the tops at least ``min_rom_norm`` above a neighbouring trough (returns from a rep's depth).
+
+    A top on the run's first or last sample counts only when held for ``min_hold_ms`` (else the clip cut the motion).
+    """
     out = []
     for k, i in enumerate(tops):
-        near = [x[troughs[j]] for j in (k - 1, k) if 0 <= j < len(troughs)]
-        if near and x[i] - min(near) >= p.swing_norm and (0 < k < len(tops) - 1 or x[i] - max(near) >= p.swing_norm):
-            out.append(float(x[i]))
+        near = [troughs[j] for j in (k - 1, k) if 0 <= j < len(troughs)]
+        if not near:
+            continue
+        low = min(near, key=lambda j: x[j])
+        if x[i] - x[low] < p.min_rom_norm:
+            continue
+        if (i == 0 or i == x.size - 1) and _edge_hold_ms(t, x, i, low, p) < p.min_hold_ms:
+            continue
+        out.append(float(x[i]))
     return out
 
 
@@ -707,7 +738,7 @@ def segment_reps(
         x[a : b + 1] = _smooth(t[a : b + 1], x[a : b + 1], params.smooth_ms)
         troughs, tops = _extremes(x[a : b + 1], params)
         extremes.append((troughs, tops))
-        top_heights += _prominent_tops(x[a : b + 1], troughs, tops, params)
+        top_heights += _prominent_tops(t[a : b + 1], x[a : b + 1], troughs, tops, params)
     standing = standing_level(x, params.standing_pct, top_heights)
 
     reps: list[Rep] = []
@@ -877,18 +908,19 @@ class LiveRepCounter:
     it has fallen ``swing_norm`` below the highest. A rep completes as soon
     as the value is back in the top band and within ``settle_frac`` of the
     top the rep started from; when it never gets that high, when the next top
-    is confirmed or at :meth:`finish`. NaN values are skipped; values in a
+    is confirmed or at :meth:`finish`. Until a confirmed top lies
+    ``min_rom_norm`` above a neighbouring bottom (the standing level is not
+    known yet, e.g. a stream that opens at the bar) reps complete only at
+    the next confirmed top. NaN values are skipped; values in a
     gap up to ``max_gap_ms`` are interpolated in time when the next value
     arrives (as offline), and a longer gap ends the current stretch like the
     end of a clip.
 
-    One exception to emitting at completion: a deadlift pull that opens the
-    stream (or a stretch after a long gap) already low has no standing level
-    to be measured against yet, so it is held back until the next rep
-    completes (or :meth:`finish`) and then emitted, before that rep, only if
-    it reached ``min_rom_norm`` below the standing level known by then. In a
-    live session the stream starts before the lifter sets up, so this only
-    delays clips that open at the bar.
+    The standing level is only as good as what has been seen: a stream that
+    opens low (set at the bar, crouching) is judged against the highest level
+    seen so far, so until the lifter has stood up the live decisions can
+    differ from the offline ones. In a live session the stream starts before
+    the lifter sets up.
     """
 
     def __init__(self, lift: str, params: RepParams = RepParams()) -> None:
@@ -903,7 +935,6 @@ class LiveRepCounter:
         self._hist: deque[tuple[float, float]] = deque()
         self._tops: deque[tuple[float, float]] = deque()
         self._queue: deque[RepEvent] = deque()
-        self._deferred: tuple[float, float, float, float] | None = None
         self._new_run()
 
     def _new_run(self) -> None:
@@ -915,6 +946,8 @@ class LiveRepCounter:
         self._hi_i = -1
         self._ext_i = -1
         self._last_top: int | None = None
+        self._last_bottom: int | None = None
+        self._ended = False
         self._n_bottoms = 0
         self._cycle: _LiveCycle | None = None
 
@@ -1019,6 +1052,23 @@ class LiveRepCounter:
         values = np.fromiter((v for _, v in self._hist), dtype=np.float64)
         return standing_level(values, self.params.standing_pct, [v for _, v in self._tops])
 
+    def _note_top(self, i: int, bottom: int) -> None:
+        """Keep top ``i`` for the standing level when it lies ``min_rom_norm`` above the neighbouring ``bottom``.
+
+        On the stretch's first sample, or its last at its end, only when held ``min_hold_ms`` (as offline).
+        """
+        if i < self._off or bottom < self._off:
+            return
+        top = (self._t[i - self._off], self._at(i))
+        if top[1] - self._at(bottom) < self.params.min_rom_norm or top in self._tops:
+            return
+        if i == 0 or (self._ended and i == self._off + len(self._x) - 1):
+            held = _edge_hold_ms(np.asarray(self._t), np.asarray(self._x), i - self._off, bottom - self._off,
+                                 self.params)
+            if held < self.params.min_hold_ms:
+                return
+        self._tops.append(top)
+
     def _step(self, t: float, v: float) -> RepEvent | None:
         p = self.params
         self._hist.append((t, v))
@@ -1062,6 +1112,9 @@ class LiveRepCounter:
         return event
 
     def _on_bottom(self, b: int) -> None:
+        self._last_bottom = b
+        if self._last_top is not None:
+            self._note_top(self._last_top, b)
         if self._cycle is None:
             self._cycle = _LiveCycle(top_a=self._last_top, bottoms=[b], first=self._n_bottoms == 0)
         else:
@@ -1070,7 +1123,8 @@ class LiveRepCounter:
 
     def _on_top(self, top: int) -> RepEvent | None:
         self._last_top = top
-        self._tops.append((self._t[top - self._off], self._at(top)))
+        if self._last_bottom is not None:
+            self._note_top(top, self._last_bottom)
         cyc = self._cycle
         if cyc is None:
             return None
@@ -1092,7 +1146,7 @@ class LiveRepCounter:
         if cyc is None:
             return None
         p = self.params
-        if cyc.top_a is None:
+        if cyc.top_a is None or not self._tops:
             return None
         x_b = self._at(self._cycle_min(cyc, i))
         x_a = self._at(cyc.top_a)
@@ -1115,7 +1169,6 @@ class LiveRepCounter:
         i_min = self._cycle_min(cyc, top_b)
         x_b = self._at(i_min)
         from_top, opens_low = self._opens_low(cyc, x_b, standing)
-        self._resolve_deferred(standing)
         if opens_low and self.lift == "squat":
             return None
         off = self._off
@@ -1134,33 +1187,20 @@ class LiveRepCounter:
         t0, t1 = self._t[bd.start], self._t[bd.end]
         if t1 - t0 < p.min_rep_ms:
             return None
-        if opens_low:
-            self._deferred = (t0, self._t[bd.bottom], t1, x_b)
-            return None
         event = RepEvent(index=self._count, start_ms=t0, bottom_ms=self._t[bd.bottom], end_ms=t1, depth_norm=depth)
         self._count += 1
         return event
 
-    def _resolve_deferred(self, standing: float) -> None:
-        """Emit a deferred deadlift pull once the standing level is known well enough, or drop it."""
-        if self._deferred is None:
-            return
-        t0, tb, t1, x_b = self._deferred
-        self._deferred = None
-        depth = standing - x_b
-        if depth >= self.params.min_rom_norm:
-            self._emit(RepEvent(index=self._count, start_ms=t0, bottom_ms=tb, end_ms=t1, depth_norm=depth))
-            self._count += 1
-
     def _end_run(self) -> RepEvent | None:
         event = None
+        self._ended = True
+        if self._dir > 0 and self._last_bottom is not None:
+            self._note_top(self._ext_i, self._last_bottom)
         cyc = self._cycle
         if cyc is not None and self._dir > 0:
             x_b = self._at(self._cycle_min(cyc, self._ext_i))
             if _is_up(self._at(self._ext_i), x_b, self._standing(), self.params):
                 event = self._close(self._ext_i)
-        if self._x:
-            self._resolve_deferred(self._standing())
         self._new_run()
         return event
 
@@ -1170,6 +1210,8 @@ class LiveRepCounter:
         keep = [self._ext_i]
         if self._last_top is not None:
             keep.append(self._last_top)
+        if self._last_bottom is not None:
+            keep.append(self._last_bottom)
         cyc = self._cycle
         if cyc is not None:
             keep.extend(cyc.bottoms)

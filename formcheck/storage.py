@@ -107,6 +107,9 @@ MAX_SOURCE_NAME_CHARS = 200
 #: Staging and orphan folders younger than this may belong to a writer that is still running.
 STALE_AFTER_S = 3600.0
 SQLITE_BUSY_TIMEOUT_S = 30.0
+#: Scratch files of the app's uploads and analyses ("upload-*", "job-*" in work/) are kept this long.
+WORK_STALE_AFTER_S = 86400.0
+WORK_PREFIXES = ("upload-", "job-")
 
 _FILE_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,80}$")
 _SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,5}$")
@@ -454,17 +457,21 @@ class Store:
     def _safe_url(self) -> str:
         return sa.make_url(self.db_url).render_as_string(hide_password=True)
 
-    def remove_leftovers(self, older_than_s: float = STALE_AFTER_S) -> list[Path]:
-        """Delete staging folders and session folders without a committed row, older than ``older_than_s``."""
+    def remove_leftovers(self, older_than_s: float = STALE_AFTER_S,
+                         work_older_than_s: float = WORK_STALE_AFTER_S) -> list[Path]:
+        """Delete left-overs of interrupted work: staging folders and session folders without a committed
+        row older than ``older_than_s``, the app's scratch files in ``work/`` older than ``work_older_than_s``."""
         cutoff = time.time() - older_than_s
         removed = []
         with self._read() as conn:
             known = set(conn.scalars(sa.select(sessions.c.id)))
-        candidates = [p for p in (self.data_dir / ".staging").iterdir()]
-        candidates += [p for p in self.sessions_dir.iterdir() if p.name not in known]
-        for p in candidates:
+        candidates = [(p, cutoff) for p in (self.data_dir / ".staging").iterdir()]
+        candidates += [(p, cutoff) for p in self.sessions_dir.iterdir() if p.name not in known]
+        work_cutoff = time.time() - work_older_than_s
+        candidates += [(p, work_cutoff) for p in self.work_dir.iterdir() if p.name.startswith(WORK_PREFIXES)]
+        for p, limit in candidates:
             try:
-                if p.stat().st_mtime < cutoff:
+                if p.stat().st_mtime < limit:
                     shutil.rmtree(p) if p.is_dir() else p.unlink()
                     removed.append(p)
             except FileNotFoundError:

@@ -394,11 +394,14 @@ class LiftParams:
     hinge_mid_deg, hinge_scale_deg
         Knee angle minus hip angle at the bottom: a hinge closes the hip far
         more than the knee (deadlift), a squat closes both.
+    trunk_mid_deg, trunk_scale_deg
+        Median trunk lean over the bottom frames: a squat rarely leans past
+        ~50 deg, a deadlift set-up usually does (45-75). Weak on its own.
     min_range_leg
         A hip-height range (5th to 95th percentile) below this, in leg
         lengths, means the lifter hardly moved: confidence is scaled down.
     weights
-        Vote weights of (arm drop, knee bend, hinge).
+        Vote weights of (arm drop, knee bend, hinge, trunk lean).
     """
 
     bottom_fraction: float = 0.4
@@ -408,17 +411,19 @@ class LiftParams:
     knee_scale_deg: float = 20.0
     hinge_mid_deg: float = 30.0
     hinge_scale_deg: float = 20.0
+    trunk_mid_deg: float = 50.0
+    trunk_scale_deg: float = 10.0
     min_range_leg: float = 0.25
-    weights: tuple[float, float, float] = (3.0, 1.0, 1.0)
+    weights: tuple[float, float, float, float] = (3.0, 1.0, 1.0, 0.5)
 
     def __post_init__(self) -> None:
         if not 0.0 < self.bottom_fraction < 1.0:
             raise ValueError(f"bottom_fraction: expected 0..1, got {self.bottom_fraction}")
-        for name in ("arm_drop_scale_leg", "knee_scale_deg", "hinge_scale_deg", "min_range_leg"):
+        for name in ("arm_drop_scale_leg", "knee_scale_deg", "hinge_scale_deg", "trunk_scale_deg", "min_range_leg"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name}: expected > 0, got {getattr(self, name)}")
-        if len(self.weights) != 3 or any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
-            raise ValueError(f"weights: expected 3 non-negative weights, got {self.weights}")
+        if len(self.weights) != 4 or any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
+            raise ValueError(f"weights: expected 4 non-negative weights, got {self.weights}")
 
 
 def recognize_lift(seq: PoseSequence, metrics: "FrameMetrics", params: LiftParams = LiftParams()) -> LiftGuess:
@@ -442,32 +447,36 @@ def recognize_lift(seq: PoseSequence, metrics: "FrameMetrics", params: LiftParam
     if metrics.t_ms.shape[0] != seq.n_frames:
         raise ValueError(f"metrics: expected {seq.n_frames} frames like the sequence, got {metrics.t_ms.shape[0]}")
     hip_h = metrics.hip_height_norm
-    hip_deg = metrics.hip_deg
-    ok = np.isfinite(hip_deg)
+    # most flexed = smallest hip angle; without knees (no hip angle) the most inclined trunk
+    flex = metrics.hip_deg if np.isfinite(metrics.hip_deg).mean() >= 0.1 else -metrics.trunk_deg
+    ok = np.isfinite(flex)
     if ok.sum() < 3:
-        return LiftGuess("squat", 0.0, "no usable frames: the hips were not tracked", {})
+        return LiftGuess("squat", 0.0, "no usable frames: the hips and trunk were not tracked", {})
     rng = geo.nan_percentile(hip_h, 95.0) - geo.nan_percentile(hip_h, 5.0)
-    lo, hi = geo.nan_percentile(hip_deg, 5.0), geo.nan_percentile(hip_deg, 95.0)
-    bottom = ok & (hip_deg <= lo + params.bottom_fraction * max(hi - lo, 1e-9))
+    lo, hi = geo.nan_percentile(flex, 5.0), geo.nan_percentile(flex, 95.0)
+    bottom = ok & (flex <= lo + params.bottom_fraction * max(hi - lo, 1e-9))
     arm_drop = _nanmedian((metrics.shoulder_height_norm - metrics.wrist_height_norm)[bottom])
     knee_bottom = _nanmedian(metrics.knee_deg[bottom])
     hinge = _nanmedian((metrics.knee_deg - metrics.hip_deg)[bottom])
+    trunk_bottom = _nanmedian(metrics.trunk_deg[bottom])
     votes = [
         (arm_drop - params.arm_drop_mid_leg) / params.arm_drop_scale_leg,
         (knee_bottom - params.knee_mid_deg) / params.knee_scale_deg,
         (hinge - params.hinge_mid_deg) / params.hinge_scale_deg,
+        (trunk_bottom - params.trunk_mid_deg) / params.trunk_scale_deg,
     ]
     num = den = 0.0
     for v, wgt in zip(votes, params.weights):
         if np.isfinite(v):
             num += wgt * float(np.tanh(v))
             den += wgt
-    feats = {"hip_range_leg": rng, "arm_drop_leg": arm_drop, "knee_bottom_deg": knee_bottom, "hinge_deg": hinge}
+    feats = {"hip_range_leg": rng, "arm_drop_leg": arm_drop, "knee_bottom_deg": knee_bottom, "hinge_deg": hinge,
+             "trunk_bottom_deg": trunk_bottom}
     if den == 0.0:
         return LiftGuess("squat", 0.0, "no usable frames at the bottom: hands, hips and knees not tracked", feats)
     score = num / den
     lift = "deadlift" if score > 0 else "squat"
-    motion = float(np.clip(rng / params.min_range_leg, 0.0, 1.0)) if np.isfinite(rng) else 0.0
+    motion = float(np.clip(rng / params.min_range_leg, 0.0, 1.0)) if np.isfinite(rng) else 0.5
     conf = float(np.clip((0.5 + 0.5 * abs(score)) * motion, 0.0, 1.0))
     feats["score"] = score
     parts = []
@@ -478,5 +487,7 @@ def recognize_lift(seq: PoseSequence, metrics: "FrameMetrics", params: LiftParam
         parts.append(f"the knees bend to {knee_bottom:.0f} deg")
     if np.isfinite(hinge):
         parts.append(f"the hip closes {hinge:.0f} deg more than the knee")
+    if np.isfinite(trunk_bottom):
+        parts.append(f"the trunk leans {trunk_bottom:.0f} deg")
     reason = "at the bottom " + ", ".join(parts)
     return LiftGuess(lift, conf, reason, feats)

@@ -390,39 +390,50 @@ class JobManager:
         job.done.set()
 
     def _run(self, job: _Job) -> None:
-        with self._slots:
-            self._update(job, state="running", stage="starting")
-            ctx = mp.get_context("spawn")
-            messages = ctx.Queue()
-            # Not a daemon: the pipeline may start its own pose worker processes.
-            process = ctx.Process(target=_job_main, args=(job.request, messages), name="formcheck-analysis")
-            job.process = process
-            process.start()
-            final: JobState | None = None
-            while final is None:
+        try:
+            with self._slots:
+                self._update(job, state="running", stage="starting")
+                final = self._run_process(job)
+        except Exception:  # noqa: BLE001 - a job must always finish, or its page would wait forever
+            ref = uuid.uuid4().hex[:8]
+            _log.error("analysis job %s failed to run (ref %s)\n%s", job.state.job_id, ref, traceback.format_exc())
+            final = replace(job.state, state="failed", message=(
+                f"The analysis of “{job.request.source_name}” could not be started (reference {ref}; "
+                "the details are in the server log)."))
+        if job.request.delete_input:
+            job.request.video_path.unlink(missing_ok=True)
+        self._finish(job, final)
+
+    def _run_process(self, job: _Job) -> JobState:
+        ctx = mp.get_context("spawn")
+        messages = ctx.Queue()
+        # Not a daemon: the pipeline may start its own pose worker processes.
+        process = ctx.Process(target=_job_main, args=(job.request, messages), name="formcheck-analysis")
+        job.process = process
+        process.start()
+        final: JobState | None = None
+        while final is None:
+            try:
+                msg = messages.get(timeout=0.25)
+            except queue.Empty:
+                if process.is_alive():
+                    continue
                 try:
-                    msg = messages.get(timeout=0.25)
+                    msg = messages.get(timeout=1.0)
                 except queue.Empty:
-                    if process.is_alive():
-                        continue
-                    try:
-                        msg = messages.get(timeout=1.0)
-                    except queue.Empty:
-                        final = replace(job.state, state="failed", message=(
-                            f"The analysis of “{job.request.source_name}” stopped unexpectedly "
-                            f"(exit code {process.exitcode}). Try again, or try a shorter clip."))
-                        continue
-                kind = msg[0]
-                if kind == "progress":
-                    self._update(job, stage=str(msg[1]), fraction=min(1.0, max(job.state.fraction, float(msg[2]))))
-                elif kind == "done":
-                    final = replace(job.state, state="done", stage="done", fraction=1.0, session_id=msg[1])
-                else:
-                    final = replace(job.state, state="failed", message=str(msg[1]))
-            process.join(timeout=30)
-            if job.request.delete_input:
-                job.request.video_path.unlink(missing_ok=True)
-            self._finish(job, final)
+                    final = replace(job.state, state="failed", message=(
+                        f"The analysis of “{job.request.source_name}” stopped unexpectedly "
+                        f"(exit code {process.exitcode}). Try again, or try a shorter clip."))
+                    continue
+            kind = msg[0]
+            if kind == "progress":
+                self._update(job, stage=str(msg[1]), fraction=min(1.0, max(job.state.fraction, float(msg[2]))))
+            elif kind == "done":
+                final = replace(job.state, state="done", stage="done", fraction=1.0, session_id=msg[1])
+            else:
+                final = replace(job.state, state="failed", message=str(msg[1]))
+        process.join(timeout=30)
+        return final
 
     def shutdown(self) -> None:
         """Stop running job processes (server exit)."""

@@ -404,3 +404,24 @@ def test_job_manager_answers_from_the_cache(tmp_path: Path) -> None:
     state = jobs.wait(jobs.submit(req, store), timeout=5)
     assert (state.state, state.session_id, state.cached) == ("done", s.id, True)
     assert not clip.exists(), "the upload copy is removed once answered"
+
+
+def test_killed_analysis_reports_failure_and_leaves_nothing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    clip = store.work_dir / "upload-test.mp4"
+    shutil.copyfile(SAMPLE, clip)
+    req = AnalysisRequest(video_path=clip, source_name="my clip.mp4", source_kind="upload", video_sha256="1" * 64,
+                          data_dir=tmp_path / "data", model="lite", delete_input=True)
+    jobs = JobManager()
+    job_id = jobs.submit(req, store)
+    deadline = time.monotonic() + ANALYSIS_TIMEOUT_S
+    while jobs.state(job_id).fraction < 0.05 and not jobs.state(job_id).finished:
+        assert time.monotonic() < deadline, "the analysis never started"
+        time.sleep(0.2)
+    os.kill(jobs._jobs[job_id].process.pid, 9)  # the job's process, as the OOM killer would
+    state = jobs.wait(job_id, timeout=60)
+    assert state.state == "failed" and "stopped unexpectedly" in state.message and "my clip.mp4" in state.message
+    assert store.list_sessions() == [] and list(store.sessions_dir.iterdir()) == []
+    assert not clip.exists()
+    store.remove_leftovers(older_than_s=0, work_older_than_s=0)
+    assert list(store.work_dir.iterdir()) == []

@@ -492,6 +492,8 @@ def test_page_renders_with_offline_rtc_configuration(tmp_path: Path) -> None:
     assert isinstance(proc, LiveProcessor) and (proc.config.lift, proc.config.model) == ("squat", "lite")
     assert [s.value for s in at.selectbox] == ["squat", "lite"]
     assert any("Press Start" in i.value for i in at.info)
+    help_text = " ".join(c.value for c in at.caption)
+    assert "NotAllowedError" in help_text and "NotFoundError" in help_text
 
 
 def test_page_passes_the_users_choices_to_the_processor(tmp_path: Path) -> None:

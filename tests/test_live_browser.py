@@ -89,6 +89,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server(prerequisites: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    ARTIFACTS.mkdir(exist_ok=True)
     tmp = tmp_path_factory.mktemp("live_e2e")
     camera = fake_camera.write_mjpeg(SAMPLE, tmp / "camera.mjpeg")
     data_dir = tmp / "data"
@@ -150,7 +151,6 @@ def test_live_session_in_browser(prerequisites: dict[str, Any], server: dict[str
     truth = json.loads(SAMPLE.with_suffix(".json").read_text())
     n_reps = len(truth["reps"])
     lean_rep = 1 + next(r["index"] for r in truth["reps"] if "excessive_forward_lean" in r["faults"])
-    ARTIFACTS.mkdir(exist_ok=True)
     t0 = time.monotonic()
     with prerequisites["sync_playwright"]() as p:
         browser = p.chromium.launch(executable_path=server["chromium"], headless=True,
@@ -219,3 +219,24 @@ def test_live_session_in_browser(prerequisites: dict[str, Any], server: dict[str
     assert store.review_queue(), "the session's flags should wait in the review queue"
     print(f"\nlive e2e: {nums}, cue px {cue_px}, stored {rec.rep_count} reps / {rec.flag_count} flags, "
           f"{time.monotonic() - t0:.0f} s")
+
+
+@pytest.mark.parametrize("flags, error", [
+    (["--use-fake-device-for-media-stream", "--deny-permission-prompts"], "NotAllowedError"),
+    (["--use-fake-ui-for-media-stream"], "NotFoundError"),  # no fake device: the machine has no camera
+], ids=["camera-denied", "no-camera"])
+def test_camera_problems_are_explained(prerequisites: dict[str, Any], server: dict[str, Any], flags: list[str],
+                                       error: str) -> None:
+    with prerequisites["sync_playwright"]() as p:
+        browser = p.chromium.launch(executable_path=server["chromium"], headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", *flags])
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1200})
+            page.goto(server["url"] + "live")
+            comp = page.frame_locator(IFRAME)
+            comp.get_by_role("button", name="Start").click(timeout=90_000)
+            comp.get_by_text(re.compile(error)).wait_for(timeout=30_000)
+            page.get_by_text(re.compile(f"Camera trouble.*{error}")).wait_for(timeout=10_000)
+            page.screenshot(path=str(ARTIFACTS / f"live_{error}.png"), full_page=True)
+        finally:
+            browser.close()

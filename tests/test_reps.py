@@ -236,7 +236,7 @@ def _dl_arms_raised_first() -> Case:
     reps = [(2500, 3500, 4300), (5000, 6000, 6800)]
     t = uniform_t(8000)
     hips = from_knots(t, rep_knots(reps, depth=0.35, top=1.0))
-    wrist = from_knots(t, rep_knots(reps, depth=0.55, top=0.8))
+    wrist = from_knots(t, rep_knots(reps, depth=0.65, top=0.9))
     wrist = np.where((t > 300) & (t < 1500), 1.7, wrist)
     return Case("deadlift", t, hips, reps, aux=wrist, signal="aux", ignored=["set-up"])
 
@@ -387,10 +387,11 @@ def test_bar_height(hip, wrist, want):
         (np.r_[np.full(90, 1.0), np.full(10, 0.5)], [], 1.0),
         (np.r_[np.full(20, 1.7), np.full(80, 1.0)], [1.7, 1.0, 1.0, 1.0], 1.0),
         (np.r_[np.full(20, 1.7), np.full(80, 1.0)], [], 1.7),
-        (np.r_[np.full(50, np.nan), np.full(50, 0.9)], [0.95], 0.9),
+        (np.r_[np.full(20, 1.7), np.full(80, 1.0)], [0.05, 1.0], 1.7),
+        (np.r_[np.full(50, np.nan), np.full(50, 0.9)], [0.95, 0.95, 0.95], 0.9),
         (np.full(10, np.nan), [1.0], np.nan),
     ],
-    ids=["percentile", "tops-median-lowers", "no-tops", "nan-ignored", "all-nan"],
+    ids=["percentile", "tops-median-lowers", "no-tops", "two-tops-not-enough", "nan-ignored", "all-nan"],
 )
 def test_standing_level(values, tops, want):
     got = standing_level(values, 95.0, tops)

@@ -180,7 +180,7 @@ def test_lift_guess_validation(kw, match):
 
 def test_lift_params_validation():
     with pytest.raises(ValueError, match="weights"):
-        LiftParams(weights=(1.0, -1.0, 0.0))
+        LiftParams(weights=(1.0, -1.0, 0.0, 0.0))
 
 
 def test_side_view_near_side_is_the_lifters_left_when_facing_left():

@@ -129,7 +129,7 @@ def _follow(jobs: JobManager) -> None:
             break
         time.sleep(POLL_S)
     slot.empty()
-    st.session_state[RESULTS] = [s.session_id for s in states if s.state == "done"]
+    st.session_state[RESULTS] = list(dict.fromkeys(s.session_id for s in states if s.state == "done"))
     st.session_state[ERRORS] = st.session_state.get(ERRORS, []) + [s.message for s in states if s.state == "failed"]
     st.session_state[JOBS] = []
 

@@ -14,7 +14,7 @@ No STUN or TURN server is used unless ``FORMCHECK_ICE_SERVERS`` names some
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -27,6 +27,9 @@ from formcheck.live import (
     rtc_configuration,
     save_live_session,
 )
+
+if TYPE_CHECKING:
+    from formcheck.storage import Store
 
 STREAM_KEY = "formcheck-live"
 _PROCESSOR_KEY = "live_processor"
@@ -41,7 +44,17 @@ MEDIA_STREAM_CONSTRAINTS = {
     "audio": False,
 }
 
-#: The component's own messages, reworded to say what to do.
+#: Shown under the video while it is not playing. The component reports a camera failure by the
+#: browser's error name (e.g. "NotAllowedError: Permission denied") inside its own frame, where
+#: the page cannot read it, so the page says what each name means.
+CAMERA_HELP = (
+    "Camera trouble? **NotAllowedError** (permission denied): the browser blocked the camera. Allow it for "
+    "this site from the camera icon in the address bar, then press Start again. **NotFoundError** (requested "
+    "device not found): no camera was found. Connect one, or close the app that is using it, then press "
+    "Start again. **NotReadableError**: another app is using the camera. No camera at all on a remote "
+    "server: open formcheck over https or on localhost (browsers only give the camera to secure pages).")
+
+#: The component's own messages (shown in its camera picker), reworded to say what to do.
 TRANSLATIONS = {
     "start": "Start",
     "stop": "Stop",
@@ -58,7 +71,7 @@ TRANSLATIONS = {
 }
 
 
-def _default_store() -> Any:
+def _default_store() -> "Store":
     from formcheck.app.ui import get_store
 
     return get_store()
@@ -75,7 +88,7 @@ def _fmt_deg(x: float) -> str:
     return f"{abs(x):.0f}°" if math.isfinite(x) else "–"
 
 
-def render_live_page(store: Any = None) -> None:
+def render_live_page(store: "Store | None" = None) -> None:
     """Draw the Live page; ``store`` is a :class:`formcheck.storage.Store` (default: the app's)."""
     from streamlit_webrtc import WebRtcMode
 
@@ -125,6 +138,8 @@ def render_live_page(store: Any = None) -> None:
     if now_playing != playing:
         st.session_state[_PLAYING_KEY] = now_playing
         st.rerun()
+    if not now_playing:
+        st.caption(CAMERA_HELP)
     processor: LiveProcessor | None = st.session_state.get(_PROCESSOR_KEY)
     if processor is None:
         st.info("Press Start and allow the camera. Nothing is recorded until you do.")
@@ -181,4 +196,4 @@ def _show_snapshot(snap: LiveSnapshot) -> None:
 
 render = render_live_page
 
-__all__ = ["MEDIA_STREAM_CONSTRAINTS", "STREAM_KEY", "TRANSLATIONS", "render", "render_live_page"]
+__all__ = ["CAMERA_HELP", "MEDIA_STREAM_CONSTRAINTS", "STREAM_KEY", "TRANSLATIONS", "render", "render_live_page"]

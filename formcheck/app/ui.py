@@ -51,6 +51,10 @@ FAULT_TITLES = {
 assert set(FAULT_TITLES) == set(FAULT_CODES)
 
 
+class SettingsError(ValueError):
+    """An environment variable with a value the app cannot use (one line, for the operator)."""
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -60,7 +64,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.max_upload_mb, int) and 1 <= self.max_upload_mb <= 100_000):
-            raise ValueError(f"{ENV_MAX_UPLOAD_MB}: expected a whole number of MB in 1-100000, got {self.max_upload_mb!r}")
+            raise SettingsError(f"{ENV_MAX_UPLOAD_MB}: expected a whole number of MB in 1-100000, got {self.max_upload_mb!r}")
 
 
 def settings() -> Settings:
@@ -68,7 +72,7 @@ def settings() -> Settings:
     try:
         mb = int(raw)
     except ValueError:
-        raise ValueError(f"{ENV_MAX_UPLOAD_MB}: expected a whole number of MB, got {raw!r}") from None
+        raise SettingsError(f"{ENV_MAX_UPLOAD_MB}: expected a whole number of MB, got {raw!r}") from None
     samples = os.environ.get(ENV_SAMPLES_DIR, "").strip()
     return Settings(
         data_dir=default_data_dir(),
@@ -119,7 +123,7 @@ def run_page(render: Callable[[], None]) -> None:
     """Run a page; a known problem shows its one line, anything else a short notice (never a traceback)."""
     try:
         render()
-    except (StoreError, ValueError) as exc:
+    except (StoreError, SettingsError) as exc:
         _log.warning("page error: %s", exc)
         st.error(f"Sorry, that did not work: {md(exc)}")
     except Exception:  # noqa: BLE001 - the page must never show a traceback; the log keeps it
