@@ -4,6 +4,8 @@ Commands
 --------
 ``formcheck pose VIDEO...``   landmarks per frame -> ``.pose.npz``, ``.pose.csv``, ``.overlay.mp4``
 ``formcheck models``          list the pose models, ``--build NAME`` builds one
+``formcheck analyze VIDEO...`` reps, faults with evidence, guidance -> reports + annotated video
+``formcheck eval LABELS DIR`` accuracy against hand labels (rep counts, per-fault P/R/F1)
 
 Notes
 -----
@@ -334,3 +336,165 @@ def models(
         else:
             size_mb = (info.size_bytes or 0) / 1e6
             print(f"{mark} {info.name:6s} {size_mb:5.1f} MB  {info.source:8s} {info.path}")
+
+
+# --------------------------------------------------------------------------- analyze
+def _rules_paths(rules: list[Path] | None) -> dict[str, Path]:
+    """Map each tuned rules file to its lift (read from the file's ``lift`` key)."""
+    import tomllib
+
+    out: dict[str, Path] = {}
+    for p in rules or []:
+        try:
+            lift = tomllib.loads(Path(p).read_text(encoding="utf-8")).get("lift")
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise typer.BadParameter(f"{p}: expected a readable rules TOML ({exc})") from exc
+        if lift not in ("squat", "deadlift"):
+            raise typer.BadParameter(f"{p}: expected lift = \"squat\" or \"deadlift\", got {lift!r}")
+        out[lift] = Path(p)
+    return out
+
+
+def print_report_summary(report: "FormReport", console: Console) -> None:
+    """The readable terminal summary of one report: reps, flags with evidence, top fixes."""
+    from rich.table import Table
+
+    r = report
+    head = (f"[bold]{r.source.get('file', '')}[/]: {r.lift} ({r.lift_source}), {r.view} view, "
+            f"{r.rep_count} rep{'s' if r.rep_count != 1 else ''}"
+            + (f" (+{r.partial_reps} partial)" if r.partial_reps else "")
+            + f", lifter tracked in {r.detection_rate:.0%} of frames")
+    console.print(head)
+    if r.status == "no_person":
+        console.print("  No person found: film the whole body, head to feet, from the side or at 45°.")
+        return
+    if r.status == "no_complete_rep":
+        console.print("  No complete rep found: the clip must show each rep from the top, to the bottom and back.")
+    for w in r.warnings:
+        console.print(f"  [yellow]note:[/] {w}", markup=True)
+    if r.reps:
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        for col in ("rep", "start", "end", "flags"):
+            table.add_column(col)
+        for rep in r.reps:
+            fl = [f for f in r.flags if f["rep"] == rep["rep"]]
+            text = "; ".join(f"{f['code']} ({f['severity']}) {f['measured']:g} vs {f['limit']:g} {f['units']}" for f in fl)
+            table.add_row(str(rep["rep"]), f"{rep['start_ms'] / 1000:.1f}s", f"{rep['end_ms'] / 1000:.1f}s",
+                          text or "[green]clear[/]")
+        console.print(table)
+    na = [c for c, v in r.verdicts.items() if v == "not_assessable"]
+    if na:
+        console.print(f"  not assessable here: {', '.join(na)}")
+    for f in r.flags:
+        console.print(f"  • rep {f['rep']}: {f['message']}", markup=False)
+    g = r.guidance
+    if g.get("top_causes"):
+        console.print("  [bold]Most likely causes and first fixes:[/]")
+        by_id = {c["id"]: c for fg in g["faults"] for c in fg["causes"]}
+        for c in g["top_causes"]:
+            fixes = by_id.get(c["id"], {}).get("fixes", [])
+            console.print(f"   - {c['name']}: {fixes[0] if fixes else ''}", markup=False)
+    console.print(f"  [dim]{g['red_flag_notice']}[/]")
+    console.print(f"  [dim]{g['disclaimer']}[/]")
+
+
+@app.command()
+def analyze(
+    videos: list[Path] = VIDEOS_ARG,
+    lift: str = typer.Option("auto", "--lift", help="auto | squat | deadlift (your choice overrides recognition)."),
+    model: Optional[str] = typer.Option(None, "--model", help="lite | full | heavy (default: $FORMCHECK_MODEL or full)."),
+    model_path: Optional[Path] = typer.Option(None, "--model-path", help="A .task bundle to use instead."),
+    out: Path = typer.Option(Path("formcheck-out"), "--out", help="Folder for the reports."),
+    formats: list[str] = typer.Option(["json", "md", "html"], "--format", help="Report formats (repeat): json, md, html."),
+    no_video: bool = typer.Option(False, "--no-video", help="Skip the annotated video."),
+    rules: Optional[list[Path]] = typer.Option(None, "--rules", help="A tuned squat.toml / deadlift.toml (repeat)."),
+    athlete: str = typer.Option("", "--athlete", help="Athlete name written into the report."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Pose worker processes (default: auto)."),
+) -> None:
+    """Analyse squat/deadlift clips: reps, faults with evidence, guidance, reports and an annotated video."""
+    from formcheck.pipeline import FORMATS, analyze_video
+
+    if lift not in ("auto", "squat", "deadlift"):
+        error_line(f"--lift: expected auto, squat or deadlift, got {lift!r}")
+        raise typer.Exit(EXIT_ERROR)
+    bad = [f for f in formats if f not in FORMATS]
+    if bad:
+        error_line(f"--format: expected json, md or html, got {', '.join(bad)}")
+        raise typer.Exit(EXIT_ERROR)
+    try:
+        model_file = resolve_model_option(model, model_path)
+        rules_paths = _rules_paths(rules)
+    except (ValueError, typer.BadParameter) as exc:
+        error_line(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+    model_name = str(model_path) if model_path else (model or _default_model())
+    console = Console(highlight=False, soft_wrap=True)
+
+    def one(clip: Path, task: ClipTask) -> str:
+        def progress(stage: str, frac: float) -> None:
+            if stage != getattr(progress, "last", None):
+                task.stage(stage)
+                progress.last = stage  # type: ignore[attr-defined]
+            task.update(int(frac * 1000), 1000)
+
+        res = analyze_video(clip, lift=lift, model=str(model_file) if model_path else model_name, out_dir=out,
+                            athlete=athlete, make_video=not no_video, formats=formats, progress=progress,
+                            rules_paths=rules_paths, workers=workers)
+        print_report_summary(res.report, console)
+        main_file = res.files.get("html") or res.files.get("md") or res.files.get("json")
+        return f"{clip.name}: {len(res.report.flags)} flag(s) in {res.report.rep_count} rep(s); report: {main_file} ({res.seconds:.1f} s)"
+
+    raise typer.Exit(run_clips(videos, one))
+
+
+# --------------------------------------------------------------------------- eval
+@app.command("eval")
+def eval_(
+    labels: Path = typer.Argument(..., help="labels.json (the format of shared/data/lifts/labels.json)."),
+    video_dir: Path = typer.Argument(..., help="Folder holding the labelled clips."),
+    model: Optional[str] = typer.Option(None, "--model", help="lite | full | heavy (default: $FORMCHECK_MODEL or full)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", help="Pose cache folder (default: the user cache)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Also write eval.md, eval.json and the reports here."),
+    rules: Optional[list[Path]] = typer.Option(None, "--rules", help="A tuned squat.toml / deadlift.toml (repeat)."),
+) -> None:
+    """Measure accuracy on labelled clips: rep counts, per-fault precision/recall/F1, false flags."""
+    import json
+
+    from platformdirs import user_cache_dir
+
+    from formcheck.evaluate import ClipOutcome, evaluate, format_markdown
+    from formcheck.pipeline import analyze_for_eval
+
+    try:
+        entries = json.loads(labels.read_text(encoding="utf-8"))
+        if not isinstance(entries, list) or not all(isinstance(e, dict) and "file" in e for e in entries):
+            raise ValueError("expected a list of clip objects with a 'file' key")
+        rules_paths = _rules_paths(rules)
+        if not video_dir.is_dir():
+            raise ValueError(f"{video_dir}: expected a folder of clips")
+    except (OSError, ValueError, typer.BadParameter) as exc:
+        error_line(f"{labels}: {exc}")
+        raise typer.Exit(EXIT_ERROR) from None
+    model_name = model or _default_model()
+    cache_dir = cache or Path(user_cache_dir("formcheck")) / "poses"
+    outcomes = []
+    with _make_progress(stderr.is_terminal) as progress:
+        task_id = progress.add_task("eval", total=len(entries))
+        for e in entries:
+            clip = video_dir / e["file"]
+            try:
+                rep = analyze_for_eval(clip, model=model_name, cache_dir=cache_dir, rules_paths=rules_paths)
+                outcomes.append(ClipOutcome(e, rep))
+            except _expected_errors() as exc:
+                outcomes.append(ClipOutcome(e, None, error=" ".join(str(exc).split())))
+            progress.advance(task_id)
+    summary = evaluate(outcomes)
+    text = format_markdown(summary)
+    print(text)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "eval.md").write_text(text, encoding="utf-8")
+        (out / "eval.json").write_text(json.dumps(
+            {"per_clip": list(summary.per_clip), "reports": {o.file: o.report for o in outcomes}},
+            indent=1, default=str), encoding="utf-8")
+    raise typer.Exit(EXIT_ERROR if summary.failed else 0)
