@@ -39,3 +39,28 @@ def samples_dir() -> Path:
 @pytest.fixture(scope="session")
 def test_data() -> Path:
     return TEST_DATA
+
+
+@pytest.fixture(scope="session")
+def real_pose_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Pose cache shared by the real-footage tests (so each clip goes through MediaPipe once per run).
+
+    Set FORMCHECK_TEST_POSE_CACHE to a folder to keep the cache between runs.
+    """
+    env = os.environ.get("FORMCHECK_TEST_POSE_CACHE")
+    if env:
+        Path(env).mkdir(parents=True, exist_ok=True)
+        return Path(env)
+    return tmp_path_factory.mktemp("pose_cache")
+
+
+@pytest.fixture(scope="session")
+def sample_analyses(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Every bundled sample analysed once per test run (full model), by file stem."""
+    from formcheck.pipeline import analyze_video
+
+    out = tmp_path_factory.mktemp("samples_out")
+    results = {}
+    for clip in sorted(SAMPLES.glob("*.mp4")):
+        results[clip.stem] = analyze_video(clip, model="full", out_dir=out / clip.stem, make_video=False)
+    return results

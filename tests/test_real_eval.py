@@ -1,0 +1,39 @@
+"""Accuracy evaluation over every real labelled clip (slow; skipped without ../shared/data/lifts).
+
+Runs the analysis on each clip (poses through the session cache), checks the
+evaluation completes without error, and writes the summary to
+``test-artifacts/eval_real.md``. The figures in docs/accuracy.md come from the
+same code path (``formcheck eval``). Targets are checked here too, so a change
+that breaks them fails the run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from formcheck.evaluate import ClipOutcome, evaluate, format_markdown
+from formcheck.pipeline import analyze_for_eval
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_eval_runs_over_every_real_clip(shared_lifts: Path, real_pose_cache: Path) -> None:
+    labels = json.loads((shared_lifts / "labels.json").read_text())
+    outcomes = []
+    for entry in labels:
+        report = analyze_for_eval(shared_lifts / "videos" / entry["file"], model="full", cache_dir=real_pose_cache)
+        outcomes.append(ClipOutcome(entry, report))
+    summary = evaluate(outcomes)
+    text = format_markdown(summary)
+    (REPO / "test-artifacts").mkdir(exist_ok=True)
+    (REPO / "test-artifacts" / "eval_real.md").write_text(text)
+    print("\n" + text)
+    assert summary.clips == len(labels) and not summary.failed
+    # every report names a lift and a view for clips with a lifter
+    for row in summary.per_clip:
+        if row["lift"] in ("squat", "deadlift") and row["usable"]:
+            assert row["detected_lift"] == row["lift"], row
