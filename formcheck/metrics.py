@@ -57,7 +57,10 @@ class MetricParams:
         thigh lengths; subtracted from the landmark before any metric. About
         5 cm up and 2 cm forward on an adult (thigh ~0.42 m): uncorrected, a side
         view reads squat depth ~0.13 thigh lengths too shallow and a leaning
-        trunk a few degrees too far forward.
+        trunk a few degrees too far forward (measured on synthetic renders).
+        Real footage neither confirms nor refutes it: uncorrected hip-knee over
+        knee-ankle lengths read 0.80-1.22 (median 0.98) on 26 real side clips,
+        while the true thigh/shin ratio of adults is ~0.85-1.0.
     length_percentile
         Percentile of the per-frame 2-D segment lengths taken as the clip's
         true length in pixels (a segment is never longer than when it lies in
@@ -82,11 +85,6 @@ class MetricParams:
         count as standing: the reference for :attr:`FrameMetrics.back_rounding_proxy`.
     standing_max_trunk_deg
         ... and with the trunk within this many degrees of vertical.
-    chord_flexion_gain_deg
-        Degrees of back_rounding_proxy per unit of fractional chord
-        shortening (1150 = 11.5 deg per 1 %). Calibrated on the kinematic model
-        (tools/synth): 35 deg of lumbar flexion at the bottom of a squat shortens
-        the hip-shoulder chord by 3.0 %.
     level_world_by_standing
         Front views: MediaPipe's world axes follow the camera, so a camera
         pitched down tilts every sagittal angle. When True, the world frame is
@@ -120,7 +118,6 @@ class MetricParams:
     min_ankle_sep_thigh: float = 0.15
     standing_hip_height_norm: float = 0.85
     standing_max_trunk_deg: float = 25.0
-    chord_flexion_gain_deg: float = 1150.0
     level_world_by_standing: bool = True
     max_level_deg: float = 25.0
     oblique_source: str = "hybrid"
@@ -149,7 +146,7 @@ class MetricParams:
 #: Per-frame series of :class:`FrameMetrics` (all (N,) float arrays).
 SERIES = ("trunk_deg", "hip_deg", "knee_deg", "shin_deg", "depth_thigh", "hip_height_norm",
           "shoulder_height_norm", "wrist_height_norm", "knee_ankle_ratio", "heel_rise_norm",
-          "bar_x_offset_norm", "back_rounding_proxy", "chord_ratio", "head_forward_deg", "quality",
+          "bar_x_offset_norm", "back_rounding_proxy", "chord_ratio", "quality",
           "left_weight")
 
 
@@ -196,23 +193,28 @@ class FrameMetrics:
         heel and toe), in thigh lengths: 0 = over mid-foot, + = in front (toward
         the facing direction), - = behind.
     back_rounding_proxy
-        Landmark proxy for back rounding, degrees of "equivalent lumbar
-        flexion": the shortening of the hip-shoulder distance (chord) below its
-        standing value, times :attr:`MetricParams.chord_flexion_gain_deg`.
-        0 = chord as long as standing, + = shorter (rounder), - = longer.
-        Honest limits: landmarks barely see lumbar flexion. The chord shrinks
-        with the square of the flexion (in the kinematic model 10 deg -> 0.4 %,
-        35 deg -> 3 %, 50 deg -> 5.6 %) while the trunk line does not move, so
-        this linear proxy under-reads small and over-reads large flexion;
-        1 % of landmark noise or camera tilt reads ~12 deg; scapular protraction
-        (arms hanging from a heavy bar) shortens the chord too. Weak evidence:
-        compare reps of one lifter, never use it alone for a verdict.
+        Landmark proxy for back rounding, degrees: how far the ears have
+        dropped forward of the trunk line, i.e. the angle at the shoulder
+        midpoint between the hip-to-shoulder line extended and the
+        shoulder-to-ear line, minus its value in the lifter's own standing
+        frames. 0 = as standing, + = ears forward/below the trunk line (upper
+        back or neck flexed), - = behind it (chest up, head back).
+        Honest limits: landmarks barely see the spine. Lumbar flexion hardly
+        moves any landmark (in a synthetic side squat +35 deg of lumbar
+        flexion moved the trunk line 1.5-3 deg, shortened the hip-shoulder
+        chord 1-3 % and left this angle unchanged); the angle answers to
+        upper-back rounding and to neck flexion alike (the ear sits near the
+        head's nodding axis, so looking down moves it little, tucking the
+        chin does). On the labelled real deadlift reps it read a median of
+        +14 deg on "rounded" reps and -8 on the others, but the rounded reps
+        come from two lifters only. Weak evidence: compare reps of one lifter
+        and prefer :attr:`spine_flexion_deg` when it is filled.
     chord_ratio
-        The hip-shoulder distance over its standing value (1 = as standing, unitless).
-    head_forward_deg
-        Angle between the trunk line (hip to shoulder) and the shoulder-to-ear
-        line, relative to standing, degrees: 0 = as standing, + = ears dropped
-        forward of the trunk line (upper-back or neck flexion), - = behind.
+        Hip-shoulder distance (the trunk chord) over its standing value,
+        unitless: 1 = as standing, < 1 = shorter. Spine flexion shortens it
+        with the square of the angle (kinematic model: 10 deg -> 0.4 %,
+        35 deg -> 3 %, 50 deg -> 5.6 %), but so do shoulders pulled forward by
+        hanging arms: good real deadlift reps read 0.84-0.92 at the floor.
     quality
         0..1 per frame: visibility of the landmarks used (0 = no lifter).
     left_weight
@@ -244,7 +246,6 @@ class FrameMetrics:
     bar_x_offset_norm: np.ndarray
     back_rounding_proxy: np.ndarray
     chord_ratio: np.ndarray
-    head_forward_deg: np.ndarray
     quality: np.ndarray
     left_weight: np.ndarray
     view: ViewInfo
@@ -379,7 +380,8 @@ def _side_len(a_l: np.ndarray, b_l: np.ndarray, a_r: np.ndarray, b_r: np.ndarray
 
 def _sagittal_frame(world: np.ndarray, view: ViewInfo) -> np.ndarray:
     """Unit forward direction (3,) of the lifter in world coordinates, sign fixed by the view's facing."""
-    r = (_pts(world, L.RIGHT_HIP) - _pts(world, L.LEFT_HIP)) + (_pts(world, L.RIGHT_SHOULDER) - _pts(world, L.LEFT_SHOULDER))
+    r = (_pts(world, L.RIGHT_HIP) - _pts(world, L.LEFT_HIP)) \
+        + (_pts(world, L.RIGHT_SHOULDER) - _pts(world, L.LEFT_SHOULDER))
     f = np.stack([-r[:, 2], np.zeros(len(r)), r[:, 0]], axis=1)
     f = _unit(f)
     want = {"camera": np.array([0.0, 0.0, -1.0]), "away": np.array([0.0, 0.0, 1.0]),
@@ -639,7 +641,7 @@ def compute_frame_metrics(seq: PoseSequence, view: ViewInfo, params: MetricParam
         t_ms=seq.t_ms, trunk_deg=trunk, hip_deg=hip_deg, knee_deg=knee_deg, shin_deg=shin,
         depth_thigh=depth, hip_height_norm=hip_h, shoulder_height_norm=sh_h, wrist_height_norm=wrist_h,
         knee_ankle_ratio=knee_ratio, heel_rise_norm=heel, bar_x_offset_norm=bar,
-        back_rounding_proxy=p.chord_flexion_gain_deg * (1.0 - chord_ratio), chord_ratio=chord_ratio, head_forward_deg=head_fwd,
+        back_rounding_proxy=head_fwd, chord_ratio=chord_ratio,
         quality=q, left_weight=w_left, view=view, scales=scales,
     )
 
