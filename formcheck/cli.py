@@ -498,3 +498,21 @@ def eval_(
             {"per_clip": list(summary.per_clip), "reports": {o.file: o.report for o in outcomes}},
             indent=1, default=str), encoding="utf-8")
     raise typer.Exit(EXIT_ERROR if summary.failed else 0)
+
+
+# --------------------------------------------------------------------------- app
+@app.command("app")
+def app_(
+    port: int = typer.Option(8501, "--port", help="Port to serve on."),
+    address: str = typer.Option("localhost", "--address", help="Interface to bind (default: this machine only)."),
+) -> None:
+    """Start the web app (Analyse / Review / History / Live) on http://localhost:PORT."""
+    import subprocess
+
+    script = Path(__file__).resolve().parents[1] / "app.py"
+    if not script.is_file():
+        error_line(f"{script}: app.py not found; run the app from a clone of the repository")
+        raise typer.Exit(EXIT_ERROR)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.address", address,
+           "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    raise typer.Exit(subprocess.call(cmd, cwd=str(script.parent)))

@@ -119,14 +119,28 @@ def _shot(page: Any, name: str, height: int = 3600) -> None:
 
 
 def _pick(page: Any, widget_key: str, option: str) -> None:
-    page.locator(f".st-key-{widget_key}").click()
-    page.get_by_role("option", name=option, exact=True).click()
+    """Choose ``option`` in a selectbox (a click can land while the page is still settling: retry)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = page.locator(f'.st-key-{widget_key} [role="combobox"]')
+    choice = page.get_by_role("option", name=option, exact=True)
+    for _ in range(3):
+        box.click()
+        try:
+            choice.wait_for(timeout=10_000)
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            continue
+        choice.click()
+        return
+    pytest.fail(f"could not choose {option!r} in {widget_key}")
 
 
 def test_upload_analyse_play_review_reload(sync_playwright: Any, server: tuple[str, Path]) -> None:
     assert SAMPLE.is_file(), f"sample clip missing: {SAMPLE}"
     url, data = server
     ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "app_failure.png").unlink(missing_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:

@@ -144,19 +144,20 @@ def render_live_page(store: "Store | None" = None) -> None:
     if processor is None:
         st.info("Press Start and allow the camera. Nothing is recorded until you do.")
         return
-    busy = now_playing or processor.snapshot().status in ("waiting", "running", "finishing", "saving")
-    _status_fragment(processor, run_every=1.0 if busy else None, playing=now_playing)
-
-
-def _status_fragment(processor: LiveProcessor, run_every: float | None, playing: bool) -> None:
-    @st.fragment(run_every=run_every)
-    def show() -> None:
-        snap = processor.snapshot()
+    snap = processor.snapshot()
+    if now_playing or snap.status in ("waiting", "running", "finishing", "saving"):
+        _live_status(processor, now_playing)
+    else:
         _show_snapshot(snap)
-        if run_every is not None and not playing and snap.status in ("saved", "empty", "error"):
-            st.rerun(scope="app")  # the session is done: redraw once without the timer
 
-    show()
+
+@st.fragment(run_every=1.0)
+def _live_status(processor: LiveProcessor, playing: bool) -> None:
+    """The processor's state, redrawn every second while a session runs or is being saved."""
+    snap = processor.snapshot()
+    _show_snapshot(snap)
+    if not playing and snap.status in ("saved", "empty", "error"):
+        st.rerun(scope="app")  # the session is done: redraw once, without the timer
 
 
 def _show_snapshot(snap: LiveSnapshot) -> None:
@@ -179,7 +180,7 @@ def _show_snapshot(snap: LiveSnapshot) -> None:
             "Depth (leg lengths)": f"{r.depth_norm:.2f}",
             "Max lean": _fmt_deg(r.trunk_lean_max_deg),
             "Faults": ", ".join(c.replace("_", " ") for c in r.codes) if r.judged else "not judged",
-            "Cues": " · ".join(dict.fromkeys(f.cue for f in r.flags)),
+            "Cues": " · ".join(r.cues),
         } for r in snap.reps]
         st.table(rows)
     if snap.message and snap.status != "saved":

@@ -74,10 +74,10 @@ def rep_table(report: Mapping[str, Any], frames: pd.DataFrame | None) -> pd.Data
     rows = []
     for r in report.get("reps", []):
         n = r["rep"]
-        tempo = " · ".join(f"{k} {v / 1000:.1f} s" for k, v in r.get("tempo_ms", {}).items())
+        tempo = " / ".join(f"{v / 1000:.1f}" for v in r.get("tempo_ms", {}).values())
         fl = [f for f in report.get("flags", []) if f["rep"] == n]
         row: dict[str, Any] = {"Rep": n, "Start (s)": r["start_ms"] / 1000, "Bottom (s)": r["bottom_ms"] / 1000,
-                               "End (s)": r["end_ms"] / 1000, "Tempo": tempo}
+                               "End (s)": r["end_ms"] / 1000, "Tempo (s)": tempo}
         if frames is not None:
             in_rep = frames[frames["rep"] == n]
             for col, label, fn in (("trunk_deg", "Max trunk lean (°)", "max"), ("hip_deg", "Min hip angle (°)", "min"),
@@ -316,6 +316,8 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
         st.dataframe(table, hide_index=True, width="stretch", column_config={
             "Start (s)": seconds, "Bottom (s)": seconds, "End (s)": seconds, "Max trunk lean (°)": degrees,
             "Min hip angle (°)": degrees, "Min knee angle (°)": degrees,
+            "Tempo (s)": st.column_config.TextColumn(help="Phase durations: descent / bottom / ascent for a squat, "
+                                                          "pull / lockout / lowering for a deadlift"),
             "Flags": st.column_config.TextColumn(width="large")})
     st.subheader("Flagged reps")
     _flagged_reps(store, session, key)
