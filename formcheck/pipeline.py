@@ -165,7 +165,9 @@ def pose_cached(path: str | Path, *, model: str, cache_dir: str | Path | None, w
     cached = Path(cache_dir) / f"{sha[:24]}.{Path(str(model)).stem}.npz" if cache_dir else None
     if cached is not None and cached.is_file():
         return PoseSequence.load(cached), sha
-    seq = extract_pose(path, model=model, workers=workers, warn=warn).sequence
+    res = extract_pose(path, model=model, workers=workers, warn=warn)
+    stats = {k: v for k, v in res.stats.items() if isinstance(v, (int, float, str))}
+    seq = res.sequence.with_(meta={**res.sequence.meta, "stats": stats})
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         tmp = cached.with_name(cached.name + ".part")

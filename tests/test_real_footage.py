@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from formcheck.pose import extract_pose
+from formcheck.pipeline import pose_cached
+from formcheck.sequence import PoseSequence
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -25,7 +26,7 @@ def _labels(shared_lifts: Path) -> dict[str, dict]:
 
 
 @pytest.mark.slow
-def test_every_real_clip_yields_a_pose_sequence(shared_lifts: Path) -> None:
+def test_every_real_clip_yields_a_pose_sequence(shared_lifts: Path, real_pose_cache: Path) -> None:
     labels = _labels(shared_lifts)
     clips = sorted((shared_lifts / "videos").glob("*.mp4"))
     assert clips, "no clips in the shared videos folder"
@@ -33,17 +34,20 @@ def test_every_real_clip_yields_a_pose_sequence(shared_lifts: Path) -> None:
     failures = []
     for clip in clips:
         try:
-            res = extract_pose(clip, model="full")
+            # extracted once per test run and shared with the evaluation test (tests/test_real_eval.py)
+            seq, _ = pose_cached(clip, model="full", cache_dir=real_pose_cache)
         except (ValueError, RuntimeError, OSError) as exc:
             failures.append(f"{clip.name}: {type(exc).__name__}: {exc}")
             continue
-        seq, s = res.sequence, res.stats
-        assert seq.n_frames > 0 and seq.n_frames == s["frames"]
+        assert isinstance(seq, PoseSequence)
+        s = seq.meta.get("stats", {})
+        assert seq.n_frames > 0
         assert np.all(np.diff(seq.t_ms) > 0)
         lab = labels.get(clip.name, {})
         rows.append((clip.name, lab.get("lift", "?"), lab.get("view", "?"), lab.get("usable", "?"),
                      lab.get("people_in_frame", "?"), seq.n_frames, 100.0 * seq.detection_rate,
-                     s["n_tracks"], s["num_poses"], s["workers"], s["realtime_factor"]))
+                     s.get("n_tracks", "?"), s.get("num_poses", "?"), s.get("workers", "?"),
+                     s.get("realtime_factor", float("nan"))))
     header = ("| clip | lift | view | usable | people | frames | detected % | tracks | poses | workers | x real time |\n"
               "|---|---|---|---|---|---|---|---|---|---|---|\n")
     body = "".join(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[4]} | {r[5]} | {r[6]:.1f} | {r[7]} | {r[8]} | "
