@@ -151,18 +151,25 @@ async def realtime_pass(frames: list[np.ndarray], model: str, seconds: float, fp
         "latency_ms_max": round(float(np.max(lat)), 1),
         "analysis_ms_mean": round(s.analysis_ms_mean, 1),
         "reps": snap.rep_count,
-        "cues": [r.cue for r in snap.reps],
+        "cues": [list(r.cues) for r in snap.reps],
     }
 
 
 def capacity_pass(frames: list[np.ndarray], model: str, n: int) -> dict[str, Any]:
     proc = LiveProcessor(LiveConfig(lift="squat", model=model))
-    t0 = time.perf_counter()
-    for i in range(n):
+
+    def frame(i: int) -> av.VideoFrame:
         f = av.VideoFrame.from_ndarray(frames[i % len(frames)], format="yuv420p")
         f.pts = round(i * 3000)
         f.time_base = TIME_BASE
-        proc.process(f)
+        return f
+
+    proc.process(frame(0))  # opens the model
+    if not proc.wait_ready(120):
+        raise SystemExit("the pose model did not open")
+    t0 = time.perf_counter()
+    for i in range(1, n + 1):
+        proc.process(frame(i))
     dt = time.perf_counter() - t0
     proc.stop()
     proc.wait(60)

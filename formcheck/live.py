@@ -6,7 +6,8 @@ Two halves:
   by frame and runs the offline engine's own definitions on them. Per-frame
   metrics are :func:`formcheck.metrics.compute_frame_metrics` over a rolling
   buffer of the last ``metrics_window_ms``; reps come from
-  :class:`formcheck.reps.LiveRepCounter` with the offline :class:`RepParams`;
+  :class:`formcheck.reps.LiveRepCounter` with the offline :class:`RepParams`
+  (fed the hip height, or for deadlifts :func:`formcheck.reps.bar_height`);
   a completed rep is judged by :func:`formcheck.rules.evaluate` on its own
   window (segmented again by :func:`formcheck.reps.segment_reps`, so its
   phases are the offline ones), together with the reps judged before it so
@@ -57,7 +58,7 @@ from formcheck.landmarks import N_LANDMARKS, Landmark
 from formcheck.metrics import compute_frame_metrics
 from formcheck.models import resolve_model
 from formcheck.overlay import draw_label, draw_skeleton
-from formcheck.reps import LiveRepCounter, Rep, RepEvent, RepParams, segment_reps
+from formcheck.reps import LiveRepCounter, Rep, RepEvent, RepParams, bar_height, segment_reps
 from formcheck.rules import Flag, evaluate, load_rules
 from formcheck.sequence import PoseSequence
 from formcheck.views import ViewInfo, classify_view, recognize_lift
@@ -82,6 +83,8 @@ WORLD_PX_PER_M = 300.0
 VIEW_EVERY_MS = 1000.0
 #: Rolling-window metrics need this many frames with a lifter before they are computed at all.
 MIN_WINDOW_FRAMES = 5
+#: At most this many cues of one rep are drawn at once (a glance between reps reads no more).
+MAX_CUES_SHOWN = 2
 #: Processed-fps figure: frames processed within this much wall time.
 FPS_WINDOW_S = 2.0
 
@@ -263,7 +266,9 @@ class LiveFlag:
 class LiveRep:
     """One completed rep as judged live.
 
-    ``index`` is 0-based in counting order. ``judged`` is False when the rep's
+    ``index`` is 0-based in counting order. Times are those of the rep found
+    again by :func:`formcheck.reps.segment_reps` in the rep's own frames (the
+    live counter's when it was not found). ``judged`` is False when the rep's
     window could not be segmented again (then ``flags`` is empty and
     ``note`` says why). ``cue`` is the cue of the most important flag.
     ``trunk_lean_max_deg`` is the rep's sustained maximum forward lean
@@ -293,6 +298,11 @@ class LiveRep:
     @property
     def codes(self) -> tuple[str, ...]:
         return tuple(f.code for f in self.flags)
+
+    @property
+    def cues(self) -> tuple[str, ...]:
+        """The distinct cues of the rep's flags, most important first."""
+        return tuple(dict.fromkeys(f.cue for f in self.flags))
 
 
 @dataclass(frozen=True)
@@ -446,9 +456,10 @@ class LiveAnalyzer:
             self._hist.popleft()
 
         hip, wrist = self._window_values(len(new))
+        bar = bar_height(hip, wrist)
         for i, f in enumerate(new):
             for lift, counter in self._counters.items():
-                value = wrist[i] if lift == "deadlift" else hip[i]
+                value = bar[i] if lift == "deadlift" else hip[i]
                 ev = counter.update(f.t_ms, value)
                 if ev is not None:
                     self._on_event(lift, ev)
@@ -556,6 +567,8 @@ class LiveAnalyzer:
             return LiveRep(**base, view=view.view, judged=False,
                            note="the rep was not found again in its own frames")
         rep = replace(rep, index=len(self._judged))
+        # the offline boundaries of the rep's own frames; the counter's are placed before the rep has settled
+        base.update(start_ms=rep.start_ms, bottom_ms=rep.bottom_ms, end_ms=rep.end_ms)
         self._judged.append(_Judged(seq.t_ms, metric_signals(m), rep))
         t_cat, sig_cat = self._concatenated()
         result = evaluate(load_rules(lift), t_cat, sig_cat, [j.rep for j in self._judged], view.view)
@@ -594,8 +607,18 @@ class LiveAnalyzer:
 
 
 # --------------------------------------------------------------------------- pose (MediaPipe)
+#: :func:`open_landmarker` runs one detection at this timestamp; stream frames come after it.
+WARMUP_TS_MS = 0
+
+
 def open_landmarker(model: str) -> Any:
-    """A VIDEO-mode (tracking) PoseLandmarker following one person, without masks."""
+    """A VIDEO-mode (tracking) PoseLandmarker following one person, without masks, warmed up.
+
+    The first detection of a new landmarker sets up its inference engine and
+    takes far longer than the rest; it is run here on a small blank image at
+    timestamp :data:`WARMUP_TS_MS`, so that the stream's first frame is not the one to wait.
+    """
+    import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
 
     opts = vision.PoseLandmarkerOptions(
@@ -604,7 +627,10 @@ def open_landmarker(model: str) -> Any:
         num_poses=1,
         output_segmentation_masks=False,
     )
-    return vision.PoseLandmarker.create_from_options(opts)
+    landmarker = vision.PoseLandmarker.create_from_options(opts)
+    blank = np.zeros((64, 64, 3), np.uint8)
+    landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=blank), WARMUP_TS_MS)
+    return landmarker
 
 
 def landmarks_to_pose(result: Any, t_ms: float, frame_w: int, frame_h: int) -> FramePose:
@@ -653,7 +679,8 @@ def draw_overlay(rgb: np.ndarray, pose: FramePose | None, scale: float, hud: Map
 
     ``scale`` maps the session's pixel frame to this frame. ``hud`` holds
     ``reps`` (int), ``trunk_deg`` (float, NaN when unknown), ``lift`` (str or
-    None), ``phase`` (str), ``fps`` (float) and ``cue`` (str or None). The
+    None), ``phase`` (str), ``fps`` (float) and ``cues`` (cue texts, most
+    important first; stacked at the bottom). The
     skeleton and labels are :mod:`formcheck.overlay`'s; the trunk line is
     drawn here, from the hip midpoint to the shoulder midpoint, as the trunk
     angle is measured.
@@ -679,14 +706,13 @@ def draw_overlay(rgb: np.ndarray, pose: FramePose | None, scale: float, hud: Map
     fps = hud.get("fps")
     if fps:
         draw_label(rgb, f"{fps:.0f} fps", (w - round(110 * w / 640), 0), box_rgb=_HUD_BOX_RGB, size=1.2)
-    cue = hud.get("cue")
-    if cue:
-        size = 2.6
-        text = cue.upper()
-        scale_px = 0.6 * size * min(h, w) / 720.0
-        (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale_px, max(1, round(2 * scale_px)))
-        draw_label(rgb, text, (max(0, (w - tw) // 2 - 10), h - th - round(40 * h / 480)), box_rgb=_CUE_BOX_RGB,
-                   size=size)
+    size = 2.6
+    scale_px = 0.6 * size * min(h, w) / 720.0
+    y = h - round(20 * h / 480)
+    for text in reversed([c.upper() for c in hud.get("cues", ())]):  # the most important cue on top
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale_px, max(1, round(2 * scale_px)))
+        y -= th + base + round(20 * scale_px)
+        draw_label(rgb, text, (max(0, (w - tw) // 2 - 10), y), box_rgb=_CUE_BOX_RGB, size=size)
 
 
 # --------------------------------------------------------------------------- the processor
@@ -780,7 +806,7 @@ class LiveProcessor:
         self._size: tuple[int, int] | None = None
         self._t0_s: float | None = None
         self._last_t_ms = -math.inf
-        self._last_ts = -1
+        self._last_ts = WARMUP_TS_MS  # MediaPipe timestamps (ms) must increase; the first frame gets 1
         self._smoother: PoseSmoother | None = None
         self._analyzer: LiveAnalyzer | None = None
         self._recorder: _VideoRecorder | None = None
@@ -799,7 +825,7 @@ class LiveProcessor:
         self._trunk = (float("nan"), -math.inf)
         self._view = "unknown"
         self._lift: str | None = None if config.lift == "auto" else config.lift
-        self._cue: tuple[str, float] | None = None
+        self._cue: tuple[tuple[str, ...], float] | None = None
         self._frames_in = 0
         self._frames_done = 0
         self._frames_dropped = 0
@@ -931,10 +957,10 @@ class LiveProcessor:
     def _hud(self, t_ms: float) -> dict[str, Any]:
         with self._state_lock:
             trunk, trunk_t = self._trunk
-            cue = self._cue[0] if self._cue is not None and t_ms - self._cue[1] <= self.config.cue_hold_ms else None
+            cues = self._cue[0] if self._cue is not None and t_ms - self._cue[1] <= self.config.cue_hold_ms else ()
             return {"reps": self._rep_count, "trunk_deg": trunk if t_ms - trunk_t < 1000.0 else float("nan"),
                     "lift": self._lift, "phase": self._phase if self._phase != "idle" else "",
-                    "fps": self._fps_locked(), "cue": cue}
+                    "fps": self._fps_locked(), "cues": cues}
 
     # ------------------------------------------------------------------ analysis thread
     def _analysis_loop(self) -> None:
@@ -985,8 +1011,8 @@ class LiveProcessor:
             self._view = an.view
             self._trunk = (an.trunk_deg, an.trunk_t_ms)
             for r in new:
-                if r.cue:
-                    self._cue = (r.cue, t_ms if t_ms is not None else r.end_ms)
+                if r.cues:
+                    self._cue = (r.cues[:MAX_CUES_SHOWN], t_ms if t_ms is not None else r.end_ms)
 
     # ------------------------------------------------------------------ end of stream
     def stop(self) -> None:
@@ -1081,7 +1107,7 @@ class LiveProcessor:
                 status=self._status, lift=self._lift,
                 lift_source="auto" if self.config.lift == "auto" else "user", model=self.config.model,
                 rep_count=self._rep_count, phase=self._phase, trunk_deg=trunk, view=self._view,
-                reps=tuple(self._reps), cue=self._cue[0] if self._cue else None, stats=self._stats_locked(),
+                reps=tuple(self._reps), cue=" · ".join(self._cue[0]) if self._cue else None, stats=self._stats_locked(),
                 message=self._message, record=self._record,
             )
 

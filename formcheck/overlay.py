@@ -58,7 +58,8 @@ class SkeletonStyle:
         bones touching them (0 draws every non-NaN joint).
     line_px, joint_radius_px
         Bone thickness and joint radius for a 720-px frame (short side); they
-        scale with the frame and are never below 1 px.
+        scale with the frame (at least 1 and 2 px). Joints of 4 px or more get
+        a dark rim.
     """
 
     left_rgb: RGB = (255, 150, 30)
@@ -159,7 +160,7 @@ def draw_skeleton(
     pts = np.zeros((N_LANDMARKS, 2), dtype=np.int32)
     pts[ok] = np.round(xy[ok] * scale).astype(np.int32)
     thick = _px(rgb, style.line_px)
-    radius = _px(rgb, style.joint_radius_px)
+    radius = max(2, _px(rgb, style.joint_radius_px))
     for a, b in SKELETON_EDGES:
         ia, ib = int(a), int(b)
         if ok[ia] and ok[ib]:
@@ -167,8 +168,9 @@ def draw_skeleton(
     for j in _JOINTS:
         if ok[j]:
             centre = tuple(map(int, pts[j]))
-            cv2.circle(rgb, centre, radius, style.colour(j), -1, cv2.LINE_AA)
-            cv2.circle(rgb, centre, radius, (20, 20, 20), 1, cv2.LINE_AA)
+            if radius >= 4:
+                cv2.circle(rgb, centre, radius, (20, 20, 20), -1, cv2.LINE_AA)
+            cv2.circle(rgb, centre, radius - 1 if radius >= 4 else radius, style.colour(j), -1, cv2.LINE_AA)
     return rgb
 
 

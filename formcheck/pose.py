@@ -406,7 +406,6 @@ class _Landmarkers:
         self.num_poses = 1 if fixed_poses is None else int(fixed_poses)
         self.people_seen = 0
         self.scans = 0
-        self.switches = 0
         self._video: Any = None
         self._scanner: Any = None
         self._last_scan_ms = -np.inf
@@ -443,15 +442,17 @@ class _Landmarkers:
             with _native_stderr_silenced(self.quiet):
                 old.close()
             self.num_poses = min(k, NUM_POSES)
-            self.switches += 1
             self._open_video()
 
     def close(self) -> None:
+        video_lm, scanner, self._video, self._scanner = self._video, self._scanner, None, None
         with _native_stderr_silenced(self.quiet):
-            for lm in (self._video, self._scanner):
-                if lm is not None:
-                    lm.close()
-        self._video = self._scanner = None
+            try:
+                if video_lm is not None:
+                    video_lm.close()
+            finally:
+                if scanner is not None:
+                    scanner.close()
 
 
 _END = object()

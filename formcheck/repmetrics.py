@@ -258,6 +258,279 @@ def top_extension(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, signal: s
     return RepMeasure("top_extension", value, "deg", t, phase, _quality(signals, mask))
 
 
+# ---------------------------------------------------------------------------- set position and lift-off
+#
+# Several measures compare a moment of the rep with the lifter's *set position*:
+# the posture at the bottom (squat) or on the floor (deadlift) just before the
+# hips start to rise. Rep boundaries come from the hip-height signal, so in a
+# pull where the hips shoot up the detected start of the pull is already late;
+# the set position is therefore found from the hips themselves: the lowest hip
+# shortly before (``lookback_ms``) or early in the ascent/pull, and the frames
+# whose hip stays within ``band_leg`` leg lengths of it until the hips have
+# completed ``onset_fraction`` of their rise.
+
+
+def _rise_span(rep: RepLike) -> tuple[float, float, str]:
+    """The ascent (squat) or pull (deadlift) of ``rep``: ``(start_ms, end_ms, phase name)``."""
+    names = ("ascent",) if any(p.name == "ascent" for p in rep.phases) else ("pull",)
+    return _phase_span(rep, names)
+
+
+def _median_where(x: np.ndarray | None, mask: np.ndarray) -> float:
+    if x is None:
+        return float("nan")
+    v = x[mask & np.isfinite(x)]
+    return float(np.median(v)) if v.size else float("nan")
+
+
+@dataclass(frozen=True)
+class _SetAndRise:
+    """The set position of one rep and the moments its hips pass fractions of their rise."""
+
+    set_mask: np.ndarray   # frames of the set position (hips within the band of their lowest point)
+    t_set: float           # time of the lowest hip
+    t_onset: float         # hips have done ``onset_fraction`` of their rise
+    t_finish: float        # hips have done ``finish_fraction`` of their rise
+    quality_mask: np.ndarray
+
+
+def _set_and_rise(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, lookback_ms: float, band_leg: float,
+                  onset_fraction: float, finish_fraction: float, top_pad_ms: float) -> _SetAndRise | None:
+    """Find the set position and the hip-rise milestones (None when the hips were not tracked)."""
+    start, end, _ = _rise_span(rep)
+    hip = signals.get("hip_height_norm")
+    if hip is None or not end > start:
+        return None
+    floor = [p.start_ms for p in rep.phases if p.name in ("floor", "bottom")]
+    lo = max(min([rep.bottom_ms, start, *floor]) - 100.0, start - lookback_ms)
+    w = _window(t_ms, lo, start + 0.3 * (end - start)) & np.isfinite(hip)
+    if w.sum() < 2:
+        return None
+    idx = np.flatnonzero(w)
+    ib = int(idx[np.argmin(hip[idx])])
+    near = _window(t_ms, t_ms[ib] - 100.0, t_ms[ib] + 100.0) & np.isfinite(hip)
+    h_bottom = float(np.median(hip[near]))
+    after = _window(t_ms, t_ms[ib], end + top_pad_ms) & np.isfinite(hip)
+    h_top = float(np.max(hip[after]))
+    if not h_top > h_bottom:
+        return None
+    after_idx = np.flatnonzero(after)
+
+    def reached(frac: float) -> float:
+        k = after_idx[hip[after_idx] >= h_bottom + frac * (h_top - h_bottom)]
+        return float(t_ms[k[0]]) if k.size else float("nan")
+
+    t_on, t_fin = reached(onset_fraction), reached(finish_fraction)
+    if not (np.isfinite(t_on) and np.isfinite(t_fin)) or t_fin <= t_on:
+        return None
+    set_mask = w & (hip <= hip[ib] + band_leg) & (t_ms <= t_on)
+    if not set_mask.any():
+        set_mask = near
+    return _SetAndRise(set_mask, float(t_ms[ib]), t_on, t_fin, _window(t_ms, lo, t_fin))
+
+
+def hip_rise_trunk_tip(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, onset_fraction: float = 0.2,
+                       finish_fraction: float = 0.95, lookback_ms: float = 300.0, band_leg: float = 0.03,
+                       sustain_ms: float = 100.0, top_pad_ms: float = 500.0) -> RepMeasure:
+    """Hips rising early: how far the trunk tipped forward while the hips rose (deg).
+
+    Notes
+    -----
+    When the hips rise faster than the shoulders the trunk line (hip to
+    shoulder) tips toward horizontal; when they rise together it holds its
+    angle or straightens. The value is the largest trunk lean (``trunk_deg``)
+    held for ``sustain_ms`` while the hips go from ``onset_fraction`` to
+    ``finish_fraction`` of their rise, minus the trunk lean in the set
+    position (median over the set frames, see the section comment above).
+    0 = the trunk never leaned further forward than at the set-up, + = it
+    tipped forward by this many degrees (the knees straightened first and the
+    chest stayed down), - cannot occur in a normal rep except through noise
+    (the trunk straightens as it rises). Worst moment: the peak lean.
+    Same definition for the squat (out of the hole) and the deadlift (off the
+    floor). Heights are ``hip_height_norm``; a clip whose hips are not tracked
+    (plates hiding them) gives NaN.
+    """
+    _, _, phase = _rise_span(rep)
+    nan = RepMeasure("hip_rise_trunk_tip", float("nan"), "deg", float("nan"), phase, 0.0)
+    x = signals.get("trunk_deg")
+    sr = _set_and_rise(t_ms, signals, rep, lookback_ms=lookback_ms, band_leg=band_leg,
+                       onset_fraction=onset_fraction, finish_fraction=finish_fraction, top_pad_ms=top_pad_ms)
+    if x is None or sr is None:
+        return nan
+    x0 = _median_where(x, sr.set_mask)
+    m = _window(t_ms, sr.t_onset, sr.t_finish)
+    peak, t_peak = sustained_extreme(t_ms[m], x[m], sustain_ms, "max")
+    if not (np.isfinite(x0) and np.isfinite(peak)):
+        return nan
+    return RepMeasure("hip_rise_trunk_tip", peak - x0, "deg", t_peak, phase, _quality(signals, sr.quality_mask))
+
+
+def start_trunk_lean(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, lookback_ms: float = 300.0,
+                     band_leg: float = 0.03, onset_fraction: float = 0.2, top_pad_ms: float = 500.0) -> RepMeasure:
+    """Deadlift: trunk lean in the set position, just before the pull (deg from vertical).
+
+    Notes
+    -----
+    Median of ``trunk_deg`` over the set frames (see the section comment
+    above). 0 = upright, 90 = horizontal. To reach a bar or bell on the floor
+    with straight arms a hip hinge tips the trunk well forward (35-70 deg on
+    the labelled real pulls, depending on build and implement); a trunk held
+    near upright at the floor means the lifter sat down into a squat to reach
+    it ("squatting the pull"). Worst moment: the lowest hip.
+    """
+    _, _, phase = _rise_span(rep)
+    x = signals.get("trunk_deg")
+    sr = _set_and_rise(t_ms, signals, rep, lookback_ms=lookback_ms, band_leg=band_leg,
+                       onset_fraction=onset_fraction, finish_fraction=0.95, top_pad_ms=top_pad_ms)
+    if x is None or sr is None:
+        return RepMeasure("start_trunk_lean", float("nan"), "deg", float("nan"), phase, 0.0)
+    return RepMeasure("start_trunk_lean", _median_where(x, sr.set_mask), "deg", sr.t_set, phase,
+                      _quality(signals, sr.set_mask))
+
+
+def bar_drift_from_start(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, sustain_ms: float = 200.0,
+                         lookback_ms: float = 300.0, band_leg: float = 0.03, onset_fraction: float = 0.2,
+                         top_pad_ms: float = 500.0) -> RepMeasure:
+    """Deadlift: how far the hands (the bar) moved forward of where they were at the set-up (thigh lengths).
+
+    Notes
+    -----
+    ``bar_x_offset_norm`` (hands ahead of mid-foot, thigh lengths) held for
+    ``sustain_ms`` at its most forward during the pull (hips from
+    ``onset_fraction`` of their rise to the end of the pull), minus its value
+    in the set position. 0 = the bar went straight up from where it was set,
+    + = it swung forward, away from the legs, - = it came back toward the
+    body. Judging the drift against the lifter's own set-up removes the
+    uncertainty of the mid-foot landmark (feet are often hidden by the
+    plates) and the build (arm length, grip). A bar *set up* too far forward
+    is not measured here.
+    """
+    start, end, phase = _rise_span(rep)
+    x = signals.get("bar_x_offset_norm")
+    sr = _set_and_rise(t_ms, signals, rep, lookback_ms=lookback_ms, band_leg=band_leg,
+                       onset_fraction=onset_fraction, finish_fraction=0.95, top_pad_ms=top_pad_ms)
+    if x is None or sr is None:
+        return RepMeasure("bar_drift_from_start", float("nan"), "thigh", float("nan"), phase, 0.0)
+    x0 = _median_where(x, sr.set_mask)
+    m = _window(t_ms, sr.t_onset, end)
+    peak, t_peak = sustained_extreme(t_ms[m], x[m], sustain_ms, "max")
+    return RepMeasure("bar_drift_from_start", peak - x0, "thigh", t_peak, phase, _quality(signals, m | sr.set_mask))
+
+
+def _loaded_window(t_ms: np.ndarray, rep: RepLike, before_ms: float, rise_fraction: float) -> tuple[np.ndarray, str]:
+    """The loaded bottom of a rep: from ``before_ms`` before the bottom (floor) phase to ``rise_fraction`` of the ascent/pull."""
+    start, end, phase = _rise_span(rep)
+    floor = [p.start_ms for p in rep.phases if p.name in ("floor", "bottom")]
+    lo = min([rep.bottom_ms, start, *floor]) - before_ms
+    return _window(t_ms, lo, start + rise_fraction * (end - start)), phase
+
+
+def head_drop_max(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, before_ms: float = 100.0,
+                  rise_fraction: float = 0.6, sustain_ms: float = 200.0) -> RepMeasure:
+    """Back rounding, landmark proxy: how far the ears dropped below the trunk line at the loaded bottom (deg).
+
+    Notes
+    -----
+    The sustained (``sustain_ms``) maximum of ``back_rounding_proxy`` (the
+    angle between the hip-to-shoulder line and the shoulder-to-ear line,
+    relative to the lifter's own standing frames; + = ears dropped forward of
+    the trunk line) from ``before_ms`` before the bottom/floor phase until
+    ``rise_fraction`` of the ascent/pull: the set position, the bottom and
+    the first part of the way up, where a rounded back carries the load.
+    The lowering before the floor is left out on purpose: in a deadlift it
+    belongs to the previous pull.
+
+    What it sees: upper-back (thoracic) rounding with the head hanging, the
+    "C-shaped" back with the shoulders rolled forward. Lifters who hinge with
+    a neutral spine keep the ears on or above the trunk line (they look ahead
+    or keep a packed neck: 0 to -50 deg on the labelled real reps). What it
+    cannot see: lumbar flexion (it barely moves any landmark), and upper-back
+    rounding with the head held up. Gaze matters: tucking the chin hard reads
+    like rounding.
+    """
+    m, phase = _loaded_window(t_ms, rep, before_ms, rise_fraction)
+    x = signals.get("back_rounding_proxy")
+    if x is None or not m.any():
+        return RepMeasure("head_drop_max", float("nan"), "deg", float("nan"), phase, 0.0)
+    v, t = sustained_extreme(t_ms[m], x[m], sustain_ms, "max")
+    return RepMeasure("head_drop_max", v, "deg", t, phase, _quality(signals, m))
+
+
+def spine_flexion_loaded(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, before_ms: float = 100.0,
+                         rise_fraction: float = 0.6, sustain_ms: float = 200.0) -> RepMeasure:
+    """Back rounding from the silhouette (``spine_flexion_deg``, deg over the lifter's set-up) at the loaded bottom.
+
+    Notes
+    -----
+    Same window and reduction as :func:`head_drop_max`; NaN while no
+    silhouette estimator fills ``spine_flexion_deg``.
+    """
+    m, phase = _loaded_window(t_ms, rep, before_ms, rise_fraction)
+    x = signals.get("spine_flexion_deg")
+    if x is None or not m.any():
+        return RepMeasure("spine_flexion_loaded", float("nan"), "deg", float("nan"), phase, 0.0)
+    v, t = sustained_extreme(t_ms[m], x[m], sustain_ms, "max")
+    return RepMeasure("spine_flexion_loaded", v, "deg", t, phase, _quality(signals, m))
+
+
+def _top_window(t_ms: np.ndarray, rep: RepLike, top_pad_ms: float, top_fraction: float) -> tuple[np.ndarray, str]:
+    """Frames where the lifter should stand tall: the lockout of a pull, or the standing moments around a squat."""
+    span = rep.end_ms - rep.start_ms
+    if any(p.name in ("pull", "lockout") for p in rep.phases):
+        hold = [p.end_ms for p in rep.phases if p.name == "lockout"]
+        end = max([rep.end_ms + top_pad_ms, *hold])
+        return _window(t_ms, rep.end_ms - top_fraction * span, end), "lockout"
+    return (_window(t_ms, rep.start_ms - top_pad_ms, rep.start_ms + top_fraction * span)
+            | _window(t_ms, rep.end_ms - top_fraction * span, rep.end_ms + top_pad_ms)), "top"
+
+
+def top_trunk_lean(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, sustain_ms: float = 200.0,
+                   top_pad_ms: float = 600.0, top_fraction: float = 0.15) -> RepMeasure:
+    """Lockout: the most upright trunk the lifter held at the top of the rep (deg forward of vertical).
+
+    Notes
+    -----
+    The smallest ``trunk_deg`` held for ``sustain_ms`` in the top window:
+    deadlift, the last ``top_fraction`` of the rep and the lockout hold (at
+    least ``top_pad_ms`` after ``end_ms``); squat, the standing moments before
+    and after the rep (``top_pad_ms`` outside it and its first and last
+    ``top_fraction``). 0 = stood fully upright at some moment (or leaned
+    back), + = never got the trunk closer to vertical than this: the hips
+    were not finished. Uses only the hip and shoulder landmarks, the best
+    tracked ones (the knees are often hidden by the plates at lockout).
+    """
+    m, phase = _top_window(t_ms, rep, top_pad_ms, top_fraction)
+    x = signals.get("trunk_deg")
+    if x is None or not m.any():
+        return RepMeasure("top_trunk_lean", float("nan"), "deg", float("nan"), phase, 0.0)
+    v, t = sustained_extreme(t_ms[m], x[m], sustain_ms, "min")
+    return RepMeasure("top_trunk_lean", v, "deg", t, phase, _quality(signals, m))
+
+
+def heel_rise(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, sustain_ms: float = 200.0,
+              max_plausible_foot: float = 0.6) -> RepMeasure:
+    """Squat: how far the heel rose during the rep, in foot lengths, when the foot was tracked believably.
+
+    Notes
+    -----
+    The sustained (``sustain_ms``) maximum of ``heel_rise_norm`` over the
+    descent, bottom and ascent (0 = heel at its usual level, + = raised).
+    A heel that seems to rise more than ``max_plausible_foot`` foot lengths
+    (about 15 cm) is not a heel lifting but a foot the tracker lost (hidden by
+    the plates, out of frame): the rep is then "not assessable" (NaN,
+    quality 0) rather than flagged.
+    """
+    start, end, phase = _phase_span(rep, ("descent", "bottom", "ascent", "pull"))
+    m = _window(t_ms, start, end)
+    x = signals.get("heel_rise_norm")
+    if x is None or not m.any():
+        return RepMeasure("heel_rise", float("nan"), "foot", float("nan"), phase, 0.0)
+    v, t = sustained_extreme(t_ms[m], x[m], sustain_ms, "max")
+    if np.isfinite(v) and v > max_plausible_foot:
+        return RepMeasure("heel_rise", float("nan"), "foot", float("nan"), phase, 0.0)
+    return RepMeasure("heel_rise", v, "foot", t, phase, _quality(signals, m))
+
+
 MeasureFn = Callable[..., RepMeasure]
 
 #: Measures computed by their own function (beyond the plain signal reductions).
@@ -265,6 +538,13 @@ FUNCTION_MEASURES: dict[str, MeasureFn] = {
     "hips_rise_ratio": hips_rise_ratio,
     "start_depth": start_depth,
     "top_extension": top_extension,
+    "hip_rise_trunk_tip": hip_rise_trunk_tip,
+    "start_trunk_lean": start_trunk_lean,
+    "bar_drift_from_start": bar_drift_from_start,
+    "head_drop_max": head_drop_max,
+    "spine_flexion_loaded": spine_flexion_loaded,
+    "top_trunk_lean": top_trunk_lean,
+    "heel_rise": heel_rise,
 }
 
 MEASURE_NAMES: tuple[str, ...] = tuple(SIGNAL_MEASURES) + tuple(FUNCTION_MEASURES)

@@ -17,12 +17,15 @@ Deadlift rep
     ``start_ms``: the descent toward the floor begins, or the first frame when
     the clip (or a stretch of signal after a long gap) opens with the lifter
     already low, set at the bar; ``bottom_ms``: the last moment at the floor
-    just before the pull (for touch-and-go reps, the floor touch);
-    ``end_ms``: lockout reached. Phases: ``lowering`` (start to floor touch),
-    ``floor`` (touch to the start of the pull: zero for touch-and-go, the
-    dead-stop pause otherwise), ``pull`` (floor to lockout) and ``lockout``
-    (the hold at the top *after* ``end_ms`` until the bar starts down again,
-    or the end of the signal). An RDL is the same cycle without a floor.
+    just before the pull after a dead stop (at least ``dead_stop_ms`` in the
+    bottom band), the lowest point (the floor touch) for touch-and-go reps;
+    ``end_ms``: lockout reached. Phases: ``lowering`` (start to the floor
+    touch), ``floor`` (touch to ``bottom_ms``: the dead-stop pause, or the
+    short way down to the lowest point of a touch-and-go), ``pull``
+    (``bottom_ms`` to lockout) and ``lockout`` (the hold at the top *after*
+    ``end_ms`` until the bar starts down again, or the end of the signal). An
+    RDL is the same cycle without a floor. The signal is the hands' height
+    when given (:func:`bar_height`), else the hips'.
 Counting (``coach_reps``)
     A squat counts only when (nearly) the whole descent and the whole ascent
     are visible: a clip opening more than ``top_band_frac`` of the way down,
@@ -30,15 +33,21 @@ Counting (``coach_reps``)
     pull counts whenever it reaches lockout, also when the clip opens with the
     lifter already at the bar or part-way up (a concentric-only fragment).
     The set-down after a deadlift's last lockout belongs to that rep's cycle:
-    it is reported in ``ignored`` (reason ``"set-down"``), not as a partial.
+    it is reported in ``ignored`` (reason ``"set-down"``), not as a partial;
+    so is a rise of less than ``top_band_frac`` of the depth after it (a
+    re-grip, not a pull). A pull cut by the clip's end after rising further
+    is a partial rep.
 
 Method (offline, :func:`segment_reps`)
 --------------------------------------
 1. Short NaN gaps (``<= max_gap_ms``) are interpolated in time; longer gaps
    split the signal into runs whose ends are treated like clip edges.
-2. A centred moving average over ``smooth_ms`` removes frame jitter.
+2. A running median and a centred moving average over ``smooth_ms`` remove
+   single-frame outliers and jitter.
 3. The standing level is the ``standing_pct`` percentile of the whole clip,
-   or the median height of the tops between reps when that is lower.
+   or the median height of the tops the lifter returned to from a rep's
+   depth, when there are at least three and that is lower
+   (:func:`standing_level`).
 4. Candidate bottoms are troughs found by ``scipy.signal.find_peaks`` on the
    inverted signal with prominence ``>= swing_norm`` (each run is padded with
    a high value so that troughs at run edges are found too); the top between
@@ -47,7 +56,9 @@ Method (offline, :func:`segment_reps`)
    ``top_band_frac`` of the way from the standing level down to the cycle's
    bottom. A cycle runs from an up top, through one or more bottoms, to the
    next up top; a top that is not up does not end the cycle (jitter and
-   half-way bounces are never counted twice).
+   half-way bounces are never counted twice). The first cycle of a run
+   whose top is not up opens low (the clip opens part-way down, or at the
+   bar).
 6. A cycle is a rep when its bottom lies at least ``min_rom_norm`` below the
    standing level and it lasts at least ``min_rep_ms``; the edge rules above
    decide partial reps.
@@ -61,8 +72,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from dataclasses import dataclass
+from collections.abc import Iterable
 
 import numpy as np
 from scipy.signal import find_peaks, peak_widths
@@ -130,15 +141,26 @@ class RepParams:
     bottom_band_frac
         The bottom band: within this fraction of the rep's range of motion
         above its lowest point. It delimits the squat's ``bottom`` phase and
-        the deadlift's time at the floor (``bottom_ms`` is the last moment in
-        it before the pull). 0.10: wide enough for landmark jitter at the
-        floor, narrow enough that the pull starts at the visible lift-off.
+        the deadlift's time at the floor (after a dead stop ``bottom_ms`` is
+        the last moment in it before the pull). 0.10: wide enough for
+        landmark jitter at the floor, narrow enough that the pull starts at
+        the visible lift-off.
     settle_frac
         ``start_ms`` is the last moment within this fraction of the range of
         motion below the top before the descent; ``end_ms`` the first moment
-        back within it. 0.05: the labelled "descent begins" / "standing
-        again" instants, within ±0.1 s on smooth reps, and still above the
-        jitter on a 0.3 leg-length rep.
+        back within it. 0.08: after lockout the hands and hips keep creeping
+        up by a few percent (shoulders back, lean back), which a tighter band
+        would count as part of the rep; on the 42 usable real clips 0.08
+        puts 99% of starts and 98% of ends within 0.3 s of the labels (0.05:
+        97% and 96%), and it stays above the jitter on a 0.3 leg-length rep.
+    dead_stop_ms
+        A deadlift whose signal stays in the bottom band at least this long
+        rests on the floor (a dead stop or a set-up at the bar): its
+        ``bottom_ms`` is the last moment before the pull. A shorter stay is a
+        touch-and-go (or an RDL's turn-around): ``bottom_ms`` is the lowest
+        point, the touch. 700 ms: a touch, which the band widens with the end
+        of the lowering and the start of the pull, stays 0.25-0.6 s; a
+        dead stop with a re-brace, 0.7 s or more.
     min_rep_ms
         Shortest rep counted, start to end. 300 ms: the fastest real reps
         (bouncing bodyweight squats) take about 370 ms, while tracking
@@ -149,15 +171,18 @@ class RepParams:
         brief occlusion (a plate passing the hip) at any frame rate; a longer
         gap can hide a bottom or a lockout.
     smooth_ms
-        Width of the centred moving average applied offline before
-        segmentation (timestamp based, so VFR-safe). 100 ms: 3 frames at
-        30 fps, removes jitter without moving boundaries by more than a
-        frame. 0 disables it. :class:`LiveRepCounter` never smooths: its input
-        is One-Euro filtered upstream.
+        Width of the running median and then centred moving average applied
+        offline before segmentation (timestamp based, so VFR-safe). 100 ms:
+        3 frames at 30 fps, removes single-frame outliers and jitter without
+        moving boundaries by more than a frame. 0 disables it.
+        :class:`LiveRepCounter` applies the median only (delayed by half the
+        window); its input is One-Euro filtered upstream.
     standing_pct
-        The standing (lockout) level is this percentile of the signal.
-        95: the lifter's top without single-frame outliers, also in deadlift
-        clips that spend most of their time at the bar.
+        The standing (lockout) level is this percentile of the signal (or
+        the median of at least three tops, when lower; see
+        :func:`standing_level`). 95: the lifter's top without single-frame
+        outliers, also in deadlift clips that spend most of their time at
+        the bar.
     standing_window_ms
         :class:`LiveRepCounter` estimates the standing level from the last
         this-many ms of values. 120 s: longer than any set, bounded memory.
@@ -181,7 +206,8 @@ class RepParams:
     swing_norm: float = 0.08
     top_band_frac: float = 1.0 / 3.0
     bottom_band_frac: float = 0.10
-    settle_frac: float = 0.05
+    settle_frac: float = 0.08
+    dead_stop_ms: float = 700.0
     min_rep_ms: float = 300.0
     max_gap_ms: float = 400.0
     smooth_ms: float = 100.0
@@ -193,7 +219,7 @@ class RepParams:
 
     def __post_init__(self) -> None:
         for name in ("min_rom_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "standing_window_ms", "min_hold_ms",
-                     "min_dip_norm"):
+                     "min_dip_norm", "dead_stop_ms"):
             object.__setattr__(self, name, _positive(name, getattr(self, name)))
         object.__setattr__(self, "smooth_ms", _positive("smooth_ms", self.smooth_ms, allow_zero=True))
         for name in ("top_band_frac", "bottom_band_frac", "settle_frac", "min_aux_valid_frac"):
@@ -417,19 +443,12 @@ def standing_level(values: np.ndarray, pct: float, tops: Iterable[float] = ()) -
     return min(level, float(np.median(tp))) if tp.size >= 3 else level
 
 
-def _is_up(x_top: float, x_bottom: float, standing: float, p: RepParams, *, rep_rise: bool = False) -> bool:
+def _is_up(x_top: float, x_bottom: float, standing: float, p: RepParams) -> bool:
     """True when ``x_top`` lies in the top band of a cycle whose lowest point is ``x_bottom``.
 
     In the band: within ``top_band_frac`` of the way from the standing level
-    down to the bottom. With ``rep_rise`` also at least the rise a counted
-    rep needs, ``(1 - top_band_frac) * min_rom_norm`` above the bottom: that
-    follows from the band for every counted rep, and keeps the decisions "did
-    this rep start from the top" and "is this rep complete" sound while the
-    live counter's standing level is still unknown (a stream that opens at
-    the bar).
+    down to the bottom (always, when the bottom is not below the standing level).
     """
-    if rep_rise and x_top - x_bottom < (1.0 - p.top_band_frac) * p.min_rom_norm:
-        return False
     depth = standing - x_bottom
     return depth <= 0 or standing - x_top <= p.top_band_frac * depth
 
@@ -487,13 +506,20 @@ def _runs(ok: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _smooth(t: np.ndarray, x: np.ndarray, width_ms: float) -> np.ndarray:
-    """Centred moving average over ``width_ms`` (by timestamp), narrowed near the ends to stay centred."""
+    """Running median, then centred moving average, each over ``width_ms`` (by timestamp).
+
+    The median removes single-frame landmark outliers (also on the first and last frames, where its
+    window is one-sided); the mean, narrowed near the ends to stay centred, removes jitter.
+    """
     if width_ms <= 0 or x.size < 3:
         return x.copy()
+    lo = np.searchsorted(t, t - width_ms / 2.0, side="left")
+    hi = np.searchsorted(t, t + width_ms / 2.0, side="right")
+    med = np.array([np.median(x[a:b]) for a, b in zip(lo, hi)])
     half = np.minimum(width_ms / 2.0, np.minimum(t - t[0], t[-1] - t))
     lo = np.searchsorted(t, t - half, side="left")
     hi = np.searchsorted(t, t + half, side="right")
-    c = np.r_[0.0, np.cumsum(x)]
+    c = np.r_[0.0, np.cumsum(med)]
     return (c[hi] - c[lo]) / (hi - lo)
 
 
@@ -533,6 +559,7 @@ class _Bounds:
 
 
 def _rep_bounds(
+    t: np.ndarray,
     x: np.ndarray,
     lift: str,
     p: RepParams,
@@ -572,7 +599,8 @@ def _rep_bounds(
     band = x_b + p.bottom_band_frac * rom
     touch = _first_le(x, start, i_min, band)
     leave = _last_le(x, i_min, end, band)
-    bottom = leave if lift == "deadlift" else i_min
+    dead_stop = lift == "deadlift" and t[leave] - t[touch] >= p.dead_stop_ms
+    bottom = leave if dead_stop else i_min
     return _Bounds(start=start, touch=touch, bottom=bottom, leave=leave, end=end, rom=rom, lowest=i_min)
 
 
@@ -655,7 +683,7 @@ def _cycles(x: np.ndarray, troughs: list[int], tops: list[int], standing: float,
         x_b = float(np.min(x[top_a : tb + 1]))
         up = _is_up(x[tb], x_b, standing, p)
         if up or last:
-            from_top = _is_up(x[top_a], x_b, standing, p, rep_rise=True)
+            from_top = _is_up(x[top_a], x_b, standing, p)
             opens_low = first and not from_top
             cycles.append(_Cycle(top_a=None if opens_low else top_a, bottoms=cur, top_b=tb, opens_low=opens_low,
                                  closes_low=not up, from_top=from_top or opens_low))
@@ -751,7 +779,7 @@ def segment_reps(
         closes_at_clip = b == t.size - 1
         cycles = _cycles(xr, *extremes[r], standing, params)
         for c in cycles:
-            bd = _rep_bounds(xr, lift, params, top_a=c.top_a, bottoms=c.bottoms, top_b=c.top_b, lo=0)
+            bd = _rep_bounds(tr, xr, lift, params, top_a=c.top_a, bottoms=c.bottoms, top_b=c.top_b, lo=0)
             depth = standing - float(xr[bd.lowest])
             span = (float(tr[bd.start]), float(tr[bd.end]))
             if c.closes_low:
@@ -759,7 +787,7 @@ def segment_reps(
             elif c.opens_low:
                 span = (float(tr[0]), span[1])
             rise = float(xr[c.top_b] - xr[c.bottoms[-1]])
-            if c.closes_low and lift == "deadlift" and rise < params.swing_norm:
+            if c.closes_low and lift == "deadlift" and rise < params.top_band_frac * max(depth, 0.0):
                 pending_ignored.append((*span, "set-down"))
                 covered.append(span)
                 continue
@@ -809,6 +837,7 @@ def _lockout_end(x: np.ndarray, bd: _Bounds, c: _Cycle, cycles: list[_Cycle], p:
 
 def _make_rep(index: int, t: np.ndarray, lift: str, bd: _Bounds, depth: float, lockout_end_ms: float) -> Rep:
     ts, te = float(t[bd.start]), float(t[bd.end])
+    phases: tuple[Phase, ...]
     if lift == "squat":
         phases = (
             Phase("descent", ts, float(t[bd.touch])),
@@ -881,6 +910,15 @@ def _label_ignored(
 # --------------------------------------------------------------------------- live
 
 
+@dataclass
+class _LiveCycle:
+    """A live cycle in progress: the top it started from, its bottoms, whether it holds the stretch's first bottom."""
+
+    top_a: int | None
+    bottoms: list[int]
+    first: bool
+
+
 class LiveRepCounter:
     """Streaming rep counter with the definitions of :func:`segment_reps`.
 
@@ -893,34 +931,37 @@ class LiveRepCounter:
     Notes
     -----
     lift
-        ``"squat"`` or ``"deadlift"`` (the same rules as offline).
+        ``"squat"`` or ``"deadlift"`` (the same rules as offline). For
+        deadlifts feed :func:`bar_height` of the hip and wrist heights, as
+        :func:`segment_reps` does given both.
     params
-        :class:`RepParams`. ``smooth_ms`` is not applied: values are expected
-        One-Euro filtered upstream. The standing level is
-        :func:`standing_level` of the last ``standing_window_ms`` of values
-        and confirmed tops (offline: of the whole clip), and every decision
-        that needs it is taken when the rep completes, when the lifter is
-        back up.
+        :class:`RepParams`. Of the offline smoothing only the running median
+        over ``smooth_ms`` is applied (it removes single-frame glitches and
+        delays everything by half its window); values are expected One-Euro
+        filtered upstream, which stands in for the offline moving average.
 
     Detection is a zig-zag with hysteresis ``swing_norm``, the same swing as
     the offline trough prominence: a bottom is confirmed once the value has
     risen ``swing_norm`` above the lowest value since the last top, a top once
-    it has fallen ``swing_norm`` below the highest. A rep completes as soon
-    as the value is back in the top band and within ``settle_frac`` of the
-    top the rep started from; when it never gets that high, when the next top
-    is confirmed or at :meth:`finish`. Until a confirmed top lies
-    ``min_rom_norm`` above a neighbouring bottom (the standing level is not
-    known yet, e.g. a stream that opens at the bar) reps complete only at
-    the next confirmed top. NaN values are skipped; values in a
-    gap up to ``max_gap_ms`` are interpolated in time when the next value
-    arrives (as offline), and a longer gap ends the current stretch like the
-    end of a clip.
+    it has fallen ``swing_norm`` below the highest. Bottoms and tops then go
+    through the offline rules (top band, partial and shallow cycles, the same
+    boundary rules). A rep completes as soon as the value is back in the top
+    band and within ``settle_frac`` of the top the rep started from; when it
+    never gets that high, when the next top is confirmed or at
+    :meth:`finish`.
 
-    The standing level is only as good as what has been seen: a stream that
-    opens low (set at the bar, crouching) is judged against the highest level
-    seen so far, so until the lifter has stood up the live decisions can
-    differ from the offline ones. In a live session the stream starts before
-    the lifter sets up.
+    The standing level is :func:`standing_level` of the last
+    ``standing_window_ms`` of values and of the tops confirmed so far
+    (offline: of the whole clip). Until a confirmed top lies
+    ``min_rom_norm`` above a neighbouring bottom it is unknown (a stream that
+    opens at the bar, or crouching) and no top ends a cycle before the end of
+    the stretch; early in such a stream the live decisions can still differ
+    from the offline ones (e.g. arms raised before the first rep). A live
+    session normally starts with the lifter standing.
+
+    NaN values are skipped; values in a gap up to ``max_gap_ms`` are
+    interpolated in time when the next value arrives (as offline), and a
+    longer gap ends the current stretch like the end of a clip.
     """
 
     def __init__(self, lift: str, params: RepParams = RepParams()) -> None:
@@ -935,6 +976,8 @@ class LiveRepCounter:
         self._hist: deque[tuple[float, float]] = deque()
         self._tops: deque[tuple[float, float]] = deque()
         self._queue: deque[RepEvent] = deque()
+        self._med: deque[tuple[float, float]] = deque()
+        self._med_next = 0
         self._new_run()
 
     def _new_run(self) -> None:
@@ -1007,30 +1050,54 @@ class LiveRepCounter:
         p = self.params
         long_gap = self._last_valid is not None and t - self._last_valid[0] > p.max_gap_ms
         if not math.isfinite(v):
-            if long_gap and self._x:
-                self._emit(self._end_run())
+            if long_gap:
+                self._close_run()
             self._nan_times.append(t)
             return self._queue.popleft() if self._queue else None
         if long_gap:
-            if self._x:
-                self._emit(self._end_run())
+            self._close_run()
         elif self._last_valid is not None:
             t0, v0 = self._last_valid
             for tn in self._nan_times:
-                self._emit(self._step(tn, float(np.interp(tn, [t0, t], [v0, v]))))
+                self._despike(tn, float(np.interp(tn, [t0, t], [v0, v])))
         self._nan_times = []
         self._last_valid = (t, v)
-        self._emit(self._step(t, v))
+        self._despike(t, v)
         return self._queue.popleft() if self._queue else None
 
     def finish(self) -> tuple[RepEvent, ...]:
         """End of the stream: every event not yet returned, including a rep whose lockout is the last thing seen."""
         self._nan_times = []
-        if self._x:
-            self._emit(self._end_run())
+        self._close_run()
         out = tuple(self._queue)
         self._queue.clear()
         return out
+
+    def _despike(self, t: float, v: float) -> None:
+        """Running median over ``smooth_ms`` (as offline), delayed by half the window, then detection."""
+        half = self.params.smooth_ms / 2.0
+        self._med.append((t, v))
+        while self._med_next < len(self._med) and self._med[self._med_next][0] + half < t:
+            self._step_median(self._med_next)
+            self._med_next += 1
+        while self._med_next > 0 and self._med[0][0] < self._med[self._med_next][0] - half:
+            self._med.popleft()
+            self._med_next -= 1
+
+    def _step_median(self, j: int) -> None:
+        half = self.params.smooth_ms / 2.0
+        tj = self._med[j][0]
+        window = [v for ti, v in self._med if tj - half <= ti <= tj + half]
+        self._emit(self._step(tj, float(np.median(window))))
+
+    def _close_run(self) -> None:
+        """End of a stretch (long gap or end of stream): despike what is pending, then close the stretch."""
+        for j in range(self._med_next, len(self._med)):
+            self._step_median(j)
+        self._med.clear()
+        self._med_next = 0
+        if self._x:
+            self._emit(self._end_run())
 
     def _emit(self, event: RepEvent | None) -> None:
         if event is not None:
@@ -1126,19 +1193,19 @@ class LiveRepCounter:
         if self._last_bottom is not None:
             self._note_top(top, self._last_bottom)
         cyc = self._cycle
-        if cyc is None:
+        if cyc is None or not self._tops:
             return None
         x_b = self._at(self._cycle_min(cyc, top))
         if _is_up(self._at(top), x_b, self._standing(), self.params):
             return self._close(top)
         return None
 
-    def _cycle_min(self, cyc: "_LiveCycle", top_b: int) -> int:
+    def _cycle_min(self, cyc: _LiveCycle, top_b: int) -> int:
         lo = cyc.top_a if cyc.top_a is not None else self._off
         return self._argmin(lo, top_b)
 
-    def _opens_low(self, cyc: "_LiveCycle", x_b: float, standing: float) -> tuple[bool, bool]:
-        from_top = cyc.top_a is not None and _is_up(self._at(cyc.top_a), x_b, standing, self.params, rep_rise=True)
+    def _opens_low(self, cyc: _LiveCycle, x_b: float, standing: float) -> tuple[bool, bool]:
+        from_top = cyc.top_a is not None and _is_up(self._at(cyc.top_a), x_b, standing, self.params)
         return from_top, cyc.first and not from_top
 
     def _try_complete(self, i: int) -> RepEvent | None:
@@ -1155,7 +1222,7 @@ class LiveRepCounter:
             return None
         standing = self._standing()
         _, opens_low = self._opens_low(cyc, x_b, standing)
-        if opens_low or not _is_up(v, x_b, standing, self.params, rep_rise=True):
+        if opens_low or not _is_up(v, x_b, standing, self.params):
             return None
         return self._close(i)
 
@@ -1173,10 +1240,11 @@ class LiveRepCounter:
             return None
         off = self._off
         bd = _rep_bounds(
+            np.asarray(self._t),
             np.asarray(self._x),
             self.lift,
             p,
-            top_a=None if opens_low else cyc.top_a - off,
+            top_a=None if opens_low or cyc.top_a is None else cyc.top_a - off,
             bottoms=[b - off for b in cyc.bottoms],
             top_b=top_b - off,
             lo=0,
@@ -1224,10 +1292,3 @@ class LiveRepCounter:
             del self._t[:drop]
             del self._x[:drop]
             self._off += drop
-
-
-@dataclass
-class _LiveCycle:
-    top_a: int | None
-    bottoms: list[int]
-    first: bool

@@ -20,6 +20,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -88,9 +89,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(prerequisites: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def server(prerequisites: dict[str, Any]) -> Iterator[dict[str, Any]]:
     ARTIFACTS.mkdir(exist_ok=True)
-    tmp = tmp_path_factory.mktemp("live_e2e")
+    # a folder of its own: pytest prunes old basetemp folders, also those of other pytest runs on the machine
+    with tempfile.TemporaryDirectory(prefix="formcheck-live-e2e-") as folder:
+        yield from _serve(prerequisites, Path(folder))
+
+
+def _serve(prerequisites: dict[str, Any], tmp: Path) -> Iterator[dict[str, Any]]:
     camera = fake_camera.write_mjpeg(SAMPLE, tmp / "camera.mjpeg")
     data_dir = tmp / "data"
     log = tmp / "streamlit.log"
@@ -205,8 +211,12 @@ def test_live_session_in_browser(prerequisites: dict[str, Any], server: dict[str
 
             # the History page lists the athlete's live session
             page.goto(server["url"] + "history")
-            page.get_by_text(re.compile(r"live session .* squat, \d+ reps")).first.wait_for(timeout=60_000)
-            page.screenshot(path=str(ARTIFACTS / "live_history.png"), full_page=True)
+            picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="Open a session")
+            try:
+                picker.wait_for(timeout=60_000)
+            finally:
+                page.screenshot(path=str(ARTIFACTS / "live_history.png"), full_page=True)
+            assert re.search(r"live session .*squat, \d+ reps", picker.inner_text()), picker.inner_text()
         finally:
             browser.close()
 

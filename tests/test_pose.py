@@ -467,3 +467,95 @@ def test_mask_track_validation(change, match):
     fields = dict(t_ms=m.t_ms, bbox_px=m.bbox_px, offsets=m.offsets, bits=m.bits, frame_w=10, frame_h=8)
     with pytest.raises(ValueError, match=match):
         MaskTrack(**{**fields, **change})
+
+
+# --------------------------------------------------------------------------- overlay (drawing only)
+from formcheck import overlay  # noqa: E402
+from formcheck.sequence import PoseSequence  # noqa: E402
+
+
+def _standing_figure() -> np.ndarray:
+    xy = np.full((N_LANDMARKS, 2), np.nan)
+    pts = {
+        Landmark.NOSE: (100, 30), Landmark.LEFT_EYE: (104, 26), Landmark.RIGHT_EYE: (96, 26),
+        Landmark.LEFT_EAR: (110, 28), Landmark.RIGHT_EAR: (90, 28),
+        Landmark.LEFT_SHOULDER: (130, 60), Landmark.RIGHT_SHOULDER: (70, 60),
+        Landmark.LEFT_ELBOW: (140, 100), Landmark.RIGHT_ELBOW: (60, 100),
+        Landmark.LEFT_WRIST: (145, 140), Landmark.RIGHT_WRIST: (55, 140),
+        Landmark.LEFT_HIP: (120, 150), Landmark.RIGHT_HIP: (80, 150),
+        Landmark.LEFT_KNEE: (122, 200), Landmark.RIGHT_KNEE: (78, 200),
+        Landmark.LEFT_ANKLE: (124, 250), Landmark.RIGHT_ANKLE: (76, 250),
+        Landmark.LEFT_HEEL: (118, 258), Landmark.RIGHT_HEEL: (82, 258),
+        Landmark.LEFT_FOOT_INDEX: (140, 262), Landmark.RIGHT_FOOT_INDEX: (60, 262),
+    }
+    for lm, p in pts.items():
+        xy[int(lm)] = p
+    return xy
+
+
+@pytest.mark.parametrize(
+    "vis_value, want_drawn",
+    [(1.0, True), (0.2, False), (None, True)],
+    ids=["visible", "below-threshold", "no-visibility"],
+)
+def test_draw_skeleton_draws_visible_joints(vis_value, want_drawn):
+    rgb = np.zeros((300, 200, 3), np.uint8)
+    xy = _standing_figure()
+    vis = None if vis_value is None else np.full(N_LANDMARKS, vis_value)
+    style = overlay.SkeletonStyle()
+    overlay.draw_skeleton(rgb, xy, vis, style=style)
+    lk = xy[int(Landmark.LEFT_KNEE)].astype(int)
+    rk = xy[int(Landmark.RIGHT_KNEE)].astype(int)
+    assert rgb.any() == want_drawn
+    if want_drawn:
+        assert tuple(rgb[lk[1], lk[0]]) == style.left_rgb
+        assert tuple(rgb[rk[1], rk[0]]) == style.right_rgb
+
+
+def test_draw_skeleton_nan_row_and_scale():
+    rgb = np.zeros((600, 400, 3), np.uint8)
+    overlay.draw_skeleton(rgb, np.full((N_LANDMARKS, 2), np.nan))
+    assert not rgb.any()
+    overlay.draw_skeleton(rgb, _standing_figure(), scale=2.0)
+    lk = (_standing_figure()[int(Landmark.LEFT_KNEE)] * 2).astype(int)
+    assert rgb[lk[1], lk[0]].any()
+
+
+@pytest.mark.parametrize(
+    "rgb, xy, match",
+    [
+        (np.zeros((10, 10), np.uint8), np.zeros((N_LANDMARKS, 2)), "rgb"),
+        (np.zeros((10, 10, 3), np.float32), np.zeros((N_LANDMARKS, 2)), "rgb"),
+        (np.zeros((10, 10, 3), np.uint8), np.zeros((17, 2)), "xy_px_row"),
+    ],
+    ids=["grey", "float", "17-points"],
+)
+def test_draw_skeleton_validation(rgb, xy, match):
+    with pytest.raises(ValueError, match=match):
+        overlay.draw_skeleton(rgb, xy)
+
+
+def test_skeleton_style_validation():
+    with pytest.raises(ValueError, match="left_rgb"):
+        overlay.SkeletonStyle(left_rgb=(300, 0, 0))
+    with pytest.raises(ValueError, match="min_visibility"):
+        overlay.SkeletonStyle(min_visibility=2.0)
+
+
+def test_write_overlay_video_matches_rows_by_time(tmp_path):
+    n = 12
+    t = np.arange(n) * 40.0
+    clip = _write(tmp_path / "plain.mp4", [(ti, np.full((300, 200, 3), 40, np.uint8)) for ti in t], fps=25.0)
+    rows = PoseSequence.empty_rows(n)
+    rows["xy_px"][: n // 2] = _standing_figure()
+    rows["visibility"][: n // 2] = 1.0
+    seq = PoseSequence(t_ms=t, **rows, frame_w=200, frame_h=300)
+    out = overlay.write_overlay_video(tmp_path / "o.mp4", clip, seq)
+    frames = video.read_all(out)
+    assert video.probe(out).codec == "h264"
+    np.testing.assert_allclose([f.t_ms for f in frames], t, atol=0.5)
+    lk = _standing_figure()[int(Landmark.LEFT_KNEE)].astype(int)
+    for i, f in enumerate(frames):
+        knee_drawn = int(f.rgb[lk[1], lk[0]].astype(int).sum()) > 3 * 60
+        label_drawn = int(f.rgb[12, 12, 0]) > 80
+        assert knee_drawn == (i < n // 2) and label_drawn == (i >= n // 2), i

@@ -74,6 +74,9 @@ class Case:
     aux: np.ndarray | None = None
     signal: str = "primary"
     tol_ms: float = TOL_MS
+    # False where the stream opens before any full rep so the live counter cannot yet tell the raised arms
+    # (capped at hip height, 0.1 above lockout) from standing: its first rep starts at the first frame
+    live_starts: bool = True
 
 
 def _squat_clean() -> Case:
@@ -206,6 +209,43 @@ def _dl_set_at_bar() -> Case:
     return Case("deadlift", t, from_knots(t, knots), [(0, 2000, 2800)], ignored=["set-down"])
 
 
+def _dl_set_at_bar_with_regrip() -> Case:
+    # opens on a 0.13 wobble at the bar (hands settling), a first-frame landmark glitch, 2 s at the bar,
+    # then the pull: the wobble is not a top (the standing level stays at lockout), the glitch not the floor
+    t = uniform_t(5000)
+    knots = [(0, 0.38), (300, 0.25), (2300, 0.25), (3100, 0.8), (5000, 0.8)]
+    x = from_knots(t, knots)
+    x[0] = 0.10
+    return Case("deadlift", t, x, [(0, 2300, 3100)])
+
+
+def _dl_lockout_creep() -> Case:
+    # after lockout the hands creep up a further 4% of the pull over 0.6 s (shoulders back): the rep
+    # ends at lockout, not at the end of the creep
+    t = uniform_t(6000)
+    knots = [(0, 0.8), (1000, 0.8), (2000, 0.25), (2800, 0.8), (3400, 0.822), (4500, 0.822), (5300, 0.25),
+             (6000, 0.25)]
+    return Case("deadlift", t, from_knots(t, knots), [(1000, 2000, 2800)], ignored=["set-down"])
+
+
+def _dl_set_down_regrip() -> Case:
+    # after the last lockout the bar goes down and the hands come up 0.1 (re-grip, standing half up):
+    # the set-down belongs to the last rep, it is no partial pull
+    t = uniform_t(6500)
+    knots = [(0, 0.8), (1000, 0.8), (2000, 0.25), (2800, 0.8), (3800, 0.8), (4800, 0.25), (5400, 0.25),
+             (5900, 0.35), (6500, 0.35)]
+    return Case("deadlift", t, from_knots(t, knots), [(1000, 2000, 2800)], ignored=["set-down"])
+
+
+def _dl_kettlebell_touch() -> Case:
+    # a kettlebell touch: a rounded 0.4 s turn at the floor (cosine easing), no rest: bottom = lowest point
+    reps = [(1000, 1900, 2700), (3400, 4300, 5100)]
+    t = uniform_t(6000)
+    knots = [(0, 0.9), (1000, 0.9), (1700, 0.3), (1900, 0.25), (2100, 0.3), (2700, 0.9), (3400, 0.9), (4100, 0.3),
+             (4300, 0.25), (4500, 0.3), (5100, 0.9), (6000, 0.9)]
+    return Case("deadlift", t, from_knots(t, knots, "cosine"), reps)
+
+
 def _dl_concentric_only() -> Case:
     # the clip opens part-way up a pull that reaches lockout: it counts
     t = uniform_t(3000)
@@ -238,7 +278,8 @@ def _dl_arms_raised_first() -> Case:
     hips = from_knots(t, rep_knots(reps, depth=0.35, top=1.0))
     wrist = from_knots(t, rep_knots(reps, depth=0.65, top=0.9))
     wrist = np.where((t > 300) & (t < 1500), 1.7, wrist)
-    return Case("deadlift", t, hips, reps, aux=wrist, signal="aux", ignored=["set-up"])
+    return Case("deadlift", t, hips, reps, aux=wrist, signal="aux", ignored=["set-up"],
+                live_starts=False)
 
 
 def _dl_aux_mostly_lost() -> Case:
@@ -272,6 +313,10 @@ CASES = {
     "deadlift-touch-and-go": _dl_touch_and_go,
     "deadlift-dead-stop": _dl_dead_stop,
     "deadlift-set-at-bar": _dl_set_at_bar,
+    "deadlift-set-at-bar-regrip-glitch": _dl_set_at_bar_with_regrip,
+    "deadlift-lockout-creep": _dl_lockout_creep,
+    "deadlift-kettlebell-touch": _dl_kettlebell_touch,
+    "deadlift-set-down-regrip": _dl_set_down_regrip,
     "deadlift-concentric-only": _dl_concentric_only,
     "deadlift-pull-cut-by-clip-end": _dl_pull_cut,
     "deadlift-wrist-aux": _dl_wrist_aux,
@@ -314,7 +359,9 @@ def test_live_matches_offline(name):
     assert [e.index for e in events] == list(range(seg.count))
     assert counter.count == seg.count
     for e, r in zip(events, seg.reps):
-        assert np.allclose([e.start_ms, e.bottom_ms, e.end_ms], [r.start_ms, r.bottom_ms, r.end_ms], atol=100.0)
+        assert np.allclose([e.bottom_ms, e.end_ms], [r.bottom_ms, r.end_ms], atol=100.0)
+        if c.live_starts or e.index > 0:
+            assert e.start_ms == pytest.approx(r.start_ms, abs=100.0)
 
 
 @pytest.mark.parametrize(
@@ -333,28 +380,35 @@ def test_phases_tile_the_rep(name, lift, phase_names):
         assert set(r.tempo_ms) == set(phase_names)
 
 
+P = RepParams()
+SETTLE, BAND = P.settle_frac, P.bottom_band_frac
+
+
 @pytest.mark.parametrize(
-    "name, phase, want_ms, tol_ms",
+    "name, phase, want_ms",
     [
-        ("squat-pauses", "bottom", 800.0 + 2 * 100.0, 70.0),
-        ("squat-clean", "descent", 1000.0 - 50.0 - 100.0, 70.0),
-        ("squat-clean", "bottom", 2 * 100.0, 70.0),
-        ("deadlift-dead-stop", "floor", 1000.0 + 2 * 80.0, 70.0),
-        ("deadlift-dead-stop", "pull", 800.0 - 80.0 - 40.0, 70.0),
-        ("deadlift-touch-and-go", "floor", 2 * 100.0, 70.0),
-        ("deadlift-set-at-bar", "floor", 2000.0 + 80.0, 70.0),
-        ("deadlift-set-at-bar", "lockout", 800.0 + 40.0 + 40.0, 70.0),
+        ("squat-pauses", "bottom", 800.0 + 2 * BAND * 1000.0),
+        ("squat-clean", "descent", 1000.0 * (1 - SETTLE - BAND)),
+        ("squat-clean", "bottom", 2 * BAND * 1000.0),
+        ("deadlift-dead-stop", "floor", 1000.0 + 2 * BAND * 800.0),
+        ("deadlift-dead-stop", "pull", 800.0 * (1 - BAND - SETTLE)),
+        ("deadlift-touch-and-go", "floor", BAND * 1000.0),
+        ("deadlift-touch-and-go", "pull", 800.0 * (1 - SETTLE)),
+        ("deadlift-set-at-bar", "floor", 2000.0 + BAND * 800.0),
+        ("deadlift-set-at-bar", "lockout", 800.0 + 2 * SETTLE * 800.0),
     ],
     ids=["squat-pause-bottom", "squat-descent", "squat-touch-bottom", "dl-dead-stop-floor", "dl-pull",
-         "dl-touch-and-go-floor", "dl-set-at-bar-floor", "dl-lockout-hold"],
+         "dl-touch-and-go-floor", "dl-touch-and-go-pull", "dl-set-at-bar-floor", "dl-lockout-hold"],
 )
-def test_tempo(name, phase, want_ms, tol_ms):
-    """Linear ramps: the bottom band (10% of the range) and the settle band (5%) widen phases by known amounts."""
+def test_tempo(name, phase, want_ms):
+    """Linear ramps: the bottom band and the settle band move phase boundaries by known fractions of a ramp.
+
+    Dead stops end their floor phase at the pull (the last moment in the band), touch-and-go reps at the touch.
+    """
     c = _case(name)
     seg = segment_reps(c.t, c.x, c.lift, aux_signal=c.aux)
     assert seg.reps
-    for r in seg.reps[:1]:
-        assert r.tempo_ms[phase] == pytest.approx(want_ms, abs=tol_ms)
+    assert seg.reps[0].tempo_ms[phase] == pytest.approx(want_ms, abs=70.0)
 
 
 @pytest.mark.parametrize(
@@ -396,6 +450,20 @@ def test_bar_height(hip, wrist, want):
 def test_standing_level(values, tops, want):
     got = standing_level(values, 95.0, tops)
     assert (np.isnan(got) and np.isnan(want)) or got == pytest.approx(want)
+
+
+def test_standing_ignores_clip_edges():
+    """A looped clip cut mid-rep at both ends: its first and last frames (0.65) are not tops the lifter stood at.
+
+    Counting them would put the standing level at the median of [0.65, 1.0, 1.0, 0.65] and every depth 0.175 short.
+    """
+    t = uniform_t(6000)
+    knots = [(0, 0.65), (800, 0.4), (2000, 1.0), (3000, 1.0), (4000, 0.4), (5000, 1.0), (5200, 1.0), (5800, 0.4),
+             (6000, 0.65)]
+    seg = segment_reps(t, from_knots(t, knots), "squat")
+    assert seg.standing_norm == pytest.approx(1.0, abs=0.01)
+    assert [r.depth_norm for r in seg.reps] == pytest.approx([0.6], abs=0.03)
+    assert [s.reason for s in seg.partial_reps] == ["clip start", "clip end"]
 
 
 def test_live_phase_sequence():
