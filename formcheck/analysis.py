@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from formcheck.cleaning import CleaningParams, clean
-from formcheck.metrics import FrameMetrics, compute_frame_metrics
+from formcheck.metrics import FrameMetrics, compute_frame_metrics, rep_height_signals
 from formcheck.repmetrics import RepMeasure
 from formcheck.reps import RepSegmentation, segment_reps
 from formcheck.report import FormReport, flag_message, guidance_block
@@ -156,8 +156,9 @@ def analyze_sequence(
     if seq.detection_rate < 0.8:
         warnings.append(f"the lifter was tracked in only {seq.detection_rate:.0%} of frames")
 
-    aux = metrics.wrist_height_norm if chosen == "deadlift" else None
-    seg = segment_reps(seq.t_ms, metrics.hip_height_norm, chosen, aux_signal=aux)
+    # reps come from the uncleaned landmarks: see rep_height_signals for why
+    hip_h, wrist_h = rep_height_signals(raw)
+    seg = segment_reps(raw.t_ms, hip_h, chosen, aux_signal=wrist_h if chosen == "deadlift" else None)
     ruleset = load_rules(chosen, rules_paths.get(chosen))
     signals = metric_signals(metrics)
     result = evaluate(ruleset, seq.t_ms, signals, list(seg.reps), view.view)

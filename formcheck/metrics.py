@@ -647,3 +647,52 @@ def compute_frame_metrics(seq: PoseSequence, view: ViewInfo, params: MetricParam
 
 
 __all__ = ["FrameMetrics", "MetricParams", "SERIES", "compute_frame_metrics"]
+
+
+# ---------------------------------------------------------------------------- rep-segmentation signals
+def rolling_median(t_ms: np.ndarray, x: np.ndarray, width_ms: float) -> np.ndarray:
+    """Centred rolling median over ``width_ms`` of time (NaN-aware; NaN stays NaN)."""
+    t = np.asarray(t_ms, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64)
+    lo = np.searchsorted(t, t - width_ms / 2.0)
+    hi = np.searchsorted(t, t + width_ms / 2.0, side="right")
+    out = np.full_like(x, np.nan)
+    for i in range(x.size):
+        w = x[lo[i]:hi[i]]
+        w = w[np.isfinite(w)]
+        if w.size:
+            out[i] = np.median(w)
+    return np.where(np.isfinite(x), out, np.nan)
+
+
+def rep_height_signals(seq: PoseSequence, floor_window_ms: float = 1000.0) -> tuple[np.ndarray, np.ndarray]:
+    """Hip and wrist heights above the floor, in leg lengths, for rep segmentation.
+
+    Notes
+    -----
+    Computed from the *uncleaned* landmarks on purpose: the visibility mask
+    of :func:`formcheck.cleaning.clean` hides hips and hands behind the plates
+    for a whole deadlift set-up, and the pull would vanish into a gap. Left
+    and right midpoints make the signals immune to label swaps. The floor is
+    the lower ankle's image height, taken as a rolling median over
+    ``floor_window_ms`` so a single ankle landmark jumping for half a second
+    (seen at lockout in side-view barbell clips) does not move it. Leg length
+    is the 90th percentile of hip-knee + knee-ankle over the clip, in pixels.
+    0 = floor level, ~1 = hip height standing; + = up.
+    """
+    xy = seq.xy_px
+
+    def p(lm: L) -> np.ndarray:
+        return xy[:, int(lm)]
+
+    hip = 0.5 * (p(L.LEFT_HIP) + p(L.RIGHT_HIP))
+    wrist = 0.5 * (p(L.LEFT_WRIST) + p(L.RIGHT_WRIST))
+    legs = [geo.distance(p(h), p(k)) + geo.distance(p(k), p(a)) for h, k, a in (
+        (L.LEFT_HIP, L.LEFT_KNEE, L.LEFT_ANKLE), (L.RIGHT_HIP, L.RIGHT_KNEE, L.RIGHT_ANKLE))]
+    leg = np.fmax(legs[0], legs[1])
+    leg_px = geo.nan_percentile(leg, 90.0)
+    nan = np.full(seq.n_frames, np.nan)
+    if not (np.isfinite(leg_px) and leg_px > 0):
+        return nan, nan.copy()
+    floor = rolling_median(seq.t_ms, np.fmax(p(L.LEFT_ANKLE)[:, 1], p(L.RIGHT_ANKLE)[:, 1]), floor_window_ms)
+    return (floor - hip[:, 1]) / leg_px, (floor - wrist[:, 1]) / leg_px

@@ -294,9 +294,20 @@ class _SetAndRise:
     quality_mask: np.ndarray
 
 
+#: A "set position" whose trunk is closer to vertical than this (or leans back) is a lifter standing,
+#: not set at the bottom of a squat or at a bar on the floor: the segmentation's rep is not a real
+#: rep there (e.g. a bar put down and the lifter straightening up), so nothing is measured.
+MIN_SET_TRUNK_DEG = 5.0
+
+
 def _set_and_rise(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, lookback_ms: float, band_leg: float,
                   onset_fraction: float, finish_fraction: float, top_pad_ms: float) -> _SetAndRise | None:
-    """Find the set position and the hip-rise milestones (None when the hips were not tracked)."""
+    """Find the set position and the hip-rise milestones.
+
+    None when the hips were not tracked, never rose, or the "set position"
+    is an upright stance (trunk within :data:`MIN_SET_TRUNK_DEG` of vertical
+    or leaning back).
+    """
     start, end, _ = _rise_span(rep)
     hip = signals.get("hip_height_norm")
     if hip is None or not end > start:
@@ -326,6 +337,8 @@ def _set_and_rise(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, lookback_
     set_mask = w & (hip <= hip[ib] + band_leg) & (t_ms <= t_on)
     if not set_mask.any():
         set_mask = near
+    if not _median_where(signals.get("trunk_deg"), set_mask) >= MIN_SET_TRUNK_DEG:
+        return None
     return _SetAndRise(set_mask, float(t_ms[ib]), t_on, t_fin, _window(t_ms, lo, t_fin))
 
 
@@ -426,7 +439,7 @@ def _loaded_window(t_ms: np.ndarray, rep: RepLike, before_ms: float, rise_fracti
 
 
 def head_drop_max(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, before_ms: float = 100.0,
-                  rise_fraction: float = 0.6, sustain_ms: float = 200.0) -> RepMeasure:
+                  rise_fraction: float = 0.6, sustain_ms: float = 200.0, min_trunk_deg: float = 20.0) -> RepMeasure:
     """Back rounding, landmark proxy: how far the ears dropped below the trunk line at the loaded bottom (deg).
 
     Notes
@@ -438,7 +451,10 @@ def head_drop_max(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, before_ms
     ``rise_fraction`` of the ascent/pull: the set position, the bottom and
     the first part of the way up, where a rounded back carries the load.
     The lowering before the floor is left out on purpose: in a deadlift it
-    belongs to the previous pull.
+    belongs to the previous pull. Only frames whose trunk leans at least
+    ``min_trunk_deg`` forward count: with the trunk near upright the back is
+    not loaded in flexion and the angle only says where the lifter looks; a
+    rep with no such frame is NaN (not assessable).
 
     What it sees: upper-back (thoracic) rounding with the head hanging, the
     "C-shaped" back with the shoulders rolled forward. Lifters who hinge with
@@ -449,7 +465,10 @@ def head_drop_max(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, before_ms
     like rounding.
     """
     m, phase = _loaded_window(t_ms, rep, before_ms, rise_fraction)
-    x = signals.get("back_rounding_proxy")
+    x, trunk = signals.get("back_rounding_proxy"), signals.get("trunk_deg")
+    if trunk is not None:
+        with np.errstate(invalid="ignore"):
+            m = m & (trunk >= min_trunk_deg)
     if x is None or not m.any():
         return RepMeasure("head_drop_max", float("nan"), "deg", float("nan"), phase, 0.0)
     v, t = sustained_extreme(t_ms[m], x[m], sustain_ms, "max")
@@ -485,7 +504,8 @@ def _top_window(t_ms: np.ndarray, rep: RepLike, top_pad_ms: float, top_fraction:
 
 
 def top_trunk_lean(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, sustain_ms: float = 200.0,
-                   top_pad_ms: float = 600.0, top_fraction: float = 0.15) -> RepMeasure:
+                   top_pad_ms: float = 600.0, top_fraction: float = 0.15,
+                   max_plausible_deg: float = 50.0) -> RepMeasure:
     """Lockout: the most upright trunk the lifter held at the top of the rep (deg forward of vertical).
 
     Notes
@@ -498,12 +518,18 @@ def top_trunk_lean(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, sustain_
     back), + = never got the trunk closer to vertical than this: the hips
     were not finished. Uses only the hip and shoulder landmarks, the best
     tracked ones (the knees are often hidden by the plates at lockout).
+    A "top" where the trunk never came closer to vertical than
+    ``max_plausible_deg`` is not a lifter who stopped short but a rep
+    boundary that is not a top at all (the bar still below the knees): the
+    rep is then NaN (not assessable) rather than flagged.
     """
     m, phase = _top_window(t_ms, rep, top_pad_ms, top_fraction)
     x = signals.get("trunk_deg")
     if x is None or not m.any():
         return RepMeasure("top_trunk_lean", float("nan"), "deg", float("nan"), phase, 0.0)
     v, t = sustained_extreme(t_ms[m], x[m], sustain_ms, "min")
+    if np.isfinite(v) and v > max_plausible_deg:
+        return RepMeasure("top_trunk_lean", float("nan"), "deg", float("nan"), phase, 0.0)
     return RepMeasure("top_trunk_lean", v, "deg", t, phase, _quality(signals, m))
 
 

@@ -609,6 +609,8 @@ def _rep_bounds(
 
 @dataclass
 class _Cycle:
+    """One offline cycle: the top it started from (None when it opens low), its bottoms, the top that ends it."""
+
     top_a: int | None
     bottoms: list[int]
     top_b: int
@@ -673,6 +675,7 @@ def _cycles(x: np.ndarray, troughs: list[int], tops: list[int], standing: float,
     cycles: list[_Cycle] = []
     cur: list[int] = []
     top_a = 0
+    first = True
     for k, b in enumerate(troughs):
         if not cur:
             top_a = tops[k]

@@ -204,11 +204,11 @@ def test_rounded_back_falls_back_to_the_proxy_with_lower_confidence() -> None:
     res = evaluate(rs, t, sig, reps, "side")
     flags = [f for f in res.flags if f.code == "rounded_back"]
     assert [f.rep for f in flags] == [1]
-    assert flags[0].measure == "back_rounding_proxy_max" and flags[0].confidence <= 0.6
+    assert flags[0].measure == "head_drop_max" and flags[0].confidence <= 0.6
     sig["spine_flexion_deg"] = rep_profile(t, reps[0], 40.0)
     res = evaluate(rs, t, sig, reps, "side")
     flags = [f for f in res.flags if f.code == "rounded_back"]
-    assert [(f.rep, f.measure) for f in flags] == [(0, "spine_flexion_max")]
+    assert [(f.rep, f.measure) for f in flags] == [(0, "spine_flexion_loaded")]
 
 
 @pytest.mark.parametrize(
@@ -255,3 +255,119 @@ def test_measure_rejects_unknown_name_and_params() -> None:
         measure("nope", t, {}, rep)
     with pytest.raises(ValueError, match="unexpected parameters"):
         measure("trunk_lean_max", t, {"trunk_deg": np.zeros_like(t)}, rep, bogus=1.0)
+
+
+# ---------------------------------------------------------------------------- measures of the set position and lockout
+
+
+def pull_rep(i: int = 0) -> R:
+    """A deadlift rep on a 1 ms clock: lowering 0-1000, floor 1000-1500, pull 1500-2500, lockout 2500-3000."""
+    return R(i, 0.0, 1500.0, 2500.0, (Ph("lowering", 0.0, 1000.0), Ph("floor", 1000.0, 1500.0),
+                                       Ph("pull", 1500.0, 2500.0), Ph("lockout", 2500.0, 3000.0)))
+
+
+def pull_signals(tip_deg: float = 0.0, set_trunk_deg: float = 50.0, bar_drift: float = 0.0,
+                 top_trunk_deg: float = 0.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Hips 0.95 -> 0.5 (lowering), held on the floor, back up linearly over the pull.
+
+    The trunk leans ``set_trunk_deg`` at the floor; during the pull it first tips a further
+    ``tip_deg`` (reached at 30 % of the pull, held to 60 %), then straightens to ``top_trunk_deg``.
+    The hands move ``bar_drift`` thigh lengths forward over the first 30 % of the pull and stay.
+    """
+    t = np.arange(0.0, 3001.0, 1.0)
+    u = np.clip((t - 1500.0) / 1000.0, 0.0, 1.0)
+    hip = np.where(t < 1000.0, 0.95 - 0.45 * t / 1000.0, np.where(t < 1500.0, 0.5, 0.5 + 0.45 * u))
+    trunk = np.where(t < 1000.0, set_trunk_deg * t / 1000.0, set_trunk_deg)
+    pull = t >= 1500.0
+    early = set_trunk_deg + tip_deg * np.minimum(1.0, u / 0.3)
+    late = set_trunk_deg + tip_deg + (top_trunk_deg - set_trunk_deg - tip_deg) * (u - 0.6) / 0.4
+    trunk = np.where(pull, np.where(u < 0.6, early, late), trunk)
+    bar = np.where(pull, bar_drift * np.minimum(1.0, u / 0.3), 0.0)
+    return t, {"hip_height_norm": hip, "trunk_deg": trunk, "bar_x_offset_norm": bar, "quality": np.ones_like(t)}
+
+
+@pytest.mark.parametrize("tip, expected", [(0.0, 0.0), (12.0, 12.0), (25.0, 25.0)], ids=["together", "tip-12", "tip-25"])
+def test_hip_rise_trunk_tip(tip: float, expected: float) -> None:
+    t, sig = pull_signals(tip_deg=tip)
+    m = measure("hip_rise_trunk_tip", t, sig, pull_rep())
+    assert m.value == pytest.approx(expected, abs=0.05) and m.units == "deg" and m.phase == "pull"
+
+
+def test_hip_rise_trunk_tip_is_negative_when_the_chest_leads() -> None:
+    t, sig = pull_signals()
+    sig["trunk_deg"] = np.where(t >= 1500.0, 50.0 - 50.0 * np.clip((t - 1500.0) / 1000.0, 0, 1), sig["trunk_deg"])
+    assert measure("hip_rise_trunk_tip", t, sig, pull_rep()).value < 0.0
+
+
+@pytest.mark.parametrize("set_trunk, expected", [(50.0, 50.0), (20.0, 20.0), (3.0, np.nan), (-15.0, np.nan)],
+                         ids=["hinge", "squatted", "upright-not-a-set", "leaning-back-not-a-set"])
+def test_start_trunk_lean(set_trunk: float, expected: float) -> None:
+    t, sig = pull_signals(set_trunk_deg=set_trunk)
+    v = measure("start_trunk_lean", t, sig, pull_rep()).value
+    assert (np.isnan(v) and np.isnan(expected)) or v == pytest.approx(expected, abs=1e-6)
+
+
+def test_set_position_needs_tracked_hips() -> None:
+    t, sig = pull_signals()
+    sig["hip_height_norm"] = np.full_like(t, np.nan)
+    for name in ("hip_rise_trunk_tip", "start_trunk_lean", "bar_drift_from_start"):
+        assert np.isnan(measure(name, t, sig, pull_rep()).value), name
+
+
+@pytest.mark.parametrize("drift", [0.0, 0.3], ids=["straight", "drifts"])
+def test_bar_drift_from_start(drift: float) -> None:
+    t, sig = pull_signals(bar_drift=drift)
+    sig["bar_x_offset_norm"] = sig["bar_x_offset_norm"] + 0.2  # set up 0.2 thigh lengths ahead of mid-foot
+    assert measure("bar_drift_from_start", t, sig, pull_rep()).value == pytest.approx(drift, abs=1e-6)
+
+
+@pytest.mark.parametrize("top, expected", [(0.0, 0.0), (30.0, 30.0), (60.0, np.nan)],
+                         ids=["stood-tall", "short-30", "not-a-top"])
+def test_top_trunk_lean(top: float, expected: float) -> None:
+    t, sig = pull_signals(top_trunk_deg=top)
+    sig["trunk_deg"] = np.where(t >= 2500.0, top, sig["trunk_deg"])
+    v = measure("top_trunk_lean", t, sig, pull_rep()).value
+    assert (np.isnan(v) and np.isnan(expected)) or v == pytest.approx(expected, abs=1e-6)
+
+
+@pytest.mark.parametrize("trunk, expected", [(40.0, 25.0), (10.0, np.nan)], ids=["loaded", "upright-gated"])
+def test_head_drop_only_judged_with_the_trunk_inclined(trunk: float, expected: float) -> None:
+    t, sig = pull_signals()
+    sig["trunk_deg"] = np.full_like(t, trunk)
+    sig["back_rounding_proxy"] = np.where((t > 1400.0) & (t < 1900.0), 25.0, -10.0)
+    v = measure("head_drop_max", t, sig, pull_rep(), min_trunk_deg=15.0).value
+    assert (np.isnan(v) and np.isnan(expected)) or v == pytest.approx(expected, abs=1e-6)
+
+
+def test_head_drop_ignores_the_lowering() -> None:
+    """The lowering before the floor belongs to the previous pull (synthetic deadlifts round both ways)."""
+    t, sig = pull_signals()
+    sig["back_rounding_proxy"] = np.where(t < 800.0, 30.0, -10.0)
+    assert measure("head_drop_max", t, sig, pull_rep(), min_trunk_deg=0.0).value == pytest.approx(-10.0)
+
+
+@pytest.mark.parametrize("rise, expected", [(0.1, 0.1), (0.3, 0.3), (0.9, np.nan)], ids=["small", "lifted", "lost-foot"])
+def test_heel_rise_plausibility(rise: float, expected: float) -> None:
+    rep = squat_rep(0, 0.0, 3000.0)
+    t = np.arange(0.0, 3001.0, 1.0)
+    sig = {"heel_rise_norm": rep_profile(t, rep, rise), "quality": np.ones_like(t)}
+    v = measure("heel_rise", t, sig, rep, sustain_ms=0.0).value
+    assert (np.isnan(v) and np.isnan(expected)) or v == pytest.approx(expected, abs=1e-3)
+
+
+@pytest.mark.parametrize("set_trunk, expected", [(30.0 + EPS, "clear"), (30.0 - EPS, "flagged")],
+                         ids=["limit-plus-eps", "limit-minus-eps"])
+def test_hips_too_low_start_limit_boundaries(set_trunk: float, expected: str) -> None:
+    rs = load_rules("deadlift")
+    t, sig = pull_signals(set_trunk_deg=set_trunk)
+    res = evaluate(rs, t, sig, [pull_rep()], "side")
+    assert res.rep_verdicts[0]["hips_too_low_start"] == expected
+
+
+@pytest.mark.parametrize("tip, expected", [(10.0 - EPS, "clear"), (10.0 + EPS, "flagged")],
+                         ids=["limit-minus-eps", "limit-plus-eps"])
+def test_hips_rise_early_limit_boundaries(tip: float, expected: str) -> None:
+    rs = load_rules("deadlift")
+    t, sig = pull_signals(tip_deg=tip)
+    res = evaluate(rs, t, sig, [pull_rep()], "side")
+    assert res.rep_verdicts[0]["hips_rise_early"] == expected
