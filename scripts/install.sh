@@ -3,10 +3,10 @@
 #   bash scripts/install.sh            # system packages (when root on Debian/Ubuntu) + venv + package + test tools
 #   FORMCHECK_NO_APT=1 bash scripts/install.sh   # skip apt (install the packages below yourself)
 # System packages: libgl1 and libglib2.0-0 (OpenCV, pulled in by mediapipe, needs them);
-# chromium (only for the browser tests: it checks the overlay videos really play).
+# chromium and iproute2 (only for the browser tests: real playback, and the live test's loopback-only network namespace).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_PACKAGES="libgl1 libglib2.0-0 chromium"
+APT_PACKAGES="libgl1 libglib2.0-0 chromium iproute2"
 if [ -z "${FORMCHECK_NO_APT:-}" ] && command -v apt-get >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ]; then
     missing=""
