@@ -964,7 +964,9 @@ class LiveRepCounter:
 
     NaN values are skipped; values in a gap up to ``max_gap_ms`` are
     interpolated in time when the next value arrives (as offline), and a
-    longer gap ends the current stretch like the end of a clip.
+    longer gap of NaN values ends the current stretch like the end of a clip.
+    Sparse samples without NaN between them (frames dropped under load) are
+    one continuous stretch, as they would be offline.
     """
 
     def __init__(self, lift: str, params: RepParams = RepParams()) -> None:
@@ -1051,13 +1053,15 @@ class LiveRepCounter:
         except (TypeError, ValueError) as exc:
             raise ValueError(f"value: expected a number or NaN, got {value!r}") from exc
         p = self.params
+        # Only a stretch where the lifter was *lost* (NaN values) splits the stream, as offline; frames
+        # dropped because the machine could not keep up leave no samples at all and never split a rep.
         long_gap = self._last_valid is not None and t - self._last_valid[0] > p.max_gap_ms
         if not math.isfinite(v):
             if long_gap:
                 self._close_run()
             self._nan_times.append(t)
             return self._queue.popleft() if self._queue else None
-        if long_gap:
+        if long_gap and self._nan_times:
             self._close_run()
         elif self._last_valid is not None:
             t0, v0 = self._last_valid

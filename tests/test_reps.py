@@ -548,3 +548,26 @@ def test_params_are_frozen():
     p = RepParams()
     with pytest.raises(AttributeError):
         p.min_rom_norm = 0.3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("step_ms", [33.3, 250.0, 500.0], ids=["30fps", "4fps", "2fps"])
+def test_live_counter_survives_dropped_frames(step_ms: float) -> None:
+    """Frames dropped under load (sparse samples, no NaN) must not split or lose reps."""
+    from formcheck.reps import LiveRepCounter, segment_reps
+
+    def height(t: np.ndarray) -> np.ndarray:
+        # 1 s standing, then 4 reps of 3 s (down to 0.55), then 1.5 s standing
+        x = np.ones_like(t)
+        m = (t >= 1000) & (t < 13000)
+        ph = (t[m] - 1000) / 3000.0
+        x[m] = 1.0 - 0.225 * (1 - np.cos(2 * np.pi * ph))
+        return x
+
+    dense = np.arange(0.0, 14500.0, 1000.0 / 30.0)
+    offline = segment_reps(dense, height(dense), "squat")
+    assert offline.count == 4
+    counter = LiveRepCounter("squat")
+    sparse = np.arange(0.0, 14500.0, step_ms)
+    events = [e for t, v in zip(sparse, height(sparse)) if (e := counter.update(float(t), float(v))) is not None]
+    events += list(counter.finish())
+    assert len(events) == offline.count
