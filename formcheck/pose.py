@@ -621,6 +621,8 @@ def _run_parallel(jobs: list[_ChunkJob], progress: Callable[[int], None] | None,
                   warn: WarnFn | None) -> list[_ChunkOut]:
     import multiprocessing as mp_
 
+    from formcheck import procs as procs_
+
     ctx = mp_.get_context("spawn")
     out_q = ctx.Queue()
     procs = [ctx.Process(target=_worker_main, args=(job, out_q), name=f"formcheck-pose-{job.index}", daemon=True)
@@ -628,7 +630,7 @@ def _run_parallel(jobs: list[_ChunkJob], progress: Callable[[int], None] | None,
     outs: dict[int, _ChunkOut] = {}
     try:
         for p in procs:
-            p.start()
+            procs_.start(p)
         while len(outs) < len(jobs):
             try:
                 kind, idx, payload = out_q.get(timeout=0.5)
@@ -844,9 +846,10 @@ def extract_pose(
     num_poses
         People the tracking landmarker follows per frame. None (default)
         starts with one and raises it (up to :data:`NUM_POSES`) as soon as a
-        once-a-second people scan sees more (see :class:`_Landmarkers`): a lone
-        lifter costs one landmark pass per frame, a lifter with bystanders is
-        still told apart from them. An int fixes it and turns the scan off.
+        once-a-second people scan sees more: a lone lifter costs one landmark
+        pass per frame (asking MediaPipe for more people than it tracks runs
+        its person detector on every frame), a lifter with bystanders is still
+        told apart from them. An int fixes it and turns the scan off.
 
     Returns
     -------
@@ -870,6 +873,7 @@ def extract_pose(
         raise ValueError(f"max_side: expected at least 16 px or None, got {max_side}")
     if num_poses is not None and not 1 <= int(num_poses) <= 5:
         raise ValueError(f"num_poses: expected None or 1 to 5, got {num_poses}")
+    max_side = None if max_side is None else int(max_side)
     t_start = time.perf_counter()
     model_path = resolve_model(model)
     info = video.probe(path)
@@ -925,7 +929,8 @@ def extract_pose(
 
 
 def _model_label(model: str, model_path: Path) -> str:
-    return model if model in ("lite", "full", "heavy") else Path(model_path).stem
+    name = str(model).strip().lower()
+    return name if name in ("lite", "full", "heavy") else Path(model_path).stem
 
 
 def _frames_estimate(info: video.VideoInfo) -> int:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Mapping
 
-from formcheck import __version__
+from formcheck import __version__, procs
 from formcheck.storage import SOURCE_KINDS, Store, StoreError, clean_athlete
 
 __all__ = [
@@ -410,7 +410,7 @@ class JobManager:
         # Not a daemon: the pipeline may start its own pose worker processes.
         process = ctx.Process(target=_job_main, args=(job.request, messages), name="formcheck-analysis")
         job.process = process
-        process.start()
+        procs.start(process)
         final: JobState | None = None
         while final is None:
             try:

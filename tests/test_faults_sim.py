@@ -66,8 +66,9 @@ CASES = (
     Case("deadlift-oblique-hips-rise", "deadlift", OBLIQUE, "hips_rise_early", FAULT_PRESETS["hips_rise_early"],
          (1, 2, 3)),
     Case("deadlift-side-bar-drift", "deadlift", SIDE, "bar_drift", FAULT_PRESETS["bar_drift"], (1, 2, 3)),
-    Case("deadlift-side-lean-back", "deadlift", SIDE, "hyperextension_lockout",
-         FAULT_PRESETS["hyperextension_lockout"], (1, 2, 3)),
+    # the preset (14 deg) reads 11-13 deg, under the 15 deg limit kept for rolled cameras (docs/accuracy.md)
+    Case("deadlift-side-lean-back", "deadlift", SIDE, "hyperextension_lockout", Fault(lean_back_deg=20.0),
+         (1, 2, 3)),
     # the preset (24 deg short) leaves the trunk 19 deg forward, under the 25 deg limit (see docs/accuracy.md)
     Case("deadlift-side-incomplete-lockout", "deadlift", SIDE, "incomplete_lockout", Fault(lockout_short_deg=35.0),
          (1, 2, 3)),

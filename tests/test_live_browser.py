@@ -156,7 +156,7 @@ def test_live_session_in_browser(prerequisites: dict[str, Any], server: dict[str
 
     truth = json.loads(SAMPLE.with_suffix(".json").read_text())
     n_reps = len(truth["reps"])
-    lean_rep = 1 + next(r["index"] for r in truth["reps"] if "excessive_forward_lean" in r["faults"])
+    assert any("excessive_forward_lean" in r["faults"] for r in truth["reps"]), "the sample should have a lean rep"
     t0 = time.monotonic()
     with prerequisites["sync_playwright"]() as p:
         browser = p.chromium.launch(executable_path=server["chromium"], headless=True,
@@ -199,11 +199,12 @@ def test_live_session_in_browser(prerequisites: dict[str, Any], server: dict[str
             assert nums.get("Reps", 0) >= n_reps, nums
             assert cue_px >= 1500, f"no cue banner seen in the returned video ({cue_px} px)"
 
-            # the per-rep list names the cue of the forward-lean rep
+            # the per-rep list names the forward-lean rep's fault and cue. The fake camera loops the clip
+            # from wherever it is when the stream starts, so live rep numbers need not match the clip's.
             table = page.locator('[data-testid="stTable"]').first
             rows = table.locator("tbody tr").all_inner_texts()
-            lean_row = next(r for r in rows if re.match(rf"\s*{lean_rep}\s", r))
-            assert "chest up" in lean_row, rows
+            lean_rows = [r for r in rows if "excessive forward lean" in r]
+            assert lean_rows and all("chest up" in r for r in lean_rows), rows
 
             comp.get_by_role("button", name="Stop").click(timeout=10_000)
             page.get_by_text(re.compile("Saved to History")).wait_for(timeout=120_000)

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import zipfile
+import types
 from pathlib import Path
 
 import cv2
@@ -284,6 +285,18 @@ def test_parallel_matches_single(short_clip, short_single, model_path):
     assert np.nanpercentile(diff, 95) < 10.0
     done = [d for d, _ in progress]
     assert done == sorted(done) and progress[-1] == (a.n_frames, a.n_frames)
+
+
+def test_parallel_ignores_a_page_script_as_main(short_clip, short_single, model_path, tmp_path, monkeypatch):
+    # inside `streamlit run` (and after Streamlit's AppTest) __main__ is a page script; workers must not run it
+    script = tmp_path / "page.py"
+    script.write_text("raise RuntimeError('page script executed in a pose worker')\n")
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    par = extract_pose(short_clip[0], model=str(model_path), workers=2)
+    assert par.stats["workers"] == 2
+    np.testing.assert_array_equal(par.sequence.detected, short_single.sequence.detected)
 
 
 @pytest.mark.parametrize(

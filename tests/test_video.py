@@ -21,7 +21,7 @@ import numpy as np
 import psutil
 import pytest
 
-from formcheck import video
+from formcheck import procs, video
 from formcheck.video import Frame, VideoError, VideoInfo, VideoWriter
 from support import make_clips as mc
 
@@ -54,7 +54,8 @@ class IsolatedRunner:
     def run(self, fn: Callable[..., Any], *args: Any, timeout_s: float = ISOLATED_TIMEOUT_S) -> Any:
         starting = self._pool is None
         if starting:
-            self._pool = self._ctx.Pool(1)
+            with procs.hidden_main():  # another test may have left a page script as __main__ (Streamlit AppTest)
+                self._pool = self._ctx.Pool(1)
         pending = self._pool.apply_async(_call, (fn, args))
         try:
             result = pending.get(timeout_s + (WORKER_START_S if starting else 0.0))
