@@ -104,20 +104,20 @@ def _detected_rep_of(sim: SimSequence, reps: list[dict[str, Any]], k: int) -> in
     return None
 
 
-def _needs_outlier_rule(case: Case) -> None:
-    """The barbell squatted pull is caught through the personal outlier margin (see docs/accuracy.md)."""
-    if case.code != "hips_too_low_start":
-        return
-    rule = load_rules("deadlift").rules["hips_too_low_start"][0]
-    if getattr(rule, "personal_outlier", None) is None:
-        pytest.skip("hips_too_low_start on a barbell needs personal_outlier_deg (rules.py support requested): "
-                    "the model's bar in front of the shins keeps the torso >= 37 deg even when the lifter squats it")
+_SQUATTED_BARBELL_PULL = pytest.mark.xfail(
+    strict=True,
+    reason="known limit (docs/accuracy.md): the model's bar in front of the shins keeps the torso >= 37 deg even "
+           "when the lifter squats the pull, above the 30 deg limit; needs a personal-outlier rule")
 
 
-@pytest.mark.parametrize("case, seed", [pytest.param(c, s, id=f"{c.id}-seed{s}") for c in CASES for s in c.seeds])
+def _case_param(c: Case, s: int) -> Any:
+    marks = (_SQUATTED_BARBELL_PULL,) if c.code == "hips_too_low_start" else ()
+    return pytest.param(c, s, id=f"{c.id}-seed{s}", marks=marks)
+
+
+@pytest.mark.parametrize("case, seed", [_case_param(c, s) for c in CASES for s in c.seeds])
 def test_injected_fault_flags_exactly_that_rep(case: Case, seed: int) -> None:
     assert case.code in case.fault.codes, f"{case.id}: the fault does not carry {case.code}"
-    _needs_outlier_rule(case)
     sim = _simulate(case.lift, case.view_deg, seed, {FAULTY_REP: case.fault})
     report = analyze_sequence(sim.seq, lift=case.lift).report
     target = _detected_rep_of(sim, list(report.reps), FAULTY_REP)
@@ -159,8 +159,7 @@ def test_rounding_the_landmarks_cannot_see(lift: str, fault: Fault) -> None:
     sim = _simulate(lift, SIDE, 1, {FAULTY_REP: fault})
     report = analyze_sequence(sim.seq, lift=lift).report
     target = _detected_rep_of(sim, list(report.reps), FAULTY_REP)
+    assert target is not None, "the rounded rep was not detected"
     flagged = {f["rep"] for f in report.flags if f["code"] == "rounded_back"}
-    if target in flagged:
-        pytest.fail("the landmark proxy now sees this rounding: move the case into CASES")
-    pytest.skip("silhouette-only: lumbar rounding, or upper-back rounding with the head held up, "
-                "does not move the ears off the trunk line (docs/accuracy.md)")
+    # a characterisation of the proxy's blind spot: when it starts to see this rounding, move the case into CASES
+    assert target not in flagged, "the landmark proxy now sees this rounding: move the case into CASES"
