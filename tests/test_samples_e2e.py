@@ -24,9 +24,8 @@ _STAND_UP = ("a lifter standing up after setting the bar down is counted as one 
              "hip and hand heights alone cannot tell it from a rep (open defect, see the issue notes)")
 KNOWN_REP_DEFECTS = {"deadlift_side_faults": _STAND_UP, "deadlift_side_good": _STAND_UP}
 KNOWN_FLAG_DEFECTS = {
-    "deadlift_side_faults": "rounded back (thoracic+lumbar flexion) is missed by the landmark proxy, and rep 1 "
-                            "reads hips rising early at 10.4 deg (limit 10): MediaPipe puts the hips near the floor "
-                            "behind the near plate in the set-up, then they jump (open defects)",
+    "deadlift_side_faults": "rounded back (thoracic+lumbar flexion) is missed by the landmark proxy (open defect, "
+                            "issue #6: silhouette)",
 }
 
 
