@@ -344,7 +344,8 @@ def _set_and_rise(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, lookback_
 
 def hip_rise_trunk_tip(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, onset_fraction: float = 0.2,
                        finish_fraction: float = 0.95, lookback_ms: float = 300.0, band_leg: float = 0.03,
-                       sustain_ms: float = 100.0, top_pad_ms: float = 500.0) -> RepMeasure:
+                       sustain_ms: float = 100.0, top_pad_ms: float = 500.0,
+                       min_set_hip_leg: float = 0.0) -> RepMeasure:
     """Hips rising early: how far the trunk tipped forward while the hips rose (deg).
 
     Notes
@@ -361,7 +362,10 @@ def hip_rise_trunk_tip(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, onse
     (the trunk straightens as it rises). Worst moment: the peak lean.
     Same definition for the squat (out of the hole) and the deadlift (off the
     floor). Heights are ``hip_height_norm``; a clip whose hips are not tracked
-    (plates hiding them) gives NaN.
+    (plates hiding them) gives NaN, and so does a rep whose lowest set-position
+    hip lies less than ``min_set_hip_leg`` leg lengths above the ankles: no
+    lifter sets up with the hips there, so the landmark was lost (behind a
+    plate) and its jump back would read as the hips shooting up. 0 = no check.
     """
     _, _, phase = _rise_span(rep)
     nan = RepMeasure("hip_rise_trunk_tip", float("nan"), "deg", float("nan"), phase, 0.0)
@@ -369,6 +373,9 @@ def hip_rise_trunk_tip(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, onse
     sr = _set_and_rise(t_ms, signals, rep, lookback_ms=lookback_ms, band_leg=band_leg,
                        onset_fraction=onset_fraction, finish_fraction=finish_fraction, top_pad_ms=top_pad_ms)
     if x is None or sr is None:
+        return nan
+    hip = signals["hip_height_norm"]
+    if min_set_hip_leg > 0 and not hip[int(np.argmin(np.abs(t_ms - sr.t_set)))] >= min_set_hip_leg:
         return nan
     x0 = _median_where(x, sr.set_mask)
     m = _window(t_ms, sr.t_onset, sr.t_finish)

@@ -237,6 +237,19 @@ def _dl_set_down_regrip() -> Case:
     return Case("deadlift", t, from_knots(t, knots), [(1000, 2000, 2800)], ignored=["set-down"])
 
 
+def _dl_set_down_then_stand_up() -> Case:
+    # set-up hinge to the bar, two dead-stop pulls, the final set-down, then the lifter lets go and stands
+    # up: the hands rise with the body to where they hung at lockout (as in the synthetic samples). A coach
+    # counts 2 (the bar stayed on the floor); the hip and hand heights of the stand-up are those of a pull.
+    t = uniform_t(10500)
+    knots = [(0, 1.0), (1000, 1.0), (2000, 0.45), (2800, 0.45), (3600, 1.0), (4100, 1.0), (5100, 0.45), (5900, 0.45),
+             (6700, 1.0), (7200, 1.0), (8200, 0.45), (8800, 0.45), (9600, 1.0), (10500, 1.0)]
+    hips = from_knots(t, knots)
+    wrist = from_knots(t, [(k, 0.25 + (v - 0.45) * (0.8 - 0.25) / 0.55) for k, v in knots])
+    return Case("deadlift", t, hips, [(1000, 2800, 3600), (4100, 5900, 6700)], ignored=["set-down"], aux=wrist,
+                signal="aux")
+
+
 def _dl_kettlebell_touch() -> Case:
     # a kettlebell touch: a rounded 0.4 s turn at the floor (cosine easing), no rest: bottom = lowest point
     reps = [(1000, 1900, 2700), (3400, 4300, 5100)]
@@ -317,6 +330,7 @@ CASES = {
     "deadlift-lockout-creep": _dl_lockout_creep,
     "deadlift-kettlebell-touch": _dl_kettlebell_touch,
     "deadlift-set-down-regrip": _dl_set_down_regrip,
+    "deadlift-set-down-then-stand-up": _dl_set_down_then_stand_up,
     "deadlift-concentric-only": _dl_concentric_only,
     "deadlift-pull-cut-by-clip-end": _dl_pull_cut,
     "deadlift-wrist-aux": _dl_wrist_aux,
@@ -330,7 +344,19 @@ def _case(name: str) -> Case:
     return CASES[name]()
 
 
-@pytest.mark.parametrize("name", list(CASES), ids=list(CASES))
+# Known defect, kept visible (strict: the run fails as soon as it is fixed, so the mark gets removed).
+KNOWN_COUNT_DEFECTS = {
+    "deadlift-set-down-then-stand-up": "standing up after letting go of the bar moves hips and hands exactly like "
+                                       "a pull; only the bar, which landmarks do not show, tells them apart",
+}
+
+
+def _offline_params() -> list:
+    return [pytest.param(n, id=n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_COUNT_DEFECTS[n]))
+            if n in KNOWN_COUNT_DEFECTS else pytest.param(n, id=n) for n in CASES]
+
+
+@pytest.mark.parametrize("name", _offline_params())
 def test_offline_boundaries(name):
     c = _case(name)
     seg = segment_reps(c.t, c.x, c.lift, aux_signal=c.aux)

@@ -293,6 +293,27 @@ def test_hip_rise_trunk_tip(tip: float, expected: float) -> None:
     assert m.value == pytest.approx(expected, abs=0.05) and m.units == "deg" and m.phase == "pull"
 
 
+@pytest.mark.parametrize("set_hip, min_set_hip, expected", [
+    (0.5, 0.15, 12.0),      # a normal set position
+    (0.16, 0.15, 12.0),     # low, still believable
+    (0.10, 0.15, np.nan),   # hips "below mid-shin": the landmark was lost, not assessable
+    (0.10, 0.0, 12.0),      # check off
+], ids=["normal-set", "low-set", "lost-hips-not-assessable", "check-off"])
+def test_hip_rise_trunk_tip_needs_believable_set_hips(set_hip: float, min_set_hip: float, expected: float) -> None:
+    t, sig = pull_signals(tip_deg=12.0)
+    sig["hip_height_norm"] = sig["hip_height_norm"] - 0.5 + set_hip
+    v = measure("hip_rise_trunk_tip", t, sig, pull_rep(), min_set_hip_leg=min_set_hip).value
+    assert (np.isnan(v) and np.isnan(expected)) or v == pytest.approx(expected, abs=0.05)
+
+
+def test_deadlift_rules_gate_lost_set_hips() -> None:
+    rs = load_rules("deadlift")
+    t, sig = pull_signals(tip_deg=20.0)
+    sig["hip_height_norm"] = sig["hip_height_norm"] - 0.4
+    res = evaluate(rs, t, sig, [pull_rep()], "side")
+    assert res.rep_verdicts[0]["hips_rise_early"] == "not_assessable"
+
+
 def test_hip_rise_trunk_tip_is_negative_when_the_chest_leads() -> None:
     t, sig = pull_signals()
     sig["trunk_deg"] = np.where(t >= 1500.0, 50.0 - 50.0 * np.clip((t - 1500.0) / 1000.0, 0, 1), sig["trunk_deg"])

@@ -235,11 +235,19 @@ def test_hyperextension_reads_above_180_at_lockout() -> None:
 def test_deadlift_bar_starts_on_the_floor_and_stays_above_it(deadlift_good: K.SimResult) -> None:
     r = deadlift_good
     assert np.all(r.bar_m[:, 1] >= K.PLATE_RADIUS_M - 1e-6)
+    hip_y = 0.5 * (r.joints_3d[:, L.LEFT_HIP, 1] + r.joints_3d[:, L.RIGHT_HIP, 1])
     for rp in r.reps:
-        i = int(np.searchsorted(r.t_ms, rp.start_ms))
-        assert r.bar_m[i, 1] == pytest.approx(K.PLATE_RADIUS_M, abs=0.01)
-        assert [p.name for p in rp.phases] == ["pull", "lockout", "lowering"]
-        assert rp.bottom_ms == rp.start_ms
+        # LABELS.md convention: descent begins -> last moment with the bar on the floor -> lockout reached
+        i0, ib, ie = (int(np.searchsorted(r.t_ms, x - 1e-6)) for x in (rp.start_ms, rp.bottom_ms, rp.end_ms))
+        assert r.bar_m[ib, 1] == pytest.approx(K.PLATE_RADIUS_M, abs=0.01)
+        assert hip_y[i0] == pytest.approx(hip_y.max(), abs=0.01)          # standing when the descent begins
+        assert r.phase[ib] == "pull" and r.phase[ib - 1] in ("setup", "rest")
+        assert r.phase[ie] == "lockout" and r.phase[ie - 1] == "pull"
+        assert [p.name for p in rp.phases][:4] == ["lowering", "floor", "pull", "lockout"]
+        assert rp.phases[0].start_ms == rp.start_ms and rp.phases[2].start_ms == rp.bottom_ms
+        assert rp.phases[2].end_ms == rp.end_ms
+    assert [p.name for p in r.reps[-1].phases][4:] == ["set-down"]
+    assert all(len(rp.phases) == 4 for rp in r.reps[:-1])
     top = r.phase == "lockout"
     assert np.allclose(r.knee_deg[top], 180.0, atol=1e-5) and np.allclose(r.hip_deg[top], 180.0, atol=1e-5)
     wrists = 0.5 * (r.joints_3d[:, L.LEFT_WRIST] + r.joints_3d[:, L.RIGHT_WRIST])

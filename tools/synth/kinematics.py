@@ -67,10 +67,16 @@ Timing
 Frame ``i`` is sampled at ``t_ms = i * 1000 / fps`` (constant frame rate). A clip
 is set-up, then the reps, then a finish. Squat rep: ``descent``, ``bottom``,
 ``ascent`` (standing to standing; ``bottom_ms`` is the middle of the bottom
-pause). Deadlift rep: ``pull`` (bar leaves the floor), ``lockout``, ``lowering``
-(bar back on the floor); ``bottom_ms`` equals ``start_ms``, the start position.
-Frames outside reps have phase ``setup`` (including the deadlift's hinge down
-to grip the bar), ``rest`` (between reps) or ``finish``, and rep index -1.
+pause). Deadlift rep (``reps``, the convention of ``../shared/data/lifts/LABELS.md``):
+descent toward the floor begins (``start_ms``; the set-up hinge for the first
+rep) -> last moment with the bar on the floor (``bottom_ms``) -> lockout reached
+(``end_ms``), phases ``lowering``, ``floor``, ``pull``, then ``lockout`` (the
+hold after ``end_ms``) and, on the last rep, ``set-down``.
+The per-frame arrays describe the motion blocks instead: ``phase`` is the
+block (``pull``, ``lockout``, ``lowering`` with the bar; ``setup`` including
+the deadlift's hinge down to grip the bar, ``rest`` between reps, ``finish``)
+and ``rep_index`` the rep whose bar-moving block it is (for a deadlift, the
+pull, the lockout and the lowering after it), -1 elsewhere.
 """
 
 from __future__ import annotations
@@ -86,7 +92,7 @@ from formcheck.landmarks import N_LANDMARKS, Landmark
 
 L = Landmark
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"
 
 LIFTS = ("squat", "deadlift")
 ARM_MODES = ("hang", "forward", "back_bar", "bar_hands")
@@ -1167,6 +1173,29 @@ def _deadlift_blocks(reps: list[_RepPlan], setup_s: float, rest_s: float, end_s:
     return blocks
 
 
+def _deadlift_truth(blocks: list[_Block], k: int, last: bool, faults: tuple[str, ...]) -> RepTruth:
+    """Rep ``k`` of a deadlift timeline in the convention of ``../shared/data/lifts/LABELS.md``.
+
+    ``start_ms``: the descent toward the floor begins (the set-up hinge for the
+    first rep, the previous rep's lowering otherwise); ``bottom_ms``: the last
+    moment with the bar on the floor, just before the pull; ``end_ms``: lockout
+    reached. Phases as :mod:`formcheck.reps` names them: ``lowering`` (to the
+    floor), ``floor`` (grip or rest at the bar), ``pull``, then ``lockout`` (the
+    hold, after ``end_ms``) and, for the last rep only, ``set-down`` (the final
+    lowering, which belongs to the last rep's cycle and is not a rep).
+    """
+    i_pull = next(i for i, blk in enumerate(blocks) if blk.rep == k and blk.phase == "pull")
+    down, floor, pull, hold = blocks[i_pull - 2], blocks[i_pull - 1], blocks[i_pull], blocks[i_pull + 1]
+    if not (down.phase in ("setup", "lowering") and floor.phase in ("setup", "rest") and hold.phase == "lockout"):
+        raise RuntimeError(f"deadlift timeline: unexpected blocks around pull {k}: "
+                           f"{down.phase}, {floor.phase}, {pull.phase}, {hold.phase}")
+    named = [("lowering", down), ("floor", floor), ("pull", pull), ("lockout", hold)]
+    if last:
+        named.append(("set-down", blocks[i_pull + 2]))
+    spans = tuple(PhaseSpan(name, 1000.0 * blk.t0_s, 1000.0 * blk.t1_s) for name, blk in named)
+    return RepTruth(k, 1000.0 * down.t0_s, 1000.0 * pull.t0_s, 1000.0 * pull.t1_s, faults, spans)
+
+
 # ---------------------------------------------------------------------------- result
 @dataclass(frozen=True)
 class SimResult:
@@ -1399,14 +1428,14 @@ def simulate(
 
     rep_truths = []
     for k in range(reps):
-        mine = [blk for blk in blocks if blk.rep == k]
-        spans = tuple(PhaseSpan(blk.phase, 1000.0 * blk.t0_s, 1000.0 * blk.t1_s) for blk in mine)
         if lift == "squat":
+            mine = [blk for blk in blocks if blk.rep == k]
+            spans = tuple(PhaseSpan(blk.phase, 1000.0 * blk.t0_s, 1000.0 * blk.t1_s) for blk in mine)
             bot = next(sp for sp in spans if sp.name == "bottom")
-            bottom_ms = 0.5 * (bot.start_ms + bot.end_ms)
+            rep_truths.append(RepTruth(k, spans[0].start_ms, 0.5 * (bot.start_ms + bot.end_ms), spans[-1].end_ms,
+                                       plans[k].fault.codes, spans))
         else:
-            bottom_ms = spans[0].start_ms
-        rep_truths.append(RepTruth(k, spans[0].start_ms, bottom_ms, spans[-1].end_ms, plans[k].fault.codes, spans))
+            rep_truths.append(_deadlift_truth(blocks, k, k == reps - 1, plans[k].fault.codes))
 
     return SimResult(
         lift=lift, camera=cam, body=b, fps=float(fps), equipment=equipment, t_ms=t_ms, joints_3d=joints, xy_px=xy,

@@ -3,7 +3,10 @@
 Usage::
 
     python -m tools.synth.make_samples [--out sample_videos] [--tests-out tests/data]
-                                       [--only NAME ...] [--no-tests] [--no-samples]
+                                       [--only NAME ...] [--no-tests] [--no-samples] [--json-only]
+
+``--json-only`` rewrites the sample clips' JSON without rendering, after
+checking that the simulated landmarks match the stored ones exactly.
 
 Writes, deterministically (same code -> same frames):
 
@@ -141,6 +144,28 @@ def render_clip(spec: ClipSpec, out_dir: Path, log: Any = print) -> Path:
     return mp4
 
 
+def rewrite_json(spec: ClipSpec, out_dir: Path, log: Any = print) -> Path:
+    """Rewrite ``<out_dir>/<name>.json`` from the current generator without rendering.
+
+    Only for a change that leaves the motion alone (e.g. how rep boundaries
+    are labelled): the simulation must reproduce the stored landmarks exactly,
+    else the video is stale and the clip has to be rendered again. The
+    ``visible`` flags come from the rendered depth and are kept.
+    """
+    js = out_dir / f"{spec.name}.json"
+    old = json.loads(js.read_text(encoding="utf-8"))
+    sim = simulate(spec.lift, spec.azimuth_deg, reps=spec.reps, faults=dict(spec.faults), fps=FPS,
+                   facing=spec.facing, seed=spec.seed)
+    new = _ground_truth(sim, spec.name, spec.description, spec.plates,
+                        np.asarray(old["frames"]["visible"], dtype=bool), old["video"])
+    if new["frames"]["xy_px"] != old["frames"]["xy_px"] or new["frames"]["t_ms"] != old["frames"]["t_ms"]:
+        raise RuntimeError(f"{spec.name}: the simulated motion differs from {js.name}; render the clip again "
+                           f"(python -m tools.synth.make_samples --only {spec.name})")
+    _write_json(js, new)
+    log(f"{js}: ground truth rewritten (motion unchanged)")
+    return js
+
+
 def _landmark_table(xy: np.ndarray, visible: np.ndarray) -> list[dict[str, Any]]:
     return [{"index": int(lm), "name": lm.name.lower(), "x_px": round(float(xy[lm, 0]), 2),
              "y_px": round(float(xy[lm, 1]), 2), "visible": bool(visible[lm])} for lm in Landmark]
@@ -271,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="clip names (and/or synth_person_side, two_people)")
     ap.add_argument("--no-samples", action="store_true", help="skip the sample clips")
     ap.add_argument("--no-tests", action="store_true", help="skip the test image and clip")
+    ap.add_argument("--json-only", action="store_true",
+                    help="rewrite the sample clips' JSON only (fails when the motion, hence the video, changed)")
     a = ap.parse_args(argv)
     out, tests_out = Path(a.out), Path(a.tests_out)
     names = set(a.only) if a.only else None
@@ -282,7 +309,12 @@ def main(argv: list[str] | None = None) -> int:
         out.mkdir(parents=True, exist_ok=True)
         for spec in CLIPS:
             if names is None or spec.name in names:
-                render_clip(spec, out)
+                if a.json_only:
+                    rewrite_json(spec, out)
+                else:
+                    render_clip(spec, out)
+        if a.json_only:
+            return 0
         write_readme(out)
     if not a.no_tests:
         tests_out.mkdir(parents=True, exist_ok=True)
