@@ -456,6 +456,8 @@ def eval_(
     cache: Optional[Path] = typer.Option(None, "--cache", help="Pose cache folder (default: the user cache)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write eval.md, eval.json and the reports here."),
     rules: Optional[list[Path]] = typer.Option(None, "--rules", help="A tuned squat.toml / deadlift.toml (repeat)."),
+    masks: bool = typer.Option(False, "--masks/--no-masks",
+                               help="Also extract the lifter's silhouettes (cached) for the silhouette back-rounding estimate."),
 ) -> None:
     """Measure accuracy on labelled clips: rep counts, per-fault precision/recall/F1, false flags."""
     import json
@@ -483,7 +485,8 @@ def eval_(
         for e in entries:
             clip = video_dir / e["file"]
             try:
-                rep = analyze_for_eval(clip, model=model_name, cache_dir=cache_dir, rules_paths=rules_paths)
+                rep = analyze_for_eval(clip, model=model_name, cache_dir=cache_dir, rules_paths=rules_paths,
+                                       masks=masks)
                 outcomes.append(ClipOutcome(e, rep))
             except _expected_errors() as exc:
                 outcomes.append(ClipOutcome(e, None, error=" ".join(str(exc).split())))
