@@ -410,6 +410,8 @@ def analyze(
     rules: Optional[list[Path]] = typer.Option(None, "--rules", help="A tuned squat.toml / deadlift.toml (repeat)."),
     athlete: str = typer.Option("", "--athlete", help="Athlete name written into the report."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Pose worker processes (default: auto)."),
+    silhouette: bool = typer.Option(False, "--silhouette/--no-silhouette",
+                                    help="Measure the back's curve from the lifter's silhouette (experimental, see docs/accuracy.md)."),
 ) -> None:
     """Analyse squat/deadlift clips: reps, faults with evidence, guidance, reports and an annotated video."""
     from formcheck.pipeline import FORMATS, analyze_video
@@ -439,7 +441,7 @@ def analyze(
 
         res = analyze_video(clip, lift=lift, model=str(model_file) if model_path else model_name, out_dir=out,
                             athlete=athlete, make_video=not no_video, formats=formats, progress=progress,
-                            rules_paths=rules_paths, workers=workers)
+                            rules_paths=rules_paths, workers=workers, keep_masks=silhouette)
         print_report_summary(res.report, console)
         main_file = res.files.get("html") or res.files.get("md") or res.files.get("json")
         return f"{clip.name}: {len(res.report.flags)} flag(s) in {res.report.rep_count} rep(s); report: {main_file} ({res.seconds:.1f} s)"

@@ -72,7 +72,7 @@ def analyze_video(
     progress: ProgressFn | None = None,
     rules_paths: Mapping[str, str | Path] | None = None,
     workers: int | None = None,
-    keep_masks: bool = True,
+    keep_masks: bool = False,
 ) -> ClipResult:
     """Analyse one clip and write its report files into ``out_dir``.
 
@@ -82,9 +82,11 @@ def analyze_video(
     ``<stem>.pose.npz``, ``video`` ``<stem>.annotated.mp4`` and one
     ``worst_<rep>_<code>`` PNG per flag. Raises ``ValueError`` subclasses with
     one-line messages for bad input (unreadable video, missing model).
-    ``keep_masks`` (default on) also extracts the lifter's silhouettes, used in
-    side and oblique views to measure the back's curve (:mod:`formcheck.spine`;
-    cost: ``benchmarks/bench_spine.py``).
+    ``keep_masks`` also extracts the lifter's silhouettes, used in side and
+    oblique views to measure the back's curve (:mod:`formcheck.spine`; cost:
+    ``benchmarks/bench_spine.py``); the rounded-back rule then prefers it to
+    the landmark proxy. Off by default: on the labelled real clips it does not
+    yet beat the proxy (docs/accuracy.md, "Rounded back from the silhouette").
     """
     bad = [f for f in formats if f not in FORMATS]
     if bad:
