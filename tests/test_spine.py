@@ -181,6 +181,11 @@ def test_kinematic_silhouette_flags_the_rounded_rep_only(lift: str, fault: dict)
     hit = [r["rep"] for r in report.reps if r["start_ms"] - 300 <= truth_rep.bottom_ms <= r["end_ms"] + 300]
     assert len(flagged) == 1 and flagged <= set(hit), (flagged, hit)
     assert all(f["measure"] == "spine_flexion_loaded" for f in report.flags if f["code"] == "rounded_back")
+    # the report explains the number and its limits in plain words (formcheck/config/guidance.toml)
+    from formcheck.guidance import load_guidance
+    from formcheck.report import render_markdown
+
+    assert load_guidance().explain_measure("spine_flexion_loaded") in render_markdown(report)
     # the estimate tracks the model's flexion (lumbar + thoracic) frame by frame
     ok = np.isfinite(a.spine.flexion_deg)
     truth = sim.truth.lumbar_deg + sim.truth.thoracic_deg
@@ -207,3 +212,24 @@ def test_analysis_core_imports_no_cv2_or_mediapipe() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    "flexion_deg, drawn",
+    [pytest.param(25.0, True, id="read-frame-drawn"), pytest.param(float("nan"), False, id="rejected-frame-blank")],
+)
+def test_back_annotator_draws_the_measured_outline(flexion_deg: float, drawn: bool) -> None:
+    """The annotated video draws the outline and chord that were measured, and nothing on rejected frames."""
+    from formcheck.annotate import BACK_RGB, back_annotator
+    from formcheck.overlay import FrameContext
+
+    s, h = np.array([320.0, 120.0]), np.array([320.0, 330.0])
+    out = read_back(arc_torso_mask(SHAPE, s, h, 1, 30.0), (0, 0), s, h, 1, P)
+    ann = back_annotator(out.contour_px[None], out.chord_px[None], np.array([flexion_deg]))
+    rgb = np.zeros((*SHAPE, 3), dtype=np.uint8)
+    ann(rgb, FrameContext(row=0, t_ms=0.0))
+    hits = np.all(rgb == np.array(BACK_RGB, dtype=np.uint8), axis=-1)
+    assert hits.any() == drawn
+    if drawn:  # the drawn outline sits on the back, left of the chord (the lifter faces right)
+        assert np.median(np.nonzero(hits)[1]) < 320
+
