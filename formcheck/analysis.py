@@ -20,6 +20,7 @@ from formcheck.reps import RepSegmentation, segment_reps
 from formcheck.report import FormReport, flag_message, guidance_block
 from formcheck.rules import RuleResult, evaluate, load_rules
 from formcheck.sequence import PoseSequence
+from formcheck.spine import MaskSource, SpineEstimate, SpineParams, estimate_spine
 from formcheck.views import LiftGuess, ViewInfo, classify_view, recognize_lift
 
 LIFT_CHOICES = ("auto", "squat", "deadlift")
@@ -41,6 +42,7 @@ class Analysis:
     segmentation: RepSegmentation | None
     rules: RuleResult | None
     report: FormReport
+    spine: SpineEstimate | None = None
 
     @property
     def t_ms(self) -> np.ndarray:
@@ -118,11 +120,16 @@ def analyze_sequence(
     athlete: str = "",
     warnings: Sequence[str] = (),
     cleaning: CleaningParams = CleaningParams(),
+    masks: MaskSource | None = None,
+    spine_params: SpineParams | None = None,
 ) -> Analysis:
     """Analyse one clip's pose sequence.
 
     ``lift`` is ``"auto"`` (recognised from the movement) or the user's choice,
     which always wins. ``rules_paths`` may map a lift to a tuned TOML file.
+    ``masks`` (the lifter's silhouettes, one per frame of ``raw``) turn on the
+    silhouette back-rounding estimate (:mod:`formcheck.spine`) in side and
+    oblique views; the rounded-back rules prefer it to the landmark proxy.
     "No person found" and "no complete rep" come back as a report status.
     """
     if lift not in LIFT_CHOICES:
@@ -149,6 +156,9 @@ def analyze_sequence(
 
     view = classify_view(seq)
     metrics = compute_frame_metrics(seq, view)
+    spine, spine_note = _spine(seq, view, metrics, masks, spine_params)
+    if spine is not None:
+        metrics = metrics.with_spine_flexion(spine.flexion_deg)
     guess = recognize_lift(seq, metrics)
     chosen = guess.lift if lift == "auto" else lift
     if lift != "auto" and guess.lift != lift and guess.confidence >= 0.8:
@@ -174,7 +184,21 @@ def analyze_sequence(
         reps=_rep_entries(seg, result, seq), flags=flags, verdicts=dict(result.verdicts),
         not_assessable=dict(result.reasons), guidance=guidance_block(flagged, chosen), model=model,
         warnings=warnings, athlete=athlete,
-        extra={"lift_reason": guess.reason, "ignored": [{"start_ms": round(s.start_ms, 1), "end_ms": round(s.end_ms, 1),
+        extra={"lift_reason": guess.reason, "spine": spine_note, "ignored": [{"start_ms": round(s.start_ms, 1), "end_ms": round(s.end_ms, 1),
                                                           "reason": s.reason} for s in seg.ignored]},
     )
-    return Analysis(raw, seq, view, metrics, chosen, guess, seg, result, report)
+    return Analysis(raw, seq, view, metrics, chosen, guess, seg, result, report, spine)
+
+
+def _spine(seq: PoseSequence, view: ViewInfo, metrics: FrameMetrics, masks: MaskSource | None,
+           params: SpineParams | None) -> tuple[SpineEstimate | None, dict[str, Any]]:
+    """The silhouette estimate when the masks and the view allow it, and a note for the report."""
+    if masks is None:
+        return None, {"used": False, "reason": "no silhouette was extracted"}
+    if view.view not in ("side", "oblique") or view.facing_sign == 0:
+        return None, {"used": False, "reason": f"the back's outline is not visible from a {view.view} view"}
+    est = estimate_spine(seq.t_ms, seq.xy_px, seq.visibility, masks, view.facing_sign, metrics.trunk_deg, params)
+    if not np.isfinite(est.flexion_deg).any():
+        return None, {"used": False, "reason": "the back's outline could not be read in any frame",
+                      **est.summary()}
+    return est, {"used": True, **est.summary()}

@@ -26,6 +26,7 @@ RED = (200, 30, 30)
 AMBER = (230, 150, 20)
 GREEN = (40, 170, 90)
 TRUNK_RGB = (255, 210, 0)
+BACK_RGB = (255, 60, 200)
 
 
 def _fmt_deg(x: float) -> str:
@@ -64,6 +65,44 @@ def draw_trunk_line(rgb: np.ndarray, seq: PoseSequence, row: int, trunk_deg: flo
         cv2.ellipse(rgb, h, (r, r), -90.0, start, end, TRUNK_RGB, max(1, thick - 1), cv2.LINE_AA)
         draw_label(rgb, _fmt_deg(trunk_deg), (h[0] + 6, int(hip[1] - 0.5 * length)), box_rgb=(40, 40, 40), size=0.9)
     return rgb
+
+
+def draw_back_outline(rgb: np.ndarray, contour_px: np.ndarray, chord_px: np.ndarray, flexion_deg: float,
+                      scale: float = 1.0) -> np.ndarray:
+    """The back's outline read from the silhouette, the line joining its ends and the bend, in place.
+
+    ``contour_px`` (K, 2) and ``chord_px`` (2, 2) come from
+    :class:`formcheck.spine.SpineEstimate` (frame pixels of the analysed
+    frame); NaN points are skipped; nothing is drawn without two points.
+    """
+    pts = np.asarray(contour_px, float) * scale
+    ok = np.isfinite(pts).all(axis=1)
+    if ok.sum() < 2:
+        return rgb
+    thick = max(2, int(round(3 * min(rgb.shape[:2]) / 720)))
+    good = np.round(pts[ok]).astype(np.int32)
+    cv2.polylines(rgb, [good.reshape(-1, 1, 2)], False, BACK_RGB, thick, cv2.LINE_AA)
+    cv2.line(rgb, tuple(int(v) for v in good[0]), tuple(int(v) for v in good[-1]), (235, 235, 235),
+             max(1, thick - 1), cv2.LINE_AA)
+    ch = np.asarray(chord_px, float) * scale
+    if np.isfinite(ch).all():
+        cv2.line(rgb, tuple(int(v) for v in np.round(ch[0])), tuple(int(v) for v in np.round(ch[1])), BACK_RGB,
+                 1, cv2.LINE_AA)
+    if np.isfinite(flexion_deg):
+        mid = good[len(good) // 2]
+        draw_label(rgb, f"back {flexion_deg:+.0f} deg", (int(mid[0]) + 8, int(mid[1]) - 8), box_rgb=(90, 20, 70),
+                   size=0.8)
+    return rgb
+
+
+def back_annotator(contour_px: np.ndarray, chord_px: np.ndarray, flexion_deg: np.ndarray) -> Annotator:
+    """The silhouette back outline per frame (see :func:`draw_back_outline`)."""
+
+    def annotate(rgb: np.ndarray, ctx: FrameContext) -> None:
+        if ctx.row is not None and np.isfinite(flexion_deg[ctx.row]):
+            draw_back_outline(rgb, contour_px[ctx.row], chord_px[ctx.row], float(flexion_deg[ctx.row]), ctx.scale)
+
+    return annotate
 
 
 def trunk_annotator(seq: PoseSequence, trunk_deg: np.ndarray) -> Annotator:
@@ -122,11 +161,16 @@ def flag_banner_annotator(flags: Sequence[Mapping[str, Any]], cues: Mapping[str,
 
 
 def analysis_annotators(seq: PoseSequence, signals: Mapping[str, np.ndarray], report: Mapping[str, Any],
-                        cues: Mapping[str, str]) -> list[Annotator]:
-    """Everything the annotated video shows, in drawing order."""
+                        cues: Mapping[str, str], spine: Any = None) -> list[Annotator]:
+    """Everything the annotated video shows, in drawing order.
+
+    ``spine`` (a :class:`formcheck.spine.SpineEstimate`, optional) adds the back outline.
+    """
     out = [skeleton_annotator(seq), no_person_annotator(seq)]
     if "trunk_deg" in signals:
         out.append(trunk_annotator(seq, signals["trunk_deg"]))
+    if spine is not None:
+        out.append(back_annotator(spine.contour_px, spine.chord_px, spine.flexion_deg))
     out += [
         readout_annotator(signals),
         rep_counter_annotator(report.get("reps", []), float(seq.t_ms[-1]) if seq.n_frames else 0.0),
@@ -136,8 +180,12 @@ def analysis_annotators(seq: PoseSequence, signals: Mapping[str, np.ndarray], re
 
 
 def render_flag_frame(path: str | Path, seq: PoseSequence, flag: Mapping[str, Any],
-                      signals: Mapping[str, np.ndarray], cue: str, message: str = "") -> np.ndarray | None:
+                      signals: Mapping[str, np.ndarray], cue: str, message: str = "",
+                      spine: Any = None) -> np.ndarray | None:
     """The worst frame of one flag: skeleton, trunk line with its angle, and a caption.
+
+    A rounded-back flag measured from the silhouette (``spine``, a
+    :class:`formcheck.spine.SpineEstimate`) also shows the back outline that was measured.
 
     Decodes only up to the flag's frame. Returns None when that frame cannot be read.
     """
@@ -157,6 +205,8 @@ def render_flag_frame(path: str | Path, seq: PoseSequence, flag: Mapping[str, An
     draw_skeleton(rgb, seq.xy_px[row], seq.visibility[row], scale=scale)
     if "trunk_deg" in signals:
         draw_trunk_line(rgb, seq, row, float(signals["trunk_deg"][row]), scale)
+    if spine is not None and flag.get("measure") == "spine_flexion_loaded":
+        draw_back_outline(rgb, spine.contour_px[row], spine.chord_px[row], float(spine.flexion_deg[row]), scale)
     head = f"rep {flag['rep']}: {flag['code'].replace('_', ' ')} ({flag['severity']})"
     draw_label(rgb, head, (8, 8), box_rgb=RED if flag["severity"] == "major" else AMBER)
     units = flag.get("units", "")

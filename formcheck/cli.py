@@ -410,6 +410,8 @@ def analyze(
     rules: Optional[list[Path]] = typer.Option(None, "--rules", help="A tuned squat.toml / deadlift.toml (repeat)."),
     athlete: str = typer.Option("", "--athlete", help="Athlete name written into the report."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Pose worker processes (default: auto)."),
+    silhouette: bool = typer.Option(False, "--silhouette/--no-silhouette",
+                                    help="Measure the back's curve from the lifter's silhouette (experimental, see docs/accuracy.md)."),
 ) -> None:
     """Analyse squat/deadlift clips: reps, faults with evidence, guidance, reports and an annotated video."""
     from formcheck.pipeline import FORMATS, analyze_video
@@ -439,7 +441,7 @@ def analyze(
 
         res = analyze_video(clip, lift=lift, model=str(model_file) if model_path else model_name, out_dir=out,
                             athlete=athlete, make_video=not no_video, formats=formats, progress=progress,
-                            rules_paths=rules_paths, workers=workers)
+                            rules_paths=rules_paths, workers=workers, keep_masks=silhouette)
         print_report_summary(res.report, console)
         main_file = res.files.get("html") or res.files.get("md") or res.files.get("json")
         return f"{clip.name}: {len(res.report.flags)} flag(s) in {res.report.rep_count} rep(s); report: {main_file} ({res.seconds:.1f} s)"
@@ -456,6 +458,8 @@ def eval_(
     cache: Optional[Path] = typer.Option(None, "--cache", help="Pose cache folder (default: the user cache)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write eval.md, eval.json and the reports here."),
     rules: Optional[list[Path]] = typer.Option(None, "--rules", help="A tuned squat.toml / deadlift.toml (repeat)."),
+    masks: bool = typer.Option(False, "--masks/--no-masks",
+                               help="Also extract the lifter's silhouettes (cached) for the silhouette back-rounding estimate."),
 ) -> None:
     """Measure accuracy on labelled clips: rep counts, per-fault precision/recall/F1, false flags."""
     import json
@@ -483,7 +487,8 @@ def eval_(
         for e in entries:
             clip = video_dir / e["file"]
             try:
-                rep = analyze_for_eval(clip, model=model_name, cache_dir=cache_dir, rules_paths=rules_paths)
+                rep = analyze_for_eval(clip, model=model_name, cache_dir=cache_dir, rules_paths=rules_paths,
+                                       masks=masks)
                 outcomes.append(ClipOutcome(e, rep))
             except _expected_errors() as exc:
                 outcomes.append(ClipOutcome(e, None, error=" ".join(str(exc).split())))

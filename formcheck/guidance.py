@@ -18,9 +18,10 @@ from __future__ import annotations
 import math
 import string
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
 from formcheck.faults import FAULT_CODES
@@ -159,6 +160,11 @@ class Guidance:
     red_flag_advice: str
     disclaimer_text: str
     source: Credit
+    measure_notes: Mapping[str, str] = field(default_factory=dict)
+
+    def explain_measure(self, measure: str) -> str:
+        """Plain-words note on how a rule measure is taken and its limits ("" when there is none)."""
+        return self.measure_notes.get(measure, "")
 
     def fault(self, code: str) -> FaultGuidance:
         for fg in self.faults:
@@ -346,7 +352,7 @@ def _parse_fault(code: str, data: Any, causes: Mapping[str, Cause], src: str) ->
 def guidance_from_dict(data: Mapping[str, Any], source: str = "guidance.toml") -> Guidance:
     """Validate parsed TOML into a :class:`Guidance`; errors start with ``source``."""
     top = _Reader(data, source)
-    top.only({"schema", "disclaimer", "credit", "red_flags", "causes", "faults"})
+    top.only({"schema", "disclaimer", "credit", "red_flags", "causes", "faults", "measures"})
     if data.get("schema") != SCHEMA_VERSION:
         raise top.fail(f"schema = {SCHEMA_VERSION}", data.get("schema"))
 
@@ -367,7 +373,15 @@ def guidance_from_dict(data: Mapping[str, Any], source: str = "guidance.toml") -
         raise fault_tables.fail(f"exactly the codes {list(FAULT_CODES)}", {"missing": missing, "unknown": extra})
     faults = tuple(_parse_fault(code, fault_tables.data[code], causes, source) for code in FAULT_CODES)
 
+    measures = _Reader(data.get("measures", {}), f"{source}: measures")
+    notes = {}
+    for name in measures.data:
+        m = _Reader(measures.data[name], f"{source}: measures.{name}")
+        m.only({"explain"})
+        notes[str(name)] = m.text("explain")
+
     return Guidance(
+        measure_notes=MappingProxyType(notes),
         causes=tuple(causes.values()),
         faults=faults,
         red_flag_items=flags.texts("items"),

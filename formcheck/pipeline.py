@@ -82,6 +82,11 @@ def analyze_video(
     ``<stem>.pose.npz``, ``video`` ``<stem>.annotated.mp4`` and one
     ``worst_<rep>_<code>`` PNG per flag. Raises ``ValueError`` subclasses with
     one-line messages for bad input (unreadable video, missing model).
+    ``keep_masks`` also extracts the lifter's silhouettes, used in side and
+    oblique views to measure the back's curve (:mod:`formcheck.spine`; cost:
+    ``benchmarks/bench_spine.py``); the rounded-back rule then prefers it to
+    the landmark proxy. Off by default: on the labelled real clips it does not
+    yet beat the proxy (docs/accuracy.md, "Rounded back from the silhouette").
     """
     bad = [f for f in formats if f not in FORMATS]
     if bad:
@@ -105,6 +110,7 @@ def analyze_video(
     analysis = analyze_sequence(
         pose.sequence, lift=lift, rules_paths=rules_paths, source=_source(info, pose, file_sha256(path)),
         model=model if model in ("lite", "full", "heavy") else Path(model).name, athlete=athlete, warnings=warnings,
+        masks=pose.masks,
     )
     report = analysis.report
     stem = path.stem
@@ -122,7 +128,8 @@ def analyze_video(
     report_progress("images", 0.0)
     for f in flag_dicts:
         key = f"worst_{f['rep']}_{f['code']}"
-        rgb = render_flag_frame(path, analysis.sequence, f, signals, cues.get(f["code"], ""), f.get("message", ""))
+        rgb = render_flag_frame(path, analysis.sequence, f, signals, cues.get(f["code"], ""), f.get("message", ""),
+                                spine=analysis.spine)
         if rgb is not None:
             files[key] = save_png(out / f"{stem}.rep{f['rep']}.{f['code']}.png", rgb)
     images = {k: v for k, v in files.items() if k == "plot" or k.startswith("worst_")}
@@ -142,7 +149,7 @@ def analyze_video(
         files["html"] = p
     if make_video and pose.sequence.n_frames:
         report_progress("video", 0.0)
-        annotators = analysis_annotators(analysis.sequence, signals, report.to_dict(), cues)
+        annotators = analysis_annotators(analysis.sequence, signals, report.to_dict(), cues, spine=analysis.spine)
         files["video"] = write_overlay_video(
             out / f"{stem}.annotated.mp4", path, analysis.sequence, annotators=annotators, warn=warn,
             progress=lambda done, total: report_progress("video", min(1.0, done / max(total, 1))),
@@ -153,36 +160,52 @@ def analyze_video(
 
 # --------------------------------------------------------------------------- evaluation runs
 def pose_cached(path: str | Path, *, model: str, cache_dir: str | Path | None, workers: int | None = None,
-                warn: Callable[[str], None] | None = None) -> tuple[Any, str]:
+                warn: Callable[[str], None] | None = None, masks: bool = False) -> tuple[Any, str]:
     """The clip's pose sequence, from ``cache_dir`` when it was extracted before.
 
     The cache key is the file's sha256 and the model name, so a renamed clip
-    hits the cache and an edited one does not. Returns ``(PoseSequence, sha256)``.
+    hits the cache and an edited one does not. Returns ``(PoseSequence, sha256)``,
+    or ``(PoseSequence, sha256, MaskTrack)`` with ``masks=True`` (the silhouettes
+    are cached beside the pose as ``<key>.masks.npz``; a pose cached without
+    masks is extracted again).
     """
+    from formcheck.pose import MaskTrack
     from formcheck.sequence import PoseSequence
 
     sha = file_sha256(path)
     cached = Path(cache_dir) / f"{sha[:24]}.{Path(str(model)).stem}.npz" if cache_dir else None
-    if cached is not None and cached.is_file():
-        return PoseSequence.load(cached), sha
-    res = extract_pose(path, model=model, workers=workers, warn=warn)
+    cached_masks = cached.with_name(cached.stem + ".masks.npz") if cached is not None else None
+    if cached is not None and cached.is_file() and (not masks or cached_masks.is_file()):
+        seq = PoseSequence.load(cached)
+        return (seq, sha, MaskTrack.load(cached_masks)) if masks else (seq, sha)
+    res = extract_pose(path, model=model, workers=workers, warn=warn, keep_masks=masks)
     stats = {k: v for k, v in res.stats.items() if isinstance(v, (int, float, str))}
     seq = res.sequence.with_(meta={**res.sequence.meta, "stats": stats})
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
+        if masks and res.masks is not None:
+            tmp = cached_masks.with_name(cached_masks.name + ".part")
+            res.masks.save(tmp)
+            tmp.replace(cached_masks)
         tmp = cached.with_name(cached.name + ".part")
         seq.save(tmp)
         tmp.replace(cached)
-    return seq, sha
+    return (seq, sha, res.masks) if masks else (seq, sha)
 
 
 def analyze_for_eval(path: str | Path, *, model: str = "full", cache_dir: str | Path | None = None,
-                     lift: str = "auto", rules_paths: Mapping[str, str | Path] | None = None) -> dict[str, Any]:
-    """Report dict for one labelled clip (pose from the cache when possible; no files written)."""
+                     lift: str = "auto", rules_paths: Mapping[str, str | Path] | None = None,
+                     masks: bool = False) -> dict[str, Any]:
+    """Report dict for one labelled clip (pose from the cache when possible; no files written).
+
+    ``masks=True`` also extracts (or loads from the cache) the lifter's
+    silhouettes, which turns on the silhouette back-rounding estimate.
+    """
     path = Path(path)
     warnings: list[str] = []
-    seq, sha = pose_cached(path, model=model, cache_dir=cache_dir, warn=warnings.append)
+    got = pose_cached(path, model=model, cache_dir=cache_dir, warn=warnings.append, masks=masks)
+    seq, sha = got[0], got[1]
     source = {"file": path.name, "sha256": sha, "duration_ms": round(seq.duration_ms, 1), "n_frames": seq.n_frames}
     analysis = analyze_sequence(seq, lift=lift, rules_paths=rules_paths, source=source, model=str(model),
-                                warnings=warnings)
+                                warnings=warnings, masks=got[2] if masks else None)
     return analysis.report.to_dict()

@@ -228,6 +228,10 @@ def render_markdown(report: FormReport, images: Mapping[str, str] | None = None)
             key = f"worst_{f['rep']}_{f['code']}"
             if key in images:
                 lines.append(f"  ![worst frame]({images[key]})")
+        for m in dict.fromkeys(f.get("measure", "") for f in r.flags):
+            note = load_guidance().explain_measure(m)
+            if note:
+                lines += ["", f"> {note}"]
         lines.append("")
     g = r.guidance
     if g.get("faults"):
@@ -299,6 +303,10 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
             out.append(f"<h3>Rep {f['rep']}: {e(f['code'])} <span class=small>({e(f['severity'])}, confidence "
                        f"{f['confidence']:.2f}, at {_s(f['t_ms'])})</span></h3><p>{e(str(f.get('message', '')))}</p>")
             out.append(_img_tag(images.get(f"worst_{f['rep']}_{f['code']}"), f"Rep {f['rep']} worst frame"))
+        for m in dict.fromkeys(f.get("measure", "") for f in r.flags):
+            note = load_guidance().explain_measure(m)
+            if note:
+                out.append(f"<p class=small>{e(note)}</p>")
     g = r.guidance
     if g.get("faults"):
         out.append("<h2>What to work on</h2>")

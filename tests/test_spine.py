@@ -1,0 +1,235 @@
+"""Silhouette back rounding (formcheck.spine): drawn shapes with known curves, rejections, and a simulated set."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from formcheck.analysis import analyze_sequence
+from formcheck.spine import REASONS, SpineEstimate, SpineParams, estimate_spine, load_params, read_back, rolling_nanmedian
+from support.silhouette_sim import ListMasks, arc_torso_mask, kinematic_masks, sub_arc_deg
+
+SHAPE = (480, 640)
+P = load_params()
+
+# (id, shoulder, hip, facing): standing facing right/left, hinged over facing right/left, diagonal
+GEOMETRIES = (
+    ("standing-right", (320.0, 120.0), (320.0, 330.0), 1),
+    ("standing-left", (320.0, 120.0), (320.0, 330.0), -1),
+    ("hinged-right", (430.0, 220.0), (220.0, 250.0), 1),
+    ("hinged-left", (210.0, 220.0), (420.0, 250.0), -1),
+    ("diagonal-right", (400.0, 150.0), (260.0, 320.0), 1),
+)
+
+
+@pytest.mark.parametrize("angle_deg", [-20.0, 0.0, 10.0, 25.0, 45.0, 70.0], ids=lambda a: f"arc{a:+.0f}deg")
+@pytest.mark.parametrize("geom", GEOMETRIES, ids=[g[0] for g in GEOMETRIES])
+def test_drawn_arc_reads_its_angle(geom: tuple, angle_deg: float) -> None:
+    """A back edge drawn as a circular arc reads the arc's turning angle over the read span.
+
+    Within 2 deg: the mask is binary, so the edge is found to the nearest pixel; on this
+    210-px chord (147 px read) half a pixel of sagitta is about 1.6 deg.
+    """
+    _, s, h, facing = geom
+    mask = arc_torso_mask(SHAPE, s, h, facing, angle_deg)
+    out = read_back(mask, (0, 0), np.array(s), np.array(h), facing, P)
+    assert out.ok, out.reason
+    want = sub_arc_deg(angle_deg, P.start_fraction, P.end_fraction)
+    assert out.bend_deg == pytest.approx(want, abs=2.0)
+    assert np.isfinite(out.contour_px).all(axis=1).mean() >= P.min_station_ratio
+
+
+def test_crop_origin_is_honoured() -> None:
+    s, h = np.array([320.0, 120.0]), np.array([320.0, 330.0])
+    full = arc_torso_mask(SHAPE, s, h, 1, 30.0)
+    crop = full[50:400, 150:500]
+    a = read_back(full, (0, 0), s, h, 1, P)
+    b = read_back(crop, (150, 50), s, h, 1, P)
+    assert b.ok and b.bend_deg == pytest.approx(a.bend_deg, abs=1e-9)
+    np.testing.assert_allclose(b.contour_px, a.contour_px)
+
+
+@pytest.mark.parametrize(
+    "kwargs, reason",
+    [
+        pytest.param({"notch": (0.2, 0.75, 30.0)}, "too_few_points", id="plate-hides-most-of-the-back"),
+        pytest.param({"ragged_px": 4.0}, "ragged_outline", id="ragged-outline"),
+        pytest.param({"depth_px": 200.0}, "edge_not_found", id="silhouette-merged-with-background"),
+    ],
+)
+def test_occluded_or_poor_outline_is_rejected(kwargs: dict, reason: str) -> None:
+    s, h = (320.0, 120.0), (320.0, 330.0)
+    mask = arc_torso_mask(SHAPE, s, h, 1, 20.0, **kwargs)
+    out = read_back(mask, (0, 0), np.array(s), np.array(h), 1, P)
+    assert out.reason == reason
+    assert math.isnan(out.bend_deg)
+
+
+@pytest.mark.parametrize(
+    "notch",
+    [pytest.param((0.45, 0.52, 15.0), id="small-notch"), pytest.param((0.3, 0.36, -12.0), id="small-bump")],
+)
+def test_small_notch_or_bump_is_left_out(notch: tuple) -> None:
+    s, h = (320.0, 120.0), (320.0, 330.0)
+    mask = arc_torso_mask(SHAPE, s, h, 1, 30.0, notch=notch)
+    out = read_back(mask, (0, 0), np.array(s), np.array(h), 1, P)
+    assert out.ok
+    assert out.bend_deg == pytest.approx(sub_arc_deg(30.0, P.start_fraction, P.end_fraction), abs=2.0)
+
+
+@pytest.mark.parametrize(
+    "mask, shoulder, facing, reason",
+    [
+        pytest.param(np.zeros(SHAPE, bool), (320.0, 120.0), 1, "chord_outside_mask", id="chord-outside"),
+        pytest.param(np.ones(SHAPE, bool), (320.0, 120.0), 0, "landmarks", id="no-facing"),
+        pytest.param(np.ones(SHAPE, bool), (np.nan, 120.0), 1, "landmarks", id="shoulder-lost"),
+    ],
+)
+def test_unreadable_frames(mask: np.ndarray, shoulder: tuple, facing: int, reason: str) -> None:
+    out = read_back(mask, (0, 0), np.array(shoulder), np.array([320.0, 330.0]), facing, P)
+    assert out.reason == reason
+
+
+def _clip_landmarks(n: int, s: tuple, h: tuple) -> tuple[np.ndarray, np.ndarray]:
+    from formcheck.landmarks import Landmark as L
+
+    xy = np.full((n, 33, 2), np.nan)
+    for lm, p in ((L.LEFT_SHOULDER, s), (L.RIGHT_SHOULDER, s), (L.LEFT_HIP, h), (L.RIGHT_HIP, h)):
+        xy[:, int(lm)] = p
+    return xy, np.ones((n, 33))
+
+
+def test_clip_estimate_is_relative_to_standing_and_counts_rejections() -> None:
+    """Upright frames define neutral; a missing mask and a hidden back are NaN with their reasons."""
+    s, h = (320.0, 120.0), (320.0, 330.0)
+    angles = [-10.0] * 8 + [35.0] * 8 + [-10.0] * 4
+    frames: list = [arc_torso_mask(SHAPE, s, h, 1, a) for a in angles]
+    frames[10] = None
+    frames[12] = arc_torso_mask(SHAPE, s, h, 1, 35.0, notch=(0.2, 0.75, 30.0))
+    trunk = np.array([5.0] * 8 + [60.0] * 8 + [5.0] * 4)
+    t = np.arange(len(angles)) * 33.3
+    xy, vis = _clip_landmarks(len(angles), s, h)
+    est = estimate_spine(t, xy, vis, ListMasks(tuple(frames)), 1, trunk, SpineParams(smooth_ms=100.0))
+    assert isinstance(est, SpineEstimate)
+    assert est.rejected["no_mask"] == 1 and est.rejected["too_few_points"] == 1
+    assert np.isnan(est.flexion_deg[[10, 12]]).all()
+    want = sub_arc_deg(35.0, P.start_fraction, P.end_fraction) - sub_arc_deg(-10.0, P.start_fraction, P.end_fraction)
+    assert np.nanmedian(est.flexion_deg[8:16]) == pytest.approx(want, abs=1.5)
+    assert np.nanmedian(est.flexion_deg[:7]) == pytest.approx(0.0, abs=1.0)
+    assert set(est.summary()["rejected"]) <= set(REASONS)
+
+
+@pytest.mark.parametrize(
+    "standing, trunk, want",
+    [
+        pytest.param([-12.0] * 6, [5.0] * 6, -12.0, id="hollow-standing-is-neutral"),
+        pytest.param([20.0] * 6, [5.0] * 6, 0.0, id="bowed-standing-capped-straight"),
+        pytest.param([-3.0, -8.0, 30.0, 30.0, 30.0, 30.0], [60.0] * 6, -5.5, id="never-upright-10th-percentile"),
+    ],
+)
+def test_neutral(standing: list, trunk: list, want: float) -> None:
+    from formcheck.spine import neutral_bend
+
+    assert neutral_bend(np.array(standing), np.array(trunk), P) == pytest.approx(want)
+
+
+@pytest.mark.parametrize(
+    "x, want",
+    [
+        pytest.param([1.0, 1.0, 9.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0, 1.0], id="spike-removed"),
+        pytest.param([np.nan, np.nan, 2.0, np.nan, np.nan], [np.nan] * 5, id="lone-sample-dropped"),
+    ],
+)
+def test_rolling_median(x: list, want: list) -> None:
+    got = rolling_nanmedian(np.arange(5) * 10.0, np.array(x), 30.0)
+    np.testing.assert_allclose(got, want)
+
+
+def test_params_validation() -> None:
+    with pytest.raises(ValueError, match="start_fraction"):
+        SpineParams(start_fraction=0.9, end_fraction=0.2)
+
+
+# ----------------------------------------------------------------------------- simulated sets
+SIM_CASES = (
+    pytest.param("squat", {"lumbar_deg": 40.0}, id="squat-lumbar-only"),
+    pytest.param("deadlift", {"lumbar_deg": 40.0}, id="deadlift-lumbar-only"),
+    pytest.param("squat", {"lumbar_deg": 20.0, "thoracic_deg": 40.0}, id="squat-upper-and-lower"),
+)
+
+
+@pytest.mark.parametrize("lift, fault", SIM_CASES)
+def test_kinematic_silhouette_flags_the_rounded_rep_only(lift: str, fault: dict) -> None:
+    """Flexion injected on the middle rep of a simulated set is flagged on that rep and no other.
+
+    The silhouette is drawn from the kinematic model's own spine chain
+    (tests/support/silhouette_sim.py), the landmarks carry MediaPipe-like
+    errors; these are the reps the landmark proxy cannot see
+    (tests/test_faults_sim.py::test_rounding_the_landmarks_cannot_see).
+    """
+    from support.landmark_sim import MEDIAPIPE_LIKE, simulate_sequence
+    from tools.synth.kinematics import Fault
+
+    sim = simulate_sequence(lift, 0.0, 3, corruption=MEDIAPIPE_LIKE.with_seed(1), faults={1: Fault(**fault)}, seed=0)
+    a = analyze_sequence(sim.seq, lift=lift, masks=kinematic_masks(sim.truth))
+    report = a.report
+    assert report.extra["spine"]["used"] is True
+    truth_rep = sim.truth.reps[1]
+    flagged = {f["rep"] for f in report.flags if f["code"] == "rounded_back"}
+    hit = [r["rep"] for r in report.reps if r["start_ms"] - 300 <= truth_rep.bottom_ms <= r["end_ms"] + 300]
+    assert len(flagged) == 1 and flagged <= set(hit), (flagged, hit)
+    assert all(f["measure"] == "spine_flexion_loaded" for f in report.flags if f["code"] == "rounded_back")
+    # the report explains the number and its limits in plain words (formcheck/config/guidance.toml)
+    from formcheck.guidance import load_guidance
+    from formcheck.report import render_markdown
+
+    assert load_guidance().explain_measure("spine_flexion_loaded") in render_markdown(report)
+    # the estimate tracks the model's flexion (lumbar + thoracic) frame by frame
+    ok = np.isfinite(a.spine.flexion_deg)
+    truth = sim.truth.lumbar_deg + sim.truth.thoracic_deg
+    assert np.corrcoef(a.spine.flexion_deg[ok], truth[ok])[0, 1] > 0.95
+
+
+def test_without_masks_the_proxy_is_used() -> None:
+    from support.landmark_sim import MEDIAPIPE_LIKE, simulate_sequence
+
+    sim = simulate_sequence("squat", 0.0, 3, corruption=MEDIAPIPE_LIKE.with_seed(1), seed=0)
+    report = analyze_sequence(sim.seq, lift="squat").report
+    assert report.extra["spine"]["used"] is False
+    assert all(r["measures"]["rounded_back"]["measure"] == "head_drop_max" for r in report.reps
+               if "rounded_back" in r["measures"])
+
+
+def test_analysis_core_imports_no_cv2_or_mediapipe() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, formcheck.spine, formcheck.analysis; "
+            "print(','.join(m for m in ('cv2', 'mediapipe', 'streamlit') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    "flexion_deg, drawn",
+    [pytest.param(25.0, True, id="read-frame-drawn"), pytest.param(float("nan"), False, id="rejected-frame-blank")],
+)
+def test_back_annotator_draws_the_measured_outline(flexion_deg: float, drawn: bool) -> None:
+    """The annotated video draws the outline and chord that were measured, and nothing on rejected frames."""
+    from formcheck.annotate import BACK_RGB, back_annotator
+    from formcheck.overlay import FrameContext
+
+    s, h = np.array([320.0, 120.0]), np.array([320.0, 330.0])
+    out = read_back(arc_torso_mask(SHAPE, s, h, 1, 30.0), (0, 0), s, h, 1, P)
+    ann = back_annotator(out.contour_px[None], out.chord_px[None], np.array([flexion_deg]))
+    rgb = np.zeros((*SHAPE, 3), dtype=np.uint8)
+    ann(rgb, FrameContext(row=0, t_ms=0.0))
+    hits = np.all(rgb == np.array(BACK_RGB, dtype=np.uint8), axis=-1)
+    assert hits.any() == drawn
+    if drawn:  # the drawn outline sits on the back, left of the chord (the lifter faces right)
+        assert np.median(np.nonzero(hits)[1]) < 320
+
