@@ -16,7 +16,7 @@ import numpy as np
 from formcheck.cleaning import CleaningParams, clean
 from formcheck.metrics import FrameMetrics, compute_frame_metrics, rep_height_signals
 from formcheck.repmetrics import RepMeasure
-from formcheck.reps import RepSegmentation, segment_reps
+from formcheck.reps import RepSegmentation, segment_reps, without_reps
 from formcheck.report import FormReport, flag_message, guidance_block
 from formcheck.rules import RuleResult, evaluate, load_rules
 from formcheck.sequence import PoseSequence
@@ -122,6 +122,8 @@ def analyze_sequence(
     cleaning: CleaningParams = CleaningParams(),
     masks: MaskSource | None = None,
     spine_params: SpineParams | None = None,
+    not_reps: Sequence[tuple[float, float]] = (),
+    extra: Mapping[str, Any] | None = None,
 ) -> Analysis:
     """Analyse one clip's pose sequence.
 
@@ -130,6 +132,10 @@ def analyze_sequence(
     ``masks`` (the lifter's silhouettes, one per frame of ``raw``) turn on the
     silhouette back-rounding estimate (:mod:`formcheck.spine`) in side and
     oblique views; the rounded-back rules prefer it to the landmark proxy.
+    ``not_reps``: ``(bottom_ms, end_ms)`` of deadlift rises that an image check
+    (:mod:`formcheck.barcheck`, run by the pipeline) found did not carry the
+    bar; the reps with exactly those times are not counted. ``extra`` is
+    merged into the report's ``extra``.
     "No person found" and "no complete rep" come back as a report status.
     """
     if lift not in LIFT_CHOICES:
@@ -169,6 +175,9 @@ def analyze_sequence(
     # reps come from the uncleaned landmarks: see rep_height_signals for why
     hip_h, wrist_h = rep_height_signals(raw)
     seg = segment_reps(raw.t_ms, hip_h, chosen, aux_signal=wrist_h if chosen == "deadlift" else None)
+    if not_reps and chosen == "deadlift":
+        seg = without_reps(seg, [r.index for r in seg.reps
+                                 if any(abs(r.bottom_ms - b) <= 1.0 and abs(r.end_ms - e) <= 1.0 for b, e in not_reps)])
     ruleset = load_rules(chosen, rules_paths.get(chosen))
     signals = metric_signals(metrics)
     result = evaluate(ruleset, seq.t_ms, signals, list(seg.reps), view.view)
@@ -184,8 +193,10 @@ def analyze_sequence(
         reps=_rep_entries(seg, result, seq), flags=flags, verdicts=dict(result.verdicts),
         not_assessable=dict(result.reasons), guidance=guidance_block(flagged, chosen), model=model,
         warnings=warnings, athlete=athlete,
-        extra={"lift_reason": guess.reason, "spine": spine_note, "ignored": [{"start_ms": round(s.start_ms, 1), "end_ms": round(s.end_ms, 1),
-                                                          "reason": s.reason} for s in seg.ignored]},
+        extra={"lift_reason": guess.reason, "spine": spine_note,
+               "ignored": [{"start_ms": round(s.start_ms, 1), "end_ms": round(s.end_ms, 1), "reason": s.reason}
+                           for s in seg.ignored],
+               **dict(extra or {})},
     )
     return Analysis(raw, seq, view, metrics, chosen, guess, seg, result, report, spine)
 

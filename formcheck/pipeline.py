@@ -7,17 +7,21 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
 
 from formcheck import video
 from formcheck.analysis import Analysis, analyze_sequence
 from formcheck.annotate import analysis_annotators, render_flag_frame, save_png
+from formcheck.barcheck import BarCheck, check_rise
 from formcheck.guidance import load_guidance
 from formcheck.overlay import write_overlay_video
 from formcheck.pose import PoseResult, extract_pose
 from formcheck.report import plot_angles, render_html, render_markdown, write_frame_csv
+from formcheck.rules import load_rules
 
 FORMATS = ("json", "md", "html")
 ProgressFn = Callable[[str, float], None]
@@ -107,11 +111,15 @@ def analyze_video(
     pose = extract_pose(path, model=model, workers=workers, keep_masks=keep_masks, warn=warn,
                         progress=lambda done, total: report_progress("pose", min(1.0, done / max(total, 1))))
     report_progress("analysis", 0.0)
-    analysis = analyze_sequence(
-        pose.sequence, lift=lift, rules_paths=rules_paths, source=_source(info, pose, file_sha256(path)),
-        model=model if model in ("lite", "full", "heavy") else Path(model).name, athlete=athlete, warnings=warnings,
-        masks=pose.masks,
-    )
+    def run(not_reps: Sequence[tuple[float, float]] = (), extra_warnings: Sequence[str] = (),
+            extra: Mapping[str, Any] | None = None) -> Analysis:
+        return analyze_sequence(
+            pose.sequence, lift=lift, rules_paths=rules_paths, source=_source(info, pose, file_sha256(path)),
+            model=model if model in ("lite", "full", "heavy") else Path(model).name, athlete=athlete,
+            warnings=[*warnings, *extra_warnings], not_reps=not_reps, extra=extra, masks=pose.masks,
+        )
+
+    analysis = with_bar_check(path, run(), run, rules_paths)
     report = analysis.report
     stem = path.stem
     files: dict[str, Path] = {}
@@ -206,6 +214,104 @@ def analyze_for_eval(path: str | Path, *, model: str = "full", cache_dir: str | 
     got = pose_cached(path, model=model, cache_dir=cache_dir, warn=warnings.append, masks=masks)
     seq, sha = got[0], got[1]
     source = {"file": path.name, "sha256": sha, "duration_ms": round(seq.duration_ms, 1), "n_frames": seq.n_frames}
-    analysis = analyze_sequence(seq, lift=lift, rules_paths=rules_paths, source=source, model=str(model),
-                                warnings=warnings, masks=got[2] if masks else None)
+
+    def run(not_reps: Sequence[tuple[float, float]] = (), extra_warnings: Sequence[str] = (),
+            extra: Mapping[str, Any] | None = None) -> Analysis:
+        return analyze_sequence(seq, lift=lift, rules_paths=rules_paths, source=source, model=str(model),
+                                warnings=[*warnings, *extra_warnings], not_reps=not_reps, extra=extra,
+                                masks=got[2] if masks else None)
+
+    analysis = with_bar_check(path, run(), run, rules_paths)
     return analysis.report.to_dict()
+
+
+# --------------------------------------------------------------------------- deadlift bar check (image)
+def _frame_near(path: Path, t_ms: float, max_side: int) -> video.Frame | None:
+    """The decoded frame nearest ``t_ms`` (a short seek-and-decode window around it)."""
+    best = None
+    for frame in video.iter_frames(path, max_side=max_side, start_ms=max(0.0, t_ms - 300.0), end_ms=t_ms + 200.0,
+                                   warn=lambda msg: None):
+        if best is None or abs(frame.t_ms - t_ms) < abs(best.t_ms - t_ms):
+            best = frame
+        if frame.t_ms > t_ms:
+            break
+    return best
+
+
+def _gray(rgb: np.ndarray) -> np.ndarray:
+    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+
+def deadlift_bar_checks(path: str | Path, analysis: Analysis,
+                        rules_paths: Mapping[str, str | Path] | None = None) -> list[tuple[Any, BarCheck]]:
+    """Per counted deadlift rep: ``(Rep, BarCheck)`` from its floor-moment and lockout frames
+    (and, from the second rep, the frame where its lowering began).
+
+    Empty for other lifts. A frame that cannot be read gives an ``"unsure"`` check (the rep is kept).
+    """
+    seg = analysis.segmentation
+    if analysis.lift != "deadlift" or seg is None or not seg.reps:
+        return []
+    params = load_rules("deadlift", (rules_paths or {}).get("deadlift")).bar_check
+    seq = analysis.sequence
+    side = max(seq.frame_w, seq.frame_h)
+    out = []
+    nan = float("nan")
+    for rep in seg.reps:
+        try:
+            # the "before" frame (lowering begins, bar in hand at the previous lockout) exists from the 2nd rep
+            times = (rep.bottom_ms, rep.end_ms) + ((rep.start_ms,) if rep.index >= 1 else ())
+            frames = [_frame_near(Path(path), t, side) for t in times] + [None] * (3 - len(times))
+        except video.VideoError:
+            frames = [None, None, None]
+        fa, fb, fs = frames
+        if fa is None or fb is None or fa.rgb.shape != fb.rgb.shape:
+            out.append((rep, BarCheck("unsure", nan, nan, nan, nan, "the frames could not be read")))
+            continue
+        if fs is not None and fs.rgb.shape != fa.rgb.shape:
+            fs = None
+        scale = max(fa.rgb.shape[:2]) / side
+
+        def xy(frame: video.Frame) -> np.ndarray:
+            return seq.xy_px[int(np.argmin(np.abs(seq.t_ms - frame.t_ms)))] * scale
+
+        out.append((rep, check_rise(
+            _gray(fa.rgb.astype(np.float32)), _gray(fb.rgb.astype(np.float32)), xy(fa), xy(fb), params,
+            before_gray=None if fs is None else _gray(fs.rgb.astype(np.float32)),
+            before_xy=None if fs is None else xy(fs),
+        )))
+    return out
+
+
+def _s(ms: float) -> str:
+    return f"{ms / 1000.0:.1f} s"
+
+
+def with_bar_check(path: str | Path, analysis: Analysis, rerun: Callable[..., Analysis],
+                   rules_paths: Mapping[str, str | Path] | None = None) -> Analysis:
+    """Drop deadlift rises that left the bar on the floor (the image check of :mod:`formcheck.barcheck`).
+
+    ``rerun(not_reps=..., extra_warnings=..., extra=...)`` re-analyses the clip without them (only
+    when there are any); each gets a plain-words warning. The checks of every rep go to
+    ``report.extra["bar_check"]``. Other lifts come back unchanged.
+    """
+    checks = deadlift_bar_checks(path, analysis, rules_paths)
+    if not checks:
+        return analysis
+
+    def num(x: float) -> float | None:
+        return round(x, 3) if np.isfinite(x) else None
+
+    entries = [
+        {"bottom_ms": round(rep.bottom_ms, 1), "end_ms": round(rep.end_ms, 1), "decision": c.decision,
+         "patch_ncc": num(c.patch_ncc), "before_ncc": num(c.before_ncc),
+         "background_ncc": num(c.background_ncc), "rise_frac": num(c.rise_frac), "reason": c.reason}
+        for rep, c in checks
+    ]
+    vetoed = [(rep.bottom_ms, rep.end_ms) for rep, c in checks if c.veto]
+    if vetoed:
+        notes = [f"a rise at {_s(rep.bottom_ms)} left the bar on the floor: not counted"
+                 for rep, c in checks if c.veto]
+        return rerun(not_reps=vetoed, extra_warnings=notes, extra={"bar_check": entries})
+    report = replace(analysis.report, extra={**analysis.report.extra, "bar_check": entries})
+    return replace(analysis, report=report)

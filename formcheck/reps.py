@@ -36,7 +36,10 @@ Counting (``coach_reps``)
     it is reported in ``ignored`` (reason ``"set-down"``), not as a partial;
     so is a rise of less than ``top_band_frac`` of the depth after it (a
     re-grip, not a pull). A pull cut by the clip's end after rising further
-    is a partial rep.
+    is a partial rep. Standing up without the bar after the set-down has
+    the hip and hand heights of a pull and is counted here; the clip
+    pipeline drops such rises with an image check (:mod:`formcheck.barcheck`,
+    :func:`without_reps`).
 
 Method (offline, :func:`segment_reps`)
 --------------------------------------
@@ -72,7 +75,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from collections.abc import Iterable
 
 import numpy as np
@@ -82,7 +85,7 @@ LIFTS: tuple[str, ...] = ("squat", "deadlift")
 SQUAT_PHASES: tuple[str, ...] = ("descent", "bottom", "ascent")
 DEADLIFT_PHASES: tuple[str, ...] = ("lowering", "floor", "pull", "lockout")
 PARTIAL_REASONS: tuple[str, ...] = ("clip start", "clip end", "gap")
-IGNORE_REASONS: tuple[str, ...] = ("set-up", "walk-out", "re-rack", "set-down", "too shallow", "too short")
+IGNORE_REASONS: tuple[str, ...] = ("set-up", "walk-out", "re-rack", "set-down", "too shallow", "too short", "no bar")
 SIGNALS: tuple[str, ...] = ("primary", "aux")
 
 
@@ -827,6 +830,31 @@ def segment_reps(
         lift=lift,
         signal=which,
         standing_norm=standing,
+    )
+
+
+def without_reps(seg: RepSegmentation, indices: Iterable[int]) -> RepSegmentation:
+    """``seg`` with the counted reps ``indices`` taken out (re-numbered from 0).
+
+    For rises that an image check found did not carry the bar (a deadlift
+    lifter standing up after the set-down). Each removed rep becomes an
+    ``ignored`` span: ``"set-down"`` after the last rep that is still
+    counted, ``"no bar"`` anywhere else.
+    """
+    drop = set(int(i) for i in indices)
+    bad = sorted(drop - {r.index for r in seg.reps})
+    if bad:
+        raise ValueError(f"indices: expected counted rep indices 0..{seg.count - 1}, got {bad}")
+    if not drop:
+        return seg
+    kept = [r for r in seg.reps if r.index not in drop]
+    last_end = kept[-1].end_ms if kept else -math.inf
+    spans = [Span(r.start_ms, r.end_ms, "set-down" if r.start_ms >= last_end else "no bar")
+             for r in seg.reps if r.index in drop]
+    return replace(
+        seg,
+        reps=tuple(replace(r, index=k) for k, r in enumerate(kept)),
+        ignored=tuple(sorted([*seg.ignored, *spans], key=lambda s: (s.start_ms, s.end_ms))),
     )
 
 

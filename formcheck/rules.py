@@ -33,6 +33,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from formcheck.barcheck import BarCheckParams
 from formcheck.faults import FAULT_CODES
 from formcheck.repmetrics import MEASURE_NAMES, RepLike, RepMeasure, Signals, measure
 
@@ -100,6 +101,8 @@ class RuleSet:
     min_quality: float
     rules: Mapping[str, tuple[FaultRule, ...]]
     source: str = ""
+    #: deadlift: thresholds of the image check that a rise carried the bar (``[bar_check]``)
+    bar_check: BarCheckParams = BarCheckParams()
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -153,7 +156,11 @@ def parse_ruleset(data: Mapping[str, Any], where: str = "rules") -> RuleSet:
     min_q = float(data.get("general", {}).get("min_quality", 0.5))
     if not 0.0 <= min_q < 1.0:
         raise ValueError(f"{where}: general.min_quality expected in [0, 1), got {min_q}")
-    return RuleSet(lift=lift, min_quality=min_q, rules=rules, source=where)
+    try:
+        bar_check = BarCheckParams.from_mapping(data.get("bar_check"))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+    return RuleSet(lift=lift, min_quality=min_q, rules=rules, source=where, bar_check=bar_check)
 
 
 @lru_cache(maxsize=8)

@@ -1,0 +1,291 @@
+"""Did a deadlift rise carry the bar? An image check, decided by pure numpy.
+
+Hip and hand heights cannot tell a pull from a lifter who set the bar down,
+let go and stood up: both go floor -> standing. The image can: in a pull the
+bar (its plates, or the kettlebell) leaves the floor with the hands; in the
+stand-up it stays where it was.
+
+The IO edge (:mod:`formcheck.pipeline`) reads three frames per deadlift rep
+from the second on: where its lowering began (standing at the previous
+lockout, bar in hand), the floor moment (``bottom_ms``) and lockout
+(``end_ms``), and calls :func:`check_rise` with them in grayscale and the
+lifter's landmarks. The check takes a square patch around the hands at the
+floor moment (about a plate across) and compares the *same image location*
+at lockout with it and with the "before" frame (normalised
+cross-correlation, NCC: 1 = the same picture, about 0 = unrelated):
+
+- lockout patch nearly the floor-moment patch (``still_ncc``) and clearly
+  more like it than like the "before" patch (``min_ncc_gap``), while the
+  hands rose most of the way: the bar stayed on the floor, ``veto`` (the rise
+  is not a rep). A pull brings the patch back to the "before" picture (the
+  floor there is empty again), a stand-up leaves the plates in it;
+- the picture outside the lifter and the bar changed (median over textured
+  blocks): the camera moved, nothing can be concluded: keep the rep;
+- a featureless patch, a too small rise of the hands, lost landmarks, a
+  patch off the image or no "before" frame (the first rep): keep the rep.
+
+It vetoes only on strong evidence; every uncertain case keeps the rep.
+Thresholds live in the ``[bar_check]`` table of ``formcheck/config/deadlift.toml``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+import numpy as np
+
+from formcheck.landmarks import Landmark as L
+
+DECISIONS = ("bar moved", "bar stayed", "unsure")
+
+_WRISTS = (L.LEFT_WRIST, L.RIGHT_WRIST)
+_HIPS = (L.LEFT_HIP, L.RIGHT_HIP)
+_KNEES = (L.LEFT_KNEE, L.RIGHT_KNEE)
+
+
+@dataclass(frozen=True)
+class BarCheckParams:
+    """Thresholds of :func:`check_rise` (see ``[bar_check]`` in deadlift.toml for their meaning)."""
+
+    patch_thigh: float = 0.6
+    still_ncc: float = 0.62
+    min_background_ncc: float = 0.9
+    min_patch_contrast: float = 8.0
+    min_ncc_gap: float = 0.05
+    min_rise_frac: float = 0.5
+    body_margin_thigh: float = 0.3
+    bar_margin_thigh: float = 1.2
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+                raise ValueError(f"bar_check.{f.name}: expected a finite number >= 0, got {v!r}")
+            object.__setattr__(self, f.name, float(v))
+        for name in ("still_ncc", "min_background_ncc"):
+            if getattr(self, name) > 1.0:
+                raise ValueError(f"bar_check.{name}: expected at most 1, got {getattr(self, name)}")
+        if self.patch_thigh <= 0:
+            raise ValueError(f"bar_check.patch_thigh: expected > 0, got {self.patch_thigh}")
+
+    @classmethod
+    def from_mapping(cls, table: Mapping[str, Any] | None) -> "BarCheckParams":
+        """From the ``[bar_check]`` TOML table; unknown keys are an error (a typo must not pass silently)."""
+        table = dict(table or {})
+        known = {f.name for f in fields(cls)}
+        stray = sorted(set(table) - known)
+        if stray:
+            raise ValueError(f"bar_check: unknown keys {stray}, expected some of {sorted(known)}")
+        return cls(**{k: float(v) for k, v in table.items()})
+
+
+@dataclass(frozen=True)
+class BarCheck:
+    """The verdict on one rise.
+
+    decision : ``"bar stayed"`` (the rise did not carry the bar: ``veto``),
+        ``"bar moved"`` or ``"unsure"`` (kept as a rep).
+    patch_ncc : NCC of the hands' floor patch between the floor moment and
+        lockout (NaN when not measured).
+    before_ncc : NCC of the same patch between the start of the lowering and
+        lockout (NaN when not measured).
+    background_ncc : how much the picture outside the lifter and the bar
+        stayed the same between lockout and the other frames: the median NCC
+        of its textured blocks, the lowest over the frame pairs (NaN when not
+        measured).
+    rise_frac : the wrists' rise from the floor moment to lockout divided by
+        their distance below the hips at the floor moment (about 1 for a full
+        pull; NaN when not measured).
+    reason : plain words.
+    """
+
+    decision: str
+    patch_ncc: float
+    before_ncc: float
+    background_ncc: float
+    rise_frac: float
+    reason: str
+
+    def __post_init__(self) -> None:
+        if self.decision not in DECISIONS:
+            raise ValueError(f"decision: expected one of {', '.join(DECISIONS)}, got {self.decision!r}")
+        for name in ("patch_ncc", "before_ncc", "background_ncc", "rise_frac"):
+            object.__setattr__(self, name, float(getattr(self, name)))
+
+    @property
+    def veto(self) -> bool:
+        return self.decision == "bar stayed"
+
+
+def ncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Normalised cross-correlation of two same-shape arrays (over ``mask`` if given); NaN when flat."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"ncc: expected arrays of the same shape, got {a.shape} and {b.shape}")
+    if mask is not None:
+        a, b = a[mask], b[mask]
+    if a.size < 2:
+        return float("nan")
+    a = a - a.mean()
+    b = b - b.mean()
+    den = math.sqrt(float(np.sum(a * a)) * float(np.sum(b * b)))
+    return float(np.sum(a * b) / den) if den > 0 else float("nan")
+
+
+def _mean_xy(xy: np.ndarray, idx: tuple[L, ...]) -> np.ndarray:
+    pts = np.asarray([xy[int(i)] for i in idx], dtype=np.float64)
+    ok = np.all(np.isfinite(pts), axis=1)
+    return pts[ok].mean(axis=0) if ok.any() else np.full(2, np.nan)
+
+
+def _thigh_px(xy: np.ndarray) -> float:
+    lens = [float(np.hypot(*(xy[int(h)] - xy[int(k)]))) for h, k in zip(_HIPS, _KNEES)]
+    lens = [v for v in lens if math.isfinite(v) and v > 0]
+    return max(lens) if lens else float("nan")
+
+
+def _body_box(xy: np.ndarray, margin: float, shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    ok = np.all(np.isfinite(xy), axis=1)
+    if not ok.any():
+        return None
+    lo = np.floor(xy[ok].min(axis=0) - margin).astype(int)
+    hi = np.ceil(xy[ok].max(axis=0) + margin).astype(int)
+    h, w = shape
+    return max(lo[0], 0), max(lo[1], 0), min(hi[0], w), min(hi[1], h)
+
+
+def _background_mask(shape: tuple[int, int], xys: list[np.ndarray], margin: float, bar_margin: float) -> np.ndarray:
+    """Pixels outside the lifter and away from the bar (around the hands) at every given moment."""
+    bg = np.ones(shape, dtype=bool)
+    for xy in xys:
+        box = _body_box(xy, margin, shape)
+        if box is not None:
+            bg[box[1] : box[3], box[0] : box[2]] = False
+        hands = xy[[int(i) for i in _WRISTS]]
+        box = _body_box(hands, bar_margin, shape)
+        if box is not None:
+            bg[box[1] : box[3], box[0] : box[2]] = False
+    return bg
+
+
+#: The background is compared block by block on this grid; the median block decides (a plate or a
+#: limb leaking out of the masks spoils a few blocks, a camera pan all textured ones).
+_GRID = 8
+_MIN_BLOCKS = 4
+
+
+def background_ncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray, min_contrast: float) -> float:
+    """Median NCC of the textured background blocks of ``a`` and ``b`` (NaN: too few of them)."""
+    h, w = a.shape
+    vals = []
+    for i in range(_GRID):
+        for j in range(_GRID):
+            ys = slice(i * h // _GRID, (i + 1) * h // _GRID)
+            xs = slice(j * w // _GRID, (j + 1) * w // _GRID)
+            m = mask[ys, xs]
+            if m.size == 0 or m.mean() < 0.8:
+                continue
+            pa, pb = a[ys, xs][m], b[ys, xs][m]
+            if min(float(pa.std()), float(pb.std())) < min_contrast:
+                continue
+            vals.append(ncc(pa, pb))
+    vals = [v for v in vals if math.isfinite(v)]
+    return float(np.median(vals)) if len(vals) >= _MIN_BLOCKS else float("nan")
+
+
+def check_rise(
+    floor_gray: np.ndarray,
+    top_gray: np.ndarray,
+    floor_xy: np.ndarray,
+    top_xy: np.ndarray,
+    params: BarCheckParams = BarCheckParams(),
+    *,
+    before_gray: np.ndarray | None = None,
+    before_xy: np.ndarray | None = None,
+) -> BarCheck:
+    """Decide whether one rise carried the bar.
+
+    Parameters
+    ----------
+    floor_gray, top_gray
+        (H, W) grayscale frames (any numeric dtype, same shape) at the floor
+        moment and at lockout.
+    floor_xy, top_xy
+        (33, 2) landmark pixel positions in those frames (image coordinates,
+        y down; NaN where lost), in the frames' pixel grid.
+    params
+        Thresholds, see :class:`BarCheckParams`.
+    before_gray, before_xy
+        The frame (and landmarks) where the rep's lowering began, for a rep
+        after the first: the lifter stood at the previous lockout with the bar
+        in hand, so the floor where it will land was still empty. To veto,
+        the lockout patch must look more like the floor moment than like
+        this moment by ``params.min_ncc_gap``: a pull returns the patch to
+        the "before" picture, a stand-up leaves the bar in it. Without it
+        the rep is kept.
+    """
+    f = np.asarray(floor_gray, dtype=np.float64)
+    t = np.asarray(top_gray, dtype=np.float64)
+    if f.ndim != 2 or f.shape != t.shape:
+        raise ValueError(f"frames: expected two 2-D grayscale images of one shape, got {f.shape} and {t.shape}")
+    fxy = np.asarray(floor_xy, dtype=np.float64)
+    txy = np.asarray(top_xy, dtype=np.float64)
+    if fxy.shape != (len(L), 2) or txy.shape != (len(L), 2):
+        raise ValueError(f"landmarks: expected shape ({len(L)}, 2), got {fxy.shape} and {txy.shape}")
+    b = bxy = None
+    if before_gray is not None:
+        b = np.asarray(before_gray, dtype=np.float64)
+        if b.shape != f.shape:
+            raise ValueError(f"before_gray: expected shape {f.shape} like the other frames, got {b.shape}")
+        bxy = np.full((len(L), 2), np.nan) if before_xy is None else np.asarray(before_xy, dtype=np.float64)
+        if bxy.shape != (len(L), 2):
+            raise ValueError(f"before_xy: expected shape ({len(L)}, 2), got {bxy.shape}")
+    nan = float("nan")
+
+    w_floor, w_top = _mean_xy(fxy, _WRISTS), _mean_xy(txy, _WRISTS)
+    hip_floor = _mean_xy(fxy, _HIPS)
+    thigh = _thigh_px(fxy)
+    if not (np.all(np.isfinite(w_floor)) and np.all(np.isfinite(w_top)) and np.all(np.isfinite(hip_floor))
+            and math.isfinite(thigh)):
+        return BarCheck("unsure", nan, nan, nan, nan, "hands, hips or thigh not tracked at the floor or at lockout")
+    reach = float(w_floor[1] - hip_floor[1])  # image y grows downward: wrists below the hips at the floor
+    rise_frac = float(w_floor[1] - w_top[1]) / reach if reach > 0 else nan
+    if not (math.isfinite(rise_frac) and rise_frac >= params.min_rise_frac):
+        return BarCheck("unsure", nan, nan, nan, rise_frac, "the hands did not rise far enough to judge")
+
+    half = max(2, int(round(0.5 * params.patch_thigh * thigh)))
+    cx, cy = int(round(w_floor[0])), int(round(w_floor[1]))
+    h, w = f.shape
+    x0, x1, y0, y1 = max(cx - half, 0), min(cx + half, w), max(cy - half, 0), min(cy + half, h)
+    if x1 <= x0 or y1 <= y0 or (x1 - x0) * (y1 - y0) < 0.6 * (2 * half) ** 2:
+        return BarCheck("unsure", nan, nan, nan, rise_frac, "the hands' floor patch is off the image")
+    pf, pt = f[y0:y1, x0:x1], t[y0:y1, x0:x1]
+    patch = ncc(pf, pt)
+    before = ncc(b[y0:y1, x0:x1], pt) if b is not None else nan
+
+    margin = params.body_margin_thigh * thigh
+    xys = [fxy, txy] + ([bxy] if bxy is not None else [])
+    bg = _background_mask(f.shape, xys, margin, params.bar_margin_thigh * thigh)
+    bgs = [background_ncc(g, t, bg, 0.5 * params.min_patch_contrast) for g in ([f] if b is None else [f, b])]
+    background = min(bgs) if all(math.isfinite(v) for v in bgs) else nan
+
+    def unsure(reason: str) -> BarCheck:
+        return BarCheck("unsure", patch, before, background, rise_frac, reason)
+
+    if not math.isfinite(background):
+        return unsure("too little background to rule out camera motion")
+    if background < params.min_background_ncc:
+        return unsure("the camera moved (the background changed)")
+    if float(pf.std()) < params.min_patch_contrast:
+        return unsure("the hands' floor patch has too little contrast")
+    if not (math.isfinite(patch) and patch >= params.still_ncc):
+        return BarCheck("bar moved", patch, before, background, rise_frac, "the image where the hands gripped changed")
+    if not math.isfinite(before):
+        return unsure("the grip area looks unchanged, but there is no frame from before the lowering to confirm it")
+    if patch - before < params.min_ncc_gap:
+        return unsure("the grip area at lockout looks as much like before the lowering as like the floor moment")
+    return BarCheck("bar stayed", patch, before, background, rise_frac,
+                    "the hands rose but the bar stayed on the floor where they had gripped it")
