@@ -258,7 +258,7 @@ def pose(
         640, "--max-side", help="Downscale frames to this long side (px) before inference; 0 = full size."
     ),
     workers: Optional[int] = typer.Option(
-        None, "--workers", "-j", min=1, help="Worker processes (default: 2 for long clips on 2+ cores)."
+        None, "--workers", "-j", min=1, help="Chunks of the clip analysed at once, one landmarker each (default: 2 for long clips on 2+ cores)."
     ),
     no_video: bool = typer.Option(False, "--no-video", help="Skip the annotated overlay video."),
     masks: bool = typer.Option(False, "--masks", help="Also save the lifter's segmentation silhouette."),
@@ -409,7 +409,7 @@ def analyze(
     no_video: bool = typer.Option(False, "--no-video", help="Skip the annotated video."),
     rules: Optional[list[Path]] = typer.Option(None, "--rules", help="A tuned squat.toml / deadlift.toml (repeat)."),
     athlete: str = typer.Option("", "--athlete", help="Athlete name written into the report."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Pose worker processes (default: auto)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Chunks of the clip analysed at once, one landmarker each (default: auto)."),
     silhouette: bool = typer.Option(False, "--silhouette/--no-silhouette",
                                     help="Measure the back's curve from the lifter's silhouette (experimental, see docs/accuracy.md)."),
 ) -> None:

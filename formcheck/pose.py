@@ -25,11 +25,13 @@ Several people.
 
 Throughput.
     One landmarker keeps about one core busy. Long clips are cut into
-    ``workers`` time chunks processed by spawned worker processes, each with its
+    ``workers`` time chunks processed by threads of this process, each with its
     own landmarker and a decode thread feeding a bounded queue, so decoding
-    overlaps inference. Every chunk but the first starts :data:`WARMUP_MS`
+    overlaps inference (all three release the GIL; threads rather than
+    processes save each chunk an interpreter start and a MediaPipe import,
+    about 3 s of CPU). Every chunk but the first starts :data:`WARMUP_MS`
     early so that the landmarker's frame-to-frame tracking is settled at the
-    seam; the warm-up frames are dropped. Workers return every detection, and
+    seam; the warm-up frames are dropped. Chunks return every detection, and
     the tracking above runs once over the stitched stream, so the lifter keeps
     its identity across seams by position.
 
@@ -47,9 +49,7 @@ Native logging.
     MediaPipe and LiteRT log to the process's stderr from C++. Unless the
     environment variable ``FORMCHECK_VERBOSE=1`` is set, the log level variables
     are raised before MediaPipe is imported and file descriptor 2 is sent to
-    ``/dev/null`` while landmarkers are created, warmed up and closed (worker
-    processes keep it silenced throughout and report errors through their
-    result queue).
+    ``/dev/null`` while landmarkers are created, warmed up and closed.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ from formcheck.sequence import PoseSequence
 DEFAULT_MAX_SIDE = 640
 #: Each chunk after the first starts this much earlier so tracking is settled at the seam.
 WARMUP_MS = 1000.0
-#: Clips at least this long use two worker processes when ``workers`` is None.
+#: Clips at least this long are analysed as two chunks at once when ``workers`` is None.
 AUTO_PARALLEL_MIN_MS = 8_000.0
 #: Most people followed at once (and looked for by the people scan).
 NUM_POSES = 3
@@ -100,23 +100,40 @@ if not _verbose():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+_SILENCE_LOCK = threading.Lock()
+_silence_depth = 0
+_silence_saved_fd: int | None = None
+
+
 @contextlib.contextmanager
 def _native_stderr_silenced(enabled: bool = True) -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null for the duration (no-op when verbose)."""
+    """Send file descriptor 2 to /dev/null for the duration (no-op when verbose).
+
+    Safe to nest and to use from several threads at once (chunks run in
+    threads): the first caller in redirects fd 2, the last one out restores it.
+    """
+    global _silence_depth, _silence_saved_fd
     if not enabled or _verbose():
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    with _SILENCE_LOCK:
+        if _silence_depth == 0:
+            sys.stderr.flush()
+            _silence_saved_fd = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        _silence_depth += 1
     try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with _SILENCE_LOCK:
+            _silence_depth -= 1
+            if _silence_depth == 0 and _silence_saved_fd is not None:
+                sys.stderr.flush()
+                os.dup2(_silence_saved_fd, 2)
+                os.close(_silence_saved_fd)
+                _silence_saved_fd = None
 
 
 # --------------------------------------------------------------------------- masks
@@ -506,8 +523,12 @@ def _prefetched(make_iter: Callable[[], Iterator[Any]], maxsize: int = 6) -> Ite
 
 
 def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: WarnFn | None,
-               quiet_all: bool = False) -> _ChunkOut:
-    """Decode and analyse one chunk with its own landmarkers (always closed)."""
+               stop: threading.Event | None = None) -> _ChunkOut:
+    """Decode and analyse one chunk with its own landmarkers (always closed).
+
+    ``stop``, when set by another thread, ends the chunk early with
+    :class:`_Stopped` (another chunk failed or the run was interrupted).
+    """
     import mediapipe as mp
 
     t_list: list[float] = []
@@ -525,10 +546,12 @@ def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: War
                 return
             yield fr.t_ms, np.ascontiguousarray(fr.rgb)
 
-    lms = _Landmarkers(job.model_path, job.num_poses, job.keep_masks, quiet=not quiet_all,
+    lms = _Landmarkers(job.model_path, job.num_poses, job.keep_masks, quiet=True,
                        scan_every_ms=job.scan_every_ms)
     try:
         for t_ms, rgb in _prefetched(frames):
+            if stop is not None and stop.is_set():
+                raise _Stopped()
             h, w = rgb.shape[:2]
             if frame_wh is None:
                 frame_wh = (w, h)
@@ -571,93 +594,67 @@ def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: War
     )
 
 
-def _worker_main(job: _ChunkJob, out_q: Any) -> None:
-    """Worker process body: run one chunk, report progress, send the result or the error.
-
-    OpenCV gets one thread (the other workers have the other cores) and fd 2 is
-    silenced for the whole process unless FORMCHECK_VERBOSE=1.
-    """
-    import cv2
-
-    cv2.setNumThreads(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    if not _verbose():
-        os.dup2(devnull, 2)
-    pending = 0
-    last = time.monotonic()
-
-    def progress(n: int) -> None:
-        nonlocal pending, last
-        pending += n
-        now = time.monotonic()
-        if now - last > 0.2:
-            out_q.put(("progress", job.index, pending))
-            pending, last = 0, now
-
-    def warn(msg: str) -> None:
-        out_q.put(("warn", job.index, msg))
-
-    try:
-        out = _run_chunk(job, progress, warn, quiet_all=True)
-    except Exception as exc:  # forwarded to the parent, which re-raises it
-        out_q.put(("error", job.index, _picklable_exc(exc)))
-        return
-    if pending:
-        out_q.put(("progress", job.index, pending))
-    out_q.put(("done", job.index, out))
-
-
-def _picklable_exc(exc: Exception) -> Exception:
-    import pickle
-
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except (pickle.PicklingError, TypeError, AttributeError, ValueError):
-        return RuntimeError(f"{type(exc).__name__}: {exc}")
-    return exc
+class _Stopped(Exception):
+    """A chunk was told to stop because another one failed or the run was interrupted."""
 
 
 def _run_parallel(jobs: list[_ChunkJob], progress: Callable[[int], None] | None,
                   warn: WarnFn | None) -> list[_ChunkOut]:
-    import multiprocessing as mp_
+    """Run the chunks in threads, one landmarker each, and return their outputs in order.
 
-    from formcheck import procs as procs_
+    Notes
+    -----
+    MediaPipe's inference, PyAV's decoding and the colour conversion release
+    the GIL, so chunks in threads keep both cores busy like worker processes
+    would, without a second interpreter to start (about 3 s of CPU each,
+    mostly importing MediaPipe), results to pickle or a ``__main__`` to
+    re-import. Progress and warnings reach the callers' callbacks from this
+    (the calling) thread only. The first error stops the other chunks and is
+    re-raised; so is an interrupt (Ctrl-C).
+    """
+    events: queue.Queue[tuple[str, int, Any]] = queue.Queue()
+    stop = threading.Event()
 
-    ctx = mp_.get_context("spawn")
-    out_q = ctx.Queue()
-    procs = [ctx.Process(target=_worker_main, args=(job, out_q), name=f"formcheck-pose-{job.index}", daemon=True)
-             for job in jobs]
+    def body(job: _ChunkJob) -> None:
+        try:
+            out = _run_chunk(job, lambda n: events.put(("progress", job.index, n)),
+                             lambda msg: events.put(("warn", job.index, msg)), stop)
+        except _Stopped:
+            events.put(("stopped", job.index, None))
+        except BaseException as exc:  # handed to the calling thread, which re-raises it
+            events.put(("error", job.index, exc))
+        else:
+            events.put(("done", job.index, out))
+
+    threads = [threading.Thread(target=body, args=(job,), name=f"formcheck-pose-{job.index}", daemon=True)
+               for job in jobs]
     outs: dict[int, _ChunkOut] = {}
+    ended: set[int] = set()
+    error: BaseException | None = None
     try:
-        for p in procs:
-            procs_.start(p)
-        while len(outs) < len(jobs):
-            try:
-                kind, idx, payload = out_q.get(timeout=0.5)
-            except queue.Empty:
-                dead = [p for i, p in enumerate(procs) if i not in outs and not p.is_alive()]
-                if dead and out_q.empty():
-                    time.sleep(0.5)
-                    if out_q.empty():
-                        raise RuntimeError(
-                            f"pose worker {dead[0].name} stopped unexpectedly (exit code {dead[0].exitcode})")
-                continue
-            if kind == "progress" and progress is not None:
-                progress(payload)
-            elif kind == "warn" and warn is not None:
-                warn(payload)
-            elif kind == "error":
-                raise payload
-            elif kind == "done":
-                outs[idx] = payload
+        for th in threads:
+            th.start()
+        while len(ended) < len(jobs):
+            kind, idx, payload = events.get()
+            if kind == "progress":
+                if progress is not None:
+                    progress(payload)
+            elif kind == "warn":
+                if warn is not None:
+                    warn(payload)
+            else:
+                ended.add(idx)
+                if kind == "done":
+                    outs[idx] = payload
+                elif kind == "error" and error is None:
+                    error = payload
+                    stop.set()
     finally:
-        for p in procs:
-            if p.pid is None:
-                continue
-            if p.is_alive() and len(outs) < len(jobs):
-                p.terminate()
-            p.join(timeout=10)
-        out_q.close()
+        stop.set()
+        for th in threads:
+            th.join()
+    if error is not None:
+        raise error
     return [outs[i] for i in range(len(jobs))]
 
 
@@ -677,7 +674,7 @@ def _plan_chunks(duration_ms: float | None, workers: int) -> list[tuple[float | 
 
 
 def auto_workers(duration_ms: float | None) -> int:
-    """Worker processes for a clip: 2 for clips of :data:`AUTO_PARALLEL_MIN_MS` or more on >= 2 cores, else 1."""
+    """Chunks analysed at once for a clip: 2 for clips of :data:`AUTO_PARALLEL_MIN_MS` or more on >= 2 cores, else 1."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
@@ -833,8 +830,8 @@ def extract_pose(
         (:data:`DEFAULT_MAX_SIDE`) saves decode and conversion time at no
         measurable landmark cost, because the network works on a 256x256 crop.
     workers
-        Worker processes, each analysing one time chunk with its own
-        landmarker. None picks :func:`auto_workers`; 1 runs in this process.
+        Time chunks analysed at once, each by its own landmarker in its own
+        thread. None picks :func:`auto_workers`; 1 analyses the clip in one pass.
     keep_masks
         Also return the lifter's segmentation silhouette (:class:`MaskTrack`).
         Off by default: masks cost inference time and memory.

@@ -4,7 +4,7 @@ Notes
 -----
 A ``spawn`` child re-imports the parent's main module before it runs its
 target: by name when ``__main__`` has a ``__spec__``, else from its
-``__file__``. formcheck's children (pose workers, analysis jobs) only run
+``__file__``. formcheck's children (analysis jobs, test helpers) only run
 functions of the ``formcheck`` package and never need it, and the main module
 is not always a script that is safe to re-run: inside ``streamlit run``, and
 after Streamlit's ``AppTest``, ``sys.modules["__main__"]`` is the page script

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import zipfile
 import types
 from pathlib import Path
@@ -362,12 +363,13 @@ class _Recorder:
         return w
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-chunk", "two-chunks"])
 @pytest.mark.parametrize(
     "fail_on, fail_at, exc",
     [("video", 3, RuntimeError), ("scan", 1, RuntimeError), ("decode", 3, video.VideoError), (None, 0, None)],
     ids=["inference", "people-scan", "decode", "no-failure"],
 )
-def test_landmarkers_always_closed(monkeypatch, short_clip, model_path, fail_on, fail_at, exc):
+def test_landmarkers_always_closed(monkeypatch, short_clip, model_path, fail_on, fail_at, exc, workers):
     rec = _Recorder(pose._create_landmarker, fail_on, fail_at)
     monkeypatch.setattr(pose, "_create_landmarker", rec)
     if fail_on == "decode":
@@ -380,12 +382,53 @@ def test_landmarkers_always_closed(monkeypatch, short_clip, model_path, fail_on,
                 yield fr
 
         monkeypatch.setattr(video, "iter_frames", failing)
+    threads_before = set(threading.enumerate())
     if exc is None:
-        extract_pose(short_clip[0], model=str(model_path), workers=1)
+        res = extract_pose(short_clip[0], model=str(model_path), workers=workers)
+        assert res.stats["workers"] == workers
     else:
         with pytest.raises(exc, match="injected"):
-            extract_pose(short_clip[0], model=str(model_path), workers=1)
+            extract_pose(short_clip[0], model=str(model_path), workers=workers)
     assert rec.created and all(w.closed for w in rec.created)
+    # with two chunks, both ran (the failing one and the one told to stop), and no thread outlives the call
+    assert len({id(w) for w in rec.created if w.video_mode}) >= workers
+    assert not [t for t in threading.enumerate() if t not in threads_before and t.name.startswith("formcheck-")]
+
+
+def test_stderr_silencing_nests_across_threads(tmp_path):
+    """Overlapping silenced sections in two threads restore fd 2 only when the last one ends."""
+    log = tmp_path / "stderr.txt"
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT)
+    saved = os.dup(2)
+    os.dup2(fd, 2)
+    try:
+        first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+
+        def first() -> None:
+            with pose._native_stderr_silenced():
+                first_in.set()
+                second_in.wait(10)
+                os.write(2, b"hidden-1\n")
+            first_out.set()
+
+        def second() -> None:
+            first_in.wait(10)
+            with pose._native_stderr_silenced():
+                second_in.set()
+                first_out.wait(10)
+                os.write(2, b"hidden-2\n")
+
+        ths = [threading.Thread(target=first), threading.Thread(target=second)]
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join(20)
+        os.write(2, b"visible\n")
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(fd)
+    assert log.read_text() == "visible\n"
 
 
 def test_worker_failure_is_raised_not_hung(tmp_path, short_clip):
@@ -413,10 +456,11 @@ def test_not_a_video_is_a_video_error(tmp_path):
         extract_pose(p)
 
 
-def test_native_logs_are_silenced(short_clip, model_path):
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-chunk", "two-chunks"])
+def test_native_logs_are_silenced(short_clip, model_path, workers):
     code = (
         "import sys; from formcheck.pose import extract_pose; "
-        f"extract_pose({str(short_clip[0])!r}, model={str(model_path)!r}, workers=1)"
+        f"extract_pose({str(short_clip[0])!r}, model={str(model_path)!r}, workers={workers})"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("FORMCHECK_VERBOSE", "GLOG_minloglevel",
                                                              "TF_CPP_MIN_LOG_LEVEL")}
