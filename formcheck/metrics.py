@@ -106,6 +106,20 @@ class MetricParams:
         mixing the world trunk with the image thigh read a standing hip ~165.
     min_oblique_yaw_deg
         Smallest yaw (deg) used for that stretch (limits it to 1/sin(25) = 2.4x).
+    foot_min_visibility, foot_edge_margin_ratio
+        Heel rise is read only in frames where the heel and toe landmarks of
+        that foot have at least this visibility (0..1) and both lie above the
+        bottom edge of the picture by this share of the frame height. When the
+        feet are cut off by the frame, MediaPipe still places them (below the
+        edge or on it, with low visibility), and their guessed height swings
+        by a quarter of a foot or more from frame to frame: on the real clips
+        filmed with the lower legs out of frame that read as heels lifting.
+    min_foot_px
+        Heel rise is not read at all when the foot is shorter than this in the
+        picture (pixels, heel to toe). The heel limit is a fifth of a foot and
+        MediaPipe's heel point jitters by a couple of pixels, so a 25 px foot
+        is the smallest on which a lift at the limit (5 px) stands out from the
+        jitter; on a 19 px foot (a 196 px tall GIF) the jitter read as a lift.
     """
 
     hip_offset_up_thigh: float = 0.13
@@ -122,6 +136,9 @@ class MetricParams:
     max_level_deg: float = 25.0
     oblique_source: str = "hybrid"
     min_oblique_yaw_deg: float = 25.0
+    foot_min_visibility: float = 0.5
+    foot_edge_margin_ratio: float = 0.02
+    min_foot_px: float = 25.0
 
     def __post_init__(self) -> None:
         for name in ("hip_offset_up_thigh", "hip_offset_fwd_thigh"):
@@ -141,6 +158,12 @@ class MetricParams:
             raise ValueError(f"min_oblique_yaw_deg: expected 0..90, got {self.min_oblique_yaw_deg}")
         if not 0.0 < self.standing_hip_height_norm <= 1.2:
             raise ValueError(f"standing_hip_height_norm: expected 0..1.2, got {self.standing_hip_height_norm}")
+        if not 0.0 <= self.foot_min_visibility <= 1.0:
+            raise ValueError(f"foot_min_visibility: expected 0..1, got {self.foot_min_visibility}")
+        if not self.min_foot_px >= 0.0:
+            raise ValueError(f"min_foot_px: expected >= 0, got {self.min_foot_px}")
+        if not 0.0 <= self.foot_edge_margin_ratio < 0.5:
+            raise ValueError(f"foot_edge_margin_ratio: expected 0..0.5, got {self.foot_edge_margin_ratio}")
 
 
 #: Per-frame series of :class:`FrameMetrics` (all (N,) float arrays).
@@ -514,6 +537,15 @@ def _standing_reference(x: np.ndarray, standing: np.ndarray, fallback_q: float) 
 # ---------------------------------------------------------------------------- main
 
 
+def _foot_in_view(seq: PoseSequence, heel: L, toe: L, p: MetricParams) -> np.ndarray:
+    """Frames where this foot's heel and toe are seen well and clear of the picture's bottom edge."""
+    vis = np.nan_to_num(seq.visibility[:, [int(heel), int(toe)]], nan=0.0)
+    y = seq.xy_px[:, [int(heel), int(toe)], 1]
+    with np.errstate(invalid="ignore"):
+        clear = np.all(y <= seq.frame_h * (1.0 - p.foot_edge_margin_ratio), axis=1)
+    return clear & np.all(vis >= p.foot_min_visibility, axis=1)
+
+
 def compute_frame_metrics(seq: PoseSequence, view: ViewInfo, params: MetricParams = MetricParams()) -> FrameMetrics:
     """All per-frame metrics of a (cleaned) pose sequence.
 
@@ -611,10 +643,11 @@ def compute_frame_metrics(seq: PoseSequence, view: ViewInfo, params: MetricParam
         ankle_sep = np.abs(_pts(xy, L.LEFT_ANKLE)[:, 0] - _pts(xy, L.RIGHT_ANKLE)[:, 0])
         with np.errstate(invalid="ignore", divide="ignore"):
             knee_ratio = np.where(ankle_sep >= p.min_ankle_sep_thigh * thigh_px, knee_sep / ankle_sep, np.nan)
-    if view.view == "front":
+    if view.view == "front" or not foot_px >= p.min_foot_px:
         heel = np.full(n, np.nan)
     else:
-        hl, hr = _pts(xy, L.LEFT_HEEL)[:, 1], _pts(xy, L.RIGHT_HEEL)[:, 1]
+        hl = np.where(_foot_in_view(seq, L.LEFT_HEEL, L.LEFT_FOOT_INDEX, p), _pts(xy, L.LEFT_HEEL)[:, 1], np.nan)
+        hr = np.where(_foot_in_view(seq, L.RIGHT_HEEL, L.RIGHT_FOOT_INDEX, p), _pts(xy, L.RIGHT_HEEL)[:, 1], np.nan)
         heel = _mix((geo.nan_percentile(hl, 50.0) - hl) / foot_px, (geo.nan_percentile(hr, 50.0) - hr) / foot_px,
                     w_left)
 

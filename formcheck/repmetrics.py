@@ -541,7 +541,7 @@ def top_trunk_lean(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, sustain_
 
 
 def heel_rise(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, sustain_ms: float = 200.0,
-              max_plausible_foot: float = 0.6) -> RepMeasure:
+              max_plausible_foot: float = 0.6, min_seen_ratio: float = 0.6) -> RepMeasure:
     """Squat: how far the heel rose during the rep, in foot lengths, when the foot was tracked believably.
 
     Notes
@@ -551,12 +551,15 @@ def heel_rise(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, sustain_ms: f
     A heel that seems to rise more than ``max_plausible_foot`` foot lengths
     (about 15 cm) is not a heel lifting but a foot the tracker lost (hidden by
     the plates, out of frame): the rep is then "not assessable" (NaN,
-    quality 0) rather than flagged.
+    quality 0) rather than flagged. So is a rep in which the heel was read
+    (foot seen, inside the picture: :class:`formcheck.metrics.MetricParams`)
+    in fewer than ``min_seen_ratio`` of the frames: the highest of the few
+    readings left says little about the rep.
     """
     start, end, phase = _phase_span(rep, ("descent", "bottom", "ascent", "pull"))
     m = _window(t_ms, start, end)
     x = signals.get("heel_rise_norm")
-    if x is None or not m.any():
+    if x is None or not m.any() or np.isfinite(x[m]).mean() < min_seen_ratio:
         return RepMeasure("heel_rise", float("nan"), "foot", float("nan"), phase, 0.0)
     v, t = sustained_extreme(t_ms[m], x[m], sustain_ms, "max")
     if np.isfinite(v) and v > max_plausible_foot:

@@ -95,6 +95,42 @@ def test_side_stick_figure_exact(facing):
     assert m.scales["leg_px"] == pytest.approx(200.0)
 
 
+def _foot_case(change: str) -> PoseSequence:
+    """The side stick figures, with the feet made hard to see in one way (see test_heel_needs_the_foot_in_view)."""
+    seq = _seq_from_frames([_side_frame(*p, facing=1) for p in POSTURES])
+    xy, vis, h = seq.xy_px.copy(), seq.visibility.copy(), seq.frame_h
+    feet = [int(L.LEFT_HEEL), int(L.RIGHT_HEEL), int(L.LEFT_FOOT_INDEX), int(L.RIGHT_FOOT_INDEX)]
+    if change == "toe-on-bottom-edge":  # frame 3 (the raised heel): toes at the last pixel row
+        xy[3, [int(L.LEFT_FOOT_INDEX), int(L.RIGHT_FOOT_INDEX)], 1] = h - 1
+    elif change == "toe-below-frame":
+        xy[3, [int(L.LEFT_FOOT_INDEX), int(L.RIGHT_FOOT_INDEX)], 1] = h + 40
+    elif change == "heel-barely-seen":
+        vis[3, feet] = 0.3
+    elif change == "whole-foot-tiny":  # shrink the picture and figure 3x: a 20 px foot
+        xy = xy / 3.0
+        return PoseSequence(t_ms=seq.t_ms, xy_px=xy, z_px=seq.z_px, world_m=seq.world_m, visibility=vis,
+                            presence=seq.presence, frame_w=seq.frame_w // 3, frame_h=h // 3)
+    return PoseSequence(t_ms=seq.t_ms, xy_px=xy, z_px=seq.z_px, world_m=seq.world_m, visibility=vis,
+                        presence=seq.presence, frame_w=seq.frame_w, frame_h=h)
+
+
+@pytest.mark.parametrize(
+    "change, want",
+    [
+        ("none", [0.0, 0.0, 0.0, 0.5, 0.0]),
+        ("toe-on-bottom-edge", [0.0, 0.0, 0.0, np.nan, 0.0]),
+        ("toe-below-frame", [0.0, 0.0, 0.0, np.nan, 0.0]),
+        ("heel-barely-seen", [0.0, 0.0, 0.0, np.nan, 0.0]),
+        ("whole-foot-tiny", [np.nan] * 5),
+    ],
+    ids=["seen", "toe-on-bottom-edge", "toe-below-frame", "heel-barely-seen", "whole-foot-tiny"],
+)
+def test_heel_needs_the_foot_in_view(change, want):
+    """Heel rise is read only where the foot is seen, inside the picture and big enough (MetricParams)."""
+    m = compute_frame_metrics(_foot_case(change), SIDE_RIGHT, NO_OFFSET)
+    np.testing.assert_allclose(m.heel_rise_norm, np.array(want), atol=1e-9)
+
+
 @pytest.mark.parametrize(
     "up_thigh, fwd_thigh",
     [(0.13, 0.0), (0.0, 0.05), (0.13, 0.05)],

@@ -376,6 +376,24 @@ def test_heel_rise_plausibility(rise: float, expected: float) -> None:
     assert (np.isnan(v) and np.isnan(expected)) or v == pytest.approx(expected, abs=1e-3)
 
 
+@pytest.mark.parametrize(
+    "seen_share, expected",
+    [(1.0, 0.3), (0.7, 0.3), (0.5, np.nan), (0.0, np.nan)],
+    ids=["always-seen", "mostly-seen", "half-seen", "never-seen"],
+)
+def test_heel_rise_needs_the_heel_seen_through_the_rep(seen_share: float, expected: float) -> None:
+    """Heel read in fewer than min_seen_ratio (0.6) of the rep's frames: not assessable."""
+    rep = squat_rep(0, 0.0, 3000.0)
+    t = np.arange(0.0, 3001.0, 1.0)
+    x = rep_profile(t, rep, 0.3)
+    x[t >= 3000.0 * seen_share] = np.nan  # the foot leaves the picture for the rest of the rep
+    if seen_share > 0:
+        x[np.argmax(x)] = 0.3  # the peak stays among the frames seen
+    sig = {"heel_rise_norm": x, "quality": np.ones_like(t)}
+    v = measure("heel_rise", t, sig, rep, sustain_ms=0.0, min_seen_ratio=0.6).value
+    assert (np.isnan(v) and np.isnan(expected)) or v == pytest.approx(expected, abs=1e-3)
+
+
 @pytest.mark.parametrize("set_trunk, expected", [(30.0 + EPS, "clear"), (30.0 - EPS, "flagged")],
                          ids=["limit-plus-eps", "limit-minus-eps"])
 def test_hips_too_low_start_limit_boundaries(set_trunk: float, expected: str) -> None:
