@@ -111,10 +111,12 @@ def analyze_video(
     pose = extract_pose(path, model=model, workers=workers, keep_masks=keep_masks, warn=warn,
                         progress=lambda done, total: report_progress("pose", min(1.0, done / max(total, 1))))
     report_progress("analysis", 0.0)
+    source = _source(info, pose, file_sha256(path))  # once: a vetoed bar check re-runs the analysis
+
     def run(not_reps: Sequence[tuple[float, float]] = (), extra_warnings: Sequence[str] = (),
             extra: Mapping[str, Any] | None = None) -> Analysis:
         return analyze_sequence(
-            pose.sequence, lift=lift, rules_paths=rules_paths, source=_source(info, pose, file_sha256(path)),
+            pose.sequence, lift=lift, rules_paths=rules_paths, source=source,
             model=model if model in ("lite", "full", "heavy") else Path(model).name, athlete=athlete,
             warnings=[*warnings, *extra_warnings], not_reps=not_reps, extra=extra, masks=pose.masks,
         )
