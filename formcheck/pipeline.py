@@ -228,14 +228,30 @@ def analyze_for_eval(path: str | Path, *, model: str = "full", cache_dir: str | 
 
 
 # --------------------------------------------------------------------------- deadlift bar check (image)
-def _frame_near(path: Path, t_ms: float, max_side: int) -> video.Frame | None:
-    """The decoded frame nearest ``t_ms`` (a short seek-and-decode window around it)."""
-    best = None
-    for frame in video.iter_frames(path, max_side=max_side, start_ms=max(0.0, t_ms - 300.0), end_ms=t_ms + 200.0,
-                                   warn=lambda msg: None):
-        if best is None or abs(frame.t_ms - t_ms) < abs(best.t_ms - t_ms):
-            best = frame
-        if frame.t_ms > t_ms:
+#: A time's frame is looked for this far before it and (not including) this far after it (ms).
+_NEAR_BEFORE_MS = 300.0
+_NEAR_AFTER_MS = 200.0
+
+
+def _frames_near(path: Path, times_ms: Sequence[float], max_side: int) -> list[video.Frame | None]:
+    """The decoded frame nearest each of ``times_ms``, read in one decoding pass.
+
+    A time's frame is the nearest among those in ``[t - 300 ms, t + 200 ms)`` (the earlier on a
+    tie; None when there is none). One seek to the earliest window and one pass to the latest
+    time decode each frame once; only frames inside a window are converted to RGB.
+    """
+    if not times_ms:
+        return []
+    wins = [(max(0.0, t - _NEAR_BEFORE_MS), t + _NEAR_AFTER_MS) for t in times_ms]
+    best: list[video.Frame | None] = [None] * len(times_ms)
+    last = max(times_ms)
+    for frame in video.iter_frames(path, max_side=max_side, start_ms=min(a for a, _ in wins),
+                                   end_ms=max(b for _, b in wins), warn=lambda msg: None,
+                                   want=lambda t: any(a <= t < b for a, b in wins)):
+        for k, (t, (a, b)) in enumerate(zip(times_ms, wins)):
+            if a <= frame.t_ms < b and (best[k] is None or abs(frame.t_ms - t) < abs(best[k].t_ms - t)):
+                best[k] = frame
+        if frame.t_ms > last:
             break
     return best
 
@@ -263,7 +279,7 @@ def deadlift_bar_checks(path: str | Path, analysis: Analysis,
         try:
             # the "before" frame (lowering begins, bar in hand at the previous lockout) exists from the 2nd rep
             times = (rep.bottom_ms, rep.end_ms) + ((rep.start_ms,) if rep.index >= 1 else ())
-            frames = [_frame_near(Path(path), t, side) for t in times] + [None] * (3 - len(times))
+            frames = _frames_near(Path(path), times, side) + [None] * (3 - len(times))
         except video.VideoError:
             frames = [None, None, None]
         fa, fb, fs = frames
