@@ -271,6 +271,7 @@ def deadlift_bar_checks(path: str | Path, analysis: Analysis,
     if analysis.lift != "deadlift" or seg is None or not seg.reps:
         return []
     params = load_rules("deadlift", (rules_paths or {}).get("deadlift")).bar_check
+    assert params is not None  # a deadlift rule set always has one (parse_ruleset requires [bar_check])
     seq = analysis.sequence
     side = max(seq.frame_w, seq.frame_h)
     out = []
