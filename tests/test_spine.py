@@ -153,7 +153,9 @@ def test_params_have_no_defaults() -> None:
     """The thresholds live in spine.toml only: the dataclass repeats none of them."""
     from dataclasses import MISSING, fields
 
-    assert [f.name for f in fields(SpineParams) if f.default is not MISSING or f.default_factory is not MISSING] == []
+    with_defaults = [f.name for f in fields(SpineParams)
+                     if f.default is not MISSING or f.default_factory is not MISSING]
+    assert with_defaults == []
     with pytest.raises(TypeError):
         SpineParams()  # type: ignore[call-arg]
 

@@ -449,7 +449,8 @@ WANT_CASES = [
 
 @pytest.mark.parametrize(("name", "bounds", "want"), WANT_CASES, ids=[c[0] for c in WANT_CASES])
 def test_want_picks_frames_without_converting_the_rest(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, bounds: dict, want: Callable[[float], bool]) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, bounds: dict,
+        want: Callable[[float], bool]) -> None:
     path = mc.write_clip(tmp_path / "c.mp4", n_frames=120, gop=10)
     full = video.read_all(path, max_side=100, **bounds)
     converted = 0
