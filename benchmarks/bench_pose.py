@@ -164,14 +164,14 @@ def run_inference_only(clip: Path, model: str, max_side: int | None, limit: int 
     import mediapipe as mp
 
     from formcheck.models import resolve_model
-    from formcheck.pose import _create_landmarker, _native_stderr_silenced
+    from formcheck.pose import _create_landmarker, native_stderr_silenced
 
     frames = []
     for fr in video.iter_frames(clip, max_side=max_side):
         frames.append((fr.t_ms, np.ascontiguousarray(fr.rgb)))
         if len(frames) >= limit:
             break
-    with _native_stderr_silenced():
+    with native_stderr_silenced():
         lm = _create_landmarker(str(resolve_model(model)), 1, False)
         lm.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=frames[0][1]), 0)
     cpu0 = _cpu_s()
@@ -182,7 +182,7 @@ def run_inference_only(clip: Path, model: str, max_side: int | None, limit: int 
     finally:
         wall = time.perf_counter() - t0
         cpu = _cpu_s() - cpu0
-        with _native_stderr_silenced():
+        with native_stderr_silenced():
             lm.close()
     n = len(frames) - 1
     side = "native" if max_side is None else str(max_side)

@@ -47,21 +47,26 @@ _KNEES = (L.LEFT_KNEE, L.RIGHT_KNEE)
 
 @dataclass(frozen=True)
 class BarCheckParams:
-    """Thresholds of :func:`check_rise` (see ``[bar_check]`` in deadlift.toml for their meaning)."""
+    """Thresholds of :func:`check_rise`.
 
-    patch_thigh: float = 0.6
-    still_ncc: float = 0.62
-    min_background_ncc: float = 0.9
-    min_patch_contrast: float = 8.0
-    min_ncc_gap: float = 0.05
-    min_rise_frac: float = 0.5
-    body_margin_thigh: float = 0.3
-    bar_margin_thigh: float = 1.2
+    Their values and meaning live in one place only, the ``[bar_check]`` table
+    of ``formcheck/config/deadlift.toml`` (or a tuned copy): every field is
+    required, and :meth:`from_mapping` builds the object from that table.
+    """
+
+    patch_thigh: float
+    still_ncc: float
+    min_background_ncc: float
+    min_patch_contrast: float
+    min_ncc_gap: float
+    min_rise_frac: float
+    body_margin_thigh: float
+    bar_margin_thigh: float
 
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
-            if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"bar_check.{f.name}: expected a finite number >= 0, got {v!r}")
             object.__setattr__(self, f.name, float(v))
         for name in ("still_ncc", "min_background_ncc"):
@@ -71,14 +76,19 @@ class BarCheckParams:
             raise ValueError(f"bar_check.patch_thigh: expected > 0, got {self.patch_thigh}")
 
     @classmethod
-    def from_mapping(cls, table: Mapping[str, Any] | None) -> "BarCheckParams":
-        """From the ``[bar_check]`` TOML table; unknown keys are an error (a typo must not pass silently)."""
-        table = dict(table or {})
-        known = {f.name for f in fields(cls)}
-        stray = sorted(set(table) - known)
+    def from_mapping(cls, table: Mapping[str, Any]) -> "BarCheckParams":
+        """From the ``[bar_check]`` TOML table: every key required, unknown keys an error (a typo must not
+        pass silently)."""
+        if not isinstance(table, Mapping):
+            raise ValueError(f"bar_check: expected a [bar_check] table, got {table!r}")
+        known = [f.name for f in fields(cls)]
+        stray = sorted(set(table) - set(known))
         if stray:
             raise ValueError(f"bar_check: unknown keys {stray}, expected some of {sorted(known)}")
-        return cls(**{k: float(v) for k, v in table.items()})
+        missing = [k for k in known if k not in table]
+        if missing:
+            raise ValueError(f"bar_check: missing keys {missing}, expected all of {known}")
+        return cls(**dict(table))
 
 
 @dataclass(frozen=True)
@@ -201,7 +211,7 @@ def check_rise(
     top_gray: np.ndarray,
     floor_xy: np.ndarray,
     top_xy: np.ndarray,
-    params: BarCheckParams = BarCheckParams(),
+    params: BarCheckParams,
     *,
     before_gray: np.ndarray | None = None,
     before_xy: np.ndarray | None = None,
@@ -217,7 +227,7 @@ def check_rise(
         (33, 2) landmark pixel positions in those frames (image coordinates,
         y down; NaN where lost), in the frames' pixel grid.
     params
-        Thresholds, see :class:`BarCheckParams`.
+        Thresholds, see :class:`BarCheckParams` (from ``load_rules("deadlift").bar_check``).
     before_gray, before_xy
         The frame (and landmarks) where the rep's lowering began, for a rep
         after the first: the lifter stood at the previous lockout with the bar

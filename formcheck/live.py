@@ -58,6 +58,7 @@ from formcheck.landmarks import N_LANDMARKS, Landmark
 from formcheck.metrics import compute_frame_metrics
 from formcheck.models import resolve_model
 from formcheck.overlay import draw_label, draw_skeleton
+from formcheck.pose import native_stderr_silenced  # also quiets MediaPipe's log levels before it is imported
 from formcheck.reps import LiveRepCounter, Rep, RepEvent, RepParams, bar_height, segment_reps
 from formcheck.rules import Flag, evaluate, load_rules
 from formcheck.sequence import PoseSequence
@@ -611,12 +612,46 @@ class LiveAnalyzer:
 WARMUP_TS_MS = 0
 
 
-def open_landmarker(model: str) -> Any:
+class QuietLandmarker:
+    """A MediaPipe landmarker whose native log lines are kept off stderr, as in the offline path.
+
+    MediaPipe and LiteRT write to file descriptor 2 from C++ (``INFO: Created
+    TensorFlow Lite XNNPACK delegate``, ``W0000 ...`` lines) when the model is
+    created, on its first inferences, on the first frame in which it finds a
+    person (which in a live stream may come long after the start) and when it
+    is closed. Like :mod:`formcheck.pose`, fd 2 is sent to ``/dev/null``
+    around exactly those calls (:func:`formcheck.pose.native_stderr_silenced`;
+    ``FORMCHECK_VERBOSE=1`` keeps them): the first two detections and every
+    detection until one has found a person, and :meth:`close`. While fd 2 is
+    redirected, other threads' stderr output is lost too; a detection takes
+    tens of milliseconds.
+    """
+
+    def __init__(self, landmarker: Any) -> None:
+        self._lm = landmarker
+        self._calls = 0
+        self._person_seen = False
+
+    def detect_for_video(self, image: Any, timestamp_ms: int) -> Any:
+        with native_stderr_silenced(self._calls < 2 or not self._person_seen):
+            result = self._lm.detect_for_video(image, timestamp_ms)
+        self._calls += 1
+        if result.pose_landmarks:
+            self._person_seen = True
+        return result
+
+    def close(self) -> None:
+        with native_stderr_silenced():
+            self._lm.close()
+
+
+def open_landmarker(model: str) -> QuietLandmarker:
     """A VIDEO-mode (tracking) PoseLandmarker following one person, without masks, warmed up.
 
     The first detection of a new landmarker sets up its inference engine and
     takes far longer than the rest; it is run here on a small blank image at
     timestamp :data:`WARMUP_TS_MS`, so that the stream's first frame is not the one to wait.
+    MediaPipe's native log lines are kept off stderr (see :class:`QuietLandmarker`).
     """
     import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions, vision
@@ -627,7 +662,8 @@ def open_landmarker(model: str) -> Any:
         num_poses=1,
         output_segmentation_masks=False,
     )
-    landmarker = vision.PoseLandmarker.create_from_options(opts)
+    with native_stderr_silenced():
+        landmarker = QuietLandmarker(vision.PoseLandmarker.create_from_options(opts))
     blank = np.zeros((64, 64, 3), np.uint8)
     landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=blank), WARMUP_TS_MS)
     return landmarker
@@ -1172,6 +1208,7 @@ def run_frames(processor: LiveProcessor, frames: Iterable[av.VideoFrame]) -> lis
 
 __all__ = [
     "ENV_ICE_SERVERS", "FramePose", "LIVE_LIFTS", "LIVE_MODELS", "LiveAnalyzer", "LiveConfig", "LiveFlag",
-    "LiveProcessor", "LiveRep", "LiveSession", "LiveSnapshot", "LiveStats", "PoseSmoother", "draw_overlay",
+    "LiveProcessor", "LiveRep", "LiveSession", "LiveSnapshot", "LiveStats", "PoseSmoother", "QuietLandmarker",
+    "draw_overlay",
     "landmarks_to_pose", "open_landmarker", "rtc_configuration", "run_frames", "save_live_session", "stack_poses",
 ]

@@ -111,10 +111,12 @@ def analyze_video(
     pose = extract_pose(path, model=model, workers=workers, keep_masks=keep_masks, warn=warn,
                         progress=lambda done, total: report_progress("pose", min(1.0, done / max(total, 1))))
     report_progress("analysis", 0.0)
+    source = _source(info, pose, file_sha256(path))  # once: a vetoed bar check re-runs the analysis
+
     def run(not_reps: Sequence[tuple[float, float]] = (), extra_warnings: Sequence[str] = (),
             extra: Mapping[str, Any] | None = None) -> Analysis:
         return analyze_sequence(
-            pose.sequence, lift=lift, rules_paths=rules_paths, source=_source(info, pose, file_sha256(path)),
+            pose.sequence, lift=lift, rules_paths=rules_paths, source=source,
             model=model if model in ("lite", "full", "heavy") else Path(model).name, athlete=athlete,
             warnings=[*warnings, *extra_warnings], not_reps=not_reps, extra=extra, masks=pose.masks,
         )
@@ -226,14 +228,30 @@ def analyze_for_eval(path: str | Path, *, model: str = "full", cache_dir: str | 
 
 
 # --------------------------------------------------------------------------- deadlift bar check (image)
-def _frame_near(path: Path, t_ms: float, max_side: int) -> video.Frame | None:
-    """The decoded frame nearest ``t_ms`` (a short seek-and-decode window around it)."""
-    best = None
-    for frame in video.iter_frames(path, max_side=max_side, start_ms=max(0.0, t_ms - 300.0), end_ms=t_ms + 200.0,
-                                   warn=lambda msg: None):
-        if best is None or abs(frame.t_ms - t_ms) < abs(best.t_ms - t_ms):
-            best = frame
-        if frame.t_ms > t_ms:
+#: A time's frame is looked for this far before it and (not including) this far after it (ms).
+_NEAR_BEFORE_MS = 300.0
+_NEAR_AFTER_MS = 200.0
+
+
+def _frames_near(path: Path, times_ms: Sequence[float], max_side: int) -> list[video.Frame | None]:
+    """The decoded frame nearest each of ``times_ms``, read in one decoding pass.
+
+    A time's frame is the nearest among those in ``[t - 300 ms, t + 200 ms)`` (the earlier on a
+    tie; None when there is none). One seek to the earliest window and one pass to the latest
+    time decode each frame once; only frames inside a window are converted to RGB.
+    """
+    if not times_ms:
+        return []
+    wins = [(max(0.0, t - _NEAR_BEFORE_MS), t + _NEAR_AFTER_MS) for t in times_ms]
+    best: list[video.Frame | None] = [None] * len(times_ms)
+    last = max(times_ms)
+    for frame in video.iter_frames(path, max_side=max_side, start_ms=min(a for a, _ in wins),
+                                   end_ms=max(b for _, b in wins), warn=lambda msg: None,
+                                   want=lambda t: any(a <= t < b for a, b in wins)):
+        for k, (t, (a, b)) in enumerate(zip(times_ms, wins)):
+            if a <= frame.t_ms < b and (best[k] is None or abs(frame.t_ms - t) < abs(best[k].t_ms - t)):
+                best[k] = frame
+        if frame.t_ms > last:
             break
     return best
 
@@ -253,6 +271,7 @@ def deadlift_bar_checks(path: str | Path, analysis: Analysis,
     if analysis.lift != "deadlift" or seg is None or not seg.reps:
         return []
     params = load_rules("deadlift", (rules_paths or {}).get("deadlift")).bar_check
+    assert params is not None  # a deadlift rule set always has one (parse_ruleset requires [bar_check])
     seq = analysis.sequence
     side = max(seq.frame_w, seq.frame_h)
     out = []
@@ -261,7 +280,7 @@ def deadlift_bar_checks(path: str | Path, analysis: Analysis,
         try:
             # the "before" frame (lowering begins, bar in hand at the previous lockout) exists from the 2nd rep
             times = (rep.bottom_ms, rep.end_ms) + ((rep.start_ms,) if rep.index >= 1 else ())
-            frames = [_frame_near(Path(path), t, side) for t in times] + [None] * (3 - len(times))
+            frames = _frames_near(Path(path), times, side) + [None] * (3 - len(times))
         except video.VideoError:
             frames = [None, None, None]
         fa, fb, fs = frames

@@ -49,7 +49,9 @@ Native logging.
     MediaPipe and LiteRT log to the process's stderr from C++. Unless the
     environment variable ``FORMCHECK_VERBOSE=1`` is set, the log level variables
     are raised before MediaPipe is imported and file descriptor 2 is sent to
-    ``/dev/null`` while landmarkers are created, warmed up and closed.
+    ``/dev/null`` while landmarkers are created, warmed up and closed. The live
+    page's landmarker does the same (:class:`formcheck.live.QuietLandmarker`,
+    with :func:`native_stderr_silenced`).
 """
 
 from __future__ import annotations
@@ -100,40 +102,49 @@ if not _verbose():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-_SILENCE_LOCK = threading.Lock()
+_silence_lock = threading.Lock()
 _silence_depth = 0
-_silence_saved_fd: int | None = None
+_saved_stderr_fd: int | None = None
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced(enabled: bool = True) -> Iterator[None]:
+def native_stderr_silenced(enabled: bool = True) -> Iterator[None]:
     """Send file descriptor 2 to /dev/null for the duration (no-op when verbose).
 
-    Safe to nest and to use from several threads at once (chunks run in
-    threads): the first caller in redirects fd 2, the last one out restores it.
+    fd 2 belongs to the whole process, so overlapping uses (an upload analysed
+    while a live stream opens its model, on other threads) share one
+    redirection: the first to enter saves the real stderr, the last to leave
+    puts it back. The live path (:mod:`formcheck.live`) uses it too.
     """
-    global _silence_depth, _silence_saved_fd
+    global _silence_depth, _saved_stderr_fd
     if not enabled or _verbose():
         yield
         return
-    with _SILENCE_LOCK:
+    with _silence_lock:
         if _silence_depth == 0:
             sys.stderr.flush()
-            _silence_saved_fd = os.dup(2)
+            saved = os.dup(2)
             devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 2)
-            os.close(devnull)
+            try:
+                os.dup2(devnull, 2)
+            except OSError:
+                os.close(saved)
+                raise
+            finally:
+                os.close(devnull)
+            _saved_stderr_fd = saved
         _silence_depth += 1
     try:
         yield
     finally:
-        with _SILENCE_LOCK:
+        with _silence_lock:
             _silence_depth -= 1
-            if _silence_depth == 0 and _silence_saved_fd is not None:
+            if _silence_depth == 0 and _saved_stderr_fd is not None:
                 sys.stderr.flush()
-                os.dup2(_silence_saved_fd, 2)
-                os.close(_silence_saved_fd)
-                _silence_saved_fd = None
+                os.dup2(_saved_stderr_fd, 2)
+                os.close(_saved_stderr_fd)
+                _saved_stderr_fd = None
+
 
 
 # --------------------------------------------------------------------------- masks
@@ -431,7 +442,7 @@ class _Landmarkers:
         self._open_video()
 
     def _open_video(self) -> None:
-        with _native_stderr_silenced(self.quiet):
+        with native_stderr_silenced(self.quiet):
             self._video = _create_landmarker(self.model_path, self.num_poses, self.masks)
         self._calls = 0
 
@@ -441,29 +452,29 @@ class _Landmarkers:
         if self.adaptive and t_ms - self._last_scan_ms >= self.scan_every_ms:
             self._last_scan_ms = t_ms
             self._scan(image)
-        with _native_stderr_silenced(self.quiet and self._calls < 2):
+        with native_stderr_silenced(self.quiet and self._calls < 2):
             res = self._video.detect_for_video(image, ts)
         self._calls += 1
         return res
 
     def _scan(self, image: Any) -> None:
         if self._scanner is None:
-            with _native_stderr_silenced(self.quiet):
+            with native_stderr_silenced(self.quiet):
                 self._scanner = _create_landmarker(self.model_path, NUM_POSES, False, video_mode=False)
-        with _native_stderr_silenced(self.quiet and self.scans < 2):
+        with native_stderr_silenced(self.quiet and self.scans < 2):
             k = len(self._scanner.detect(image).pose_landmarks)
         self.scans += 1
         self.people_seen = max(self.people_seen, k)
         if k > self.num_poses:
             old, self._video = self._video, None
-            with _native_stderr_silenced(self.quiet):
+            with native_stderr_silenced(self.quiet):
                 old.close()
             self.num_poses = min(k, NUM_POSES)
             self._open_video()
 
     def close(self) -> None:
         video_lm, scanner, self._video, self._scanner = self._video, self._scanner, None, None
-        with _native_stderr_silenced(self.quiet):
+        with native_stderr_silenced(self.quiet):
             try:
                 if video_lm is not None:
                     video_lm.close()

@@ -101,8 +101,9 @@ class RuleSet:
     min_quality: float
     rules: Mapping[str, tuple[FaultRule, ...]]
     source: str = ""
-    #: deadlift: thresholds of the image check that a rise carried the bar (``[bar_check]``)
-    bar_check: BarCheckParams = BarCheckParams()
+    #: thresholds of the image check that a deadlift rise carried the bar (the ``[bar_check]`` table,
+    #: required in a deadlift file); None for a lift without one
+    bar_check: BarCheckParams | None = None
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -156,10 +157,14 @@ def parse_ruleset(data: Mapping[str, Any], where: str = "rules") -> RuleSet:
     min_q = float(data.get("general", {}).get("min_quality", 0.5))
     if not 0.0 <= min_q < 1.0:
         raise ValueError(f"{where}: general.min_quality expected in [0, 1), got {min_q}")
-    try:
-        bar_check = BarCheckParams.from_mapping(data.get("bar_check"))
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{where}: {exc}") from exc
+    bar_check = None
+    if "bar_check" in data or lift == "deadlift":
+        if "bar_check" not in data:
+            raise ValueError(f"{where}: expected a [bar_check] table (the deadlift bar check's thresholds)")
+        try:
+            bar_check = BarCheckParams.from_mapping(data["bar_check"])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{where}: {exc}") from exc
     return RuleSet(lift=lift, min_quality=min_q, rules=rules, source=where, bar_check=bar_check)
 
 

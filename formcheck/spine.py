@@ -70,7 +70,10 @@ class MaskSource(Protocol):
 
 @dataclass(frozen=True)
 class SpineParams:
-    """Thresholds of the silhouette estimator (values in ``formcheck/config/spine.toml``).
+    """Thresholds of the silhouette estimator.
+
+    Their values live in one place only, ``formcheck/config/spine.toml`` (or a
+    tuned copy): every field is required; :func:`load_params` reads them.
 
     Notes
     -----
@@ -102,33 +105,48 @@ class SpineParams:
     - ``smooth_ms``: running-median window against frame-to-frame jitter.
     """
 
-    start_fraction: float = 0.15
-    end_fraction: float = 0.85
-    stations: int = 24
-    max_depth_fraction: float = 0.6
-    min_station_ratio: float = 0.7
-    outlier_ratio: float = 0.04
-    max_residual_ratio: float = 0.02
-    min_landmark_visibility: float = 0.5
-    neutral_trunk_max_deg: float = 25.0
-    min_neutral_frames: int = 5
-    max_neutral_deg: float = 0.0
-    smooth_ms: float = 200.0
+    start_fraction: float
+    end_fraction: float
+    stations: int
+    max_depth_fraction: float
+    min_station_ratio: float
+    outlier_ratio: float
+    max_residual_ratio: float
+    min_landmark_visibility: float
+    neutral_trunk_max_deg: float
+    min_neutral_frames: int
+    max_neutral_deg: float
+    smooth_ms: float
 
     def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.type in (int, "int"):
+                if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                    raise ValueError(f"{f.name}: expected a whole number, got {v!r}")
+                object.__setattr__(self, f.name, int(v))
+            else:
+                if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                        or not math.isfinite(v):
+                    raise ValueError(f"{f.name}: expected a finite number, got {v!r}")
+                object.__setattr__(self, f.name, float(v))
         if not 0.0 <= self.start_fraction < self.end_fraction <= 1.0:
             raise ValueError(f"start_fraction/end_fraction: expected 0 <= start < end <= 1, got "
                              f"{self.start_fraction}, {self.end_fraction}")
-        if int(self.stations) < 5:
+        if self.stations < 5:
             raise ValueError(f"stations: expected at least 5, got {self.stations}")
         for name in ("max_depth_fraction", "min_station_ratio", "outlier_ratio", "max_residual_ratio"):
-            v = float(getattr(self, name))
+            v = getattr(self, name)
             if not 0.0 < v <= 1.0:
                 raise ValueError(f"{name}: expected a ratio in (0, 1], got {v}")
         if not 0.0 <= self.min_landmark_visibility <= 1.0:
             raise ValueError(f"min_landmark_visibility: expected 0..1, got {self.min_landmark_visibility}")
-        if self.smooth_ms < 0 or self.neutral_trunk_max_deg <= 0 or self.min_neutral_frames < 1:
-            raise ValueError("smooth_ms >= 0, neutral_trunk_max_deg > 0 and min_neutral_frames >= 1 expected")
+        if self.smooth_ms < 0:
+            raise ValueError(f"smooth_ms: expected >= 0, got {self.smooth_ms}")
+        if self.neutral_trunk_max_deg <= 0:
+            raise ValueError(f"neutral_trunk_max_deg: expected > 0, got {self.neutral_trunk_max_deg}")
+        if self.min_neutral_frames < 1:
+            raise ValueError(f"min_neutral_frames: expected at least 1, got {self.min_neutral_frames}")
 
 
 @lru_cache(maxsize=1)
@@ -138,14 +156,21 @@ def _packaged_params() -> SpineParams:
 
 
 def params_from_toml(data: Mapping[str, object], where: str = "spine.toml") -> SpineParams:
+    """:class:`SpineParams` from a parsed ``spine.toml``: every key of ``[spine]`` required, none unknown."""
     table = data.get("spine")
     if not isinstance(table, Mapping):
         raise ValueError(f"{where}: expected a [spine] table")
-    known = {f.name for f in fields(SpineParams)}
-    unknown = sorted(set(table) - known)
+    known = [f.name for f in fields(SpineParams)]
+    unknown = sorted(set(table) - set(known))
     if unknown:
-        raise ValueError(f"{where}: expected keys among {', '.join(sorted(known))}, got {unknown}")
-    return SpineParams(**table)  # type: ignore[arg-type]
+        raise ValueError(f"{where}: spine: unknown keys {unknown}, expected some of {sorted(known)}")
+    missing = [k for k in known if k not in table]
+    if missing:
+        raise ValueError(f"{where}: spine: missing keys {missing}, expected all of {known}")
+    try:
+        return SpineParams(**table)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise ValueError(f"{where}: spine.{exc}") from exc
 
 
 def load_params(path: str | Path | None = None) -> SpineParams:

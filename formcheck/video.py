@@ -523,6 +523,7 @@ def iter_frames(
     start_ms: float | None = None,
     end_ms: float | None = None,
     warn: WarnFn | None = None,
+    want: Callable[[float], bool] | None = None,
 ) -> Iterator[Frame]:
     """Stream a clip's frames, upright, with real timestamps (see module docstring).
 
@@ -542,6 +543,10 @@ def iter_frames(
     warn : called with one line per kind of problem (damaged data, repaired
         timestamps, assumed frame rate, truncation); defaults to
         ``logging.getLogger("formcheck.video").warning``.
+    want : when set, only frames for which ``want(t_ms)`` is true are
+        yielded; the others are decoded (the codec needs them) but not
+        converted to RGB, so picking a few frames out of a span costs one
+        decoding pass and a conversion per picked frame.
     """
     if max_side is not None and (not isinstance(max_side, (int, np.integer)) or max_side < 1):
         raise ValueError(f"max_side: expected None or an int >= 1, got {max_side!r}")
@@ -550,21 +555,25 @@ def iter_frames(
             raise ValueError(f"{name}: expected None or a finite number of ms, got {value!r}")
     if start_ms is not None and end_ms is not None and end_ms <= start_ms:
         raise ValueError(f"end_ms: expected more than start_ms={start_ms}, got {end_ms}")
+    if want is not None and not callable(want):
+        raise ValueError(f"want: expected None or a callable t_ms -> bool, got {want!r}")
     p = _check_file(path)
-    return _iter_frames(p, max_side, start_ms, end_ms, warn or _log_warning)
+    return _iter_frames(p, max_side, start_ms, end_ms, warn or _log_warning, want)
 
 
 def _iter_frames(
-    path: Path, max_side: int | None, start_ms: float | None, end_ms: float | None, warn: WarnFn
+    path: Path, max_side: int | None, start_ms: float | None, end_ms: float | None, warn: WarnFn,
+    want: Callable[[float], bool] | None = None,
 ) -> Iterator[Frame]:
     source = _Source(path, warn)
     try:
-        yield from _read(source, max_side, start_ms, end_ms)
+        yield from _read(source, max_side, start_ms, end_ms, want)
     finally:
         source.close()
 
 
-def _read(source: _Source, max_side: int | None, start_ms: float | None, end_ms: float | None) -> Iterator[Frame]:
+def _read(source: _Source, max_side: int | None, start_ms: float | None, end_ms: float | None,
+          want: Callable[[float], bool] | None = None) -> Iterator[Frame]:
     path, stream = source.path, source.stream
     decoded = source.frames()
     try:
@@ -627,6 +636,9 @@ def _read(source: _Source, max_side: int | None, start_ms: float | None, end_ms:
             if end_ms is not None and t_ms >= end_ms:
                 stopped_by_end = True
                 break
+            if want is not None and not want(t_ms):
+                last_index = index
+                continue
             if frame.is_corrupt:
                 source.warn_once("corrupt", f"{path}: frame {index} decoded with errors (concealed)")
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,6 +17,8 @@ H, W = 300, 400
 THIGH = 100.0
 FLOOR_WRIST = (200.0, 240.0)
 TOP_WRIST = (200.0, 150.0)
+#: The packaged thresholds (deadlift.toml [bar_check]): the only place their values live.
+P = load_rules("deadlift").bar_check
 
 
 def _texture(seed: int) -> np.ndarray:
@@ -108,7 +111,7 @@ CASES = [
 @pytest.mark.parametrize(("kind", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_check_rise_decision(kind: str, expected: str) -> None:
     s = _scene(kind)
-    c = check_rise(s.floor, s.top, _pose(FLOOR_WRIST), _pose(s.top_wrist, lost_wrists=s.lost_wrists),
+    c = check_rise(s.floor, s.top, _pose(FLOOR_WRIST), _pose(s.top_wrist, lost_wrists=s.lost_wrists), P,
                    before_gray=s.before, before_xy=None if s.before is None else _pose(TOP_WRIST))
     assert c.decision == expected, c
     assert c.veto == (expected == "bar stayed")
@@ -117,9 +120,9 @@ def test_check_rise_decision(kind: str, expected: str) -> None:
 
 def test_plate_stays_values() -> None:
     s = _scene("plate-stays")
-    c = check_rise(s.floor, s.top, _pose(FLOOR_WRIST), _pose(TOP_WRIST), before_gray=s.before,
+    c = check_rise(s.floor, s.top, _pose(FLOOR_WRIST), _pose(TOP_WRIST), P, before_gray=s.before,
                    before_xy=_pose(TOP_WRIST))
-    p = BarCheckParams()
+    p = P
     assert c.patch_ncc >= p.still_ncc and c.patch_ncc - c.before_ncc >= p.min_ncc_gap
     assert c.background_ncc == pytest.approx(1.0)
     assert c.rise_frac == pytest.approx(0.9)
@@ -143,19 +146,55 @@ def test_ncc_flat_is_nan_and_shapes_checked() -> None:
         ncc(np.ones((3, 3)), np.ones((3, 4)))
 
 
-def test_params_from_packaged_toml_and_typos_rejected() -> None:
-    p = load_rules("deadlift").bar_check
-    assert isinstance(p, BarCheckParams) and 0 < p.still_ncc <= 1 and p.min_ncc_gap > 0
-    with pytest.raises(ValueError, match="unknown keys"):
-        BarCheckParams.from_mapping({"still_nc": 0.9})
-    with pytest.raises(ValueError, match="at most 1"):
-        BarCheckParams.from_mapping({"still_ncc": 1.5})
+def _packaged_deadlift() -> dict:
     import tomllib
     from importlib import resources
 
-    data = tomllib.loads((resources.files("formcheck") / "config" / "deadlift.toml").read_text(encoding="utf-8"))
-    data["bar_check"] = {**data["bar_check"], "still_ncc": 2.0}
-    with pytest.raises(ValueError, match="tuned.toml: bar_check.still_ncc"):
+    return tomllib.loads((resources.files("formcheck") / "config" / "deadlift.toml").read_text(encoding="utf-8"))
+
+
+def test_params_from_packaged_toml() -> None:
+    p = load_rules("deadlift").bar_check
+    assert isinstance(p, BarCheckParams) and 0 < p.still_ncc <= 1 and p.min_ncc_gap > 0
+    assert p == BarCheckParams.from_mapping(_packaged_deadlift()["bar_check"])
+    assert load_rules("squat").bar_check is None
+
+
+def test_params_have_no_defaults() -> None:
+    """The thresholds live in deadlift.toml only: the dataclass repeats none of them."""
+    from dataclasses import MISSING, fields
+
+    with_defaults = [f.name for f in fields(BarCheckParams)
+                     if f.default is not MISSING or f.default_factory is not MISSING]
+    assert with_defaults == []
+    with pytest.raises(TypeError):
+        BarCheckParams()  # type: ignore[call-arg]
+
+
+BAD_TABLES = [
+    ("typo", lambda t: {**t, "still_nc": 0.9}, "tuned.toml: bar_check: unknown keys ['still_nc']"),
+    ("missing-key", lambda t: {k: v for k, v in t.items() if k != "min_ncc_gap"},
+     "tuned.toml: bar_check: missing keys ['min_ncc_gap']"),
+    ("above-one", lambda t: {**t, "still_ncc": 1.5}, "tuned.toml: bar_check.still_ncc: expected at most 1, got 1.5"),
+    ("negative", lambda t: {**t, "min_rise_frac": -0.1},
+     "tuned.toml: bar_check.min_rise_frac: expected a finite number >= 0, got -0.1"),
+    ("text", lambda t: {**t, "patch_thigh": "wide"},
+     "tuned.toml: bar_check.patch_thigh: expected a finite number >= 0, got 'wide'"),
+    ("bool", lambda t: {**t, "min_ncc_gap": True}, "tuned.toml: bar_check.min_ncc_gap: expected a finite number"),
+    ("zero-patch", lambda t: {**t, "patch_thigh": 0.0}, "tuned.toml: bar_check.patch_thigh: expected > 0, got 0.0"),
+    ("no-table", None, "tuned.toml: expected a [bar_check] table"),
+    ("not-a-table", lambda t: 0.5, "tuned.toml: bar_check: expected a [bar_check] table, got 0.5"),
+]
+
+
+@pytest.mark.parametrize(("name", "edit", "message"), BAD_TABLES, ids=[c[0] for c in BAD_TABLES])
+def test_bad_bar_check_table_names_file_and_key(name: str, edit, message: str) -> None:  # noqa: ANN001
+    data = _packaged_deadlift()
+    if edit is None:
+        del data["bar_check"]
+    else:
+        data["bar_check"] = edit(data["bar_check"])
+    with pytest.raises(ValueError, match=re.escape(message)):
         parse_ruleset(data, where="tuned.toml")
 
 

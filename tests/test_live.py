@@ -167,6 +167,53 @@ def test_live_module_does_not_import_streamlit() -> None:
     assert out.stdout.strip() == "False"
 
 
+#: A live stream that opens the real model: blank frames first (nobody in view), then a lifter steps
+#: in (the bundled clip's frames; MediaPipe logs again on the first frame it finds a person in).
+_LIVE_STREAM_CODE = """
+import sys
+from fractions import Fraction
+import av, numpy as np
+from formcheck.live import LiveConfig, LiveProcessor
+proc = LiveProcessor(LiveConfig(lift="squat", model="lite"), threaded=False)
+tb = Fraction(1, 90000)
+def blank(i):
+    f = av.VideoFrame.from_ndarray(np.full((480, 640, 3), 90, np.uint8), format="rgb24")
+    f.pts, f.time_base = i * 3000, tb
+    return f
+for i in range(5):
+    proc.process(blank(i))
+with av.open(sys.argv[1]) as c:
+    for k, f in enumerate(c.decode(video=0)):
+        if k == 20:
+            break
+        g = av.VideoFrame.from_ndarray(f.to_ndarray(format="rgb24"), format="rgb24")
+        g.pts, g.time_base = 15000 + k * 3000, tb
+        proc.process(g)
+proc.stop()
+assert proc.wait(60)
+snap = proc.snapshot()
+assert snap.stats.frames_processed == 25, snap.stats
+print(len([p for p in proc.session.sequence.detected if p]))
+"""
+
+
+def test_live_model_keeps_mediapipe_native_logs_off_stderr(faults_clip: Path) -> None:
+    """As offline (test_pose.test_native_logs_are_silenced): no INFO/W0000 lines from C++ on stderr."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("FORMCHECK_VERBOSE", "GLOG_minloglevel",
+                                                             "TF_CPP_MIN_LOG_LEVEL")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    args = [sys.executable, "-c", _LIVE_STREAM_CODE, str(faults_clip)]
+    quiet = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
+    assert int(quiet.stdout.strip()) > 0  # the lifter was found, so the first-person log line was due
+    assert quiet.stderr.strip() == ""
+    loud = subprocess.run(args, env={**env, "FORMCHECK_VERBOSE": "1"}, capture_output=True, text=True, timeout=300)
+    assert loud.returncode == 0, loud.stderr[-2000:]
+    assert "W0000" in loud.stderr or "INFO:" in loud.stderr
+
+
 # --------------------------------------------------------------------------- smoothing
 def test_smoother_masks_doubtful_points_and_smooths_jitter() -> None:
     rng = np.random.default_rng(0)

@@ -405,7 +405,7 @@ def test_stderr_silencing_nests_across_threads(tmp_path):
         first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
 
         def first() -> None:
-            with pose._native_stderr_silenced():
+            with pose.native_stderr_silenced():
                 first_in.set()
                 second_in.wait(10)
                 os.write(2, b"hidden-1\n")
@@ -413,7 +413,7 @@ def test_stderr_silencing_nests_across_threads(tmp_path):
 
         def second() -> None:
             first_in.wait(10)
-            with pose._native_stderr_silenced():
+            with pose.native_stderr_silenced():
                 second_in.set()
                 first_out.wait(10)
                 os.write(2, b"hidden-2\n")
@@ -471,6 +471,41 @@ def test_native_logs_are_silenced(short_clip, model_path, workers):
     loud = subprocess.run([sys.executable, "-c", code], env={**env, "FORMCHECK_VERBOSE": "1"},
                           capture_output=True, text=True, timeout=300)
     assert loud.returncode == 0 and loud.stderr.strip() != ""
+
+
+#: Upper case: that user enters native_stderr_silenced; lower case: it leaves.
+OVERLAPS = [
+    ("nested", "ABba"),
+    ("crossed", "ABab"),
+    ("one-after-the-other", "AaBb"),
+    ("three", "ABCacb"),
+]
+
+
+def _fd2_identity() -> tuple[int, int]:
+    st = os.fstat(2)
+    return st.st_dev, st.st_ino
+
+
+@pytest.mark.parametrize(("name", "order"), OVERLAPS, ids=[c[0] for c in OVERLAPS])
+def test_overlapping_silencing_puts_stderr_back(name: str, order: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two threads silencing fd 2 at once (an upload analysed while a live stream opens its model):
+    whatever order they leave in, the real stderr comes back."""
+    monkeypatch.delenv("FORMCHECK_VERBOSE", raising=False)
+    before = _fd2_identity()
+    devnull = os.stat(os.devnull)
+    open_cms: dict = {}
+    for step in order:
+        key = step.upper()
+        if step.isupper():
+            open_cms[key] = pose.native_stderr_silenced()
+            open_cms[key].__enter__()
+            assert _fd2_identity() == (devnull.st_dev, devnull.st_ino)
+        else:
+            open_cms.pop(key).__exit__(None, None, None)
+            if open_cms:
+                assert _fd2_identity() == (devnull.st_dev, devnull.st_ino)
+    assert _fd2_identity() == before
 
 
 # --------------------------------------------------------------------------- masks

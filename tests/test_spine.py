@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -111,7 +113,7 @@ def test_clip_estimate_is_relative_to_standing_and_counts_rejections() -> None:
     trunk = np.array([5.0] * 8 + [60.0] * 8 + [5.0] * 4)
     t = np.arange(len(angles)) * 33.3
     xy, vis = _clip_landmarks(len(angles), s, h)
-    est = estimate_spine(t, xy, vis, ListMasks(tuple(frames)), 1, trunk, SpineParams(smooth_ms=100.0))
+    est = estimate_spine(t, xy, vis, ListMasks(tuple(frames)), 1, trunk, replace(P, smooth_ms=100.0))
     assert isinstance(est, SpineEstimate)
     assert est.rejected["no_mask"] == 1 and est.rejected["too_few_points"] == 1
     assert np.isnan(est.flexion_deg[[10, 12]]).all()
@@ -147,9 +149,76 @@ def test_rolling_median(x: list, want: list) -> None:
     np.testing.assert_allclose(got, want)
 
 
-def test_params_validation() -> None:
-    with pytest.raises(ValueError, match="start_fraction"):
-        SpineParams(start_fraction=0.9, end_fraction=0.2)
+def test_params_have_no_defaults() -> None:
+    """The thresholds live in spine.toml only: the dataclass repeats none of them."""
+    from dataclasses import MISSING, fields
+
+    with_defaults = [f.name for f in fields(SpineParams)
+                     if f.default is not MISSING or f.default_factory is not MISSING]
+    assert with_defaults == []
+    with pytest.raises(TypeError):
+        SpineParams()  # type: ignore[call-arg]
+
+
+def _packaged_spine() -> dict:
+    import tomllib
+    from importlib import resources
+
+    return tomllib.loads((resources.files("formcheck") / "config" / "spine.toml").read_text(encoding="utf-8"))
+
+
+BAD_SPINE = [
+    ("typo", lambda t: {**t, "smooth_mss": 100.0}, "tuned.toml: spine: unknown keys ['smooth_mss']"),
+    ("missing-key", lambda t: {k: v for k, v in t.items() if k != "stations"},
+     "tuned.toml: spine: missing keys ['stations']"),
+    ("start-after-end", lambda t: {**t, "start_fraction": 0.9, "end_fraction": 0.2},
+     "tuned.toml: spine.start_fraction/end_fraction: expected 0 <= start < end <= 1, got 0.9, 0.2"),
+    ("few-stations", lambda t: {**t, "stations": 3}, "tuned.toml: spine.stations: expected at least 5, got 3"),
+    ("fractional-stations", lambda t: {**t, "stations": 24.5},
+     "tuned.toml: spine.stations: expected a whole number, got 24.5"),
+    ("text", lambda t: {**t, "smooth_ms": "long"}, "tuned.toml: spine.smooth_ms: expected a finite number, got 'long'"),
+    ("ratio-above-one", lambda t: {**t, "outlier_ratio": 1.5},
+     "tuned.toml: spine.outlier_ratio: expected a ratio in (0, 1], got 1.5"),
+    ("negative-smoothing", lambda t: {**t, "smooth_ms": -1.0}, "tuned.toml: spine.smooth_ms: expected >= 0, got -1.0"),
+    ("no-neutral-frames", lambda t: {**t, "min_neutral_frames": 0},
+     "tuned.toml: spine.min_neutral_frames: expected at least 1, got 0"),
+    ("flat-trunk-limit", lambda t: {**t, "neutral_trunk_max_deg": 0.0},
+     "tuned.toml: spine.neutral_trunk_max_deg: expected > 0, got 0.0"),
+]
+
+
+@pytest.mark.parametrize(("name", "edit", "message"), BAD_SPINE, ids=[c[0] for c in BAD_SPINE])
+def test_bad_spine_table_names_file_and_key(name: str, edit, message: str) -> None:  # noqa: ANN001
+    from formcheck.spine import params_from_toml
+
+    data = _packaged_spine()
+    data["spine"] = edit(data["spine"])
+    with pytest.raises(ValueError, match=re.escape(message)):
+        params_from_toml(data, "tuned.toml")
+
+
+def test_params_from_packaged_toml() -> None:
+    from formcheck.spine import params_from_toml
+
+    assert load_params() == params_from_toml(_packaged_spine())
+
+
+def test_params_from_file(tmp_path) -> None:  # noqa: ANN001
+    p = tmp_path / "tuned.toml"
+    packaged = _spine_text()
+    text = packaged.replace("smooth_ms = 200.0", "smooth_ms = 150.0")
+    assert text != packaged
+    p.write_text(text, encoding="utf-8")
+    assert load_params(p) == replace(load_params(), smooth_ms=150.0)
+    p.write_text(text.replace("stations = 24\n", ""), encoding="utf-8")
+    with pytest.raises(ValueError, match=re.escape(f"{p}: spine: missing keys ['stations']")):
+        load_params(p)
+
+
+def _spine_text() -> str:
+    from importlib import resources
+
+    return (resources.files("formcheck") / "config" / "spine.toml").read_text(encoding="utf-8")
 
 
 # ----------------------------------------------------------------------------- simulated sets

@@ -439,6 +439,42 @@ def test_chunk_seeks_instead_of_decoding_everything(tmp_path: Path, monkeypatch:
     assert decoded < 60, f"decoded {decoded} frames for a 30-frame chunk at the end"
 
 
+WANT_CASES = [
+    ("two-windows", dict(start_ms=200.0, end_ms=3000.0), lambda t: 300.0 <= t < 500.0 or 2000.0 <= t < 2200.0),
+    ("every-third", dict(), lambda t: round(t * 30.0 / 1000.0) % 3 == 0),
+    ("none", dict(start_ms=1000.0), lambda t: False),
+    ("all", dict(end_ms=1000.0), lambda t: True),
+]
+
+
+@pytest.mark.parametrize(("name", "bounds", "want"), WANT_CASES, ids=[c[0] for c in WANT_CASES])
+def test_want_picks_frames_without_converting_the_rest(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, bounds: dict,
+        want: Callable[[float], bool]) -> None:
+    path = mc.write_clip(tmp_path / "c.mp4", n_frames=120, gop=10)
+    full = video.read_all(path, max_side=100, **bounds)
+    converted = 0
+    original = video._to_rgb
+
+    def counting(*a: Any, **kw: Any) -> Any:
+        nonlocal converted
+        converted += 1
+        return original(*a, **kw)
+
+    monkeypatch.setattr(video, "_to_rgb", counting)
+    picked = list(video.iter_frames(path, max_side=100, want=want, **bounds))
+    expected = [f for f in full if want(f.t_ms)]
+    assert [(f.index, f.t_ms) for f in picked] == [(f.index, f.t_ms) for f in expected]
+    assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(picked, expected))
+    assert converted <= len(expected) + 1  # the reader converts the clip's first frame to check it
+
+
+def test_want_must_be_callable(tmp_path: Path) -> None:
+    path = mc.write_clip(tmp_path / "c.mp4", n_frames=5)
+    with pytest.raises(ValueError, match="want: expected None or a callable"):
+        video.iter_frames(path, want=True)  # type: ignore[arg-type]
+
+
 # --------------------------------------------------------------------------- memory
 
 

@@ -1,0 +1,106 @@
+"""formcheck.pipeline's IO edge: the clip is hashed once, and a rep's bar-check frames come from one pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from formcheck import pipeline, video
+from formcheck.pose import PoseResult
+from support import make_clips as mc
+from support.seq_factory import make_seq, uniform_t_ms
+
+FPS = 30.0
+N_FRAMES = 90  # 3 s at 30 fps: frame i at 33.3 * i ms
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # short keyframe interval so the one-pass reader seeks (a start well after 0) like on phone clips
+    return mc.write_clip(tmp_path_factory.mktemp("pipeline") / "clip.mp4", n_frames=N_FRAMES, fps=FPS, gop=10)
+
+
+def test_analyze_video_hashes_the_clip_once_even_when_the_bar_check_reruns(
+        clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A vetoed deadlift rise re-runs the analysis; the sha256 of the whole file must not be computed again."""
+    seq = make_seq(uniform_t_ms(N_FRAMES, fps=FPS), frame_w=128, frame_h=96, height_px=80.0)
+    monkeypatch.setattr(pipeline, "extract_pose",
+                        lambda path, **kw: PoseResult(sequence=seq, masks=None, info=video.probe(path)))
+    calls: list[Path] = []
+    real_sha = pipeline.file_sha256
+
+    def counting_sha(path, *a, **kw):  # noqa: ANN001, ANN202
+        calls.append(Path(path))
+        return real_sha(path, *a, **kw)
+
+    monkeypatch.setattr(pipeline, "file_sha256", counting_sha)
+    reruns: list[int] = []
+
+    def vetoing_bar_check(path, analysis, rerun, rules_paths=None):  # noqa: ANN001, ANN202
+        reruns.append(1)
+        return rerun(not_reps=[], extra_warnings=["a rise at 1.0 s left the bar on the floor: not counted"],
+                     extra={"bar_check": []})
+
+    monkeypatch.setattr(pipeline, "with_bar_check", vetoing_bar_check)
+    res = pipeline.analyze_video(clip, out_dir=tmp_path, make_video=False, formats=("json",))
+    assert reruns == [1]
+    assert calls == [clip]
+    assert res.report.source["sha256"] == real_sha(clip)
+    assert "a rise at 1.0 s left the bar on the floor: not counted" in res.report.warnings
+
+
+def _nearest_by_windows(frames: list[video.Frame], t: float) -> video.Frame | None:
+    """The reference: the nearest frame in [t - 300, t + 200) (the earlier on a tie), as the
+    per-time seek-and-decode did before."""
+    cands = [f for f in frames if max(0.0, t - 300.0) <= f.t_ms < t + 200.0]
+    return min(cands, key=lambda f: abs(f.t_ms - t)) if cands else None
+
+
+NEAR_CASES = [
+    ("floor-lockout-before", [1500.0, 2200.0, 700.0]),
+    ("first-rep-two-times", [400.0, 1200.0]),
+    ("near-the-start", [10.0, 250.0]),
+    ("on-frame-times", [1000.0, 1000.0 + 1000.0 / 3.0]),
+    ("tie-between-frames", [1000.0 / 60.0 * 31.0]),
+    ("past-the-end", [2500.0, 3300.0, 5000.0]),
+    ("wide-apart", [100.0, 2900.0]),
+]
+
+
+@pytest.mark.parametrize(("name", "times"), NEAR_CASES, ids=[c[0] for c in NEAR_CASES])
+def test_frames_near_match_the_per_time_reads_in_one_pass(
+        clip: Path, monkeypatch: pytest.MonkeyPatch, name: str, times: list[float]) -> None:
+    every = list(video.iter_frames(clip))
+    assert len(every) == N_FRAMES
+    opened: list[dict] = []
+    converted: list[int] = []
+    real_iter, real_rgb = video.iter_frames, video._to_rgb
+
+    def counting_iter(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+        opened.append(kw)
+        return real_iter(*a, **kw)
+
+    def counting_rgb(frame, *a, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        converted.append(1)
+        return real_rgb(frame, *a, **kw)
+
+    monkeypatch.setattr(pipeline.video, "iter_frames", counting_iter)
+    monkeypatch.setattr(video, "_to_rgb", counting_rgb)
+    got = pipeline._frames_near(clip, times, max_side=128)
+    assert len(opened) == 1  # one seek and one decoding pass for all the times
+    for t, frame in zip(times, got):
+        want = _nearest_by_windows(every, t)
+        if want is None:
+            assert frame is None, (t, frame)
+        else:
+            assert frame is not None and frame.index == want.index and frame.t_ms == want.t_ms, (t, frame, want)
+            assert mc.read_code(np.asarray(frame.rgb)) == want.index
+    # only frames inside a window (plus the reader's first frame) were converted to RGB
+    in_windows = sum(any(max(0.0, t - 300.0) <= f.t_ms < t + 200.0 for t in times) for f in every)
+    assert len(converted) <= in_windows + 1
+
+
+def test_frames_near_of_no_times_reads_nothing(clip: Path) -> None:
+    assert pipeline._frames_near(clip, [], max_side=128) == []
