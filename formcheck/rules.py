@@ -154,7 +154,15 @@ def parse_ruleset(data: Mapping[str, Any], where: str = "rules") -> RuleSet:
             raise ValueError(f"{where}: fault code expected one of {', '.join(FAULT_CODES)}, got {code!r}")
         alts = spec if isinstance(spec, list) else [spec]
         rules[code] = tuple(_parse_rule(code, a, where) for a in alts)
-    min_q = float(data.get("general", {}).get("min_quality", 0.5))
+    general = data.get("general")
+    if not isinstance(general, Mapping) or "min_quality" not in general:
+        raise ValueError(f"{where}: expected a [general] table with min_quality (the tracking quality below "
+                         "which a measurement is not judged)")
+    try:
+        min_q = float(general["min_quality"])
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: general.min_quality expected a number in [0, 1), "
+                         f"got {general['min_quality']!r}") from None
     if not 0.0 <= min_q < 1.0:
         raise ValueError(f"{where}: general.min_quality expected in [0, 1), got {min_q}")
     bar_check = None

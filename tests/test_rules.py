@@ -57,6 +57,7 @@ def squat_signals(t: np.ndarray, reps: list[R], trunk_peaks: list[float]) -> dic
 
 RULESET = parse_ruleset({
     "lift": "squat",
+    "general": {"min_quality": 0.5},
     "faults": {
         "excessive_forward_lean": {
             "measure": "trunk_lean_max", "flag_when": "above", "limit_deg": 50.0, "major_deg": 60.0,
@@ -99,6 +100,7 @@ def test_severity(peak: float, severity: str) -> None:
 def test_single_jittery_frame_never_flags() -> None:
     rules = parse_ruleset({
         "lift": "squat",
+        "general": {"min_quality": 0.5},
         "faults": {"excessive_forward_lean": {
             "measure": "trunk_lean_max", "limit_deg": 50.0, "major_deg": 60.0, "sustain_ms": 150,
             "views": {"side": 1.0}}},
@@ -158,6 +160,7 @@ def test_no_reps_is_not_assessable() -> None:
 def test_personal_baseline(peaks: list[float], flagged_reps: list[int]) -> None:
     rules = parse_ruleset({
         "lift": "squat",
+        "general": {"min_quality": 0.5},
         "faults": {"excessive_forward_lean": {
             "measure": "trunk_lean_max", "limit_deg": 50.0, "major_deg": 60.0,
             "personal_margin_deg": 8.0, "personal_cap_deg": 60.0, "views": {"side": 1.0}}},
@@ -182,6 +185,25 @@ def test_personal_baseline(peaks: list[float], flagged_reps: list[int]) -> None:
 def test_invalid_rules_are_rejected(table: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_ruleset({"lift": "squat", "faults": {"excessive_forward_lean": table}})
+
+
+@pytest.mark.parametrize(
+    "general, message",
+    [
+        (None, r"expected a \[general\] table with min_quality"),
+        ({}, r"expected a \[general\] table with min_quality"),
+        ({"min_quality": "high"}, r"general.min_quality expected a number in \[0, 1\), got 'high'"),
+        ({"min_quality": 1.0}, r"general.min_quality expected in \[0, 1\), got 1.0"),
+    ],
+    ids=["no-table", "no-key", "not-a-number", "out-of-range"],
+)
+def test_general_min_quality_is_required(general, message: str) -> None:
+    data = {"lift": "squat", "faults": {"excessive_forward_lean": {
+        "measure": "trunk_lean_max", "limit_deg": 50.0, "major_deg": 60.0, "views": {"side": 1.0}}}}
+    if general is not None:
+        data["general"] = general
+    with pytest.raises(ValueError, match=message):
+        parse_ruleset(data, where="tuned.toml")
 
 
 @pytest.mark.parametrize("lift", ["squat", "deadlift"])
