@@ -101,6 +101,12 @@ class SpineParams:
       the labelled side-view barbell deadlifts the plates overlap the hips at
       lockout and the standing frames read +15 to +30 deg on lifters whose
       loaded back reads about 0 (see docs/accuracy.md).
+    - ``min_neutral_deg``: the neutral is floored at this bend (negative =
+      hollow). Over the read span a standing back's lumbar curve makes the
+      outline hollow by a few centimetres, about 30 deg of equivalent arc;
+      a more hollow standing reading is the buttocks or clothing in the
+      outline, or a few poorly read frames (a rendered sample read 34 of 334
+      frames and gave -101 deg, which turned a straight squat into +32).
     - ``smooth_ms``: running-median window against frame-to-frame jitter.
     - ``min_yaw_deg``: frames are read only while the camera sees the lifter
       this close to side-on (the view's yaw, 90 = side-on, measured per rep
@@ -124,6 +130,7 @@ class SpineParams:
     neutral_trunk_max_deg: float
     min_neutral_frames: int
     max_neutral_deg: float
+    min_neutral_deg: float
     smooth_ms: float
     min_yaw_deg: float
 
@@ -141,6 +148,9 @@ class SpineParams:
             raise ValueError(f"min_landmark_visibility: expected 0..1, got {self.min_landmark_visibility}")
         if self.smooth_ms < 0 or self.neutral_trunk_max_deg <= 0 or self.min_neutral_frames < 1:
             raise ValueError("smooth_ms >= 0, neutral_trunk_max_deg > 0 and min_neutral_frames >= 1 expected")
+        if not self.min_neutral_deg <= self.max_neutral_deg:
+            raise ValueError(f"min_neutral_deg: expected <= max_neutral_deg, got {self.min_neutral_deg}, "
+                             f"{self.max_neutral_deg}")
         if not 0.0 <= self.min_yaw_deg <= 90.0:
             raise ValueError(f"min_yaw_deg: expected 0..90, got {self.min_yaw_deg}")
 
@@ -462,4 +472,4 @@ def neutral_bend(raw_bend_deg: np.ndarray, trunk_deg: np.ndarray, params: SpineP
         neutral = float(np.median(raw[upright]))
     else:
         neutral = float(np.percentile(raw[ok], 10))
-    return min(neutral, float(params.max_neutral_deg))
+    return float(np.clip(neutral, params.min_neutral_deg, params.max_neutral_deg))

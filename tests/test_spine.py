@@ -153,6 +153,7 @@ def test_only_side_on_frames_are_read(yaw_deg: float, read: bool) -> None:
     [
         pytest.param([-12.0] * 6, [5.0] * 6, -12.0, id="hollow-standing-is-neutral"),
         pytest.param([20.0] * 6, [5.0] * 6, 0.0, id="bowed-standing-capped-straight"),
+        pytest.param([-100.0] * 6, [5.0] * 6, -30.0, id="implausibly-hollow-standing-floored"),
         pytest.param([-3.0, -8.0, 30.0, 30.0, 30.0, 30.0], [60.0] * 6, -5.5, id="never-upright-10th-percentile"),
     ],
 )
@@ -179,6 +180,7 @@ def test_rolling_median(x: list, want: list) -> None:
     [
         pytest.param({"start_fraction": 0.9, "end_fraction": 0.2}, "start_fraction", id="span-reversed"),
         pytest.param({"min_yaw_deg": 95.0}, "min_yaw_deg", id="yaw-past-side-on"),
+        pytest.param({"min_neutral_deg": 5.0}, "min_neutral_deg", id="neutral-floor-above-cap"),
     ],
 )
 def test_params_validation(change: dict, message: str) -> None:
