@@ -130,8 +130,8 @@ def analyze_sequence(
     ``lift`` is ``"auto"`` (recognised from the movement) or the user's choice,
     which always wins. ``rules_paths`` may map a lift to a tuned TOML file.
     ``masks`` (the lifter's silhouettes, one per frame of ``raw``) turn on the
-    silhouette back-rounding estimate (:mod:`formcheck.spine`) in side and
-    oblique views; the rounded-back rules prefer it to the landmark proxy.
+    silhouette back-rounding estimate (:mod:`formcheck.spine`) on reps seen
+    side-on; the rounded-back rules judge it alongside the landmark proxy.
     ``not_reps``: ``(bottom_ms, end_ms)`` of deadlift rises that an image check
     (:mod:`formcheck.barcheck`, run by the pipeline) found did not carry the
     bar; the reps with exactly those times are not counted. ``extra`` is
