@@ -9,16 +9,17 @@ with silhouettes, about 15-25 min of CPU for the 54 clips, then cached)::
 Three runs of the same code path as ``formcheck eval`` (:func:`formcheck.pipeline.analyze_for_eval`
 and :func:`formcheck.evaluate.evaluate`) over the same poses:
 
-- ``proxy``: no silhouettes; the rounded-back rule falls back to the landmark
-  proxy (``head_drop_max``), as before issue #6.
-- ``silhouette+proxy``: silhouettes on, packaged rules: the rule uses the
-  silhouette estimate (``spine_flexion_loaded``) when the clip allows it
-  (side/oblique view, back outline read), the proxy otherwise. This is what
-  ``formcheck analyze`` does.
-- ``silhouette``: as above but with the proxy alternative removed from the
-  rules (a copy of the packaged TOML without its second
-  ``[[faults.rounded_back]]`` table, written to a temporary folder): clips
-  without a silhouette reading are "not assessable" (a negative).
+- ``proxy``: no silhouettes; the rounded-back rule has only the landmark
+  proxy (``head_drop_max``), as before issue #6 and as ``formcheck eval``
+  without ``--masks``.
+- ``silhouette``: silhouettes on, the proxy table removed from the rules (a
+  copy of the packaged TOML without the ``head_drop_max`` table of
+  ``rounded_back``, written to a temporary folder): the silhouette estimate
+  (``spine_flexion_loaded``, read only on reps seen side-on) decides alone;
+  reps it cannot read are "not assessable" (a negative).
+- ``combined``: silhouettes on, packaged rules: the silhouette judged
+  alongside the proxy, a rep flagged when either flags it. This is
+  ``formcheck eval --masks`` and ``formcheck analyze`` with silhouettes.
 
 Prints precision / recall / F1 for ``rounded_back`` at clip and rep level
 (definitions in :mod:`formcheck.evaluate`). When the labels are missing it
@@ -45,15 +46,16 @@ CODE = "rounded_back"
 
 
 def silhouette_only_rules(folder: Path) -> dict[str, Path]:
-    """Packaged squat/deadlift rules with the proxy alternative of rounded_back removed."""
+    """Packaged squat/deadlift rules with the proxy table of rounded_back removed (the silhouette alone)."""
     out = {}
     for lift in ("squat", "deadlift"):
         text = (resources.files("formcheck") / "config" / f"{lift}.toml").read_text(encoding="utf-8")
         blocks = re.split(r"(?m)^(?=\[)", text)
         rb = [i for i, b in enumerate(blocks) if b.startswith(f"[[faults.{CODE}]]")]
-        if len(rb) != 2 or "head_drop_max" not in blocks[rb[1]]:
-            raise SystemExit(f"eval_spine: expected two [[faults.{CODE}]] tables in {lift}.toml, the second the proxy")
-        del blocks[rb[1]]
+        proxy = [i for i in rb if "head_drop_max" in blocks[i]]
+        if len(rb) != 2 or len(proxy) != 1:
+            raise SystemExit(f"eval_spine: expected two [[faults.{CODE}]] tables in {lift}.toml, one the proxy")
+        del blocks[proxy[0]]
         p = folder / f"{lift}.toml"
         p.write_text("".join(blocks), encoding="utf-8")
         out[lift] = p
@@ -84,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         configs = {
             "proxy": (False, None),
-            "silhouette+proxy": (True, None),
             "silhouette": (True, silhouette_only_rules(Path(tmp))),
+            "combined": (True, None),
         }
         results = {}
         for name, (masks, rules) in configs.items():
@@ -103,12 +105,14 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"rounded_back on {len(entries)} labelled clips ({args.labels}), model {args.model}")
     print()
-    print("| run | clip P | clip R | clip F1 | clip TP/FP/FN/TN | rep P | rep R | rep F1 | rep TP/FP/FN/TN |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| run | clip P | clip R | clip F1 | clip TP/FP/FN/TN | rep P | rep R | rep F1 | rep TP/FP/FN/TN "
+          "| clean reps flagged (any fault) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, (s, _) in results.items():
         c, r = s.clip_level[CODE], s.rep_level[CODE]
         print(f"| {name} | {_fmt(c.precision)} | {_fmt(c.recall)} | {_fmt(c.f1)} | {c.tp}/{c.fp}/{c.fn}/{c.tn} | "
-              f"{_fmt(r.precision)} | {_fmt(r.recall)} | {_fmt(r.f1)} | {r.tp}/{r.fp}/{r.fn}/{r.tn} |")
+              f"{_fmt(r.precision)} | {_fmt(r.recall)} | {_fmt(r.f1)} | {r.tp}/{r.fp}/{r.fn}/{r.tn} | "
+              f"{s.clean_reps_flagged}/{s.clean_reps} |")
     failed = {f for s, _ in results.values() for f, _ in s.failed}
     if failed:
         print(f"\nfailed: {sorted(failed)}")
@@ -124,9 +128,12 @@ def main(argv: list[str] | None = None) -> int:
             for name in results:
                 rep = by_file[name].get(e["file"]) or {}
                 v = rep.get("verdicts", {}).get(CODE, "error")
-                vals = [r.get("measures", {}).get(CODE, {}).get("value") for r in rep.get("reps", [])]
-                cells.append(f"{v} {[round(x) for x in vals if x is not None]}")
-            used = ((by_file["silhouette+proxy"].get(e["file"]) or {}).get("extra", {}).get("spine", {}) or {})
+                ms = [r.get("measures", {}).get(CODE, {}) for r in rep.get("reps", [])]
+                # per rep: the value behind the verdict, "s" silhouette / "p" proxy
+                vals = [f"{'s' if m.get('measure') == 'spine_flexion_loaded' else 'p'}{round(m['value'])}"
+                        for m in ms if m.get("value") is not None]
+                cells.append(f"{v} {' '.join(vals)}")
+            used = ((by_file["combined"].get(e["file"]) or {}).get("extra", {}).get("spine", {}) or {})
             print(f"| {e['file']} | {lab} | " + " | ".join(cells) + f" | {used.get('used')} |")
     return 1 if failed else 0
 

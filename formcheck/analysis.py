@@ -130,8 +130,8 @@ def analyze_sequence(
     ``lift`` is ``"auto"`` (recognised from the movement) or the user's choice,
     which always wins. ``rules_paths`` may map a lift to a tuned TOML file.
     ``masks`` (the lifter's silhouettes, one per frame of ``raw``) turn on the
-    silhouette back-rounding estimate (:mod:`formcheck.spine`) in side and
-    oblique views; the rounded-back rules prefer it to the landmark proxy.
+    silhouette back-rounding estimate (:mod:`formcheck.spine`) on reps seen
+    side-on; the rounded-back rules judge it alongside the landmark proxy.
     ``not_reps``: ``(bottom_ms, end_ms)`` of deadlift rises that an image check
     (:mod:`formcheck.barcheck`, run by the pipeline) found did not carry the
     bar; the reps with exactly those times are not counted. ``extra`` is
@@ -162,9 +162,6 @@ def analyze_sequence(
 
     view = classify_view(seq)
     metrics = compute_frame_metrics(seq, view)
-    spine, spine_note = _spine(seq, view, metrics, masks, spine_params)
-    if spine is not None:
-        metrics = metrics.with_spine_flexion(spine.flexion_deg)
     guess = recognize_lift(seq, metrics)
     chosen = guess.lift if lift == "auto" else lift
     if lift != "auto" and guess.lift != lift and guess.confidence >= 0.8:
@@ -178,6 +175,10 @@ def analyze_sequence(
     if not_reps and chosen == "deadlift":
         seg = without_reps(seg, [r.index for r in seg.reps
                                  if any(abs(r.bottom_ms - b) <= 1.0 and abs(r.end_ms - e) <= 1.0 for b, e in not_reps)])
+    # the silhouette is read per rep, only where that rep is seen side-on (formcheck.spine, min_yaw_deg)
+    spine, spine_note = _spine(seq, view, metrics, masks, spine_params, _rep_yaw(seq, view, seg))
+    if spine is not None:
+        metrics = metrics.with_spine_flexion(spine.flexion_deg)
     ruleset = load_rules(chosen, rules_paths.get(chosen))
     signals = metric_signals(metrics)
     result = evaluate(ruleset, seq.t_ms, signals, list(seg.reps), view.view)
@@ -201,15 +202,28 @@ def analyze_sequence(
     return Analysis(raw, seq, view, metrics, chosen, guess, seg, result, report, spine)
 
 
+def _rep_yaw(seq: PoseSequence, view: ViewInfo, seg: RepSegmentation) -> np.ndarray:
+    """Per frame, the camera's yaw to the lifter (90 = side-on): of the frame's rep, else of the whole clip."""
+    yaw = np.full(seq.n_frames, view.yaw_deg)
+    for rep in seg.reps:
+        mask = (seq.t_ms >= rep.start_ms) & (seq.t_ms <= rep.end_ms)
+        if mask.sum() >= 3:
+            yaw[mask] = classify_view(seq, mask).yaw_deg
+    return yaw
+
+
 def _spine(seq: PoseSequence, view: ViewInfo, metrics: FrameMetrics, masks: MaskSource | None,
-           params: SpineParams | None) -> tuple[SpineEstimate | None, dict[str, Any]]:
+           params: SpineParams | None, yaw_deg: np.ndarray) -> tuple[SpineEstimate | None, dict[str, Any]]:
     """The silhouette estimate when the masks and the view allow it, and a note for the report."""
     if masks is None:
         return None, {"used": False, "reason": "no silhouette was extracted"}
     if view.view not in ("side", "oblique") or view.facing_sign == 0:
         return None, {"used": False, "reason": f"the back's outline is not visible from a {view.view} view"}
-    est = estimate_spine(seq.t_ms, seq.xy_px, seq.visibility, masks, view.facing_sign, metrics.trunk_deg, params)
+    est = estimate_spine(seq.t_ms, seq.xy_px, seq.visibility, masks, view.facing_sign, metrics.trunk_deg, params,
+                         yaw_deg=yaw_deg)
     if not np.isfinite(est.flexion_deg).any():
-        return None, {"used": False, "reason": "the back's outline could not be read in any frame",
-                      **est.summary()}
+        reason = ("the camera is not side-on enough to see the back's profile"
+                  if est.rejected.get("not_side_on", 0) >= est.n_frames - est.rejected.get("no_mask", 0)
+                  else "the back's outline could not be read in any frame")
+        return None, {"used": False, "reason": reason, **est.summary()}
     return est, {"used": True, **est.summary()}

@@ -410,8 +410,9 @@ def analyze(
     rules: Optional[list[Path]] = typer.Option(None, "--rules", help="A tuned squat.toml / deadlift.toml (repeat)."),
     athlete: str = typer.Option("", "--athlete", help="Athlete name written into the report."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Chunks of the clip analysed at once, one landmarker each (default: auto)."),
-    silhouette: bool = typer.Option(False, "--silhouette/--no-silhouette",
-                                    help="Measure the back's curve from the lifter's silhouette (experimental, see docs/accuracy.md)."),
+    silhouette: bool = typer.Option(True, "--silhouette/--no-silhouette",
+                                    help="Measure the back's curve from the lifter's silhouette on side-on reps, beside "
+                                         "the landmark proxy (on by default; about +5-20% pose time; docs/accuracy.md)."),
 ) -> None:
     """Analyse squat/deadlift clips: reps, faults with evidence, guidance, reports and an annotated video."""
     from formcheck.pipeline import FORMATS, analyze_video

@@ -231,7 +231,7 @@ class FrameMetrics:
         chin does). On the labelled real deadlift reps it read a median of
         +14 deg on "rounded" reps and -8 on the others, but the rounded reps
         come from two lifters only. Weak evidence: compare reps of one lifter
-        and prefer :attr:`spine_flexion_deg` when it is filled.
+        and judge :attr:`spine_flexion_deg` beside it when it is filled.
     chord_ratio
         Hip-shoulder distance (the trunk chord) over its standing value,
         unitless: 1 = as standing, < 1 = shorter. Spine flexion shortens it

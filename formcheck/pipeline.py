@@ -76,7 +76,7 @@ def analyze_video(
     progress: ProgressFn | None = None,
     rules_paths: Mapping[str, str | Path] | None = None,
     workers: int | None = None,
-    keep_masks: bool = False,
+    keep_masks: bool = True,
 ) -> ClipResult:
     """Analyse one clip and write its report files into ``out_dir``.
 
@@ -86,11 +86,13 @@ def analyze_video(
     ``<stem>.pose.npz``, ``video`` ``<stem>.annotated.mp4`` and one
     ``worst_<rep>_<code>`` PNG per flag. Raises ``ValueError`` subclasses with
     one-line messages for bad input (unreadable video, missing model).
-    ``keep_masks`` also extracts the lifter's silhouettes, used in side and
-    oblique views to measure the back's curve (:mod:`formcheck.spine`; cost:
-    ``benchmarks/bench_spine.py``); the rounded-back rule then prefers it to
-    the landmark proxy. Off by default: on the labelled real clips it does not
-    yet beat the proxy (docs/accuracy.md, "Rounded back from the silhouette").
+    ``keep_masks`` (on by default) also extracts the lifter's silhouettes: on
+    reps seen side-on the back's curve is measured from them
+    (:mod:`formcheck.spine`) and judged alongside the landmark proxy for the
+    rounded-back fault; on the labelled real clips this beats the proxy alone
+    (docs/accuracy.md, "Rounded back from the silhouette"). Cost: about +5 to
+    +20 % of the pose time (``benchmarks/bench_spine.py``); off, the proxy
+    judges alone.
     """
     bad = [f for f in formats if f not in FORMATS]
     if bad:

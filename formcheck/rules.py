@@ -19,6 +19,12 @@ the clip is used):
 - ``views``: ``{view = confidence factor}``; views not listed are "not assessable".
 - ``confidence_factor`` (optional, default 1): scales the confidence of this
   alternative (a proxy measure is trusted less).
+- ``alongside`` (optional, default false): this alternative is not a fallback
+  but a second opinion, judged *together with* the fallback chosen from the
+  others: a rep is flagged when any of them flags it (the flag reported is
+  that of the first flagging table in file order), clear when at least one
+  measured it and none flagged it. Where it cannot be measured (no
+  silhouette, a view it is not listed for) it simply adds nothing.
 - any other key is a parameter of the measure (e.g. ``sustain_ms``).
 """
 
@@ -42,7 +48,7 @@ VIEWS = ("side", "front", "oblique")
 UNITS = ("deg", "thigh", "ratio", "foot", "leg")
 VERDICTS = ("flagged", "clear", "not_assessable")
 SEVERITIES = ("minor", "major")
-_RESERVED = {"measure", "flag_when", "views", "confidence_factor", "note"}
+_RESERVED = {"measure", "flag_when", "views", "confidence_factor", "note", "alongside"}
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class FaultRule:
     personal_cap: float | None = None
     confidence_factor: float = 1.0
     params: Mapping[str, Any] = field(default_factory=dict)
+    alongside: bool = False
 
     def __post_init__(self) -> None:
         where = f"fault {self.code}"
@@ -138,7 +145,14 @@ def _parse_rule(code: str, table: Mapping[str, Any], where: str) -> FaultRule:
         personal_cap=None if pc is None else float(pc),
         confidence_factor=float(table.get("confidence_factor", 1.0)),
         params=params,
+        alongside=_bool(table.get("alongside", False), f"{where}: fault {code}: alongside"),
     )
+
+
+def _bool(v: Any, where: str) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"{where}: expected true or false, got {v!r}")
+    return v
 
 
 def parse_ruleset(data: Mapping[str, Any], where: str = "rules") -> RuleSet:
@@ -279,44 +293,52 @@ def evaluate(
             verdicts[code] = "not_assessable"
             reasons[code] = "no complete rep"
             continue
-        chosen, values = None, []
+        judged: list[tuple[FaultRule, list[RepMeasure]]] = []
         for rule in usable:
-            ms = [measure(rule.measure, t_ms, signals, rep, **dict(rule.params)) for rep in reps]
-            if any(np.isfinite(m.value) and m.quality >= ruleset.min_quality for m in ms):
-                chosen, values = rule, ms
-                break
-        if chosen is None:
+            if rule.alongside or not any(not r.alongside for r, _ in judged):
+                ms = [measure(rule.measure, t_ms, signals, rep, **dict(rule.params)) for rep in reps]
+                if any(np.isfinite(m.value) and m.quality >= ruleset.min_quality for m in ms):
+                    judged.append((rule, ms))
+        if not judged:
             verdicts[code] = "not_assessable"
             reasons[code] = "the body parts this needs were not seen clearly enough"
             for rv in rep_verdicts.values():
                 rv[code] = "not_assessable"
             continue
-        good = [m.value if m.quality >= ruleset.min_quality else np.nan for m in values]
-        limit = chosen.effective_limit(good)
-        limits[code] = limit
-        major = chosen.major
-        if limit != chosen.limit:
-            major = limit + (chosen.major - chosen.limit)
+        judged.sort(key=lambda rm: alternatives.index(rm[0]))  # file order decides which flag is reported
+        bounds = []
+        for rule, ms in judged:
+            good = [m.value if m.quality >= ruleset.min_quality else np.nan for m in ms]
+            limit = rule.effective_limit(good)
+            major = rule.major if limit == rule.limit else limit + (rule.major - rule.limit)
+            bounds.append((limit, major))
+        main = next((i for i, (r, _) in enumerate(judged) if not r.alongside), 0)
+        limits[code] = bounds[main][0]
         any_flag = False
-        for rep, m in zip(reps, values):
-            measures[rep.index][code] = m
-            if not np.isfinite(m.value) or m.quality < ruleset.min_quality:
+        for k, rep in enumerate(reps):
+            seen = [(rule, ms[k], lim, maj) for (rule, ms), (lim, maj) in zip(judged, bounds)
+                    if np.isfinite(ms[k].value) and ms[k].quality >= ruleset.min_quality]
+            hit = next(((rule, m, lim, maj) for rule, m, lim, maj in seen if rule.exceeds(m.value, lim)), None)
+            shown = hit or (seen[0] if seen else None)
+            measures[rep.index][code] = shown[1] if shown else judged[main][1][k]
+            if shown is None:
                 rep_verdicts[rep.index][code] = "not_assessable"
                 continue
-            if chosen.exceeds(m.value, limit):
-                any_flag = True
-                rep_verdicts[rep.index][code] = "flagged"
-                severity = "major" if not chosen.exceeds(major, m.value) else "minor"
-                frame = int(np.argmin(np.abs(t_ms - m.t_ms))) if np.isfinite(m.t_ms) and t_ms.size else -1
-                flags.append(Flag(
-                    code=code, rep=rep.index, phase=m.phase, t_ms=float(m.t_ms), frame=frame,
-                    measured=round(float(m.value), 3), limit=round(float(limit), 3), units=chosen.units,
-                    severity=severity,
-                    confidence=_confidence(chosen, chosen.views[view], m.quality, m.value, limit),
-                    measure=chosen.measure,
-                ))
-            else:
+            if hit is None:
                 rep_verdicts[rep.index][code] = "clear"
+                continue
+            rule, m, limit, major = hit
+            any_flag = True
+            rep_verdicts[rep.index][code] = "flagged"
+            severity = "major" if not rule.exceeds(major, m.value) else "minor"
+            frame = int(np.argmin(np.abs(t_ms - m.t_ms))) if np.isfinite(m.t_ms) and t_ms.size else -1
+            flags.append(Flag(
+                code=code, rep=rep.index, phase=m.phase, t_ms=float(m.t_ms), frame=frame,
+                measured=round(float(m.value), 3), limit=round(float(limit), 3), units=rule.units,
+                severity=severity,
+                confidence=_confidence(rule, rule.views[view], m.quality, m.value, limit),
+                measure=rule.measure,
+            ))
         verdicts[code] = "flagged" if any_flag else "clear"
     flags.sort(key=lambda f: (f.rep, f.t_ms))
     return RuleResult(

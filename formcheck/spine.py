@@ -26,8 +26,9 @@ module
 Frames are rejected (NaN) with a counted reason when the mask is missing, the
 shoulders or hips are not tracked, the back's edge cannot be found at enough
 points (hidden by a plate, the bar, an arm, out of frame) or the outline is too
-ragged to fit. Only side and oblique views are read: from the front or the back
-the back's outline is not in the picture.
+ragged to fit. Only frames seen nearly side-on are read (``min_yaw_deg``, per
+rep): from the front or the back the back's outline is not in the picture,
+and from 45 degrees it is the side of the torso, not the spine's profile.
 
 Honest limits: this is a 2D outline from one camera. It is the skin and
 clothing of the back, not the spine; baggy clothes and long hair change it; in
@@ -54,7 +55,8 @@ import numpy as np
 from formcheck.landmarks import Landmark as L
 
 #: Why a frame has no estimate (counted in :attr:`SpineEstimate.rejected`).
-REASONS = ("no_mask", "landmarks", "chord_outside_mask", "edge_not_found", "too_few_points", "ragged_outline")
+REASONS = ("no_mask", "not_side_on", "landmarks", "chord_outside_mask", "edge_not_found", "too_few_points",
+           "ragged_outline")
 
 
 class MaskSource(Protocol):
@@ -102,7 +104,22 @@ class SpineParams:
       the labelled side-view barbell deadlifts the plates overlap the hips at
       lockout and the standing frames read +15 to +30 deg on lifters whose
       loaded back reads about 0 (see docs/accuracy.md).
+    - ``min_neutral_deg``: the neutral is floored at this bend (negative =
+      hollow). Over the read span a standing back's lumbar curve makes the
+      outline hollow by a few centimetres, about 30 deg of equivalent arc;
+      a more hollow standing reading is the buttocks or clothing in the
+      outline, or a few poorly read frames (a rendered sample read 34 of 334
+      frames and gave -101 deg, which turned a straight squat into +32).
     - ``smooth_ms``: running-median window against frame-to-frame jitter.
+    - ``min_yaw_deg``: frames are read only while the camera sees the lifter
+      this close to side-on (the view's yaw, 90 = side-on, measured per rep
+      by :func:`formcheck.views.classify_view`); further round, the outline
+      is the side of the torso (shoulder blade, lats), not the back's profile.
+      On the labelled clips, side views at 63-67 deg yaw read bowed outlines
+      on straight backs (see docs/accuracy.md).
+
+    No defaults here: the values live only in ``spine.toml``
+    (:func:`load_params`); tests change one with :func:`dataclasses.replace`.
     """
 
     start_fraction: float
@@ -116,7 +133,9 @@ class SpineParams:
     neutral_trunk_max_deg: float
     min_neutral_frames: int
     max_neutral_deg: float
+    min_neutral_deg: float
     smooth_ms: float
+    min_yaw_deg: float
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -147,6 +166,11 @@ class SpineParams:
             raise ValueError(f"neutral_trunk_max_deg: expected > 0, got {self.neutral_trunk_max_deg}")
         if self.min_neutral_frames < 1:
             raise ValueError(f"min_neutral_frames: expected at least 1, got {self.min_neutral_frames}")
+        if not self.min_neutral_deg <= self.max_neutral_deg:
+            raise ValueError(f"min_neutral_deg: expected <= max_neutral_deg, got {self.min_neutral_deg}, "
+                             f"{self.max_neutral_deg}")
+        if not 0.0 <= self.min_yaw_deg <= 90.0:
+            raise ValueError(f"min_yaw_deg: expected 0..90, got {self.min_yaw_deg}")
 
 
 @lru_cache(maxsize=1)
@@ -400,14 +424,19 @@ def rolling_nanmedian(t_ms: np.ndarray, x: np.ndarray, window_ms: float) -> np.n
 
 
 def estimate_spine(t_ms: np.ndarray, xy_px: np.ndarray, visibility: np.ndarray, masks: MaskSource,
-                   facing_sign: int, trunk_deg: np.ndarray, params: SpineParams | None = None) -> SpineEstimate:
+                   facing_sign: int, trunk_deg: np.ndarray, params: SpineParams | None = None,
+                   yaw_deg: np.ndarray | None = None) -> SpineEstimate:
     """Silhouette back rounding for every frame of a clip.
 
     ``xy_px`` (N, 33, 2) and ``visibility`` (N, 33) are the lifter's image
     landmarks (cleaned), ``masks`` their silhouettes, ``facing_sign`` +1 when
     the lifter faces image right and -1 left (0: not a side or oblique view:
     every frame is rejected), ``trunk_deg`` (N,) the trunk's lean from
-    upright, used to find the neutral (standing) frames.
+    upright, used to find the neutral (standing) frames. ``yaw_deg`` (N,) is
+    the camera's view of the lifter per frame (0 = square on, 90 = side-on;
+    :attr:`formcheck.views.ViewInfo.yaw_deg` of the frame's rep): frames
+    under ``min_yaw_deg`` or NaN are rejected as ``not_side_on``. ``None``
+    means the caller vouches for a side-on view in every frame.
     """
     p = params or load_params()
     t = np.asarray(t_ms, float)
@@ -419,10 +448,20 @@ def estimate_spine(t_ms: np.ndarray, xy_px: np.ndarray, visibility: np.ndarray, 
     contour = np.full((n, k, 2), np.nan)
     chord = np.full((n, 2, 2), np.nan)
     counts = dict.fromkeys(REASONS, 0)
+    side_on = np.ones(n, dtype=bool)
+    if yaw_deg is not None:
+        yaw = np.asarray(yaw_deg, float)
+        if yaw.shape != (n,):
+            raise ValueError(f"yaw_deg: expected shape ({n},), got {yaw.shape}")
+        with np.errstate(invalid="ignore"):
+            side_on = yaw >= p.min_yaw_deg
     for i in range(n):
         crop = masks.crop(i)
         if crop is None:
             counts["no_mask"] += 1
+            continue
+        if not side_on[i]:
+            counts["not_side_on"] += 1
             continue
         s, ok_s = _mid(xy_px[i], visibility[i], L.LEFT_SHOULDER, L.RIGHT_SHOULDER, p.min_landmark_visibility)
         h, ok_h = _mid(xy_px[i], visibility[i], L.LEFT_HIP, L.RIGHT_HIP, p.min_landmark_visibility)
@@ -455,4 +494,4 @@ def neutral_bend(raw_bend_deg: np.ndarray, trunk_deg: np.ndarray, params: SpineP
         neutral = float(np.median(raw[upright]))
     else:
         neutral = float(np.percentile(raw[ok], 10))
-    return min(neutral, float(params.max_neutral_deg))
+    return float(np.clip(neutral, params.min_neutral_deg, params.max_neutral_deg))

@@ -179,8 +179,10 @@ def test_personal_baseline(peaks: list[float], flagged_reps: list[int]) -> None:
         ({"measure": "trunk_lean_max", "limit_deg": 1.0, "major_deg": 2.0, "views": {"top": 1.0}}, "views expected"),
         ({"measure": "trunk_lean_max", "limit_deg": 1.0, "major_deg": 2.0, "major_thigh": 3.0, "views": {"side": 1.0}}, "do not match"),
         ({"measure": "trunk_lean_max", "limit_deg": 1.0, "major_deg": 2.0, "personal_margin_deg": 1.0, "views": {"side": 1.0}}, "together"),
+        ({"measure": "trunk_lean_max", "limit_deg": 1.0, "major_deg": 2.0, "alongside": "yes", "views": {"side": 1.0}}, "true or false"),
     ],
-    ids=["unknown-measure", "missing-major", "major-not-beyond", "bad-view", "mixed-units", "half-baseline"],
+    ids=["unknown-measure", "missing-major", "major-not-beyond", "bad-view", "mixed-units", "half-baseline",
+         "alongside-not-bool"],
 )
 def test_invalid_rules_are_rejected(table: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -227,10 +229,63 @@ def test_rounded_back_falls_back_to_the_proxy_with_lower_confidence() -> None:
     flags = [f for f in res.flags if f.code == "rounded_back"]
     assert [f.rep for f in flags] == [1]
     assert flags[0].measure == "head_drop_max" and flags[0].confidence <= 0.6
-    sig["spine_flexion_deg"] = rep_profile(t, reps[0], 40.0)
+
+
+NAN = float("nan")
+PX, SIL = "head_drop_max", "spine_flexion_loaded"
+
+
+@pytest.mark.parametrize("lift", ["squat", "deadlift"])
+@pytest.mark.parametrize(
+    "proxy_peaks, silhouette_peaks, want_flags, want_verdicts",
+    [
+        # the silhouette is a second opinion: either measure flags a rep
+        pytest.param([0.0, 40.0], [40.0, 0.0], [(0, SIL), (1, PX)], ["flagged", "flagged"], id="each-flags-its-rep"),
+        # both flag one rep: one flag, the silhouette's (first in the file)
+        pytest.param([40.0, 0.0], [40.0, 0.0], [(0, SIL)], ["flagged", "clear"], id="both-one-flag"),
+        # a moderate silhouette bend alone (clothes, camera: up to ~25 deg on straight backs) is not enough
+        pytest.param([0.0, 0.0], [25.0, 0.0], [], ["clear", "clear"], id="moderate-silhouette-alone-clear"),
+        pytest.param([0.0, 0.0], [35.0, 0.0], [(0, SIL)], ["flagged", "clear"], id="clear-silhouette-bend-alone"),
+        # not read (no masks, or the rep not seen side-on): the proxy decides alone, as before
+        pytest.param([0.0, 40.0], [NAN, NAN], [(1, PX)], ["clear", "flagged"], id="silhouette-not-read"),
+        pytest.param([0.0, 40.0], None, [(1, PX)], ["clear", "flagged"], id="no-silhouette-signal"),
+        # the proxy not measurable (trunk never leaned, head lost): the silhouette alone
+        pytest.param(None, [35.0, 10.0], [(0, SIL)], ["flagged", "clear"], id="no-proxy-signal"),
+        pytest.param(None, None, [], ["not_assessable", "not_assessable"], id="nothing-measured"),
+    ],
+)
+def test_rounded_back_silhouette_alongside_the_proxy(lift: str, proxy_peaks: list | None,
+                                                     silhouette_peaks: list | None, want_flags: list,
+                                                     want_verdicts: list) -> None:
+    """The packaged rounded-back rules: silhouette (limit 30 deg) and proxy (3 deg), a rep flagged by either."""
+    rs = load_rules(lift)
+    t, reps = set_of_reps(2)
+    sig = {"quality": np.ones_like(t)}
+    if proxy_peaks is not None:
+        sig["back_rounding_proxy"] = sum(rep_profile(t, r, p) for r, p in zip(reps, proxy_peaks))
+    if silhouette_peaks is not None:
+        sig["spine_flexion_deg"] = sum(rep_profile(t, r, p) for r, p in zip(reps, silhouette_peaks))
     res = evaluate(rs, t, sig, reps, "side")
-    flags = [f for f in res.flags if f.code == "rounded_back"]
-    assert [(f.rep, f.measure) for f in flags] == [(0, "spine_flexion_loaded")]
+    assert [(f.rep, f.measure) for f in res.flags if f.code == "rounded_back"] == want_flags
+    assert [res.rep_verdicts[r.index]["rounded_back"] for r in reps] == want_verdicts
+    want_clip = "flagged" if want_flags else ("clear" if "clear" in want_verdicts else "not_assessable")
+    assert res.verdicts["rounded_back"] == want_clip
+
+
+def test_alongside_rule_adds_to_the_first_available_fallback_only() -> None:
+    """Fallbacks stay exclusive (the first measurable one), the alongside table is judged with it."""
+    rules = parse_ruleset({"lift": "squat", "general": {"min_quality": 0.5},
+                           "faults": {"excessive_forward_lean": [
+        {"measure": "trunk_lean_max", "limit_deg": 50.0, "major_deg": 60.0, "views": {"side": 1.0}, "alongside": True},
+        {"measure": "trunk_lean_max", "limit_deg": 30.0, "major_deg": 40.0, "views": {"side": 1.0}},
+        {"measure": "trunk_lean_max", "limit_deg": 10.0, "major_deg": 20.0, "views": {"side": 1.0}},
+    ]}})
+    t, reps = set_of_reps(3)
+    res = evaluate(rules, t, squat_signals(t, reps, [20.0, 35.0, 55.0]), reps, "side")
+    # 20: under the chosen fallback's 30 (the 10-deg third table is never used); 35: the fallback;
+    # 55: both, reported by the alongside table (first in the file)
+    assert [(f.rep, f.limit) for f in res.flags] == [(1, 30.0), (2, 50.0)]
+    assert res.limits["excessive_forward_lean"] == 30.0
 
 
 @pytest.mark.parametrize(

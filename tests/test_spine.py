@@ -124,10 +124,37 @@ def test_clip_estimate_is_relative_to_standing_and_counts_rejections() -> None:
 
 
 @pytest.mark.parametrize(
+    "yaw_deg, read",
+    [
+        pytest.param(90.0, True, id="side-on-read"),
+        pytest.param(P.min_yaw_deg, True, id="at-the-limit-read"),
+        pytest.param(P.min_yaw_deg - 1.0, False, id="just-under-rejected"),
+        pytest.param(45.0, False, id="oblique-rejected"),
+        pytest.param(float("nan"), False, id="unknown-view-rejected"),
+    ],
+)
+def test_only_side_on_frames_are_read(yaw_deg: float, read: bool) -> None:
+    """A bowed outline is read only where the camera sees the lifter side-on (min_yaw_deg in spine.toml)."""
+    s, h = (320.0, 120.0), (320.0, 330.0)
+    angles = [-10.0] * 8 + [35.0] * 8
+    frames = [arc_torso_mask(SHAPE, s, h, 1, a) for a in angles]
+    trunk = np.array([5.0] * 8 + [60.0] * 8)
+    t = np.arange(len(angles)) * 33.3
+    xy, vis = _clip_landmarks(len(angles), s, h)
+    yaw = np.full(len(angles), 90.0)
+    yaw[8:] = yaw_deg  # the loaded (bowed) frames
+    est = estimate_spine(t, xy, vis, ListMasks(tuple(frames)), 1, trunk, P, yaw_deg=yaw)
+    assert est.rejected["not_side_on"] == (0 if read else 8)
+    assert np.isfinite(est.flexion_deg[9:15]).all() == read
+    assert np.isnan(est.flexion_deg[9:15]).all() == (not read)
+
+
+@pytest.mark.parametrize(
     "standing, trunk, want",
     [
         pytest.param([-12.0] * 6, [5.0] * 6, -12.0, id="hollow-standing-is-neutral"),
         pytest.param([20.0] * 6, [5.0] * 6, 0.0, id="bowed-standing-capped-straight"),
+        pytest.param([-100.0] * 6, [5.0] * 6, -30.0, id="implausibly-hollow-standing-floored"),
         pytest.param([-3.0, -8.0, 30.0, 30.0, 30.0, 30.0], [60.0] * 6, -5.5, id="never-upright-10th-percentile"),
     ],
 )
@@ -221,6 +248,30 @@ def _spine_text() -> str:
     return (resources.files("formcheck") / "config" / "spine.toml").read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        pytest.param({"start_fraction": 0.9, "end_fraction": 0.2}, "start_fraction", id="span-reversed"),
+        pytest.param({"min_yaw_deg": 95.0}, "min_yaw_deg", id="yaw-past-side-on"),
+        pytest.param({"min_neutral_deg": 5.0}, "min_neutral_deg", id="neutral-floor-above-cap"),
+    ],
+)
+def test_params_validation(change: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        replace(P, **change)
+
+
+def test_params_have_no_defaults_outside_the_toml() -> None:
+    """spine.toml is the one place the values live: a table missing a key is an error, not a silent default."""
+    from formcheck.spine import params_from_toml
+
+    with pytest.raises(TypeError):
+        SpineParams()  # type: ignore[call-arg]
+    table = {f: getattr(P, f) for f in P.__dataclass_fields__ if f != "min_yaw_deg"}
+    with pytest.raises(ValueError, match="missing keys"):
+        params_from_toml({"spine": table})
+
+
 # ----------------------------------------------------------------------------- simulated sets
 SIM_CASES = (
     pytest.param("squat", {"lumbar_deg": 40.0}, id="squat-lumbar-only"),
@@ -259,6 +310,31 @@ def test_kinematic_silhouette_flags_the_rounded_rep_only(lift: str, fault: dict)
     ok = np.isfinite(a.spine.flexion_deg)
     truth = sim.truth.lumbar_deg + sim.truth.thoracic_deg
     assert np.corrcoef(a.spine.flexion_deg[ok], truth[ok])[0, 1] > 0.95
+
+
+@pytest.mark.parametrize("lift", ["squat", "deadlift"])
+def test_oblique_view_does_not_use_the_silhouette(lift: str) -> None:
+    """At 45 degrees the outline is not the back's profile: masks given, the rounded rep is left to the proxy.
+
+    The injected lumbar rounding reads about 34 deg on the ideal side-view silhouette (flagged,
+    test above); from 45 degrees the estimator must not read it at all, and the proxy (which cannot
+    see lumbar flexion) decides alone: nothing flagged from the silhouette.
+    """
+    from support.landmark_sim import MEDIAPIPE_LIKE, simulate_sequence
+    from tools.synth.kinematics import Fault
+
+    sim = simulate_sequence(lift, 45.0, 3, corruption=MEDIAPIPE_LIKE.with_seed(1),
+                            faults={1: Fault(lumbar_deg=40.0)}, seed=0)
+    a = analyze_sequence(sim.seq, lift=lift, masks=kinematic_masks(sim.truth))
+    report = a.report
+    assert report.view == "oblique"
+    assert report.extra["spine"]["used"] is False
+    assert "side-on" in report.extra["spine"]["reason"]
+    assert report.extra["spine"]["rejected"]["not_side_on"] > 0
+    assert a.spine is None
+    assert not [f for f in report.flags if f["code"] == "rounded_back" and f["measure"] == "spine_flexion_loaded"]
+    assert all(r["measures"]["rounded_back"]["measure"] == "head_drop_max" for r in report.reps
+               if "rounded_back" in r["measures"])
 
 
 def test_without_masks_the_proxy_is_used() -> None:
