@@ -37,6 +37,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from formcheck.landmarks import Landmark as L
+from formcheck.settings import table_fields
 
 DECISIONS = ("bar moved", "bar stayed", "unsure")
 
@@ -79,16 +80,7 @@ class BarCheckParams:
     def from_mapping(cls, table: Mapping[str, Any]) -> "BarCheckParams":
         """From the ``[bar_check]`` TOML table: every key required, unknown keys an error (a typo must not
         pass silently)."""
-        if not isinstance(table, Mapping):
-            raise ValueError(f"bar_check: expected a [bar_check] table, got {table!r}")
-        known = [f.name for f in fields(cls)]
-        stray = sorted(set(table) - set(known))
-        if stray:
-            raise ValueError(f"bar_check: unknown keys {stray}, expected some of {sorted(known)}")
-        missing = [k for k in known if k not in table]
-        if missing:
-            raise ValueError(f"bar_check: missing keys {missing}, expected all of {known}")
-        return cls(**dict(table))
+        return cls(**table_fields(cls, table, "bar_check"))
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ from typing import Mapping, Protocol
 import numpy as np
 
 from formcheck.landmarks import Landmark as L
+from formcheck.settings import table_fields
 
 #: Why a frame has no estimate (counted in :attr:`SpineEstimate.rejected`).
 REASONS = ("no_mask", "not_side_on", "landmarks", "chord_outside_mask", "edge_not_found", "too_few_points",
@@ -181,18 +182,12 @@ def _packaged_params() -> SpineParams:
 
 def params_from_toml(data: Mapping[str, object], where: str = "spine.toml") -> SpineParams:
     """:class:`SpineParams` from a parsed ``spine.toml``: every key of ``[spine]`` required, none unknown."""
-    table = data.get("spine")
-    if not isinstance(table, Mapping):
-        raise ValueError(f"{where}: expected a [spine] table")
-    known = [f.name for f in fields(SpineParams)]
-    unknown = sorted(set(table) - set(known))
-    if unknown:
-        raise ValueError(f"{where}: spine: unknown keys {unknown}, expected some of {sorted(known)}")
-    missing = [k for k in known if k not in table]
-    if missing:
-        raise ValueError(f"{where}: spine: missing keys {missing}, expected all of {known}")
     try:
-        return SpineParams(**table)  # type: ignore[arg-type]
+        kwargs = table_fields(SpineParams, data.get("spine"), "spine")
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    try:
+        return SpineParams(**kwargs)
     except ValueError as exc:
         raise ValueError(f"{where}: spine.{exc}") from exc
 
