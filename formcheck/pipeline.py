@@ -172,14 +172,14 @@ def analyze_video(
 
 # --------------------------------------------------------------------------- evaluation runs
 def pose_cached(path: str | Path, *, model: str, cache_dir: str | Path | None, workers: int | None = None,
-                warn: Callable[[str], None] | None = None, masks: bool = False) -> tuple[Any, str]:
+                warn: Callable[[str], None] | None = None, masks: bool = False) -> tuple[Any, str, Any]:
     """The clip's pose sequence, from ``cache_dir`` when it was extracted before.
 
     The cache key is the file's sha256 and the model name, so a renamed clip
-    hits the cache and an edited one does not. Returns ``(PoseSequence, sha256)``,
-    or ``(PoseSequence, sha256, MaskTrack)`` with ``masks=True`` (the silhouettes
-    are cached beside the pose as ``<key>.masks.npz``; a pose cached without
-    masks is extracted again).
+    hits the cache and an edited one does not. Returns ``(PoseSequence, sha256,
+    MaskTrack or None)``; the silhouettes are kept only with ``masks=True``
+    (cached beside the pose as ``<key>.masks.npz``; a pose cached without masks
+    is extracted again).
     """
     from formcheck.pose import MaskTrack
     from formcheck.sequence import PoseSequence
@@ -189,7 +189,7 @@ def pose_cached(path: str | Path, *, model: str, cache_dir: str | Path | None, w
     cached_masks = cached.with_name(cached.stem + ".masks.npz") if cached is not None else None
     if cached is not None and cached.is_file() and (not masks or cached_masks.is_file()):
         seq = PoseSequence.load(cached)
-        return (seq, sha, MaskTrack.load(cached_masks)) if masks else (seq, sha)
+        return seq, sha, MaskTrack.load(cached_masks) if masks else None
     res = extract_pose(path, model=model, workers=workers, warn=warn, keep_masks=masks)
     stats = {k: v for k, v in res.stats.items() if isinstance(v, (int, float, str))}
     seq = res.sequence.with_(meta={**res.sequence.meta, "stats": stats})
@@ -202,7 +202,7 @@ def pose_cached(path: str | Path, *, model: str, cache_dir: str | Path | None, w
         tmp = cached.with_name(cached.name + ".part")
         seq.save(tmp)
         tmp.replace(cached)
-    return (seq, sha, res.masks) if masks else (seq, sha)
+    return seq, sha, res.masks if masks else None
 
 
 def analyze_for_eval(path: str | Path, *, model: str = "full", cache_dir: str | Path | None = None,
@@ -215,15 +215,14 @@ def analyze_for_eval(path: str | Path, *, model: str = "full", cache_dir: str | 
     """
     path = Path(path)
     warnings: list[str] = []
-    got = pose_cached(path, model=model, cache_dir=cache_dir, warn=warnings.append, masks=masks)
-    seq, sha = got[0], got[1]
+    seq, sha, mask_track = pose_cached(path, model=model, cache_dir=cache_dir, warn=warnings.append, masks=masks)
     source = {"file": path.name, "sha256": sha, "duration_ms": round(seq.duration_ms, 1), "n_frames": seq.n_frames}
 
     def run(not_reps: Sequence[tuple[float, float]] = (), extra_warnings: Sequence[str] = (),
             extra: Mapping[str, Any] | None = None) -> Analysis:
         return analyze_sequence(seq, lift=lift, rules_paths=rules_paths, source=source, model=str(model),
                                 warnings=[*warnings, *extra_warnings], not_reps=not_reps, extra=extra,
-                                masks=got[2] if masks else None)
+                                masks=mask_track)
 
     analysis = with_bar_check(path, run(), run, rules_paths)
     return analysis.report.to_dict()

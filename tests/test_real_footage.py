@@ -35,7 +35,7 @@ def test_every_real_clip_yields_a_pose_sequence(shared_lifts: Path, real_pose_ca
     for clip in clips:
         try:
             # extracted once per test run and shared with the evaluation test (tests/test_real_eval.py)
-            seq, _ = pose_cached(clip, model="full", cache_dir=real_pose_cache)
+            seq, _, _ = pose_cached(clip, model="full", cache_dir=real_pose_cache)
         except (ValueError, RuntimeError, OSError) as exc:
             failures.append(f"{clip.name}: {type(exc).__name__}: {exc}")
             continue
