@@ -151,6 +151,26 @@ def _rep_rows(page: Any) -> list[str]:
     return table.first.locator("tbody tr").all_inner_texts()
 
 
+def _video_screenshot(comp: Any) -> bytes | None:
+    """The returned video's current picture, or None while it is not there to be taken.
+
+    None when the video is not playing yet (timeout) or when streamlit re-rendered the component
+    between finding the element and taking the picture ("not attached to the DOM"); the caller
+    polls again. Any other browser error propagates.
+    """
+    from playwright.sync_api import Error as pw_error
+    from playwright.sync_api import TimeoutError as pw_timeout
+
+    try:
+        return comp.locator("video").screenshot(timeout=5000)
+    except pw_timeout:
+        return None
+    except pw_error as exc:
+        if "not attached to the DOM" in str(exc):
+            return None
+        raise
+
+
 def _cue_pixels(png: bytes) -> int:
     import cv2
 
@@ -192,9 +212,8 @@ def test_live_session_in_browser(prerequisites: dict[str, Any], server: dict[str
                 except pw_timeout:  # the caption is not there yet
                     nums = {}
                 if cue_px < 1500:
-                    try:
-                        png = comp.locator("video").screenshot(timeout=5000)
-                    except pw_timeout:  # the returned video is not playing yet
+                    png = _video_screenshot(comp)
+                    if png is None:
                         continue
                     px = _cue_pixels(png)
                     if px > cue_px:
