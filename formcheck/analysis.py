@@ -181,7 +181,7 @@ def analyze_sequence(
         metrics = metrics.with_spine_flexion(spine.flexion_deg)
     ruleset = load_rules(chosen, rules_paths.get(chosen))
     signals = metric_signals(metrics)
-    result = evaluate(ruleset, seq.t_ms, signals, list(seg.reps), view.view)
+    result = evaluate(ruleset, seq.t_ms, signals, list(seg.reps), view.view, notes=metrics.notes)
 
     status = "ok" if seg.count else "no_complete_rep"
     flags = _flag_entries(result)

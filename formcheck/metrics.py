@@ -26,7 +26,7 @@ breaks this assumption.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Mapping
 
@@ -84,7 +84,19 @@ class MetricParams:
         Frames with the hip at least this high (leg lengths above the ankles)
         count as standing: the reference for :attr:`FrameMetrics.back_rounding_proxy`.
     standing_max_trunk_deg
-        ... and with the trunk within this many degrees of vertical.
+        ... and with the trunk within this many degrees of vertical. The head
+        proxy needs at least 3 such frames: in a clip where the lifter is never
+        seen standing tall (a loop cut mid-set, a single pull cut at lockout)
+        it has no reference, and it is NaN (not assessable) rather than
+        measured against the clip's own average posture.
+    face_away_m
+        Front and oblique views: when MediaPipe's nose sits this much farther
+        from the camera than the midpoint of the ears (world landmarks, metres,
+        median over the clip), the lifter's face is turned away and the ear and
+        nose points are guesses; the head proxy is then NaN. Facing the camera
+        at 45 degrees the nose reads 1.5-7 cm nearer than the ears on the
+        labelled real clips, turned away 3-9 cm farther; seen side-on the two
+        are level within ~2 cm, so side views are left out of this test.
     level_world_by_standing
         Front views: MediaPipe's world axes follow the camera, so a camera
         pitched down tilts every sagittal angle. When True, the world frame is
@@ -139,6 +151,7 @@ class MetricParams:
     foot_min_visibility: float = 0.5
     foot_edge_margin_ratio: float = 0.02
     min_foot_px: float = 25.0
+    face_away_m: float = 0.02
 
     def __post_init__(self) -> None:
         for name in ("hip_offset_up_thigh", "hip_offset_fwd_thigh"):
@@ -149,7 +162,7 @@ class MetricParams:
             raise ValueError(f"length_percentile: expected 50..100, got {self.length_percentile}")
         if not 0.5 <= self.shin_per_thigh <= 1.5:
             raise ValueError(f"shin_per_thigh: expected 0.5..1.5, got {self.shin_per_thigh}")
-        for name in ("near_vis_gain", "near_depth_gain", "min_ankle_sep_thigh", "standing_max_trunk_deg"):
+        for name in ("near_vis_gain", "near_depth_gain", "min_ankle_sep_thigh", "standing_max_trunk_deg", "face_away_m"):
             if not float(getattr(self, name)) >= 0:
                 raise ValueError(f"{name}: expected >= 0, got {getattr(self, name)}")
         if self.oblique_source not in ("hybrid", "image", "world"):
@@ -221,7 +234,10 @@ class FrameMetrics:
         midpoint between the hip-to-shoulder line extended and the
         shoulder-to-ear line, minus its value in the lifter's own standing
         frames. 0 = as standing, + = ears forward/below the trunk line (upper
-        back or neck flexed), - = behind it (chest up, head back).
+        back or neck flexed), - = behind it (chest up, head back). NaN
+        throughout when the clip has no standing frame to compare with, or
+        when the face is turned away from the camera in a front or oblique
+        view (``MetricParams.face_away_m``).
         Honest limits: landmarks barely see the spine. Lumbar flexion hardly
         moves any landmark (in a synthetic side squat +35 deg of lumbar
         flexion moved the trunk line 1.5-3 deg, shortened the hip-shoulder
@@ -253,6 +269,10 @@ class FrameMetrics:
         ``leg_px``, ``foot_px``, ``torso_px``, ``thigh_sagittal`` (px or m), ``chord_ref`` in the
         chord's unit) and ``level_deg`` (levelling applied to world landmarks);
         NaN where unmeasured.
+    notes
+        Series name -> why that series is NaN throughout (e.g. the head proxy
+        with the face turned away); shown as the "not assessable" reason of
+        the rules that read it.
     """
 
     t_ms: np.ndarray
@@ -274,6 +294,7 @@ class FrameMetrics:
     view: ViewInfo
     scales: Mapping[str, float]
     spine_flexion_deg: np.ndarray | None = None
+    notes: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         t = np.asarray(self.t_ms, dtype=np.float64)
@@ -296,6 +317,10 @@ class FrameMetrics:
         if not isinstance(self.view, ViewInfo):
             raise ValueError(f"view: expected a ViewInfo, got {type(self.view).__name__}")
         object.__setattr__(self, "scales", MappingProxyType({str(k): float(v) for k, v in self.scales.items()}))
+        bad = [k for k in self.notes if k not in names]
+        if bad:
+            raise ValueError(f"notes: expected series names, got {bad}")
+        object.__setattr__(self, "notes", MappingProxyType({str(k): str(v) for k, v in self.notes.items()}))
 
     @property
     def n_frames(self) -> int:
@@ -528,10 +553,23 @@ def _oblique_sagittal(xy: np.ndarray, hip_corr: np.ndarray, facing_sign: float, 
     return _Sagittal(pts, hip, hip.copy(), knee, knee.copy(), thigh, 0.0)
 
 
-def _standing_reference(x: np.ndarray, standing: np.ndarray, fallback_q: float) -> float:
-    """Median of ``x`` over the standing frames, or its ``fallback_q`` percentile when fewer than 3 stand."""
+def _standing_reference(x: np.ndarray, standing: np.ndarray, fallback_q: float | None) -> float:
+    """Median of ``x`` over the standing frames; when fewer than 3 stand, its ``fallback_q`` percentile (None: NaN)."""
     ok = standing & np.isfinite(x)
-    return float(np.median(x[ok])) if ok.sum() >= 3 else geo.nan_percentile(x, fallback_q)
+    if ok.sum() >= 3:
+        return float(np.median(x[ok]))
+    return geo.nan_percentile(x, fallback_q) if fallback_q is not None else float("nan")
+
+
+def _face_turned_away(world_m: np.ndarray, detected: np.ndarray, min_m: float) -> bool:
+    """True when, on median over the clip, the nose is more than ``min_m`` farther from the camera than the ears.
+
+    MediaPipe world ``z`` grows away from the camera.
+    """
+    ears_z = 0.5 * (world_m[:, L.LEFT_EAR, 2] + world_m[:, L.RIGHT_EAR, 2])
+    dz = (world_m[:, L.NOSE, 2] - ears_z)[detected]
+    dz = dz[np.isfinite(dz)]
+    return bool(dz.size) and float(np.median(dz)) > min_m
 
 
 # ---------------------------------------------------------------------------- main
@@ -659,7 +697,15 @@ def compute_frame_metrics(seq: PoseSequence, view: ViewInfo, params: MetricParam
     standing &= np.abs(trunk) <= p.standing_max_trunk_deg
     chord_ref = _standing_reference(chord, standing, p.length_percentile)
     chord_ratio = chord / chord_ref if chord_ref > 0 else np.full(n, np.nan)
-    head_fwd = head - _standing_reference(head, standing, 50.0)
+    head_ref = _standing_reference(head, standing, None)
+    head_fwd = head - head_ref
+    notes = {}
+    if not side_view and _face_turned_away(seq.world_m, seq.detected, p.face_away_m):
+        head_fwd = np.full(n, np.nan)
+        notes["back_rounding_proxy"] = "the face is turned away from the camera, so the head's position is a guess"
+    elif np.isnan(head_ref) and np.isfinite(head).any():
+        notes["back_rounding_proxy"] = ("no frame shows the lifter standing tall (hips high, trunk upright), so "
+                                        "the head has no upright posture to be compared with")
 
     # -------- tracking quality
     chain_l = [int(x) for x in _SIDES[0][_CHAIN]]
@@ -675,7 +721,7 @@ def compute_frame_metrics(seq: PoseSequence, view: ViewInfo, params: MetricParam
         depth_thigh=depth, hip_height_norm=hip_h, shoulder_height_norm=sh_h, wrist_height_norm=wrist_h,
         knee_ankle_ratio=knee_ratio, heel_rise_norm=heel, bar_x_offset_norm=bar,
         back_rounding_proxy=head_fwd, chord_ratio=chord_ratio,
-        quality=q, left_weight=w_left, view=view, scales=scales,
+        quality=q, left_weight=w_left, view=view, scales=scales, notes=notes,
     )
 
 

@@ -585,6 +585,21 @@ FUNCTION_MEASURES: dict[str, MeasureFn] = {
 
 MEASURE_NAMES: tuple[str, ...] = tuple(SIGNAL_MEASURES) + tuple(FUNCTION_MEASURES)
 
+#: The one signal a function measure cannot do without (for "not assessable" reasons).
+FUNCTION_SIGNALS: dict[str, str] = {
+    "head_drop_max": "back_rounding_proxy",
+    "spine_flexion_loaded": "spine_flexion_deg",
+    "heel_rise": "heel_rise_norm",
+    "bar_drift_from_start": "bar_x_offset_norm",
+}
+
+
+def measure_signal(name: str) -> str | None:
+    """The per-frame series measure ``name`` is read from (None when it needs several)."""
+    if name in SIGNAL_MEASURES:
+        return SIGNAL_MEASURES[name].signal
+    return FUNCTION_SIGNALS.get(name)
+
 
 def measure(name: str, t_ms: np.ndarray, signals: Signals, rep: RepLike, **params: float | str) -> RepMeasure:
     """Compute the measure ``name`` for one rep (``params`` come from the lift's TOML)."""

@@ -41,7 +41,7 @@ import numpy as np
 
 from formcheck.barcheck import BarCheckParams
 from formcheck.faults import FAULT_CODES
-from formcheck.repmetrics import MEASURE_NAMES, RepLike, RepMeasure, Signals, measure
+from formcheck.repmetrics import MEASURE_NAMES, RepLike, RepMeasure, Signals, measure, measure_signal
 
 LIFTS = ("squat", "deadlift")
 VIEWS = ("side", "front", "oblique")
@@ -269,8 +269,15 @@ def evaluate(
     signals: Signals,
     reps: Sequence[RepLike],
     view: str,
+    notes: Mapping[str, str] | None = None,
 ) -> RuleResult:
-    """Apply every rule of the lift to every rep."""
+    """Apply every rule of the lift to every rep.
+
+    ``notes`` maps a signal name to why it is missing throughout the clip
+    (:attr:`formcheck.metrics.FrameMetrics.notes`); a fault that cannot be
+    judged for that reason says so instead of the generic reason.
+    """
+    notes = notes or {}
     if view not in VIEWS:
         raise ValueError(f"view: expected one of {', '.join(VIEWS)}, got {view!r}")
     t_ms = np.asarray(t_ms, dtype=float)
@@ -301,7 +308,8 @@ def evaluate(
                     judged.append((rule, ms))
         if not judged:
             verdicts[code] = "not_assessable"
-            reasons[code] = "the body parts this needs were not seen clearly enough"
+            why = [notes[sig] for sig in (measure_signal(r.measure) for r in usable) if sig in notes]
+            reasons[code] = why[0] if why else "the body parts this needs were not seen clearly enough"
             for rv in rep_verdicts.values():
                 rv[code] = "not_assessable"
             continue

@@ -268,8 +268,9 @@ def _tiny_metrics(**over) -> dict:
      ({"quality": np.array([0.5, 1.5, 0.0])}, "quality: expected"),
      ({"quality": np.array([0.5, np.nan, 0.0])}, "quality: expected"),
      ({"view": "side"}, "view: expected a ViewInfo"),
-     ({"spine_flexion_deg": np.zeros(2)}, "spine_flexion_deg: expected shape")],
-    ids=["short-series", "quality-above-1", "quality-nan", "view-string", "spine-slot-shape"],
+     ({"spine_flexion_deg": np.zeros(2)}, "spine_flexion_deg: expected shape"),
+     ({"notes": {"no_such_series": "why"}}, "notes: expected series names")],
+    ids=["short-series", "quality-above-1", "quality-nan", "view-string", "spine-slot-shape", "note-unknown-series"],
 )
 def test_frame_metrics_validation(over, match):
     with pytest.raises(ValueError, match=match):
@@ -289,8 +290,9 @@ def test_frame_metrics_read_only_and_spine_slot():
 @pytest.mark.parametrize(
     "kw, match",
     [({"hip_offset_up_thigh": 0.9}, "hip_offset_up_thigh"), ({"length_percentile": 20.0}, "length_percentile"),
-     ({"near_vis_gain": -1.0}, "near_vis_gain"), ({"standing_hip_height_norm": 0.0}, "standing_hip_height_norm")],
-    ids=["offset-too-big", "percentile-too-low", "negative-gain", "standing-zero"],
+     ({"near_vis_gain": -1.0}, "near_vis_gain"), ({"standing_hip_height_norm": 0.0}, "standing_hip_height_norm"),
+     ({"face_away_m": -0.01}, "face_away_m")],
+    ids=["offset-too-big", "percentile-too-low", "negative-gain", "standing-zero", "face-away-negative"],
 )
 def test_metric_params_validation(kw, match):
     with pytest.raises(ValueError, match=match):
@@ -459,6 +461,46 @@ def test_back_rounding_proxy_is_the_ear_drop_from_standing(ear_shift_deg, want):
     m = compute_frame_metrics(_seq_from_frames(frames), SIDE_RIGHT, NO_OFFSET)
     assert m.back_rounding_proxy[-1] == pytest.approx(want, abs=1e-6)
     np.testing.assert_allclose(m.back_rounding_proxy[:-1], 0.0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "postures, reference",
+    [(POSTURES, True),
+     ([POSTURES[0], POSTURES[3], POSTURES[1], POSTURES[2]], False),
+     ([POSTURES[0], POSTURES[3], (45.0, -60.0, 15.0, 0.0), (30.0, -80.0, 25.0, 0.0)], False)],
+    ids=["three-standing-frames", "two-standing-frames", "never-stands"],
+)
+def test_back_rounding_proxy_needs_standing_frames(postures, reference):
+    """Without 3 standing frames (hip high, trunk near upright) the head proxy has no reference: NaN throughout."""
+    m = compute_frame_metrics(_seq_from_frames([_side_frame(*p, facing=1) for p in postures]), SIDE_RIGHT, NO_OFFSET)
+    assert np.all(np.isfinite(m.back_rounding_proxy)) if reference else np.all(np.isnan(m.back_rounding_proxy))
+    assert np.all(np.isfinite(m.trunk_deg))  # only the proxy loses its reference
+    assert ("standing tall" in m.notes.get("back_rounding_proxy", "")) is not reference
+
+
+@pytest.mark.parametrize(
+    "view, nose_dz_m, readable",
+    [(ViewInfo("front", "camera", 1.0, 0.0), -0.05, True),
+     (ViewInfo("front", "away", 1.0, 0.0), 0.05, False),
+     (ViewInfo("front", "away", 1.0, 0.0), 0.019, True),
+     (ViewInfo("front", "away", 1.0, 0.0), 0.021, False),
+     (ViewInfo("side", "right", 1.0, 90.0), 0.05, True)],
+    ids=["front-face-seen", "front-face-away", "just-under-limit", "just-over-limit", "side-views-not-tested"],
+)
+def test_back_rounding_proxy_not_read_with_the_face_turned_away(view, nose_dz_m, readable):
+    """Front/oblique views: the nose farther from the camera than the ears (world z) by > face_away_m -> NaN."""
+    if view.view == "front":
+        frames, w = _front_world(20.0, 1 if view.facing == "camera" else -1)
+        seq_of = _seq_two_sided
+    else:
+        frames = [_side_frame(*p, facing=1) for p in POSTURES]
+        w = np.zeros((len(frames), N_LANDMARKS, 3))
+        seq_of = _seq_from_frames
+    w[:, int(L.NOSE)] = 0.5 * (w[:, int(L.LEFT_EAR)] + w[:, int(L.RIGHT_EAR)]) + np.array([0.0, 0.0, nose_dz_m])
+    m = compute_frame_metrics(seq_of(frames, w), view, NO_OFFSET)
+    assert MetricParams().face_away_m == 0.02
+    assert np.all(np.isfinite(m.back_rounding_proxy)) if readable else np.all(np.isnan(m.back_rounding_proxy))
+    assert ("face is turned away" in m.notes.get("back_rounding_proxy", "")) is not readable
 
 
 def test_side_metrics_mirror_invariant():

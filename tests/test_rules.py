@@ -231,6 +231,24 @@ def test_rounded_back_falls_back_to_the_proxy_with_lower_confidence() -> None:
     assert flags[0].measure == "head_drop_max" and flags[0].confidence <= 0.6
 
 
+@pytest.mark.parametrize(
+    "notes, want",
+    [({}, "the body parts this needs were not seen clearly enough"),
+     ({"back_rounding_proxy": "the face is turned away"}, "the face is turned away"),
+     ({"heel_rise_norm": "feet out of frame"}, "the body parts this needs were not seen clearly enough")],
+    ids=["no-note", "note-on-the-missing-signal", "note-on-another-signal"],
+)
+def test_not_assessable_reason_comes_from_the_missing_signal(notes: dict, want: str) -> None:
+    """A fault whose signal is missing throughout says why, when the metrics know (FrameMetrics.notes)."""
+    rs = load_rules("deadlift")
+    t, reps = set_of_reps(2)
+    sig = {"back_rounding_proxy": np.full_like(t, np.nan), "trunk_deg": np.full_like(t, 45.0),
+           "quality": np.ones_like(t)}
+    res = evaluate(rs, t, sig, reps, "side", notes=notes)
+    assert res.verdicts["rounded_back"] == "not_assessable"
+    assert res.reasons["rounded_back"] == want
+
+
 NAN = float("nan")
 PX, SIL = "head_drop_max", "spine_flexion_loaded"
 
