@@ -23,10 +23,15 @@ STEMS = sorted(p.stem for p in SAMPLES.glob("*.mp4"))
 # (The deadlift samples' stand-up after the set-down, once counted as a 4th pull, is now told apart by
 # the image bar check: formcheck/barcheck.py, test_deadlift_sample_stand_up_is_not_a_rep below.)
 KNOWN_REP_DEFECTS: dict[str, str] = {}
+# The silhouette estimate against the rendered truth: the error stated in docs/accuracy.md
+# ("Rendered clips through MediaPipe", deadlift_side_rounded row), with a margin.
+CORR_MIN = 0.7  # stated: 0.79
+RMS_MAX_DEG = 13.0  # stated: 10.4
 KNOWN_FLAG_DEFECTS = {
-    "deadlift_side_faults": "rounded back (thoracic+lumbar flexion) is missed by the landmark proxy, and the "
-                            "silhouette is not read: MediaPipe puts this rendered side view's reps under the "
-                            "75-deg side-on gate (spine.toml min_yaw_deg) (open defect, issue #6)",
+    "deadlift_side_faults": "rounded back (thoracic+lumbar flexion) is missed: the landmark proxy does not see "
+                            "it, and the silhouette is not read because the clip is filmed 20 deg off the side "
+                            "(the landmarks put its reps at 62-70 deg, under spine.toml min_yaw_deg = 75); "
+                            "the same fault filmed square from the side is caught (deadlift_side_rounded)",
 }
 
 
@@ -120,3 +125,41 @@ def test_deadlift_sample_stand_up_is_not_a_rep(stem: str, sample_analyses: dict)
     assert last_phase["name"] == "set-down"
     ignored = [i for i in report.extra["ignored"] if i["reason"] == "set-down"]
     assert any(abs(i["start_ms"] - last_phase["start_ms"]) <= 500 for i in ignored), ignored
+
+
+def test_silhouette_tracks_the_true_flexion_on_a_rendered_side_view(sample_analyses: dict) -> None:
+    """deadlift_side_rounded (rendered square from the side, 47 deg of flexion on rep 2): the per-frame
+    silhouette estimate follows the true lumbar + thoracic flexion within the error stated in
+    docs/accuracy.md ("Rendered clips through MediaPipe"), and only the rounded rep reads over the limit."""
+    import numpy as np
+
+    truth = _truth("deadlift_side_rounded")
+    a = sample_analyses["deadlift_side_rounded"].analysis
+    assert a.spine is not None, a.report.extra.get("spine")
+    fr = truth["frames"]
+    true_deg = np.interp(a.t_ms, fr["t_ms"], np.add(fr["lumbar_deg"], fr["thoracic_deg"]))
+    est = a.spine.flexion_deg
+    ok = np.isfinite(est)
+    assert ok.mean() >= 0.6, f"only {ok.mean():.0%} of frames read"
+    corr = float(np.corrcoef(est[ok], true_deg[ok])[0, 1])
+    slope, icpt = np.polyfit(true_deg[ok], est[ok], 1)
+    rms_deg = float(np.sqrt(np.mean((est[ok] - (slope * true_deg[ok] + icpt)) ** 2)) / slope)
+    assert corr >= CORR_MIN and 0.7 <= slope <= 1.5 and rms_deg <= RMS_MAX_DEG, (corr, slope, rms_deg)
+    reps = list(a.report.reps)
+    by_rep = {}
+    gt_rep = np.asarray(fr["rep"])[np.clip(np.searchsorted(fr["t_ms"], a.t_ms), 0, len(fr["t_ms"]) - 1)]
+    for gt, m in zip(truth["reps"], _match(truth, reps)):
+        # the detected rep opens with the previous rep's lowering: only this rep's own frames
+        own = (a.t_ms >= reps[m]["start_ms"]) & (a.t_ms <= reps[m]["end_ms"]) & (gt_rep == gt["index"])
+        by_rep[gt["index"]] = float(np.nanmax(est[own]))
+    limit = _silhouette_limit_deg("deadlift")
+    assert by_rep[1] >= limit > max(by_rep[0], by_rep[2]), (by_rep, limit)
+
+
+def _silhouette_limit_deg(lift: str) -> float:
+    import tomllib
+    from importlib import resources
+
+    rules = tomllib.loads((resources.files("formcheck") / "config" / f"{lift}.toml").read_text(encoding="utf-8"))
+    (table,) = [t for t in rules["faults"]["rounded_back"] if t["measure"] == "spine_flexion_loaded"]
+    return float(table["limit_deg"])

@@ -1,0 +1,201 @@
+"""The silhouette back estimate on rendered clips with known flexion, through MediaPipe (issue #6).
+
+Run from the repository root (rendering needs the ``synth`` extra and libosmesa6,
+``docs/synthetic.md``; about 2-4 min of CPU per clip, then cached in ``--dir``)::
+
+    nice python benchmarks/rendered_spine.py --render
+    nice python benchmarks/rendered_spine.py            # only the clips already rendered
+
+The clips (:data:`SPECS`) are rendered by ``tools/synth`` with the lumbar and
+thoracic flexion of each rep set by hand: reps 1 and 3 are clean, reps 2, 4, 5
+and 6 carry 10, 20, 30 and 47 degrees of flexion (lumbar + thoracic, split
+about 2:1; 47 is the ``rounded_back`` preset). Each lift is filmed side-on
+(azimuth 0) and from 45 degrees, with a barbell and without one (squat: empty
+bar vs bodyweight; deadlift: loaded bar vs empty bar, a deadlift has no
+bodyweight form). The bundled sample videos are added as extra rows (10 and
+20 degrees off side-on); their flexion is known too.
+
+Each clip goes through the product's own path: MediaPipe PoseLandmarker
+(``--model``) with silhouettes (:func:`formcheck.pipeline.pose_cached`), then
+:func:`formcheck.analysis.analyze_sequence` with the packaged rules, twice:
+``shipped`` (spine.toml as packaged: the outline is read only on reps seen
+side-on, ``min_yaw_deg``) and ``gate off`` (``min_yaw_deg = 0``: every rep
+read, to show what the side-on gate keeps out).
+
+Printed per clip and run: the camera yaw the landmarks give per rep (90 = side-on;
+truth = 90 - azimuth), the share of frames read, the correlation and
+least-squares slope of the per-frame estimate (``spine_flexion_deg``) against
+the true flexion, the RMS error in degrees of true flexion (after dividing
+by the slope), the largest estimate in each rep against its true flexion, and
+which reps the rounded-back rule flagged. Then, per injected flexion, the
+share of side-on reps flagged: the smallest flexion detected reliably.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tools.synth.kinematics import Fault  # noqa: E402  (numpy only)
+from tools.synth.make_samples import CLIPS, ClipSpec  # noqa: E402
+
+#: Per-rep flexion (lumbar, thoracic) in degrees; rep index -> Fault. Reps 0 and 2 are clean.
+FLEXION: dict[int, Fault] = {
+    1: Fault(lumbar_deg=7.0, thoracic_deg=3.0),
+    3: Fault(lumbar_deg=14.0, thoracic_deg=6.0),
+    4: Fault(lumbar_deg=20.0, thoracic_deg=10.0),
+    5: Fault(lumbar_deg=32.0, thoracic_deg=15.0),
+}
+
+
+def _spec(lift: str, azimuth: float, equipment: str, plates: bool, facing: str, seed: int) -> ClipSpec:
+    kit = "bodyweight" if equipment == "bodyweight" else ("plates" if plates else "bar")
+    return ClipSpec(f"rs_{lift}_{kit}_az{azimuth:g}", lift, azimuth, facing, 6, dict(FLEXION), plates=plates,
+                    seed=seed, equipment=equipment,
+                    description=f"{lift}, {kit}, azimuth {azimuth:g}: reps 2, 4, 5, 6 flexed 10/20/30/47 deg")
+
+
+SPECS: tuple[ClipSpec, ...] = (
+    _spec("squat", 0.0, "barbell", False, "left", 21),
+    _spec("squat", 0.0, "bodyweight", False, "right", 22),
+    _spec("squat", 45.0, "barbell", False, "right", 23),
+    _spec("squat", 45.0, "bodyweight", False, "left", 24),
+    _spec("deadlift", 0.0, "barbell", True, "right", 25),
+    _spec("deadlift", 0.0, "barbell", False, "left", 26),
+    _spec("deadlift", 45.0, "barbell", True, "left", 27),
+    _spec("deadlift", 45.0, "barbell", False, "right", 28),
+)
+
+
+@dataclass(frozen=True)
+class RepRow:
+    """One true rep as the analysis saw it."""
+
+    true_deg: float  # largest lumbar + thoracic flexion in the rep (ground truth)
+    yaw_deg: float  # camera yaw the landmarks give for the matched rep (NaN when no rep matched)
+    est_max_deg: float  # largest silhouette estimate over the rep's own frames (NaN when never read)
+    flagged: bool  # the rounded-back rule flagged the matched rep
+    matched: bool  # an analysed rep contains the true rep's bottom
+
+
+def _truth(gt: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    fr = gt["frames"]
+    return np.asarray(fr["t_ms"], float), np.asarray(fr["lumbar_deg"], float) + np.asarray(fr["thoracic_deg"], float)
+
+
+def _per_frame(t_ms: np.ndarray, est: np.ndarray, gt_t: np.ndarray, gt_flex: np.ndarray) -> dict[str, float]:
+    truth = np.interp(t_ms, gt_t, gt_flex)
+    ok = np.isfinite(est)
+    out = {"read": float(ok.mean()), "corr": float("nan"), "slope": float("nan"), "rms": float("nan")}
+    if ok.sum() >= 10 and truth[ok].std() > 0:
+        out["corr"] = float(np.corrcoef(est[ok], truth[ok])[0, 1])
+        slope, icpt = np.polyfit(truth[ok], est[ok], 1)
+        out["slope"] = float(slope)
+        out["rms"] = float(np.sqrt(np.mean((est[ok] - (slope * truth[ok] + icpt)) ** 2)) / slope) if slope > 0 \
+            else float("nan")
+    return out
+
+
+def rep_rows(analysis: Any, gt: dict[str, Any]) -> list[RepRow]:
+    """Each true rep, matched to the analysed rep that contains its bottom."""
+    gt_t, gt_flex = _truth(gt)
+    reps = analysis.report.reps
+    flagged = {f["rep"] for f in analysis.report.flags if f["code"] == "rounded_back"}
+    from formcheck.views import classify_view
+
+    est = analysis.spine.flexion_deg if analysis.spine is not None else None
+    t = analysis.sequence.t_ms
+    rows = []
+    gt_rep = np.asarray(gt["frames"]["rep"], int)  # -1 outside reps; a deadlift rep's lowering carries its index
+    for r in gt["reps"]:
+        true_deg = float(gt_flex[gt_rep == r["index"]].max())
+        hit = next((a for a in reps if a["start_ms"] - 300 <= r["bottom_ms"] <= a["end_ms"] + 300), None)
+        if hit is None:
+            rows.append(RepRow(true_deg, float("nan"), float("nan"), False, False))
+            continue
+        inside = (t >= hit["start_ms"]) & (t <= hit["end_ms"])
+        # a detected deadlift rep opens with the previous rep's lowering: read only this rep's own frames
+        own = inside & (gt_rep[np.clip(np.searchsorted(gt_t, t), 0, len(gt_t) - 1)] == r["index"])
+        e = est[own] if est is not None else np.array([np.nan])
+        e = e[np.isfinite(e)]
+        yaw = classify_view(analysis.sequence, inside).yaw_deg if inside.sum() >= 3 else float("nan")
+        rows.append(RepRow(true_deg, float(yaw), float(e.max()) if e.size else float("nan"), hit["rep"] in flagged,
+                           True))
+    return rows
+
+
+def _f(x: float, nd: int = 1) -> str:
+    return "–" if not np.isfinite(x) else f"{x:.{nd}f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dir", type=Path, default=Path.home() / ".cache" / "formcheck" / "rendered_spine",
+                    help="where the rendered clips and their poses are kept")
+    ap.add_argument("--render", action="store_true", help="render the clips that are missing (synth extra)")
+    ap.add_argument("--only", nargs="*", default=None, help="clip names")
+    ap.add_argument("--model", default="full")
+    ap.add_argument("--no-samples", action="store_true", help="leave out the bundled sample videos")
+    args = ap.parse_args(argv)
+
+    from formcheck.analysis import analyze_sequence
+    from formcheck.pipeline import pose_cached
+    from formcheck.spine import load_params
+
+    args.dir.mkdir(parents=True, exist_ok=True)
+    clips: list[tuple[ClipSpec, Path]] = [(s, args.dir / f"{s.name}.mp4") for s in SPECS]
+    if not args.no_samples:
+        clips += [(s, REPO / "sample_videos" / f"{s.name}.mp4") for s in CLIPS if s.azimuth_deg < 45]
+    if args.only:
+        clips = [c for c in clips if c[0].name in set(args.only)]
+    shipped = load_params()
+    runs = {"shipped": shipped, "gate off": replace(shipped, min_yaw_deg=0.0)}
+
+    print("| clip | azimuth | run | reps found / true | yaw per rep (truth) | frames read | corr | slope | "
+          "RMS err deg | per rep: true -> largest estimate deg (flagged *) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    detect: dict[tuple[str, float], list[bool]] = {}
+    for spec, mp4 in clips:
+        if not mp4.is_file():
+            if not args.render:
+                print(f"| {spec.name} | not rendered (run with --render) |||||||||")
+                continue
+            from tools.synth.make_samples import render_clip
+
+            render_clip(spec, args.dir, log=lambda m: print(m, file=sys.stderr))
+        gt = json.loads(mp4.with_suffix(".json").read_text(encoding="utf-8"))
+        seq, _sha, masks = pose_cached(mp4, model=args.model, cache_dir=args.dir / "poses", masks=True)
+        gt_t, gt_flex = _truth(gt)
+        for run, params in runs.items():
+            a = analyze_sequence(seq, lift=spec.lift, masks=masks, spine_params=params)
+            est = a.spine.flexion_deg if a.spine is not None else np.full(seq.n_frames, np.nan)
+            pf = _per_frame(seq.t_ms, est, gt_t, gt_flex)
+            rows = rep_rows(a, gt)
+            yaws = " ".join(_f(r.yaw_deg, 0) for r in rows)
+            per_rep = " · ".join(f"{r.true_deg:.0f}->{_f(r.est_max_deg, 0)}{'*' if r.flagged else ''}" for r in rows)
+            print(f"| {spec.name} | {spec.azimuth_deg:g} | {run} | {sum(r.matched for r in rows)} / {len(rows)} | "
+                  f"{yaws} ({90 - spec.azimuth_deg:g}) | {pf['read']:.0%} | {_f(pf['corr'], 2)} | "
+                  f"{_f(pf['slope'], 2)} | {_f(pf['rms'])} | {per_rep} |", flush=True)
+            if run == "shipped":
+                for r in rows:
+                    detect.setdefault((f"az {spec.azimuth_deg:g}", round(r.true_deg / 5) * 5), []).append(r.flagged)
+    if detect:
+        print("\n| view | true flexion deg (nearest 5) | reps | flagged |")
+        print("|---|---|---|---|")
+        for (view, deg), hits in sorted(detect.items(), key=lambda kv: (float(kv[0][0][3:]), kv[0][1])):
+            print(f"| {view} | {deg} | {len(hits)} | {sum(hits)} ({np.mean(hits):.0%}) |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
