@@ -163,3 +163,18 @@ def _silhouette_limit_deg(lift: str) -> float:
     rules = tomllib.loads((resources.files("formcheck") / "config" / f"{lift}.toml").read_text(encoding="utf-8"))
     (table,) = [t for t in rules["faults"]["rounded_back"] if t["measure"] == "spine_flexion_loaded"]
     return float(table["limit_deg"])
+
+
+@pytest.mark.parametrize("stem, warned", [
+    ("deadlift_side_faults", True),  # 20 deg off the side: the outline is not read
+    ("squat_side_faults", True),  # 10 deg off, read 69-71 deg by the landmarks: not read either
+    ("deadlift_side_rounded", False),  # square from the side: read
+], ids=["deadlift-20-deg-off", "squat-10-deg-off", "deadlift-square-on"])
+def test_report_says_when_the_back_was_judged_from_the_head_only(stem: str, warned: bool,
+                                                                 sample_analyses: dict) -> None:
+    """A 'clear' rounded-back verdict resting on the head proxy alone says so, with the reason."""
+    report = sample_analyses[stem].report
+    said = [w for w in report.warnings if w.startswith("rounded back judged from the head's position only")]
+    assert bool(said) is warned, (report.warnings, report.extra["spine"])
+    if warned:
+        assert report.extra["spine"]["reason"] in said[0]
