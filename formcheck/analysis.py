@@ -119,7 +119,7 @@ def analyze_sequence(
     model: str = "",
     athlete: str = "",
     warnings: Sequence[str] = (),
-    cleaning: CleaningParams = CleaningParams(),
+    cleaning: CleaningParams | None = None,
     masks: MaskSource | None = None,
     spine_params: SpineParams | None = None,
     not_reps: Sequence[tuple[float, float]] = (),
@@ -135,7 +135,8 @@ def analyze_sequence(
     ``not_reps``: ``(bottom_ms, end_ms)`` of deadlift rises that an image check
     (:mod:`formcheck.barcheck`, run by the pipeline) found did not carry the
     bar; the reps with exactly those times are not counted. ``extra`` is
-    merged into the report's ``extra``.
+    merged into the report's ``extra``. ``cleaning`` None = the packaged
+    :meth:`CleaningParams.packaged <formcheck.cleaning.CleaningParams.packaged>`.
     "No person found" and "no complete rep" come back as a report status.
     """
     if lift not in LIFT_CHOICES:

@@ -16,7 +16,9 @@ The live mode must be causal and works per frame: it uses :func:`mask_values`
 and :class:`OneEuroFilter`. :func:`interpolate_gaps_array` and
 :func:`lowpass_array` are the array-level forms of the offline steps.
 
-Every default lives in :class:`CleaningParams` and :class:`LiveFilterParams`.
+Every default lives in :class:`CleaningParams` and :class:`LiveFilterParams`, whose
+values are the ``[cleaning]`` and ``[live_filter]`` tables of the packaged
+``formcheck/config/calibration.toml``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from scipy.signal import butter, sosfiltfilt
 
 from formcheck.landmarks import LEFT_RIGHT_PAIRS, N_LANDMARKS, Landmark, mirror_index
 from formcheck.sequence import PoseSequence
+from formcheck.settings import packaged_params
 
 L = Landmark
 
@@ -69,6 +72,10 @@ def _check_order(value: int) -> int:
 @dataclass(frozen=True)
 class CleaningParams:
     """Parameters of the offline cleaning pipeline (:func:`clean`).
+
+    No defaults here: the values live only in the ``[cleaning]`` table of
+    ``formcheck/config/calibration.toml`` (:meth:`packaged`); "Default" below
+    means the value there.
 
     Notes
     -----
@@ -115,13 +122,18 @@ class CleaningParams:
         effective order to 8 and makes the gain at ``cutoff_hz`` 0.5 (-6 dB).
     """
 
-    min_visibility: float = 0.5
-    repair_swaps: bool = True
-    swap_switch_cost: float = 5.0
-    swap_mirror_cost: float = 0.05
-    max_gap_ms: float = 200.0
-    cutoff_hz: float = 6.0
-    filter_order: int = 4
+    min_visibility: float
+    repair_swaps: bool
+    swap_switch_cost: float
+    swap_mirror_cost: float
+    max_gap_ms: float
+    cutoff_hz: float
+    filter_order: int
+
+    @classmethod
+    def packaged(cls) -> "CleaningParams":
+        """The ``[cleaning]`` table of the packaged ``calibration.toml`` (read once)."""
+        return packaged_params(cls, "cleaning")
 
     def __post_init__(self) -> None:
         v = float(self.min_visibility)
@@ -140,6 +152,10 @@ class CleaningParams:
 @dataclass(frozen=True)
 class LiveFilterParams:
     """One Euro filter settings for the live (causal, per-frame) mode.
+
+    No defaults here: the values live only in the ``[live_filter]`` table of
+    ``formcheck/config/calibration.toml`` (:meth:`packaged`); "Default" below
+    means the value there.
 
     Notes
     -----
@@ -163,9 +179,14 @@ class LiveFilterParams:
         keeps single-frame jitter from opening the main cutoff.
     """
 
-    min_cutoff_hz: float = 1.0
-    beta: float = 0.1
-    d_cutoff_hz: float = 1.0
+    min_cutoff_hz: float
+    beta: float
+    d_cutoff_hz: float
+
+    @classmethod
+    def packaged(cls) -> "LiveFilterParams":
+        """The ``[live_filter]`` table of the packaged ``calibration.toml`` (read once)."""
+        return packaged_params(cls, "live_filter")
 
     def __post_init__(self) -> None:
         _check_pos("min_cutoff_hz", self.min_cutoff_hz)
@@ -177,8 +198,9 @@ class LiveFilterParams:
         return OneEuroFilter(self.min_cutoff_hz, self.beta, self.d_cutoff_hz)
 
 
-_DEFAULTS = CleaningParams()
-_LIVE_DEFAULTS = LiveFilterParams()
+#: The packaged values; the keyword defaults of the array-level functions below come from them.
+_DEFAULTS = CleaningParams.packaged()
+_LIVE_DEFAULTS = LiveFilterParams.packaged()
 
 
 # ---------------------------------------------------------------- shared checks
@@ -810,16 +832,19 @@ class OneEuroFilter:
 
 
 # ---------------------------------------------------------------- pipeline
-def clean(seq: PoseSequence, params: CleaningParams = _DEFAULTS) -> PoseSequence:
+def clean(seq: PoseSequence, params: CleaningParams | None = None) -> PoseSequence:
     """The offline cleaning pipeline: mask, repair swaps, interpolate gaps, low-pass.
 
     Notes
     -----
     params
         All thresholds of the pipeline (see :class:`CleaningParams` for each
-        value's units and rationale). They are recorded in
-        ``meta['cleaning']`` so a saved sequence says how it was cleaned.
+        value's units and rationale); None = :meth:`CleaningParams.packaged`.
+        They are recorded in ``meta['cleaning']`` so a saved sequence says how
+        it was cleaned.
     """
+    if params is None:
+        params = CleaningParams.packaged()
     out = mask_low_visibility(seq, params.min_visibility)
     if params.repair_swaps:
         out = repair_swaps(out, params.swap_switch_cost, params.swap_mirror_cost)

@@ -42,9 +42,11 @@ import queue
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 import av
@@ -62,6 +64,7 @@ from formcheck.pose import native_stderr_silenced  # also quiets MediaPipe's log
 from formcheck.reps import LiveRepCounter, Rep, RepEvent, RepParams, bar_height, segment_reps
 from formcheck.rules import Flag, evaluate, load_rules
 from formcheck.sequence import PoseSequence
+from formcheck.settings import CALIBRATION_FILE, check_table, read_packaged
 from formcheck.views import ViewInfo, classify_view, recognize_lift
 
 if TYPE_CHECKING:
@@ -100,9 +103,52 @@ def _check_ms(name: str, value: float, minimum: float = 0.0) -> float:
 
 
 # --------------------------------------------------------------------------- configuration
+#: The :class:`LiveConfig` fields whose values are the ``[live]`` table of ``calibration.toml``.
+LIVE_CALIBRATION_KEYS: tuple[str, ...] = ("metrics_window_ms", "history_ms", "rep_margin_ms", "eval_delay_ms",
+                                          "cue_hold_ms", "analysis_interval_ms")
+
+
+def live_calibration(data: Mapping[str, Any], where: str = CALIBRATION_FILE) -> dict[str, float]:
+    """The ``[live]`` table of a parsed ``calibration.toml``: every key of :data:`LIVE_CALIBRATION_KEYS`, no other.
+
+    Each value must be a number, and a :class:`LiveConfig` built from them
+    must pass its checks; errors name the file, the table and the key.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{where}: expected a parsed TOML document, got {type(data).__name__}")
+    try:
+        table = check_table(data.get("live"), "live", LIVE_CALIBRATION_KEYS)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    for key, value in table.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{where}: live.{key}: expected a number, got {value!r}")
+    try:
+        LiveConfig(**table)
+    except ValueError as exc:
+        raise ValueError(f"{where}: live.{exc}") from exc
+    return table
+
+
+@lru_cache(maxsize=1)
+def packaged_live_calibration() -> Mapping[str, float]:
+    """The ``[live]`` table of the packaged ``calibration.toml`` (read once)."""
+    return MappingProxyType(live_calibration(read_packaged(CALIBRATION_FILE)))
+
+
+def _live_value(name: str) -> Callable[[], float]:
+    return lambda: packaged_live_calibration()[name]
+
+
 @dataclass(frozen=True)
 class LiveConfig:
     """Settings of one live session.
+
+    The timings (``*_ms``) default to the ``[live]`` table of the packaged
+    ``formcheck/config/calibration.toml``, ``filter``, ``rep_params`` and
+    ``min_visibility`` to its ``[live_filter]``, ``[reps]`` and ``[cleaning]``
+    tables: no number is written here. The session's own choices (lift, model,
+    recording, athlete) keep their defaults in code.
 
     Notes
     -----
@@ -152,15 +198,15 @@ class LiveConfig:
 
     lift: str = "squat"
     model: str = DEFAULT_LIVE_MODEL
-    filter: LiveFilterParams = LiveFilterParams()
-    rep_params: RepParams = RepParams()
-    min_visibility: float = CleaningParams().min_visibility
-    metrics_window_ms: float = 3000.0
-    history_ms: float = 15000.0
-    rep_margin_ms: float = 1000.0
-    eval_delay_ms: float = 500.0
-    cue_hold_ms: float = 2500.0
-    analysis_interval_ms: float = 200.0
+    filter: LiveFilterParams = field(default_factory=LiveFilterParams.packaged)
+    rep_params: RepParams = field(default_factory=RepParams.packaged)
+    min_visibility: float = field(default_factory=lambda: CleaningParams.packaged().min_visibility)
+    metrics_window_ms: float = field(default_factory=_live_value("metrics_window_ms"))
+    history_ms: float = field(default_factory=_live_value("history_ms"))
+    rep_margin_ms: float = field(default_factory=_live_value("rep_margin_ms"))
+    eval_delay_ms: float = field(default_factory=_live_value("eval_delay_ms"))
+    cue_hold_ms: float = field(default_factory=_live_value("cue_hold_ms"))
+    analysis_interval_ms: float = field(default_factory=_live_value("analysis_interval_ms"))
     record_video: bool = False
     video_dir: Path | None = None
     athlete: str = ""

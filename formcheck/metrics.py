@@ -35,6 +35,7 @@ import numpy as np
 from formcheck import geometry as geo
 from formcheck.landmarks import LEFT_RIGHT_PAIRS, Landmark as L
 from formcheck.sequence import PoseSequence
+from formcheck.settings import packaged_params
 from formcheck.views import ViewInfo
 
 _SIDES = ((L.LEFT_SHOULDER, L.LEFT_HIP, L.LEFT_KNEE, L.LEFT_ANKLE, L.LEFT_HEEL, L.LEFT_FOOT_INDEX, L.LEFT_WRIST),
@@ -47,7 +48,11 @@ _OFFSET_ITERATIONS = 12
 
 @dataclass(frozen=True)
 class MetricParams:
-    """Calibration of :func:`compute_frame_metrics` (candidates for the per-lift TOML).
+    """Calibration of :func:`compute_frame_metrics`.
+
+    No defaults here: the values live only in the ``[metrics]`` table of
+    ``formcheck/config/calibration.toml`` (:meth:`packaged`); ``"hybrid"``
+    below is the value there.
 
     Notes
     -----
@@ -134,24 +139,29 @@ class MetricParams:
         jitter; on a 19 px foot (a 196 px tall GIF) the jitter read as a lift.
     """
 
-    hip_offset_up_thigh: float = 0.13
-    hip_offset_fwd_thigh: float = 0.05
-    length_percentile: float = 90.0
-    shin_per_thigh: float = 1.0
-    near_vis_gain: float = 8.0
-    near_depth_gain: float = 12.0
-    near_smooth_ms: float = 100.0
-    min_ankle_sep_thigh: float = 0.15
-    standing_hip_height_norm: float = 0.85
-    standing_max_trunk_deg: float = 25.0
-    level_world_by_standing: bool = True
-    max_level_deg: float = 25.0
-    oblique_source: str = "hybrid"
-    min_oblique_yaw_deg: float = 25.0
-    foot_min_visibility: float = 0.5
-    foot_edge_margin_ratio: float = 0.02
-    min_foot_px: float = 25.0
-    face_away_m: float = 0.02
+    hip_offset_up_thigh: float
+    hip_offset_fwd_thigh: float
+    length_percentile: float
+    shin_per_thigh: float
+    near_vis_gain: float
+    near_depth_gain: float
+    near_smooth_ms: float
+    min_ankle_sep_thigh: float
+    standing_hip_height_norm: float
+    standing_max_trunk_deg: float
+    level_world_by_standing: bool
+    max_level_deg: float
+    oblique_source: str
+    min_oblique_yaw_deg: float
+    foot_min_visibility: float
+    foot_edge_margin_ratio: float
+    min_foot_px: float
+    face_away_m: float
+
+    @classmethod
+    def packaged(cls) -> "MetricParams":
+        """The ``[metrics]`` table of the packaged ``calibration.toml`` (read once)."""
+        return packaged_params(cls, "metrics")
 
     def __post_init__(self) -> None:
         for name in ("hip_offset_up_thigh", "hip_offset_fwd_thigh"):
@@ -584,7 +594,7 @@ def _foot_in_view(seq: PoseSequence, heel: L, toe: L, p: MetricParams) -> np.nda
     return clear & np.all(vis >= p.foot_min_visibility, axis=1)
 
 
-def compute_frame_metrics(seq: PoseSequence, view: ViewInfo, params: MetricParams = MetricParams()) -> FrameMetrics:
+def compute_frame_metrics(seq: PoseSequence, view: ViewInfo, params: MetricParams | None = None) -> FrameMetrics:
     """All per-frame metrics of a (cleaned) pose sequence.
 
     Notes
@@ -595,10 +605,10 @@ def compute_frame_metrics(seq: PoseSequence, view: ViewInfo, params: MetricParam
         From :func:`formcheck.views.classify_view`: picks the source (image in
         side views, world landmarks otherwise) and the facing sign.
     params
-        Calibration, see :class:`MetricParams`.
+        Calibration, see :class:`MetricParams`; None = :meth:`MetricParams.packaged`.
     """
     n = seq.n_frames
-    p = params
+    p = params if params is not None else MetricParams.packaged()
     xy = seq.xy_px
     vis = np.nan_to_num(seq.visibility, nan=0.0)
     side_view = view.view == "side"

@@ -81,6 +81,8 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.signal import find_peaks, peak_widths
 
+from formcheck.settings import packaged_params
+
 LIFTS: tuple[str, ...] = ("squat", "deadlift")
 SQUAT_PHASES: tuple[str, ...] = ("descent", "bottom", "ascent")
 DEADLIFT_PHASES: tuple[str, ...] = ("lowering", "floor", "pull", "lockout")
@@ -120,6 +122,10 @@ class RepParams:
     Heights (``*_norm``) are in units of the input signal, i.e. leg lengths
     for the hip-height signal; fractions (``*_frac``) are relative to one
     rep's own range of motion.
+
+    No defaults here: the values live only in the ``[reps]`` table of
+    ``formcheck/config/calibration.toml`` (:meth:`packaged`); the numbers below
+    are the values there.
 
     Notes
     -----
@@ -205,20 +211,25 @@ class RepParams:
         0.5: a wrist track lost for half the clip is worse than the hips.
     """
 
-    min_rom_norm: float = 0.15
-    swing_norm: float = 0.08
-    top_band_frac: float = 1.0 / 3.0
-    bottom_band_frac: float = 0.10
-    settle_frac: float = 0.08
-    dead_stop_ms: float = 700.0
-    min_rep_ms: float = 300.0
-    max_gap_ms: float = 400.0
-    smooth_ms: float = 100.0
-    standing_pct: float = 95.0
-    standing_window_ms: float = 120_000.0
-    min_hold_ms: float = 150.0
-    min_dip_norm: float = 0.03
-    min_aux_valid_frac: float = 0.5
+    min_rom_norm: float
+    swing_norm: float
+    top_band_frac: float
+    bottom_band_frac: float
+    settle_frac: float
+    dead_stop_ms: float
+    min_rep_ms: float
+    max_gap_ms: float
+    smooth_ms: float
+    standing_pct: float
+    standing_window_ms: float
+    min_hold_ms: float
+    min_dip_norm: float
+    min_aux_valid_frac: float
+
+    @classmethod
+    def packaged(cls) -> "RepParams":
+        """The ``[reps]`` table of the packaged ``calibration.toml`` (read once)."""
+        return packaged_params(cls, "reps")
 
     def __post_init__(self) -> None:
         for name in ("min_rom_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "standing_window_ms", "min_hold_ms",
@@ -713,7 +724,7 @@ def segment_reps(
     t_ms: Iterable[float] | np.ndarray,
     signal: Iterable[float] | np.ndarray,
     lift: str,
-    params: RepParams = RepParams(),
+    params: RepParams | None = None,
     *,
     aux_signal: Iterable[float] | np.ndarray | None = None,
 ) -> RepSegmentation:
@@ -729,7 +740,7 @@ def segment_reps(
     lift
         ``"squat"`` or ``"deadlift"``.
     params
-        Thresholds, see :class:`RepParams`.
+        Thresholds, see :class:`RepParams`; None = :meth:`RepParams.packaged`.
     aux_signal
         Optional (N,) second height signal in the same units, for deadlifts
         the wrist (bar) height. For deadlifts, when at least
@@ -746,6 +757,8 @@ def segment_reps(
     See the module docstring for the rep conventions and the method.
     """
     _check_lift(lift)
+    if params is None:
+        params = RepParams.packaged()
     if not isinstance(params, RepParams):
         raise ValueError(f"params: expected RepParams, got {type(params).__name__}")
     t = np.asarray(t_ms, dtype=np.float64)
@@ -997,8 +1010,10 @@ class LiveRepCounter:
     one continuous stretch, as they would be offline.
     """
 
-    def __init__(self, lift: str, params: RepParams = RepParams()) -> None:
+    def __init__(self, lift: str, params: RepParams | None = None) -> None:
         self.lift = _check_lift(lift)
+        if params is None:
+            params = RepParams.packaged()
         if not isinstance(params, RepParams):
             raise ValueError(f"params: expected RepParams, got {type(params).__name__}")
         self.params = params

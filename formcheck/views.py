@@ -33,6 +33,7 @@ import numpy as np
 from formcheck import geometry as geo
 from formcheck.landmarks import Landmark as L
 from formcheck.sequence import PoseSequence
+from formcheck.settings import packaged_params
 
 if TYPE_CHECKING:
     from formcheck.metrics import FrameMetrics
@@ -104,6 +105,9 @@ class ViewInfo:
 class ViewParams:
     """Calibration of :func:`classify_view`.
 
+    No defaults here: the values live only in the ``[views]`` table of
+    ``formcheck/config/calibration.toml`` (:meth:`packaged`).
+
     Notes
     -----
     front_shoulder_ratio
@@ -143,17 +147,22 @@ class ViewParams:
         (farther = "away"). Absent both, the lifter is taken to face the camera.
     """
 
-    front_shoulder_ratio: float = 0.66
-    front_hip_ratio: float = 0.42
-    world_weight: float = 0.6
-    hidden_weight: float = 1.0
-    min_world_width_m: float = 0.08
-    front_max_yaw_deg: float = 25.0
-    side_min_yaw_deg: float = 62.0
-    yaw_scale_deg: float = 15.0
-    facing_scale: float = 0.08
-    toward_scale_m: float = 0.03
-    toward_scale_torso: float = 0.06
+    front_shoulder_ratio: float
+    front_hip_ratio: float
+    world_weight: float
+    hidden_weight: float
+    min_world_width_m: float
+    front_max_yaw_deg: float
+    side_min_yaw_deg: float
+    yaw_scale_deg: float
+    facing_scale: float
+    toward_scale_m: float
+    toward_scale_torso: float
+
+    @classmethod
+    def packaged(cls) -> "ViewParams":
+        """The ``[views]`` table of the packaged ``calibration.toml`` (read once)."""
+        return packaged_params(cls, "views")
 
     def __post_init__(self) -> None:
         for name in ("front_shoulder_ratio", "front_hip_ratio", "yaw_scale_deg", "facing_scale", "toward_scale_m",
@@ -237,7 +246,7 @@ def _facing_cues(xy: np.ndarray, torso_px: float) -> dict[str, float]:
     }
 
 
-def classify_view(seq: PoseSequence, frames: FrameSelector = None, params: ViewParams = ViewParams()) -> ViewInfo:
+def classify_view(seq: PoseSequence, frames: FrameSelector = None, params: ViewParams | None = None) -> ViewInfo:
     """Side, front or oblique view and the lifter's facing, for a clip or a frame subset.
 
     Notes
@@ -247,11 +256,13 @@ def classify_view(seq: PoseSequence, frames: FrameSelector = None, params: ViewP
     frames
         ``None`` for the whole clip, or a slice / bool mask / index array (e.g. one rep).
     params
-        Calibration, see :class:`ViewParams`.
+        Calibration, see :class:`ViewParams`; None = :meth:`ViewParams.packaged`.
 
     Returns a :class:`ViewInfo` with confidence 0 (and a side view facing
     right as a placeholder) when no frame has a lifter.
     """
+    if params is None:
+        params = ViewParams.packaged()
     idx = select_frames(seq.n_frames, frames)
     idx = idx[seq.detected[idx]]
     if idx.size == 0:
@@ -379,6 +390,9 @@ class LiftGuess:
 class LiftParams:
     """Calibration of :func:`recognize_lift`.
 
+    No defaults here: the values live only in the ``[lift_recognition]`` table
+    of ``formcheck/config/calibration.toml`` (:meth:`packaged`).
+
     Notes
     -----
     bottom_fraction
@@ -410,19 +424,26 @@ class LiftParams:
         Vote weights of (arm drop, knee bend, hinge, trunk lean).
     """
 
-    bottom_fraction: float = 0.4
-    arm_drop_mid_leg: float = 0.38
-    arm_drop_scale_leg: float = 0.1
-    knee_mid_deg: float = 95.0
-    knee_scale_deg: float = 20.0
-    hinge_mid_deg: float = 30.0
-    hinge_scale_deg: float = 20.0
-    trunk_mid_deg: float = 50.0
-    trunk_scale_deg: float = 10.0
-    min_range_leg: float = 0.25
-    weights: tuple[float, float, float, float] = (3.0, 1.0, 1.0, 0.5)
+    bottom_fraction: float
+    arm_drop_mid_leg: float
+    arm_drop_scale_leg: float
+    knee_mid_deg: float
+    knee_scale_deg: float
+    hinge_mid_deg: float
+    hinge_scale_deg: float
+    trunk_mid_deg: float
+    trunk_scale_deg: float
+    min_range_leg: float
+    weights: tuple[float, float, float, float]
+
+    @classmethod
+    def packaged(cls) -> "LiftParams":
+        """The ``[lift_recognition]`` table of the packaged ``calibration.toml`` (read once)."""
+        return packaged_params(cls, "lift_recognition")
 
     def __post_init__(self) -> None:
+        # a TOML array arrives as a list; the frozen params keep a tuple
+        object.__setattr__(self, "weights", tuple(self.weights))
         if not 0.0 < self.bottom_fraction < 1.0:
             raise ValueError(f"bottom_fraction: expected 0..1, got {self.bottom_fraction}")
         for name in ("arm_drop_scale_leg", "knee_scale_deg", "hinge_scale_deg", "trunk_scale_deg", "min_range_leg"):
@@ -432,7 +453,7 @@ class LiftParams:
             raise ValueError(f"weights: expected 4 non-negative weights, got {self.weights}")
 
 
-def recognize_lift(seq: PoseSequence, metrics: "FrameMetrics", params: LiftParams = LiftParams()) -> LiftGuess:
+def recognize_lift(seq: PoseSequence, metrics: "FrameMetrics", params: LiftParams | None = None) -> LiftGuess:
     """Squat or deadlift, from where the hands are and how the hips and knees bend at the bottom.
 
     Notes
@@ -442,7 +463,7 @@ def recognize_lift(seq: PoseSequence, metrics: "FrameMetrics", params: LiftParam
     metrics
         :class:`formcheck.metrics.FrameMetrics` of the clip or of one rep.
     params
-        Calibration, see :class:`LiftParams`.
+        Calibration, see :class:`LiftParams`; None = :meth:`LiftParams.packaged`.
 
     Deadlift evidence: hands hang an arm's length below the shoulders at the
     bottom, the hip closes far more than the knee (hinge), the knee bends
@@ -450,6 +471,8 @@ def recognize_lift(seq: PoseSequence, metrics: "FrameMetrics", params: LiftParam
     hip and knee close together. Returns ``confidence`` 0 and ``"squat"`` when
     nothing could be measured.
     """
+    if params is None:
+        params = LiftParams.packaged()
     if metrics.t_ms.shape[0] != seq.n_frames:
         raise ValueError(f"metrics: expected {seq.n_frames} frames like the sequence, got {metrics.t_ms.shape[0]}")
     hip_h = metrics.hip_height_norm

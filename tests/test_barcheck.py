@@ -215,7 +215,7 @@ WITHOUT_CASES = [
 @pytest.mark.parametrize(("name", "drop", "left", "reasons"), WITHOUT_CASES, ids=[c[0] for c in WITHOUT_CASES])
 def test_without_reps(name: str, drop: list[int], left: int, reasons: list[str]) -> None:
     seg = RepSegmentation(reps=tuple(_rep(i, 2000.0 * i) for i in range(3)), partial_reps=(), ignored=(),
-                          params=RepParams(), lift="deadlift")
+                          params=RepParams.packaged(), lift="deadlift")
     out = without_reps(seg, drop)
     assert out.count == left
     assert [r.index for r in out.reps] == list(range(left))
@@ -223,7 +223,7 @@ def test_without_reps(name: str, drop: list[int], left: int, reasons: list[str])
 
 
 def test_without_reps_rejects_unknown_index() -> None:
-    seg = RepSegmentation(reps=(_rep(0, 0.0),), partial_reps=(), ignored=(), params=RepParams(), lift="deadlift")
+    seg = RepSegmentation(reps=(_rep(0, 0.0),), partial_reps=(), ignored=(), params=RepParams.packaged(), lift="deadlift")
     with pytest.raises(ValueError, match="indices"):
         without_reps(seg, [3])
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -121,7 +122,7 @@ def rmse(a: np.ndarray, b: np.ndarray) -> float:
 )
 def test_cleaning_params_rejects(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        CleaningParams(**kwargs)
+        replace(CleaningParams.packaged(), **kwargs)
 
 
 @pytest.mark.parametrize(
@@ -135,16 +136,16 @@ def test_cleaning_params_rejects(kwargs: dict, message: str) -> None:
 )
 def test_live_params_and_filter_reject(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        LiveFilterParams(**kwargs)
+        replace(LiveFilterParams.packaged(), **kwargs)
     with pytest.raises(ValueError, match=message):
         OneEuroFilter(**kwargs)
 
 
 def test_params_are_frozen_and_defaults_shared() -> None:
-    params = CleaningParams()
+    params = CleaningParams.packaged()
     with pytest.raises(AttributeError):
         params.cutoff_hz = 3.0  # type: ignore[misc]
-    live = LiveFilterParams()
+    live = LiveFilterParams.packaged()
     f = live.make_filter()
     assert (f.min_cutoff_hz, f.beta, f.d_cutoff_hz) == (live.min_cutoff_hz, live.beta, live.d_cutoff_hz)
     default = OneEuroFilter()
@@ -509,7 +510,7 @@ def test_clean_end_to_end() -> None:
     assert abs(out.meta["swaps_repaired"] - int(was_swapped.sum())) <= 3
     assert out.meta["interpolated_points"] == 3 * N_LANDMARKS
     assert out.meta["cleaning"] == json.loads(json.dumps(out.meta["cleaning"]))
-    assert out.meta["cleaning"]["cutoff_hz"] == CleaningParams().cutoff_hz
+    assert out.meta["cleaning"]["cutoff_hz"] == CleaningParams.packaged().cutoff_hz
     keep = np.isfinite(out.xy_px)
     assert rmse(out.xy_px[keep], truth.xy_px[keep]) < 0.7 * rmse(noisy.xy_px[keep], truth.xy_px[keep])
 
@@ -520,7 +521,7 @@ def test_clean_end_to_end() -> None:
     ids=["all-nan", "one-frame", "static-front"],
 )
 def test_clean_degenerate_and_static(seq: PoseSequence) -> None:
-    out = clean(seq, CleaningParams(max_gap_ms=100.0))
+    out = clean(seq, replace(CleaningParams.packaged(), max_gap_ms=100.0))
     assert np.array_equal(np.isnan(out.xy_px), np.isnan(seq.xy_px))
     np.testing.assert_allclose(out.xy_px, seq.xy_px, atol=1e-9, equal_nan=True)
     assert out.meta["swaps_repaired"] == 0
@@ -528,7 +529,7 @@ def test_clean_degenerate_and_static(seq: PoseSequence) -> None:
 
 def test_clean_without_swap_repair() -> None:
     seq = swap_labels(side_view_lift(uniform_t_ms(60), np.random.default_rng(0)), [30])
-    out = clean(seq, CleaningParams(repair_swaps=False))
+    out = clean(seq, replace(CleaningParams.packaged(), repair_swaps=False))
     assert "swaps_repaired" not in out.meta
 
 

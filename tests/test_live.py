@@ -125,7 +125,7 @@ def test_config_defaults_are_lite_and_offline_rep_params() -> None:
     from formcheck.reps import RepParams
 
     cfg = LiveConfig()
-    assert (cfg.model, cfg.lift, cfg.rep_params) == ("lite", "squat", RepParams())
+    assert (cfg.model, cfg.lift, cfg.rep_params) == ("lite", "squat", RepParams.packaged())
     assert 2000.0 <= cfg.cue_hold_ms <= 4000.0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from formcheck.views import ViewInfo, classify_view
 from support.landmark_sim import (CLEAN, HIP_OFFSET_ONLY, MEDIAPIPE_LIKE, Corruption, simulate_sequence,
                                   truth_height_norm)
 
-NO_OFFSET = MetricParams(hip_offset_up_thigh=0.0, hip_offset_fwd_thigh=0.0)
+NO_OFFSET = replace(MetricParams.packaged(), hip_offset_up_thigh=0.0, hip_offset_fwd_thigh=0.0)
 SIDE_RIGHT = ViewInfo("side", "right", 1.0, 90.0)
 SIDE_LEFT = ViewInfo("side", "left", 1.0, 90.0)
 
@@ -146,7 +147,7 @@ def test_hip_offset_correction_undoes_a_known_offset(up_thigh, fwd_thigh):
         x, y = fr["HIP"]
         f["HIP"] = (x + fwd_thigh * 100.0, y - up_thigh * 100.0)
         moved.append(f)
-    params = MetricParams(hip_offset_up_thigh=up_thigh, hip_offset_fwd_thigh=fwd_thigh)
+    params = replace(MetricParams.packaged(), hip_offset_up_thigh=up_thigh, hip_offset_fwd_thigh=fwd_thigh)
     got = compute_frame_metrics(_seq_from_frames(moved), SIDE_RIGHT, params)
     for name in ("trunk_deg", "hip_deg", "knee_deg", "depth_thigh", "hip_height_norm"):
         np.testing.assert_allclose(getattr(got, name), getattr(truth, name), atol=1e-6, err_msg=name)
@@ -296,7 +297,7 @@ def test_frame_metrics_read_only_and_spine_slot():
 )
 def test_metric_params_validation(kw, match):
     with pytest.raises(ValueError, match=match):
-        MetricParams(**kw)
+        replace(MetricParams.packaged(), **kw)
 
 
 # ---------------------------------------------------------------------------- simulator ground truth
@@ -498,7 +499,7 @@ def test_back_rounding_proxy_not_read_with_the_face_turned_away(view, nose_dz_m,
         seq_of = _seq_from_frames
     w[:, int(L.NOSE)] = 0.5 * (w[:, int(L.LEFT_EAR)] + w[:, int(L.RIGHT_EAR)]) + np.array([0.0, 0.0, nose_dz_m])
     m = compute_frame_metrics(seq_of(frames, w), view, NO_OFFSET)
-    assert MetricParams().face_away_m == 0.02
+    assert MetricParams.packaged().face_away_m == 0.02
     assert np.all(np.isfinite(m.back_rounding_proxy)) if readable else np.all(np.isnan(m.back_rounding_proxy))
     assert ("face is turned away" in m.notes.get("back_rounding_proxy", "")) is not readable
 

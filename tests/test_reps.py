@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pytest
@@ -406,7 +406,7 @@ def test_phases_tile_the_rep(name, lift, phase_names):
         assert set(r.tempo_ms) == set(phase_names)
 
 
-P = RepParams()
+P = RepParams.packaged()
 SETTLE, BAND = P.settle_frac, P.bottom_band_frac
 
 
@@ -537,11 +537,11 @@ def test_segment_reps_rejects(kwargs, match):
 @pytest.mark.parametrize(
     "make, match",
     [
-        (lambda: RepParams(min_rom_norm=0), "min_rom_norm: expected a value > 0, got 0"),
-        (lambda: RepParams(top_band_frac=1.5), "top_band_frac: expected a fraction in"),
-        (lambda: RepParams(swing_norm=0.3), "swing_norm: expected <= min_rom_norm"),
-        (lambda: RepParams(standing_pct=20), "standing_pct: expected a percentile"),
-        (lambda: RepParams(smooth_ms=-1), "smooth_ms: expected a value >= 0"),
+        (lambda: replace(RepParams.packaged(), min_rom_norm=0), "min_rom_norm: expected a value > 0, got 0"),
+        (lambda: replace(RepParams.packaged(), top_band_frac=1.5), "top_band_frac: expected a fraction in"),
+        (lambda: replace(RepParams.packaged(), swing_norm=0.3), "swing_norm: expected <= min_rom_norm"),
+        (lambda: replace(RepParams.packaged(), standing_pct=20), "standing_pct: expected a percentile"),
+        (lambda: replace(RepParams.packaged(), smooth_ms=-1), "smooth_ms: expected a value >= 0"),
         (lambda: Phase("descent", 10, 5), "expected end_ms >= start_ms"),
         (lambda: Phase("", 0, 5), "expected a non-empty string"),
         (lambda: Rep(0, 10, 5, 20, (), 0.4, 0.4), "start_ms <= bottom_ms <= end_ms"),
@@ -549,8 +549,8 @@ def test_segment_reps_rejects(kwargs, match):
         (lambda: Rep(0, 0, 5, 20, (Phase("a", 0, 10), Phase("b", 5, 20)), 0.4, 0.4), "consecutive phases"),
         (lambda: Span(0, 10, "bored"), "Span.reason: expected one of"),
         (lambda: RepEvent(0, 0, float("nan"), 10, 0.4), "expected a finite number"),
-        (lambda: RepSegmentation((), (), (), RepParams(), "squat", signal="hands"), "signal: expected one of"),
-        (lambda: RepSegmentation((Rep(1, 0, 5, 20, (), 0.4, 0.4),), (), (), RepParams(), "squat"),
+        (lambda: RepSegmentation((), (), (), RepParams.packaged(), "squat", signal="hands"), "signal: expected one of"),
+        (lambda: RepSegmentation((Rep(1, 0, 5, 20, (), 0.4, 0.4),), (), (), RepParams.packaged(), "squat"),
          "expected indices"),
         (lambda: LiveRepCounter("bench"), "lift: expected one of"),
     ],
@@ -571,7 +571,7 @@ def test_live_rejects_time_going_back():
 
 
 def test_params_are_frozen():
-    p = RepParams()
+    p = RepParams.packaged()
     with pytest.raises(AttributeError):
         p.min_rom_norm = 0.3  # type: ignore[misc]
 

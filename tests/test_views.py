@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -111,7 +113,7 @@ def test_view_info_validation(kw, match):
 )
 def test_view_params_validation(kw, match):
     with pytest.raises(ValueError, match=match):
-        ViewParams(**kw)
+        replace(ViewParams.packaged(), **kw)
 
 
 @pytest.mark.parametrize(
@@ -180,7 +182,7 @@ def test_lift_guess_validation(kw, match):
 
 def test_lift_params_validation():
     with pytest.raises(ValueError, match="weights"):
-        LiftParams(weights=(1.0, -1.0, 0.0, 0.0))
+        replace(LiftParams.packaged(), weights=(1.0, -1.0, 0.0, 0.0))
 
 
 def test_side_view_near_side_is_the_lifters_left_when_facing_left():
