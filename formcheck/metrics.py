@@ -99,9 +99,11 @@ class MetricParams:
         from the camera than the midpoint of the ears (world landmarks, metres,
         median over the clip), the lifter's face is turned away and the ear and
         nose points are guesses; the head proxy is then NaN. Facing the camera
-        at 45 degrees the nose reads 1.5-7 cm nearer than the ears on the
-        labelled real clips, turned away 3-9 cm farther; seen side-on the two
-        are level within ~2 cm, so side views are left out of this test.
+        at 45 degrees the nose reads 1.5-6.6 cm nearer than the ears on the
+        labelled real clips, turned away 2.8-8.5 cm farther; seen side-on the
+        two are level within ~2 cm, so side views are left out of this test.
+        0.02 m is a face turned about 12 degrees past side-on, away from the
+        camera (the nose sits about 10 cm in front of the ears).
     level_world_by_standing
         Front views: MediaPipe's world axes follow the camera, so a camera
         pitched down tilts every sagittal angle. When True, the world frame is
