@@ -34,7 +34,7 @@ from scipy.signal import butter, sosfiltfilt
 
 from formcheck.landmarks import LEFT_RIGHT_PAIRS, N_LANDMARKS, Landmark, mirror_index
 from formcheck.sequence import PoseSequence
-from formcheck.settings import packaged_params
+from formcheck.settings import Calibrated
 
 L = Landmark
 
@@ -70,7 +70,7 @@ def _check_order(value: int) -> int:
 
 # ---------------------------------------------------------------- parameters
 @dataclass(frozen=True)
-class CleaningParams:
+class CleaningParams(Calibrated):
     """Parameters of the offline cleaning pipeline (:func:`clean`).
 
     No defaults here: the values live only in the ``[cleaning]`` table of
@@ -122,6 +122,8 @@ class CleaningParams:
         effective order to 8 and makes the gain at ``cutoff_hz`` 0.5 (-6 dB).
     """
 
+    TABLE = "cleaning"
+
     min_visibility: float
     repair_swaps: bool
     swap_switch_cost: float
@@ -129,11 +131,6 @@ class CleaningParams:
     max_gap_ms: float
     cutoff_hz: float
     filter_order: int
-
-    @classmethod
-    def packaged(cls) -> "CleaningParams":
-        """The ``[cleaning]`` table of the packaged ``calibration.toml`` (read once)."""
-        return packaged_params(cls, "cleaning")
 
     def __post_init__(self) -> None:
         v = float(self.min_visibility)
@@ -150,7 +147,7 @@ class CleaningParams:
 
 
 @dataclass(frozen=True)
-class LiveFilterParams:
+class LiveFilterParams(Calibrated):
     """One Euro filter settings for the live (causal, per-frame) mode.
 
     No defaults here: the values live only in the ``[live_filter]`` table of
@@ -179,14 +176,11 @@ class LiveFilterParams:
         keeps single-frame jitter from opening the main cutoff.
     """
 
+    TABLE = "live_filter"
+
     min_cutoff_hz: float
     beta: float
     d_cutoff_hz: float
-
-    @classmethod
-    def packaged(cls) -> "LiveFilterParams":
-        """The ``[live_filter]`` table of the packaged ``calibration.toml`` (read once)."""
-        return packaged_params(cls, "live_filter")
 
     def __post_init__(self) -> None:
         _check_pos("min_cutoff_hz", self.min_cutoff_hz)

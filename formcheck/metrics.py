@@ -35,7 +35,7 @@ import numpy as np
 from formcheck import geometry as geo
 from formcheck.landmarks import LEFT_RIGHT_PAIRS, Landmark as L
 from formcheck.sequence import PoseSequence
-from formcheck.settings import packaged_params
+from formcheck.settings import Calibrated
 from formcheck.views import ViewInfo
 
 _SIDES = ((L.LEFT_SHOULDER, L.LEFT_HIP, L.LEFT_KNEE, L.LEFT_ANKLE, L.LEFT_HEEL, L.LEFT_FOOT_INDEX, L.LEFT_WRIST),
@@ -47,7 +47,7 @@ _OFFSET_ITERATIONS = 12
 
 
 @dataclass(frozen=True)
-class MetricParams:
+class MetricParams(Calibrated):
     """Calibration of :func:`compute_frame_metrics`.
 
     No defaults here: the values live only in the ``[metrics]`` table of
@@ -141,6 +141,8 @@ class MetricParams:
         jitter; on a 19 px foot (a 196 px tall GIF) the jitter read as a lift.
     """
 
+    TABLE = "metrics"
+
     hip_offset_up_thigh: float
     hip_offset_fwd_thigh: float
     length_percentile: float
@@ -159,11 +161,6 @@ class MetricParams:
     foot_edge_margin_ratio: float
     min_foot_px: float
     face_away_m: float
-
-    @classmethod
-    def packaged(cls) -> "MetricParams":
-        """The ``[metrics]`` table of the packaged ``calibration.toml`` (read once)."""
-        return packaged_params(cls, "metrics")
 
     def __post_init__(self) -> None:
         for name in ("hip_offset_up_thigh", "hip_offset_fwd_thigh"):

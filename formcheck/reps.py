@@ -81,7 +81,7 @@ from collections.abc import Iterable
 import numpy as np
 from scipy.signal import find_peaks, peak_widths
 
-from formcheck.settings import packaged_params
+from formcheck.settings import Calibrated
 
 LIFTS: tuple[str, ...] = ("squat", "deadlift")
 SQUAT_PHASES: tuple[str, ...] = ("descent", "bottom", "ascent")
@@ -116,7 +116,7 @@ def _check_lift(lift: str) -> str:
 
 
 @dataclass(frozen=True)
-class RepParams:
+class RepParams(Calibrated):
     """Every threshold of rep segmentation.
 
     Heights (``*_norm``) are in units of the input signal, i.e. leg lengths
@@ -211,6 +211,8 @@ class RepParams:
         0.5: a wrist track lost for half the clip is worse than the hips.
     """
 
+    TABLE = "reps"
+
     min_rom_norm: float
     swing_norm: float
     top_band_frac: float
@@ -225,11 +227,6 @@ class RepParams:
     min_hold_ms: float
     min_dip_norm: float
     min_aux_valid_frac: float
-
-    @classmethod
-    def packaged(cls) -> "RepParams":
-        """The ``[reps]`` table of the packaged ``calibration.toml`` (read once)."""
-        return packaged_params(cls, "reps")
 
     def __post_init__(self) -> None:
         for name in ("min_rom_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "standing_window_ms", "min_hold_ms",

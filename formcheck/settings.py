@@ -7,7 +7,7 @@ error, and so is an unknown one (a typo must not pass silently).
 The calibration of the analysis core (cleaning, rep segmentation, view and
 lift recognition, per-frame metrics, the live mode's timings) is in the
 packaged ``formcheck/config/calibration.toml``, one table per class; each class
-reads its table with its ``packaged()`` classmethod (:func:`packaged_params`).
+reads its table with its ``packaged()`` classmethod (:class:`Calibrated`, :func:`packaged_params`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import tomllib
 from dataclasses import fields
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterable, Mapping, TypeVar
+from typing import Any, ClassVar, Iterable, Mapping, TypeVar
 
-__all__ = ["CALIBRATION_FILE", "check_table", "packaged_params", "params_from_toml", "read_packaged",
+__all__ = ["CALIBRATION_FILE", "Calibrated", "check_table", "packaged_params", "params_from_toml", "read_packaged",
            "table_fields"]
 
 #: The packaged file (in ``formcheck/config``) of the analysis core's calibration tables.
@@ -105,3 +105,18 @@ def params_from_toml(cls: type[T], data: Mapping[str, Any], table: str, where: s
 def packaged_params(cls: type[T], table: str, filename: str = CALIBRATION_FILE) -> T:
     """Dataclass ``cls`` from the table ``[table]`` of the packaged ``filename``, read once (the result is frozen)."""
     return params_from_toml(cls, read_packaged(filename), table, filename)
+
+
+class Calibrated:
+    """Base of the settings dataclasses whose values are one table of the packaged ``calibration.toml``.
+
+    A subclass names its table in ``TABLE`` (a plain class attribute, not a
+    dataclass field); :meth:`packaged` reads it once.
+    """
+
+    TABLE: ClassVar[str] = ""
+
+    @classmethod
+    def packaged(cls: type[T]) -> T:
+        """The class's ``[TABLE]`` table of the packaged ``calibration.toml`` (read once)."""
+        return packaged_params(cls, cls.TABLE)  # type: ignore[attr-defined]

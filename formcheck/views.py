@@ -33,7 +33,7 @@ import numpy as np
 from formcheck import geometry as geo
 from formcheck.landmarks import Landmark as L
 from formcheck.sequence import PoseSequence
-from formcheck.settings import packaged_params
+from formcheck.settings import Calibrated
 
 if TYPE_CHECKING:
     from formcheck.metrics import FrameMetrics
@@ -102,7 +102,7 @@ class ViewInfo:
 
 
 @dataclass(frozen=True)
-class ViewParams:
+class ViewParams(Calibrated):
     """Calibration of :func:`classify_view`.
 
     No defaults here: the values live only in the ``[views]`` table of
@@ -147,6 +147,8 @@ class ViewParams:
         (farther = "away"). Absent both, the lifter is taken to face the camera.
     """
 
+    TABLE = "views"
+
     front_shoulder_ratio: float
     front_hip_ratio: float
     world_weight: float
@@ -158,11 +160,6 @@ class ViewParams:
     facing_scale: float
     toward_scale_m: float
     toward_scale_torso: float
-
-    @classmethod
-    def packaged(cls) -> "ViewParams":
-        """The ``[views]`` table of the packaged ``calibration.toml`` (read once)."""
-        return packaged_params(cls, "views")
 
     def __post_init__(self) -> None:
         for name in ("front_shoulder_ratio", "front_hip_ratio", "yaw_scale_deg", "facing_scale", "toward_scale_m",
@@ -387,7 +384,7 @@ class LiftGuess:
 
 
 @dataclass(frozen=True)
-class LiftParams:
+class LiftParams(Calibrated):
     """Calibration of :func:`recognize_lift`.
 
     No defaults here: the values live only in the ``[lift_recognition]`` table
@@ -424,6 +421,8 @@ class LiftParams:
         Vote weights of (arm drop, knee bend, hinge, trunk lean).
     """
 
+    TABLE = "lift_recognition"
+
     bottom_fraction: float
     arm_drop_mid_leg: float
     arm_drop_scale_leg: float
@@ -435,11 +434,6 @@ class LiftParams:
     trunk_scale_deg: float
     min_range_leg: float
     weights: tuple[float, float, float, float]
-
-    @classmethod
-    def packaged(cls) -> "LiftParams":
-        """The ``[lift_recognition]`` table of the packaged ``calibration.toml`` (read once)."""
-        return packaged_params(cls, "lift_recognition")
 
     def __post_init__(self) -> None:
         # a TOML array arrives as a list; the frozen params keep a tuple
