@@ -8,11 +8,13 @@ from importlib import resources
 
 import pytest
 
+from formcheck.barcheck import BarCheckParams
 from formcheck.cleaning import CleaningParams, LiveFilterParams
 from formcheck.live import LIVE_CALIBRATION_KEYS, LiveConfig, live_calibration, packaged_live_calibration
 from formcheck.metrics import MetricParams
 from formcheck.reps import RepParams
 from formcheck.settings import CALIBRATION_FILE, params_from_toml, read_packaged
+from formcheck.spine import SpineParams
 from formcheck.views import LiftParams, ViewParams
 
 #: (settings class, its table in calibration.toml)
@@ -52,9 +54,14 @@ def test_packaged_loads_and_is_shared(cls: type, table: str) -> None:
     assert sorted(read_packaged()[table]) == sorted(f.name for f in fields(cls))
 
 
-@pytest.mark.parametrize(("cls", "table"), CLASSES, ids=CLASS_IDS)
-def test_params_have_no_defaults(cls: type, table: str) -> None:
-    """The numbers live in calibration.toml only: the dataclass repeats none of them."""
+#: Every settings dataclass whose values come from one TOML table: calibration.toml's, spine.toml's
+#: [spine] and deadlift.toml's [bar_check].
+TOML_ONLY = [cls for cls, _ in CLASSES] + [SpineParams, BarCheckParams]
+
+
+@pytest.mark.parametrize("cls", TOML_ONLY, ids=[c.__name__ for c in TOML_ONLY])
+def test_params_have_no_defaults(cls: type) -> None:
+    """The numbers live in their TOML file only: the dataclass repeats none of them."""
     with_defaults = [f.name for f in fields(cls) if f.default is not MISSING or f.default_factory is not MISSING]
     assert with_defaults == []
     with pytest.raises(TypeError):

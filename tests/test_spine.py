@@ -176,17 +176,6 @@ def test_rolling_median(x: list, want: list) -> None:
     np.testing.assert_allclose(got, want)
 
 
-def test_params_have_no_defaults() -> None:
-    """The thresholds live in spine.toml only: the dataclass repeats none of them."""
-    from dataclasses import MISSING, fields
-
-    with_defaults = [f.name for f in fields(SpineParams)
-                     if f.default is not MISSING or f.default_factory is not MISSING]
-    assert with_defaults == []
-    with pytest.raises(TypeError):
-        SpineParams()  # type: ignore[call-arg]
-
-
 def _packaged_spine() -> dict:
     import tomllib
     from importlib import resources
