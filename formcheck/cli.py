@@ -461,19 +461,31 @@ def eval_(
     rules: Optional[list[Path]] = typer.Option(None, "--rules", help="A tuned squat.toml / deadlift.toml (repeat)."),
     masks: bool = typer.Option(False, "--masks/--no-masks",
                                help="Also extract the lifter's silhouettes (cached) for the silhouette back-rounding estimate."),
+    by_source: bool = typer.Option(False, "--by-source",
+                                   help="Add tables per origin of the clips (source.repo in SOURCES.json)."),
+    sources: Optional[Path] = typer.Option(None, "--sources",
+                                           help="SOURCES.json for --by-source (default: beside LABELS.json)."),
 ) -> None:
     """Measure accuracy on labelled clips: rep counts, per-fault precision/recall/F1, false flags."""
     import json
 
     from platformdirs import user_cache_dir
 
-    from formcheck.evaluate import ClipOutcome, evaluate, format_markdown
+    from formcheck.evaluate import (ClipOutcome, evaluate, evaluate_by_source, format_by_source, format_markdown,
+                                    source_of_clips)
     from formcheck.pipeline import analyze_for_eval
 
+    source_of: dict[str, str] = {}
     try:
         entries = json.loads(labels.read_text(encoding="utf-8"))
         if not isinstance(entries, list) or not all(isinstance(e, dict) and "file" in e for e in entries):
             raise ValueError("expected a list of clip objects with a 'file' key")
+        if by_source:
+            src_path = sources or labels.with_name("SOURCES.json")
+            try:
+                source_of = source_of_clips(json.loads(src_path.read_text(encoding="utf-8")))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"--by-source: {src_path}: {exc}") from None
         rules_paths = _rules_paths(rules)
         if not video_dir.is_dir():
             raise ValueError(f"{video_dir}: expected a folder of clips")
@@ -496,6 +508,8 @@ def eval_(
             progress.advance(task_id)
     summary = evaluate(outcomes)
     text = format_markdown(summary)
+    if by_source:
+        text += "\n" + format_by_source(evaluate_by_source(outcomes, source_of))
     print(text)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
