@@ -362,7 +362,7 @@ def print_report_summary(report: "FormReport", console: Console) -> None:
     r = report
     head = (f"[bold]{r.source.get('file', '')}[/]: {r.lift} ({r.lift_source}), {r.view} view, "
             f"{r.rep_count} rep{'s' if r.rep_count != 1 else ''}"
-            + (f" (+{r.partial_reps} partial)" if r.partial_reps else "")
+            + (f" (+{len(r.partial_reps)} partial, not counted)" if r.partial_reps else "")
             + f", lifter tracked in {r.detection_rate:.0%} of frames")
     console.print(head)
     if r.status == "no_person":
@@ -371,7 +371,11 @@ def print_report_summary(report: "FormReport", console: Console) -> None:
     if r.status == "no_complete_rep":
         console.print("  No complete rep found: the clip must show each rep from the top, to the bottom and back.")
     for w in r.warnings:
-        console.print(f"  [yellow]note:[/] {w}", markup=True)
+        console.print(f"  [yellow]note:[/] {escape(w)}", markup=True)
+    for p in r.partial_reps:
+        span = ("" if p["start_ms"] is None
+                else f" {p['start_ms'] / 1000:.1f}-{p['end_ms'] / 1000:.1f} s")
+        console.print(f"  partial rep{span}: {escape(p['description'])} (not counted)", markup=True)
     if r.reps:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         for col in ("rep", "start", "end", "flags"):

@@ -495,9 +495,10 @@ class Store:
     ) -> SessionRecord:
         """Record one analysed clip with its files; all of it or nothing (see the module docstring)."""
         rep = report.to_dict() if hasattr(report, "to_dict") else dict(report)
-        from formcheck.report import validate_report
+        from formcheck.report import upgrade_report, validate_report
 
         try:
+            rep = upgrade_report(rep)
             validate_report(rep)
         except ValueError as exc:
             raise StoreError(str(exc)) from exc
@@ -902,7 +903,7 @@ def _label_entry(s: SessionRecord, fl: Sequence[FlagRecord]) -> dict[str, Any]:
         "resolution": f"{w}x{h}" if w and h else "",
         "usable": s.status == "ok",
         "rep_count": len(reps),
-        "partial_reps": int(rep.get("partial_reps", 0)),
+        "partial_reps": len(_upgraded(rep).get("partial_reps", [])),
         "reps": reps,
         "faults": clip_faults,
         "confidence": "high" if pending == 0 and s.reviewed_at is not None else ("low" if pending == len(fl) else "medium"),
@@ -982,3 +983,10 @@ def _place(src: Path, dst: Path, *, move: bool) -> None:
             pass  # another filesystem: copy instead
     shutil.copyfile(src, dst)
     _fsync_file(dst)
+
+
+def _upgraded(report: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored report dict in the current report schema (stored reports may be older)."""
+    from formcheck.report import upgrade_report
+
+    return upgrade_report(report)

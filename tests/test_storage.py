@@ -55,7 +55,7 @@ def make_report(*, lift: str = "squat", n_reps: int = 3, flags: Sequence[tuple[i
         source={"file": file, "sha256": sha, "duration_ms": 1000.0 + 3000.0 * n_reps, "n_frames": 300, "fps": 30.0,
                 "width": 640, "height": 480, "rotation_deg": 0},
         status="ok", lift=lift, lift_source="auto", lift_confidence=0.9, view="side", facing="left",
-        view_confidence=0.9, detection_rate=1.0, rep_count=n_reps, partial_reps=0, reps=reps, flags=flag_dicts,
+        view_confidence=0.9, detection_rate=1.0, rep_count=n_reps, partial_reps=[], reps=reps, flags=flag_dicts,
         verdicts=verdicts, not_assessable={c: "not assessable from a side view" for c in not_assessable if c in codes},
         guidance=guidance_block(sorted(flagged), lift), model="lite", athlete=athlete,
     )

@@ -14,6 +14,7 @@ import streamlit as st
 from formcheck.app.media import frame_at, make_rep_clip
 from formcheck.app.ui import athlete_label, fault_title, fmt_time, md
 from formcheck.guidance import units_display
+from formcheck.report import upgrade_report
 from formcheck.storage import SessionRecord, Store
 from formcheck.video import VideoError
 
@@ -138,8 +139,10 @@ def _cards(report: Mapping[str, Any], flag_count: int) -> None:
     if report.get("lift_confidence") is not None:
         lift_help += f", {report['lift_confidence']:.0%} sure"
     c[0].metric("Lift", str(report.get("lift", "")).capitalize(), help=lift_help.capitalize())
-    partial = report.get("partial_reps", 0)
-    c[1].metric("Reps", report.get("rep_count", 0), help=f"{partial} partial rep(s) at the clip's edges not counted")
+    partial = upgrade_report(report).get("partial_reps", [])
+    c[1].metric("Reps", report.get("rep_count", 0),
+                help=f"{len(partial)} partial rep(s) cut by the clip's edges: not counted, not judged"
+                + "".join(f"; {p['description']}" for p in partial))
     majors = sum(f["severity"] == "major" for f in report.get("flags", []))
     c[2].metric("Flags", flag_count, help=f"{majors} major" if flag_count else "No fault flagged")
     c[3].metric("View", str(report.get("view", "")).capitalize(), help=f"Facing {report.get('facing', '')}")
