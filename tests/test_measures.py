@@ -132,6 +132,18 @@ def test_every_measure_has_a_definition_in_its_units(name):
     assert M.description(name).startswith(M.chart_label(name))
 
 
+def test_measures_module_imports_no_heavy_libraries():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, formcheck.measures as m; m.flag_sentence('trunk_lean_max', 55, 52); "
+            "print(','.join(x for x in ('cv2', 'mediapipe', 'streamlit', 'numpy') if x in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == ""
+
+
 def test_definitions_are_only_for_known_measures():
     assert set(M.measure_book().measures) == set(MEASURE_NAMES)
 
