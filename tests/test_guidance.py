@@ -209,7 +209,7 @@ def test_cause_fixes_carry_the_articles_specifics(guidance, cause_id, specifics)
         ),
         (
             "hips_rise_early", 8.9, 8.0, "hip_rise_trunk_tip",
-            "Extra forward tip of the torso while the hips rose: 9°, over our limit of 8° "
+            "Forward torso tip while the hips rose: 9°, over our limit of 8° "
             "(0° = the chest rose with the hips).",
         ),
         (
