@@ -32,7 +32,7 @@ import numpy as np
 from formcheck import __version__
 from formcheck.faults import FAULT_CODES
 from formcheck.guidance import load_guidance
-from formcheck.measures import tempo_text
+from formcheck.measures import description, measure_book, tempo_text
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "no_person", "no_complete_rep")
@@ -222,6 +222,8 @@ def render_markdown(report: FormReport, images: Mapping[str, str] | None = None)
             if key in images:
                 lines.append(f"  ![worst frame]({images[key]})")
         for m in dict.fromkeys(f.get("measure", "") for f in r.flags):
+            if m in measure_book().measures:
+                lines += ["", f"> Reading the number: {description(m)}"]
             note = load_guidance().explain_measure(m)
             if note:
                 lines += ["", f"> {note}"]
@@ -297,6 +299,8 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
                        f"{f['confidence']:.2f}, at {_s(f['t_ms'])})</span></h3><p>{e(str(f.get('message', '')))}</p>")
             out.append(_img_tag(images.get(f"worst_{f['rep']}_{f['code']}"), f"Rep {f['rep']} worst frame"))
         for m in dict.fromkeys(f.get("measure", "") for f in r.flags):
+            if m in measure_book().measures:
+                out.append(f"<p class=small>Reading the number: {e(description(m))}</p>")
             note = load_guidance().explain_measure(m)
             if note:
                 out.append(f"<p class=small>{e(note)}</p>")

@@ -307,6 +307,9 @@ def test_renderings_show_each_flag_in_its_measure_s_words(rendering):
         assert M.flag_sentence(measure, value, limit) in text, (code, rendering)
         if rendering == "terminal":
             assert M.evidence_line(measure, value, limit) in text
+    if rendering != "terminal":  # the report defines each flagged measure once, from the same table
+        for measure in dict.fromkeys(m for _, m, *_ in ISSUE_FLAGS):
+            assert M.description(measure) in text, (measure, rendering)
     assert " vs " not in text and "a oblique" not in text
     assert not re.search(r"\d\.\d{3}", text), "a number printed with three decimals"
     assert "as fast as your shoulders" not in text and "straightened only to" not in text

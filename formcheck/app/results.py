@@ -13,7 +13,7 @@ import streamlit as st
 
 from formcheck.app.media import frame_at, make_rep_clip
 from formcheck.app.ui import athlete_label, fault_title, fmt_time, md
-from formcheck.measures import flag_evidence, flag_sentence, measure_book, phases_text, tempo_text
+from formcheck.measures import chart_label, flag_evidence, flag_sentence, measure_book, phases_text, tempo_text
 from formcheck.reps import DEADLIFT_PHASES, SQUAT_PHASES
 from formcheck.storage import SessionRecord, Store
 from formcheck.video import VideoError
@@ -129,10 +129,12 @@ def angle_chart(frames: pd.DataFrame, reps: Sequence[Mapping[str, Any]], flags: 
     if flags:
         flag_df = pd.DataFrame([{"fault": fault_title(f["code"]), "rep": f["rep"], "t": f["t_ms"] / 1000,
                                  "severity": f["severity"],
+                                 "measure": (chart_label(f["measure"]) if f.get("measure") in measure_book().measures
+                                             else ""),
                                  "evidence": evidence(f["measured"], f["limit"], f["units"], f.get("measure", ""))}
                                 for f in flags])
         tips = [alt.Tooltip("fault:N"), alt.Tooltip("rep:Q"), alt.Tooltip("t:Q", title="time (s)", format=".2f"),
-                alt.Tooltip("evidence:N"), alt.Tooltip("severity:N")]
+                alt.Tooltip("measure:N"), alt.Tooltip("evidence:N"), alt.Tooltip("severity:N")]
         layers.append(alt.Chart(flag_df).mark_rule(color=FLAG_RED, strokeDash=[5, 3]).encode(x="t:Q", tooltip=tips))
         layers.append(alt.Chart(flag_df).mark_point(shape="triangle-down", filled=True, size=110, color=FLAG_RED)
                       .encode(x="t:Q", y=alt.value(6), tooltip=tips))
