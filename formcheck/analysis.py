@@ -17,6 +17,7 @@ from formcheck.cleaning import CleaningParams, clean
 from formcheck.metrics import FrameMetrics, compute_frame_metrics, rep_height_signals
 from formcheck.repmetrics import RepMeasure
 from formcheck.reps import RepSegmentation, bar_height, segment_reps, without_reps
+from formcheck.measures import article
 from formcheck.report import FormReport, flag_message, guidance_block
 from formcheck.rules import RuleResult, evaluate, load_rules
 from formcheck.sequence import PoseSequence
@@ -156,7 +157,7 @@ def _flag_entries(rules: RuleResult) -> list[dict[str, Any]]:
             "code": f.code, "rep": f.rep + 1, "phase": f.phase, "t_ms": round(f.t_ms, 1), "frame": f.frame,
             "measured": f.measured, "limit": f.limit, "units": f.units, "severity": f.severity,
             "confidence": f.confidence, "measure": f.measure,
-            "message": flag_message(f.code, f.measured, f.limit, f.units),
+            "message": flag_message(f.code, f.measured, f.limit, f.measure),
         })
     return out
 
@@ -287,7 +288,7 @@ def _spine(seq: PoseSequence, view: ViewInfo, metrics: FrameMetrics, masks: Mask
     if masks is None:
         return None, {"used": False, "reason": "no silhouette was extracted"}
     if view.view not in ("side", "oblique") or view.facing_sign == 0:
-        return None, {"used": False, "reason": f"the back's outline is not visible from a {view.view} view"}
+        return None, {"used": False, "reason": f"the back's outline is not visible from {article(view.view)} {view.view} view"}
     est = estimate_spine(seq.t_ms, seq.xy_px, seq.visibility, masks, view.facing_sign, metrics.trunk_deg, params,
                          yaw_deg=yaw_deg)
     if not np.isfinite(est.flexion_deg).any():

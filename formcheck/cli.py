@@ -359,6 +359,8 @@ def print_report_summary(report: "FormReport", console: Console) -> None:
     """The readable terminal summary of one report: reps, flags with evidence, top fixes."""
     from rich.table import Table
 
+    from formcheck.measures import flag_evidence
+
     r = report
     head = (f"[bold]{r.source.get('file', '')}[/]: {r.lift} ({r.lift_source}), {r.view} view, "
             f"{r.rep_count} rep{'s' if r.rep_count != 1 else ''}"
@@ -382,7 +384,8 @@ def print_report_summary(report: "FormReport", console: Console) -> None:
             table.add_column(col)
         for rep in r.reps:
             fl = [f for f in r.flags if f["rep"] == rep["rep"]]
-            text = "; ".join(f"{f['code']} ({f['severity']}) {f['measured']:g} vs {f['limit']:g} {f['units']}" for f in fl)
+            text = "; ".join(f"{f['code']} ({f['severity']}): "
+                             f"{flag_evidence(f.get('measure', ''), f['measured'], f['limit'], f['units'])}" for f in fl)
             table.add_row(str(rep["rep"]), f"{rep['start_ms'] / 1000:.1f}s", f"{rep['end_ms'] / 1000:.1f}s",
                           text or "[green]clear[/]")
         console.print(table)

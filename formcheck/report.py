@@ -31,7 +31,8 @@ import numpy as np
 
 from formcheck import __version__
 from formcheck.faults import FAULT_CODES
-from formcheck.guidance import load_guidance, units_display
+from formcheck.guidance import load_guidance
+from formcheck.measures import description, measure_book, tempo_text
 
 SCHEMA_VERSION = 2
 #: Older report versions that :func:`upgrade_report` turns into the current one.
@@ -203,19 +204,12 @@ def guidance_block(flag_codes: Sequence[str], lift: str) -> dict[str, Any]:
     }
 
 
-def flag_message(code: str, measured: float, limit: float, units: str) -> str:
-    return load_guidance().describe(code, measured, limit, units)
+def flag_message(code: str, measured: float, limit: float, measure: str) -> str:
+    """The "what we saw" sentence of a flag, from its measure's definition (:mod:`formcheck.measures`)."""
+    return load_guidance().describe(code, measured, limit, measure)
 
 
 # --------------------------------------------------------------------------- Markdown
-def _fmt(x: Any, units: str = "") -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    if isinstance(x, float):
-        return f"{x:.2f}{units_display(units) if units else ''}" if abs(x) < 10 else f"{x:.0f}{units_display(units) if units else ''}"
-    return f"{x}{units_display(units) if units else ''}"
-
-
 def _s(ms: float | None) -> str:
     return "–" if ms is None else f"{ms / 1000:.2f} s"
 
@@ -249,12 +243,11 @@ def render_markdown(report: FormReport, images: Mapping[str, str] | None = None)
         lines.append(f"| {code} | {VERDICT_WORDS[v]} | {r.not_assessable.get(code, '')} |")
     lines.append("")
     if r.reps:
-        lines += ["## Reps", "", "| rep | start | bottom | end | tempo (down/up) | flags |", "|---|---|---|---|---|---|"]
+        lines += ["## Reps", "", "| rep | start | bottom | end | tempo (time per phase) | flags |",
+                  "|---|---|---|---|---|---|"]
         for rep in r.reps:
             fl = ", ".join(f["code"] for f in r.flags if f["rep"] == rep["rep"]) or "–"
-            tempo = rep.get("tempo_ms", {})
-            vals = list(tempo.values())
-            t_txt = " / ".join(f"{v / 1000:.1f}s" for v in vals) if vals else "–"
+            t_txt = tempo_text(rep.get("tempo_ms", {}))
             lines.append(f"| {rep['rep']} | {_s(rep['start_ms'])} | {_s(rep['bottom_ms'])} | {_s(rep['end_ms'])} | {t_txt} | {fl} |")
         lines.append("")
     if r.partial_reps:
@@ -275,6 +268,8 @@ def render_markdown(report: FormReport, images: Mapping[str, str] | None = None)
             if key in images:
                 lines.append(f"  ![worst frame]({images[key]})")
         for m in dict.fromkeys(f.get("measure", "") for f in r.flags):
+            if m in measure_book().measures:
+                lines += ["", f"> Reading the number: {description(m)}"]
             note = load_guidance().explain_measure(m)
             if note:
                 lines += ["", f"> {note}"]
@@ -338,7 +333,7 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
         out.append("<h2>Reps</h2><table><tr><th>rep</th><th>start</th><th>bottom</th><th>end</th><th>phases</th><th>flags</th></tr>")
         for rep in r.reps:
             fl = ", ".join(f["code"] for f in r.flags if f["rep"] == rep["rep"]) or "–"
-            ph = ", ".join(f"{k} {v / 1000:.1f}s" for k, v in rep.get("tempo_ms", {}).items())
+            ph = tempo_text(rep.get("tempo_ms", {}), sep=", ")
             out.append(f"<tr><td>{rep['rep']}</td><td>{_s(rep['start_ms'])}</td><td>{_s(rep['bottom_ms'])}</td>"
                        f"<td>{_s(rep['end_ms'])}</td><td>{e(ph)}</td><td>{e(fl)}</td></tr>")
         out.append("</table>")
@@ -356,6 +351,8 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
                        f"{f['confidence']:.2f}, at {_s(f['t_ms'])})</span></h3><p>{e(str(f.get('message', '')))}</p>")
             out.append(_img_tag(images.get(f"worst_{f['rep']}_{f['code']}"), f"Rep {f['rep']} worst frame"))
         for m in dict.fromkeys(f.get("measure", "") for f in r.flags):
+            if m in measure_book().measures:
+                out.append(f"<p class=small>Reading the number: {e(description(m))}</p>")
             note = load_guidance().explain_measure(m)
             if note:
                 out.append(f"<p class=small>{e(note)}</p>")

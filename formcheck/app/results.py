@@ -13,8 +13,9 @@ import streamlit as st
 
 from formcheck.app.media import frame_at, make_rep_clip
 from formcheck.app.ui import athlete_label, fault_title, fmt_time, md
-from formcheck.guidance import units_display
+from formcheck.measures import chart_label, flag_evidence, flag_sentence, measure_book, phases_text, tempo_text
 from formcheck.report import upgrade_report
+from formcheck.reps import DEADLIFT_PHASES, SQUAT_PHASES
 from formcheck.storage import SessionRecord, Store
 from formcheck.video import VideoError
 
@@ -26,17 +27,25 @@ REP_BLUE = "#2e90fa"
 # --------------------------------------------------------------------------- formatting
 
 
-def evidence(measured: float | None, limit: float | None, units: str) -> str:
-    """"55.2° (limit 45°)" for a flag; "added by the coach" without a measurement."""
+def evidence(measured: float | None, limit: float | None, units: str, measure: str = "") -> str:
+    """"most forward torso lean 55° (limit 52°)" for a flag (:func:`formcheck.measures.flag_evidence`);
+    "added by the coach" without a measurement."""
     if measured is None:
         return "added by the coach"
-    u = units_display(units)
-    lim = "" if limit is None else f" (limit {_num(limit)}{u})"
-    return f"{_num(measured)}{u}{lim}"
+    return flag_evidence(measure, measured, limit, units)
 
 
-def _num(x: float) -> str:
-    return f"{x:.2f}" if abs(x) < 10 else f"{x:.0f}"
+def flag_text(message: str, measured: float | None, limit: float | None, measure: str) -> str:
+    """The flag's "what we saw" sentence from its measure's definition (so a session stored with
+    older wording reads the same as a new one); the stored ``message`` when it cannot be made."""
+    if measured is None or limit is None or measure not in measure_book().measures:
+        return message
+    return flag_sentence(measure, measured, limit)
+
+
+#: What the tempo column lists, per lift (the phase names of formcheck.reps, in order).
+TEMPO_HELP = (f"Time spent in each phase of the rep: {phases_text(SQUAT_PHASES)} for a squat, "
+              f"{phases_text(DEADLIFT_PHASES)} for a deadlift")
 
 
 def _s(ms: float | None) -> str:
@@ -75,17 +84,17 @@ def rep_table(report: Mapping[str, Any], frames: pd.DataFrame | None) -> pd.Data
     rows = []
     for r in report.get("reps", []):
         n = r["rep"]
-        tempo = " / ".join(f"{v / 1000:.1f}" for v in r.get("tempo_ms", {}).values())
+        tempo = tempo_text(r.get("tempo_ms", {}))
         fl = [f for f in report.get("flags", []) if f["rep"] == n]
         row: dict[str, Any] = {"Rep": n, "Start (s)": r["start_ms"] / 1000, "Bottom (s)": r["bottom_ms"] / 1000,
-                               "End (s)": r["end_ms"] / 1000, "Tempo (s)": tempo}
+                               "End (s)": r["end_ms"] / 1000, "Tempo": tempo}
         if frames is not None:
             in_rep = frames[frames["rep"] == n]
             for col, label, fn in (("trunk_deg", "Max trunk lean (°)", "max"), ("hip_deg", "Min hip angle (°)", "min"),
                                    ("knee_deg", "Min knee angle (°)", "min")):
                 v = getattr(in_rep[col], fn)() if col in in_rep and len(in_rep) else math.nan
                 row[label] = round(float(v), 1) if pd.notna(v) else None
-        row["Flags"] = "; ".join(f"{fault_title(f['code'])} {evidence(f['measured'], f['limit'], f['units'])} "
+        row["Flags"] = "; ".join(f"{fault_title(f['code'])}: {evidence(f['measured'], f['limit'], f['units'], f.get('measure', ''))} "
                                  f"[{f['severity']}]" for f in fl) or "–"
         rows.append(row)
     return pd.DataFrame(rows)
@@ -120,10 +129,13 @@ def angle_chart(frames: pd.DataFrame, reps: Sequence[Mapping[str, Any]], flags: 
     layers.append(lines)
     if flags:
         flag_df = pd.DataFrame([{"fault": fault_title(f["code"]), "rep": f["rep"], "t": f["t_ms"] / 1000,
-                                 "severity": f["severity"], "evidence": evidence(f["measured"], f["limit"], f["units"])}
+                                 "severity": f["severity"],
+                                 "measure": (chart_label(f["measure"]) if f.get("measure") in measure_book().measures
+                                             else ""),
+                                 "evidence": evidence(f["measured"], f["limit"], f["units"], f.get("measure", ""))}
                                 for f in flags])
         tips = [alt.Tooltip("fault:N"), alt.Tooltip("rep:Q"), alt.Tooltip("t:Q", title="time (s)", format=".2f"),
-                alt.Tooltip("evidence:N"), alt.Tooltip("severity:N")]
+                alt.Tooltip("measure:N"), alt.Tooltip("evidence:N"), alt.Tooltip("severity:N")]
         layers.append(alt.Chart(flag_df).mark_rule(color=FLAG_RED, strokeDash=[5, 3]).encode(x="t:Q", tooltip=tips))
         layers.append(alt.Chart(flag_df).mark_point(shape="triangle-down", filled=True, size=110, color=FLAG_RED)
                       .encode(x="t:Q", y=alt.value(6), tooltip=tips))
@@ -219,9 +231,10 @@ def _flagged_reps(store: Store, session: SessionRecord, key: str) -> None:
                 for f in fl:
                     sev = ":red[major]" if f["severity"] == "major" else ":orange[minor]"
                     st.markdown(f"**{fault_title(f['code'])}** ({sev}, confidence {f['confidence']:.0%}) at "
-                                f"{_s(f['t_ms'])}: {evidence(f['measured'], f['limit'], f['units'])}")
-                    if f.get("message"):
-                        st.caption(f["message"])
+                                f"{_s(f['t_ms'])}: {evidence(f['measured'], f['limit'], f['units'], f.get('measure', ''))}")
+                    text = flag_text(str(f.get("message", "")), f.get("measured"), f.get("limit"), f.get("measure", ""))
+                    if text:
+                        st.caption(text)
                 for f in fl:
                     img = session.file(f"worst_{rep_no}_{f['code']}")
                     if img is not None:
@@ -301,7 +314,7 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
         for f in flags_:
             sev = ":red[major]" if f["severity"] == "major" else ":orange[minor]"
             st.markdown(f"- Rep {f['rep']} · **{fault_title(f['code'])}** · "
-                        f"{evidence(f['measured'], f['limit'], f['units'])} · {sev}")
+                        f"{evidence(f['measured'], f['limit'], f['units'], f.get('measure', ''))} · {sev}")
         na = report.get("not_assessable", {})
         if na:
             st.caption("Not assessable here: " + "; ".join(f"{fault_title(c)} ({why})" for c, why in na.items()))
@@ -319,8 +332,7 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
         st.dataframe(table, hide_index=True, width="stretch", column_config={
             "Start (s)": seconds, "Bottom (s)": seconds, "End (s)": seconds, "Max trunk lean (°)": degrees,
             "Min hip angle (°)": degrees, "Min knee angle (°)": degrees,
-            "Tempo (s)": st.column_config.TextColumn(help="Phase durations: descent / bottom / ascent for a squat, "
-                                                          "pull / lockout / lowering for a deadlift"),
+            "Tempo": st.column_config.TextColumn(help=TEMPO_HELP),
             "Flags": st.column_config.TextColumn(width="large")})
     st.subheader("Flagged reps")
     _flagged_reps(store, session, key)

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from formcheck.app.results import evidence, rep_clip
+from formcheck.app.results import evidence, flag_text, rep_clip
 from formcheck.app.ui import athlete_label, fault_title, fmt_time, get_store, md
 from formcheck.faults import FAULT_CODES
 from formcheck.storage import SEVERITIES, FlagRecord, SessionRecord, Store, StoreError
@@ -94,9 +94,11 @@ def _flag_block(store: Store, f: FlagRecord) -> None:
         else:
             conf = f"{f.confidence:.0%}" if f.confidence is not None else "–"
             t = f"{f.t_ms / 1000:.2f} s" if f.t_ms is not None else "–"
-            st.markdown(f"{evidence(f.measured, f.limit, f.units)} at {t} ({f.phase or 'rep'}), confidence {conf}")
-            if f.message:
-                st.caption(f.message)
+            st.markdown(f"{evidence(f.measured, f.limit, f.units, f.measure)} at {t} ({f.phase or 'rep'}), "
+                        f"confidence {conf}")
+            text = flag_text(f.message, f.measured, f.limit, f.measure)
+            if text:
+                st.caption(text)
             if f.auto_severity and f.auto_severity != f.severity:
                 st.caption(f"formcheck said {f.auto_severity}; the coach changed it to {f.severity}.")
         b1, b2, b3 = st.columns([1, 1, 1.2], vertical_alignment="bottom")
