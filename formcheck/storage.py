@@ -29,6 +29,7 @@ API (the app and the live page use only this)
     store.add_missed_fault(session_id, rep, code, *, severity="minor", comment="") -> FlagRecord
     store.mark_session_reviewed(session_id) -> SessionRecord
     store.athlete_history(athlete) -> list[HistoryPoint]
+    store.review_counts(session_ids) -> {session id: {"pending": n, "confirmed": n, "dismissed": n}}
     store.export_labels(*, athlete=None, lift=None, reviewed_only=True) -> list[dict]
     store.export_flags_csv(*, athlete=None, lift=None, reviewed_only=True) -> str
     store.rep_clip_path(session, rep) -> Path   (where a rep's slow-motion clip is kept)
@@ -64,7 +65,6 @@ Times are naive UTC ``datetime`` values.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -83,6 +83,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from formcheck.csvsafe import csv_writer
 from formcheck.faults import FAULT_CODES
 
 __all__ = [
@@ -264,6 +265,8 @@ class HistoryPoint:
     source_name: str
     fault_reps: Mapping[str, int]
     pending: int
+    confirmed: int = 0
+    dismissed: int = 0
 
     def __post_init__(self) -> None:
         _check(self.rep_count >= 0, "rep_count >= 0", self.rep_count)
@@ -794,25 +797,39 @@ class Store:
                   .where(flags.c.session_id.in_([r.id for r in rows])))
             flag_rows = conn.execute(fq).all() if rows else []
         reps: dict[str, dict[str, set[int]]] = {}
-        pending: dict[str, int] = {}
+        counts: dict[str, dict[str, int]] = {}
         for f in flag_rows:
-            if f.review_status == "pending":
-                pending[f.session_id] = pending.get(f.session_id, 0) + 1
+            by_status = counts.setdefault(f.session_id, dict.fromkeys(REVIEW_STATES, 0))
+            by_status[f.review_status] += 1
             if f.review_status != "dismissed":
                 reps.setdefault(f.session_id, {}).setdefault(f.code, set()).add(f.rep)
         return [
             HistoryPoint(session_id=r.id, created_at=r.created_at, lift=r.lift, rep_count=r.rep_count,
                          source_name=r.source_name,
-                         fault_reps={c: len(s) for c, s in reps.get(r.id, {}).items()}, pending=pending.get(r.id, 0))
+                         fault_reps={c: len(s) for c, s in reps.get(r.id, {}).items()},
+                         **counts.get(r.id, dict.fromkeys(REVIEW_STATES, 0)))
             for r in rows
         ]
+
+    def review_counts(self, session_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per session: its flags (the tool's and the coach's) by review state, every state present."""
+        ids = [i for i in session_ids if isinstance(i, str)]
+        out = {i: dict.fromkeys(REVIEW_STATES, 0) for i in ids}
+        if not ids:
+            return out
+        q = (sa.select(flags.c.session_id, flags.c.review_status, sa.func.count())
+             .where(flags.c.session_id.in_(ids)).group_by(flags.c.session_id, flags.c.review_status))
+        with self._read() as conn:
+            for sid, status, n in conn.execute(q):
+                out[sid][status] = int(n)
+        return out
 
     def _export_sessions(self, athlete: str | None, lift: str | None, reviewed_only: bool
                          ) -> list[tuple[SessionRecord, list[FlagRecord]]]:
         out = []
         for s in reversed(self.list_sessions(athlete=athlete, lift=lift)):
             fl = self.flags_for_session(s.id)
-            if reviewed_only and s.reviewed_at is None and all(f.review_status == "pending" for f in fl):
+            if reviewed_only and s.reviewed_at is None and not any(_touched(f) for f in fl):
                 continue
             out.append((s, fl))
         return out
@@ -820,6 +837,12 @@ class Store:
     def export_labels(self, *, athlete: str | None = None, lift: str | None = None,
                       reviewed_only: bool = True) -> list[dict[str, Any]]:
         """Reviewed sessions in the format of ``../shared/data/lifts/labels.json`` (see LABELS.md).
+
+        A session is reviewed once the coach did anything to it: confirmed or dismissed a flag,
+        changed a severity, wrote a comment, added a missed fault, or marked it reviewed.
+        ``reviewed_only=False`` exports every session. Besides the labels' keys, each entry has
+        ``review``: every flag with its decision, severity (formcheck's and the coach's), origin and
+        comments, so no review action is lost.
 
         Per rep and fault: a confirmed flag or a missed fault the coach added -> ``yes``, a dismissed
         flag -> ``no``, a flag not reviewed yet -> ``unsure``; without a flag: a fault not judged for
@@ -832,9 +855,10 @@ class Store:
 
     def export_flags_csv(self, *, athlete: str | None = None, lift: str | None = None,
                          reviewed_only: bool = True) -> str:
-        """One row per flag (the tool's and the coach's) with its review decision and label value."""
+        """One row per flag (the tool's and the coach's) of the reviewed sessions (see :meth:`export_labels`)
+        with its review decision, label value, severities and comments; cells guarded against formulas."""
         buf = io.StringIO()
-        w = csv.writer(buf)
+        w = csv_writer(buf)
         w.writerow(["session_id", "file", "athlete", "lift", "view", "rep", "start_s", "bottom_s", "end_s", "code",
                     "origin", "review_status", "label", "auto_severity", "severity", "measured", "limit", "units",
                     "confidence", "t_s", "reviewed_at", "comments"])
@@ -852,6 +876,21 @@ class Store:
 
 
 _FLAG_LABEL = {"confirmed": "yes", "dismissed": "no", "pending": "unsure"}
+
+
+def _touched(f: FlagRecord) -> bool:
+    """The coach did something to this flag: a decision, a severity change, a comment, or added it."""
+    return (f.review_status != "pending" or f.origin == "coach" or bool(f.comments) or f.reviewed_at is not None
+            or (f.auto_severity is not None and f.severity != f.auto_severity))
+
+
+def _review_entry(f: FlagRecord) -> dict[str, Any]:
+    return {
+        "rep": f.rep, "code": f.code, "origin": f.origin, "review_status": f.review_status,
+        "label": _FLAG_LABEL[f.review_status], "auto_severity": f.auto_severity, "severity": f.severity,
+        "t_s": _s(f.t_ms), "reviewed_at": f.reviewed_at.isoformat(timespec="seconds") if f.reviewed_at else None,
+        "comments": [{"text": c.text, "at": c.created_at.isoformat(timespec="seconds")} for c in f.comments],
+    }
 
 
 def _label_entry(s: SessionRecord, fl: Sequence[FlagRecord]) -> dict[str, Any]:
@@ -907,6 +946,8 @@ def _label_entry(s: SessionRecord, fl: Sequence[FlagRecord]) -> dict[str, Any]:
         "faults": clip_faults,
         "confidence": "high" if pending == 0 and s.reviewed_at is not None else ("low" if pending == len(fl) else "medium"),
         "notes": "; ".join(notes),
+        "reviewed_at": s.reviewed_at.isoformat(timespec="seconds") if s.reviewed_at else None,
+        "review": [_review_entry(f) for f in fl],
     }
 
 

@@ -448,3 +448,24 @@ def test_killed_analysis_reports_failure_and_leaves_nothing(tmp_path: Path) -> N
     assert not clip.exists()
     store.remove_leftovers(older_than_s=0, work_older_than_s=0)
     assert list(store.work_dir.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- review work visible everywhere
+
+
+def test_history_follows_the_review(analysed_copy: Path) -> None:
+    store = Store(analysed_copy)
+    before = app("history")
+    n_flags = int({m.label: m.value for m in before.metric}["Flags"])
+    f = store.review_queue()[0]
+    store.set_review(f.id, status="dismissed")
+    store.add_comment(f.id, f"false alarm {EVIL}")
+    at = app("history")
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Flags"]) == n_flags - 1, "a dismissed flag no longer counts"
+    assert metrics["Dismissed"] == "1" and int(metrics["Flags to review"]) == n_flags - 1
+    shown = texts(at)
+    assert any("1 dismissed" in t for t in shown)
+    assert any("false alarm" in t for t in shown), "comments are shown with the session's flags"
+    assert not any(raw in unescaped(t) for t in shown for raw in EVIL_RAW)

@@ -534,3 +534,105 @@ def test_two_writer_processes(tmp_path: Path, writer_script: Path) -> None:
     for name in ("Ann", "Bob"):
         assert len(store.review_queue(athlete=name, status="confirmed")) == 12
         assert len(store.review_queue(athlete=name, status="pending")) == 12
+
+
+# --------------------------------------------------------------------------- every review action exported
+
+
+@pytest.mark.parametrize(
+    "action, check",
+    [
+        (lambda st, f: st.set_review(f.id, severity="minor"),
+         lambda e, row: e["review"][0]["severity"] == "minor" and e["review"][0]["auto_severity"] == "major"
+         and row["severity"] == "minor" and row["auto_severity"] == "major" and row["review_status"] == "pending"),
+        (lambda st, f: st.add_comment(f.id, "look at the hips"),
+         lambda e, row: e["review"][0]["comments"][0]["text"] == "look at the hips" and "look at the hips" in e["notes"]
+         and row["comments"] == "look at the hips"),
+        (lambda st, f: st.set_review(f.id, status="confirmed"),
+         lambda e, row: e["reps"][0]["faults"]["rounded_back"] == "yes" and row["label"] == "yes"),
+        (lambda st, f: st.set_review(f.id, status="dismissed"),
+         lambda e, row: e["reps"][0]["faults"]["rounded_back"] == "no" and row["label"] == "no"),
+        (lambda st, f: st.add_missed_fault(f.session_id, 3, "heels_lift"),
+         lambda e, row: e["reps"][2]["faults"]["heels_lift"] == "yes"
+         and any(r["code"] == "heels_lift" and r["origin"] == "coach" for r in e["review"])),
+    ],
+    ids=["severity-change-only", "comment-only", "confirm", "dismiss", "added-fault"],
+)
+def test_every_review_action_reaches_both_exports(store: Store, action: Any, check: Any) -> None:
+    import csv as csv_mod
+    import io
+
+    s = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")]))
+    other = store.save_analysis(make_report(flags=[(2, "shallow_depth", "minor")]))  # untouched: left out
+    assert store.export_labels() == [] and len(store.export_flags_csv().splitlines()) == 1
+    action(store, store.flags_for_session(s.id)[0])
+    labels = store.export_labels()
+    assert [e["session_id"] for e in labels] == [s.id]
+    rows = list(csv_mod.DictReader(io.StringIO(store.export_flags_csv())))
+    assert {r["session_id"] for r in rows} == {s.id} and other.id not in json.dumps(labels)
+    assert check(labels[0], next(r for r in rows if r["code"] == "rounded_back"))
+    assert len(store.export_labels(reviewed_only=False)) == 2
+
+
+def test_clean_session_with_an_added_fault_is_exported(store: Store) -> None:
+    s = store.save_analysis(make_report(flags=[]))
+    store.add_missed_fault(s.id, 2, "shallow_depth", comment="above parallel")
+    (e,) = store.export_labels()
+    assert e["reps"][1]["faults"]["shallow_depth"] == "yes" and e["reps"][0]["faults"]["shallow_depth"] == "no"
+    assert "above parallel" in store.export_flags_csv()
+
+
+EVIL_CELLS = ["=HYPERLINK(\"http://e.vil\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+def test_csv_export_guards_formula_cells(store: Store) -> None:
+    import csv as csv_mod
+    import io
+
+    s = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")]), athlete=EVIL_CELLS[0],
+                            source_name=EVIL_CELLS[3])
+    fid = store.flags_for_session(s.id)[0].id
+    store.add_comment(fid, EVIL_CELLS[1])
+    rows = list(csv_mod.reader(io.StringIO(store.export_flags_csv())))
+    for cell in (c for row in rows for c in row):
+        assert not cell.startswith(("=", "+", "@", "\t", "\r")), cell
+        assert not cell.startswith("-") or float(cell) < 0, cell
+    row = dict(zip(rows[0], rows[1]))
+    assert row["athlete"] == "'" + EVIL_CELLS[0] and row["file"] == "'" + EVIL_CELLS[3]
+    assert row["comments"] == "'" + EVIL_CELLS[1]
+
+
+@pytest.mark.parametrize(
+    "value, written",
+    [*[(v, "'" + v) for v in EVIL_CELLS],
+     ("-12.5", "-12.5"), ("+3", "+3"), ("-1e-05", "-1e-05"), (-4.0, -4.0), (7, 7), (None, None),
+     ("plain", "plain"), ("a=b", "a=b"), ("", "")],
+    ids=["equals", "plus", "minus-formula", "at", "tab", "cr", "negative-number", "plus-number", "exponent",
+         "float", "int", "none", "text", "equals-inside", "empty"],
+)
+def test_safe_cell(value: Any, written: Any) -> None:
+    from formcheck.csvsafe import safe_cell
+
+    assert safe_cell(value) == written
+
+
+def test_every_csv_writer_uses_the_guard() -> None:
+    """No module writes CSV except through formcheck.csvsafe (one helper, every writer)."""
+    offenders = [str(p.relative_to(REPO)) for p in sorted(REPO.rglob("*.py"))
+                 if ".venv" not in p.parts and p.name != "csvsafe.py" and "tests" not in p.parts
+                 and ("csv.writer(" in p.read_text(encoding="utf-8", errors="replace")
+                      or "csv.DictWriter(" in p.read_text(encoding="utf-8", errors="replace"))]
+    assert offenders == []
+
+
+def test_history_counts_follow_the_reviews(store: Store) -> None:
+    s = store.save_analysis(make_report(flags=[(1, "rounded_back", "major"), (2, "shallow_depth", "minor")],
+                                        athlete="Ann"))
+    fl = store.flags_for_session(s.id)
+    h = store.athlete_history("Ann")[0]
+    assert (h.pending, h.confirmed, h.dismissed) == (2, 0, 0)
+    store.set_review(fl[0].id, status="dismissed")
+    store.add_missed_fault(s.id, 3, "heels_lift")
+    h = store.athlete_history("Ann")[0]
+    assert (h.pending, h.confirmed, h.dismissed) == (1, 1, 1)
+    assert store.review_counts([s.id]) == {s.id: {"pending": 1, "confirmed": 1, "dismissed": 1}}

@@ -49,10 +49,12 @@ def render() -> None:
         return
     athlete = st.selectbox("Athlete", athletes, format_func=athlete_label, key="hist-athlete")
     history = store.athlete_history(athlete)
-    c = st.columns(3)
+    c = st.columns(5)
     c[0].metric("Sessions", len(history))
     c[1].metric("Reps analysed", sum(h.rep_count for h in history))
     c[2].metric("Flags to review", sum(h.pending for h in history))
+    c[3].metric("Confirmed", sum(h.confirmed for h in history), help="Confirmed flags and faults the coach added")
+    c[4].metric("Dismissed", sum(h.dismissed for h in history), help="False flags")
 
     df = trend_frame(history)
     st.subheader("How often each fault shows up")
@@ -74,7 +76,8 @@ def render() -> None:
     st.subheader("Sessions")
     table = pd.DataFrame([{"Date": fmt_time(h.created_at), "Clip": h.source_name, "Lift": h.lift, "Reps": h.rep_count,
                            "Faults (reps)": ", ".join(f"{fault_title(k)} ({v})" for k, v in h.fault_reps.items()) or "–",
-                           "To review": h.pending} for h in reversed(history)])
+                           "To review": h.pending, "Confirmed": h.confirmed, "Dismissed": h.dismissed}
+                          for h in reversed(history)])
     st.dataframe(table, hide_index=True, width="stretch")
 
     sessions = store.list_sessions(athlete=athlete)

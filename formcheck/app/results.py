@@ -17,6 +17,7 @@ from formcheck.guidance import units_display
 from formcheck.storage import SessionRecord, Store
 from formcheck.video import VideoError
 
+REVIEW_WORDS = {"pending": "to review", "confirmed": ":green[confirmed]", "dismissed": ":gray[~~dismissed~~]"}
 ANGLES = {"trunk_deg": "Trunk lean", "hip_deg": "Hip angle", "knee_deg": "Knee angle"}
 FLAG_RED = "#b42318"
 REP_BLUE = "#2e90fa"
@@ -132,7 +133,14 @@ def angle_chart(frames: pd.DataFrame, reps: Sequence[Mapping[str, Any]], flags: 
 # --------------------------------------------------------------------------- sections
 
 
-def _cards(report: Mapping[str, Any], flag_count: int) -> None:
+def review_summary(counts: Mapping[str, int]) -> str:
+    """"2 to review · 1 confirmed · 1 dismissed" (states with none left out; "no flags" when empty)."""
+    parts = [f"{counts.get(k, 0)} {w}" for k, w in (("pending", "to review"), ("confirmed", "confirmed"),
+                                                     ("dismissed", "dismissed")) if counts.get(k, 0)]
+    return " · ".join(parts) or "no flags"
+
+
+def _cards(report: Mapping[str, Any], counts: Mapping[str, int]) -> None:
     c = st.columns(5)
     lift_help = ("recognised from the movement" if report.get("lift_source") == "auto" else "as chosen")
     if report.get("lift_confidence") is not None:
@@ -140,8 +148,9 @@ def _cards(report: Mapping[str, Any], flag_count: int) -> None:
     c[0].metric("Lift", str(report.get("lift", "")).capitalize(), help=lift_help.capitalize())
     partial = report.get("partial_reps", 0)
     c[1].metric("Reps", report.get("rep_count", 0), help=f"{partial} partial rep(s) at the clip's edges not counted")
-    majors = sum(f["severity"] == "major" for f in report.get("flags", []))
-    c[2].metric("Flags", flag_count, help=f"{majors} major" if flag_count else "No fault flagged")
+    # After the coach's review: dismissed flags no longer count, added faults do.
+    open_flags = counts.get("pending", 0) + counts.get("confirmed", 0)
+    c[2].metric("Flags", open_flags, help=review_summary(counts).capitalize())
     c[3].metric("View", str(report.get("view", "")).capitalize(), help=f"Facing {report.get('facing', '')}")
     conf = report.get("view_confidence")
     c[4].metric("Confidence", f"{conf:.0%}" if conf is not None else "–",
@@ -279,7 +288,11 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
                f"model {md(session.model)} · {session.source_kind}")
     for w in report.get("warnings", []):
         st.warning(md(w), icon="ℹ️")
-    _cards(report, len(report.get("flags", [])))
+    reviewed = store.flags_for_session(session.id)
+    counts = store.review_counts([session.id])[session.id]
+    _cards(report, counts)
+    st.caption(f"Review: {review_summary(counts)}"
+               + (f" · session reviewed {fmt_time(session.reviewed_at)}" if session.reviewed_at else ""))
 
     frames = session_frames(session)
     video = session.file("video")
@@ -292,13 +305,14 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
             st.info("No annotated video was kept for this session.")
     with right:
         st.markdown("**Flags**")
-        flags_ = report.get("flags", [])
-        if not flags_:
+        if not reviewed:
             st.success("No fault flagged.")
-        for f in flags_:
-            sev = ":red[major]" if f["severity"] == "major" else ":orange[minor]"
-            st.markdown(f"- Rep {f['rep']} · **{fault_title(f['code'])}** · "
-                        f"{evidence(f['measured'], f['limit'], f['units'])} · {sev}")
+        for f in reviewed:
+            sev = ":red[major]" if f.severity == "major" else ":orange[minor]"
+            st.markdown(f"- Rep {f.rep} · **{fault_title(f.code)}** · "
+                        f"{evidence(f.measured, f.limit, f.units)} · {sev} · {REVIEW_WORDS[f.review_status]}")
+            for c in f.comments:
+                st.caption(f"💬 {md(c.text)} · {fmt_time(c.created_at)}")
         na = report.get("not_assessable", {})
         if na:
             st.caption("Not assessable here: " + "; ".join(f"{fault_title(c)} ({why})" for c, why in na.items()))
