@@ -17,13 +17,16 @@ API (the app and the live page use only this)
         source_name: display only (e.g. the uploaded file's name), never used as a path.
         move: move the files instead of copying them (they must be yours to move).
     store.get_session(session_id) -> SessionRecord | None
-    store.list_sessions(*, athlete=None, lift=None, limit=None) -> list[SessionRecord]  (newest first)
+    store.list_sessions(*, athlete=None, lift=None, since=None, until=None, limit=None) -> list[SessionRecord]
+        (newest first; since/until: dates, both days included)
     store.find_session(analysis_key, athlete="") -> SessionRecord | None
     store.athletes() -> list[str]
     store.flags_for_session(session_id) -> list[FlagRecord]
     store.get_flag(flag_id) -> FlagRecord | None
     store.review_queue(*, athlete=None, lift=None, code=None, status="pending", order="newest",
-                       limit=None) -> list[FlagRecord]
+                       since=None, until=None, limit=None) -> list[FlagRecord]
+    store.rep_queue(*, scope="all", athlete=None, lift=None, code=None, since=None, until=None)
+        -> list[RepItem]   (every rep, clean or flagged; scope "all" or "unreviewed")
     store.set_review(flag_id, *, status=None, severity=None) -> FlagRecord
     store.add_comment(flag_id, text) -> FlagRecord
     store.add_missed_fault(session_id, rep, code, *, severity="minor", comment="") -> FlagRecord
@@ -76,7 +79,7 @@ import unicodedata
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -88,7 +91,7 @@ from formcheck.faults import FAULT_CODES
 
 __all__ = [
     "DB_FILENAME", "ENV_DATA_DIR", "ENV_DB_URL", "ORIGINS", "REVIEW_STATES", "SCHEMA_VERSION",
-    "SEVERITIES", "SOURCE_KINDS", "CommentRecord", "FlagRecord", "HistoryPoint", "SessionRecord",
+    "SEVERITIES", "SOURCE_KINDS", "CommentRecord", "FlagRecord", "HistoryPoint", "RepItem", "SessionRecord",
     "Store", "StoreError", "clean_athlete", "default_data_dir",
 ]
 
@@ -102,6 +105,7 @@ REVIEW_STATES = ("pending", "confirmed", "dismissed")
 SEVERITIES = ("minor", "major")
 ORIGINS = ("auto", "coach")
 ORDERS = ("newest", "severity")
+REP_SCOPES = ("all", "unreviewed")
 MAX_ATHLETE_CHARS = 80
 MAX_COMMENT_CHARS = 2000
 MAX_SOURCE_NAME_CHARS = 200
@@ -252,6 +256,25 @@ class FlagRecord:
         _check(self.origin in ORIGINS, f"origin in {ORIGINS}", self.origin)
         _check(self.review_status in REVIEW_STATES, f"review_status in {REVIEW_STATES}", self.review_status)
         _check(isinstance(self.rep, int) and self.rep >= 1, "a 1-based rep number", self.rep)
+
+
+@dataclass(frozen=True)
+class RepItem:
+    """One rep of a session with every flag on it (none for a clean rep), for the review page."""
+
+    session: SessionRecord
+    rep: int
+    flags: tuple[FlagRecord, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(self.session.rep(self.rep) is not None, f"a rep of session {self.session.id}", self.rep)
+        _check(all(f.session_id == self.session.id and f.rep == self.rep for f in self.flags),
+               "flags of this rep only", [(f.session_id, f.rep) for f in self.flags])
+
+    @property
+    def reviewed(self) -> bool:
+        """No flag of the rep waits for review and its session is reviewed (see the module docstring)."""
+        return self.session.reviewed_at is not None and all(f.review_status != "pending" for f in self.flags)
 
 
 @dataclass(frozen=True)
@@ -602,13 +625,14 @@ class Store:
             r = conn.execute(sa.select(sessions).where(sessions.c.id == session_id, sessions.c.state == "complete")).first()
         return self._session_from_row(r) if r is not None else None
 
-    def list_sessions(self, *, athlete: str | None = None, lift: str | None = None,
-                      limit: int | None = None) -> list[SessionRecord]:
+    def list_sessions(self, *, athlete: str | None = None, lift: str | None = None, since: date | None = None,
+                      until: date | None = None, limit: int | None = None) -> list[SessionRecord]:
         q = sa.select(sessions).where(sessions.c.state == "complete")
         if athlete is not None:
             q = q.where(sessions.c.athlete == clean_athlete(athlete))
         if lift is not None:
             q = q.where(sessions.c.lift == lift)
+        q = _date_filter(q, since, until)
         q = q.order_by(sessions.c.created_at.desc(), sessions.c.id)
         if limit is not None:
             q = q.limit(int(limit))
@@ -676,11 +700,12 @@ class Store:
             return self._flags_from_rows(conn, conn.execute(q).all())
 
     def review_queue(self, *, athlete: str | None = None, lift: str | None = None, code: str | None = None,
-                     status: str | None = "pending", order: str = "newest", limit: int | None = None) -> list[FlagRecord]:
+                     status: str | None = "pending", order: str = "newest", since: date | None = None,
+                     until: date | None = None, limit: int | None = None) -> list[FlagRecord]:
         """Flags across sessions; ``status`` None means every state. ``order``: "newest" or "severity"."""
         _check(order in ORDERS, f"order in {ORDERS}", order)
         _check(status is None or status in REVIEW_STATES, f"status None or in {REVIEW_STATES}", status)
-        q = self._flag_query()
+        q = _date_filter(self._flag_query(), since, until)
         if athlete is not None:
             q = q.where(sessions.c.athlete == clean_athlete(athlete))
         if lift is not None:
@@ -699,6 +724,35 @@ class Store:
             q = q.limit(int(limit))
         with self._read() as conn:
             return self._flags_from_rows(conn, conn.execute(q).all())
+
+    def rep_queue(self, *, scope: str = "all", athlete: str | None = None, lift: str | None = None,
+                  code: str | None = None, since: date | None = None, until: date | None = None) -> list[RepItem]:
+        """Every rep of the matching sessions, newest session first, clean reps included.
+
+        ``scope`` "all": every rep; "unreviewed": reps not :attr:`RepItem.reviewed` (a flag still
+        pending, or a session nobody reviewed yet, clean sessions included). ``code``: only reps
+        with a flag of that fault (in any review state).
+        """
+        _check(scope in REP_SCOPES, f"scope in {REP_SCOPES}", scope)
+        found = self.list_sessions(athlete=athlete, lift=lift, since=since, until=until)
+        by_rep: dict[tuple[str, int], list[FlagRecord]] = {}
+        if found:
+            q = (self._flag_query().where(flags.c.session_id.in_([s.id for s in found]))
+                 .order_by(flags.c.rep, flags.c.t_ms, flags.c.id))
+            with self._read() as conn:
+                for f in self._flags_from_rows(conn, conn.execute(q).all()):
+                    by_rep.setdefault((f.session_id, f.rep), []).append(f)
+        out = []
+        for s in found:
+            for r in s.reps:
+                n = int(r["rep"])
+                item = RepItem(s, n, tuple(by_rep.get((s.id, n), ())))
+                if scope == "unreviewed" and item.reviewed:
+                    continue
+                if code is not None and not any(f.code == code for f in item.flags):
+                    continue
+                out.append(item)
+        return out
 
     def set_review(self, flag_id: int, *, status: str | None = None, severity: str | None = None) -> FlagRecord:
         """Confirm, dismiss or reset a flag and/or change its severity."""
@@ -952,6 +1006,17 @@ def _label_entry(s: SessionRecord, fl: Sequence[FlagRecord]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _date_filter(q: sa.Select, since: date | None, until: date | None) -> sa.Select:
+    """Sessions created on ``since`` or later and on ``until`` or earlier (dates, UTC)."""
+    if since is not None:
+        _check(isinstance(since, date), "a date", since)
+        q = q.where(sessions.c.created_at >= datetime(since.year, since.month, since.day))
+    if until is not None:
+        _check(isinstance(until, date), "a date", until)
+        q = q.where(sessions.c.created_at < datetime(until.year, until.month, until.day) + timedelta(days=1))
+    return q
 
 
 def _s(ms: Any) -> float | None:

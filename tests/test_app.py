@@ -469,3 +469,38 @@ def test_history_follows_the_review(analysed_copy: Path) -> None:
     assert any("1 dismissed" in t for t in shown)
     assert any("false alarm" in t for t in shown), "comments are shown with the session's flags"
     assert not any(raw in unescaped(t) for t in shown for raw in EVIL_RAW)
+
+
+@pytest.mark.parametrize("scope", ["all", "unreviewed"], ids=["all-reps", "not-yet-reviewed"])
+def test_missed_fault_on_a_clean_session(data_dir: Path, scope: str) -> None:
+    store = Store(data_dir)
+    clean = store.save_analysis(make_report(n_reps=2, flags=[]), athlete="Cleo", source_name="clean.mp4")
+    at = app("review")
+    assert not at.exception
+    assert not flag_keys(at, "confirm-"), "no flag anywhere: the flagged view is empty"
+    at.button_group(key="rv-scope").set_value(scope).run()
+    assert not at.exception
+    key = f"missed-{clean.id[:12]}-2"
+    assert any("formcheck flagged nothing on this rep" in t for t in texts(at))
+    at.selectbox(key=f"{key}-code").set_value("shallow_depth").run()
+    at.text_input(key=f"{key}-note").set_value("above parallel").run()
+    at.button(key=f"{key}-add").click().run()
+    assert not at.exception
+    (added,) = store.flags_for_session(clean.id)
+    assert (added.rep, added.code, added.origin, added.review_status) == (2, "shallow_depth", "coach", "confirmed")
+    assert [c.text for c in added.comments] == ["above parallel"]
+    assert store.export_labels()[0]["reps"][1]["faults"]["shallow_depth"] == "yes"
+
+
+def test_review_filters_by_date(data_dir: Path) -> None:
+    import datetime as dt
+
+    store = Store(data_dir)
+    store.save_analysis(make_report(n_reps=1, flags=[(1, "rounded_back", "major")]))
+    at = app("review")
+    assert len(flag_keys(at, "confirm-")) == 1
+    at.date_input(key="rv-since").set_value(dt.date.today() + dt.timedelta(days=1)).run()
+    assert not at.exception and not flag_keys(at, "confirm-")
+    at.button_group(key="rv-scope").set_value("all").run()
+    assert not at.exception
+    assert any("No rep matches these filters" in t for t in texts(at))

@@ -636,3 +636,45 @@ def test_history_counts_follow_the_reviews(store: Store) -> None:
     h = store.athlete_history("Ann")[0]
     assert (h.pending, h.confirmed, h.dismissed) == (1, 1, 1)
     assert store.review_counts([s.id]) == {s.id: {"pending": 1, "confirmed": 1, "dismissed": 1}}
+
+
+# --------------------------------------------------------------------------- every rep reviewable
+
+
+def test_rep_queue_lists_clean_reps_and_sessions(store: Store) -> None:
+    from datetime import date, timedelta
+
+    clean = store.save_analysis(make_report(n_reps=2, flags=[], athlete="Ann"))
+    time.sleep(0.01)
+    flagged = store.save_analysis(make_report(n_reps=3, flags=[(2, "rounded_back", "major")], athlete="Bob"))
+    every = [(i.session.id, i.rep, [f.code for f in i.flags]) for i in store.rep_queue()]
+    assert every == [(flagged.id, 1, []), (flagged.id, 2, ["rounded_back"]), (flagged.id, 3, []),
+                     (clean.id, 1, []), (clean.id, 2, [])]
+    assert len(store.rep_queue(scope="unreviewed")) == 5, "nobody reviewed anything yet"
+    assert [(i.session.id, i.rep) for i in store.rep_queue(code="rounded_back")] == [(flagged.id, 2)]
+    assert [i.session.id for i in store.rep_queue(athlete="Ann")] == [clean.id] * 2
+    today = date.today()
+    assert len(store.rep_queue(since=today, until=today)) == 5
+    assert store.rep_queue(until=today - timedelta(days=1)) == []
+    assert store.rep_queue(since=today + timedelta(days=1)) == []
+
+    store.mark_session_reviewed(clean.id)  # looked at the clean clip: nothing to add
+    store.set_review(store.flags_for_session(flagged.id)[0].id, status="confirmed")
+    assert store.rep_queue(scope="unreviewed") == []
+    store.set_review(store.flags_for_session(flagged.id)[0].id, status="pending")
+    assert [(i.session.id, i.rep) for i in store.rep_queue(scope="unreviewed")] == [(flagged.id, 2)]
+
+
+def test_missed_fault_on_a_clean_session(store: Store) -> None:
+    s = store.save_analysis(make_report(n_reps=2, flags=[]))
+    assert store.review_queue(status=None) == [], "no flag, so the flag queue is empty"
+    m = store.add_missed_fault(s.id, 1, "rounded_back", severity="major", comment="flexed at the bottom")
+    item = store.rep_queue()[0]
+    assert [f.id for f in item.flags] == [m.id] and item.reviewed
+    assert store.get_session(s.id).reviewed_at is not None
+    assert store.export_labels()[0]["reps"][0]["faults"]["rounded_back"] == "yes"
+
+
+def test_rep_queue_rejects_a_bad_scope(store: Store) -> None:
+    with pytest.raises(StoreError, match="scope in"):
+        store.rep_queue(scope="flagged")
