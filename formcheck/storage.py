@@ -31,6 +31,7 @@ API (the app and the live page use only this)
     store.add_comment(flag_id, text) -> FlagRecord
     store.add_missed_fault(session_id, rep, code, *, severity="minor", comment="") -> FlagRecord
     store.mark_session_reviewed(session_id) -> SessionRecord
+    store.delete_session(session_id) -> None      (its rows, reviews and every file, for good)
     store.athlete_history(athlete) -> list[HistoryPoint]
     store.review_counts(session_ids) -> {session id: {"pending": n, "confirmed": n, "dismissed": n}}
     store.export_labels(*, athlete=None, lift=None, reviewed_only=True) -> list[dict]
@@ -828,6 +829,31 @@ class Store:
         flag = self.get_flag(flag_id)
         assert flag is not None
         return flag
+
+    def delete_session(self, session_id: str) -> None:
+        """Remove a session for good: its row, flags, comments and its folder (clip, reports, rep clips).
+
+        The rows go in one transaction; then the folder is moved to ``.staging`` and removed. A crash
+        in between leaves a folder without a row, which :meth:`remove_leftovers` deletes later.
+        """
+        if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
+            raise StoreError(f"no session {session_id!r}")
+        with self._write() as conn:
+            flag_ids = sa.select(flags.c.id).where(flags.c.session_id == session_id).scalar_subquery()
+            conn.execute(sa.delete(comments).where(comments.c.flag_id.in_(flag_ids)))
+            conn.execute(sa.delete(flags).where(flags.c.session_id == session_id))
+            n = conn.execute(sa.delete(sessions).where(sessions.c.id == session_id)).rowcount
+        if not n:
+            raise StoreError(f"no session {session_id!r}")
+        folder = self.sessions_dir / session_id
+        trash = self.data_dir / ".staging" / f"deleted-{session_id}"
+        try:
+            os.replace(folder, trash)
+        except FileNotFoundError:
+            return
+        except OSError:
+            trash = folder
+        shutil.rmtree(trash, ignore_errors=True)
 
     def mark_session_reviewed(self, session_id: str) -> SessionRecord:
         """The coach looked at the whole session: faults judged clear export as ``no``."""

@@ -504,3 +504,36 @@ def test_review_filters_by_date(data_dir: Path) -> None:
     at.button_group(key="rv-scope").set_value("all").run()
     assert not at.exception
     assert any("No rep matches these filters" in t for t in texts(at))
+
+
+# --------------------------------------------------------------------------- deleting
+
+
+def test_delete_session_from_history(data_dir: Path, tmp_path: Path) -> None:
+    store = Store(data_dir)
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"x")
+    old = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")]), athlete="Dee", source_name="old.mp4",
+                              video_path=video)
+    time.sleep(0.01)
+    new = store.save_analysis(make_report(flags=[]), athlete="Dee", source_name="new.mp4", video_path=video)
+    at = app("history")
+    at.selectbox(key="hist-session").set_value(old.id).run()
+    key = f"hist-{old.id[:8]}"
+    at.button(key=f"{key}-delete").click().run()
+    assert any("removed for good" in str(w.value) for w in at.warning), "asks first"
+    assert store.get_session(old.id) is not None and old.dir.is_dir()
+    at.button(key=f"{key}-delete-no").click().run()
+    assert store.get_session(old.id) is not None, "cancel keeps it"
+    assert not any("removed for good" in str(w.value) for w in at.warning)
+    at.button(key=f"{key}-delete").click().run()
+    at.button(key=f"{key}-delete-yes").click().run()
+    assert not at.exception
+    assert store.get_session(old.id) is None and not old.dir.exists() and store.flags_for_session(old.id) == []
+    assert [s.id for s in store.list_sessions()] == [new.id] and new.dir.is_dir()
+    assert any("Deleted" in t for t in texts(at))
+    assert at.selectbox(key="hist-session").value == new.id
+    at.button(key=f"hist-{new.id[:8]}-delete").click().run()
+    at.button(key=f"hist-{new.id[:8]}-delete-yes").click().run()
+    assert not at.exception and store.list_sessions() == []
+    assert any("No sessions yet" in t for t in texts(at))

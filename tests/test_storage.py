@@ -678,3 +678,41 @@ def test_missed_fault_on_a_clean_session(store: Store) -> None:
 def test_rep_queue_rejects_a_bad_scope(store: Store) -> None:
     with pytest.raises(StoreError, match="scope in"):
         store.rep_queue(scope="flagged")
+
+
+# --------------------------------------------------------------------------- deleting a session
+
+
+def test_delete_session_removes_files_and_rows(store: Store, tmp_path: Path) -> None:
+    video = tmp_path / "in.mp4"
+    video.write_bytes(b"not really a video")
+    gone = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")], athlete="Ann"),
+                               video_path=video, original_path=video, files=_files(tmp_path))
+    kept = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")], athlete="Ann"), files=_files(tmp_path))
+    fid = store.flags_for_session(gone.id)[0].id
+    store.add_comment(fid, "flexion")
+    store.add_missed_fault(gone.id, 2, "heels_lift")
+    store.rep_clip_path(gone, 1).write_bytes(b"clip cut later by the app")
+    assert gone.file("video") and gone.file("original") and gone.file("csv")
+
+    store.delete_session(gone.id)
+    assert not gone.dir.exists() and not any((store.data_dir / ".staging").iterdir())
+    assert store.get_session(gone.id) is None and store.flags_for_session(gone.id) == []
+    con = sqlite3.connect(store.data_dir / "formcheck.db")
+    try:
+        assert con.execute("SELECT count(*) FROM sessions WHERE id = ?", (gone.id,)).fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM flags WHERE session_id = ?", (gone.id,)).fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM comments WHERE flag_id = ?", (fid,)).fetchone() == (0,)
+    finally:
+        con.close()
+    assert [s.id for s in store.list_sessions()] == [kept.id] and kept.file("csv") is not None
+    assert len(store.flags_for_session(kept.id)) == 1
+    assert store.athlete_history("Ann")[0].session_id == kept.id
+
+
+@pytest.mark.parametrize("sid", ["f" * 32, "../etc", ""], ids=["unknown", "path", "empty"])
+def test_delete_unknown_session(store: Store, sid: str) -> None:
+    store.save_analysis(make_report())
+    with pytest.raises(StoreError, match="no session"):
+        store.delete_session(sid)
+    assert len(store.list_sessions()) == 1

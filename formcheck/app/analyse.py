@@ -11,7 +11,7 @@ from typing import Any
 import streamlit as st
 
 from formcheck.app.media import suffix_for
-from formcheck.app.results import render_session
+from formcheck.app.results import delete_control, deleted_notice, render_session
 from formcheck.app.ui import UPLOAD_TYPES, Settings, get_jobs, get_store, md, settings
 from formcheck.models import ModelNotFoundError, list_models
 from formcheck.storage import Store
@@ -171,6 +171,7 @@ def render() -> None:
                                       **options)], [])
 
     _follow(jobs)
+    deleted_notice()
     for e in st.session_state.get(ERRORS, []):
         st.error(md(e), icon=":material/error:")
     sessions = [x for x in (store.get_session(i) for i in st.session_state.get(RESULTS, [])) if x is not None]
@@ -188,3 +189,5 @@ def render() -> None:
                         key="fc_pick")
         chosen = next(x for x in sessions if x.id == pick)
     render_session(store, chosen, key=f"an-{chosen.id[:8]}")
+    st.divider()
+    delete_control(store, chosen, key=f"an-{chosen.id[:8]}", forget=("fc_pick",))

@@ -14,7 +14,7 @@ import streamlit as st
 from formcheck.app.media import frame_at, make_rep_clip
 from formcheck.app.ui import athlete_label, fault_title, fmt_time, md
 from formcheck.guidance import units_display
-from formcheck.storage import SessionRecord, Store
+from formcheck.storage import SessionRecord, Store, StoreError
 from formcheck.video import VideoError
 
 REVIEW_WORDS = {"pending": "to review", "confirmed": ":green[confirmed]", "dismissed": ":gray[~~dismissed~~]"}
@@ -278,6 +278,48 @@ def _downloads(session: SessionRecord, key: str) -> None:
             else:
                 st.download_button(label, data=lambda p=path: p.read_bytes(), file_name=file_name, mime=mime,
                                    key=f"{key}-dl-{name}", icon=":material/download:", on_click="ignore")
+
+
+DELETED_NOTICE = "fc_deleted_notice"
+
+
+def _ask_delete(key: str, ask: bool) -> None:
+    st.session_state[f"{key}-ask-delete"] = ask
+
+
+def _delete(store: Store, session_id: str, name: str, key: str, forget: tuple[str, ...]) -> None:
+    try:
+        store.delete_session(session_id)
+        st.session_state[DELETED_NOTICE] = f"Deleted “{name}” with its video, reports and reviews."
+    except StoreError as exc:
+        st.session_state[DELETED_NOTICE] = f"That did not work: {exc}."
+    st.session_state.pop(f"{key}-ask-delete", None)
+    for k in forget:  # widgets that picked the deleted session start afresh
+        st.session_state.pop(k, None)
+
+
+def deleted_notice() -> None:
+    """Show (once) what the last delete did."""
+    text = st.session_state.pop(DELETED_NOTICE, None)
+    if text:
+        st.success(md(text), icon=":material/delete:")
+
+
+def delete_control(store: Store, session: SessionRecord, key: str, forget: tuple[str, ...] = ()) -> None:
+    """A "Delete this session" button that asks for confirmation before removing it for good."""
+    name = session.source_name or "Recorded session"
+    if not st.session_state.get(f"{key}-ask-delete"):
+        st.button("Delete this session…", key=f"{key}-delete", icon=":material/delete:", type="tertiary",
+                  on_click=_ask_delete, args=(key, True),
+                  help="Remove the clip, its reports, flags and reviews from this computer")
+        return
+    with st.container(border=True, key=f"{key}-confirm-box"):
+        st.warning(f"Delete “{md(name)}” ({fmt_time(session.created_at)})? Its video, reports, flags, comments and "
+                   "reviews are removed for good; they also leave the exports.", icon=":material/warning:")
+        c1, c2 = st.columns(2)
+        c1.button("Yes, delete it", key=f"{key}-delete-yes", type="primary", icon=":material/delete_forever:",
+                  on_click=_delete, args=(store, session.id, name, key, forget), width="stretch")
+        c2.button("Cancel", key=f"{key}-delete-no", on_click=_ask_delete, args=(key, False), width="stretch")
 
 
 def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
