@@ -37,6 +37,12 @@ API (the app and the live page use only this)
     store.export_labels(*, athlete=None, lift=None, reviewed_only=True) -> list[dict]
     store.export_flags_csv(*, athlete=None, lift=None, reviewed_only=True) -> str
     store.rep_clip_path(session, rep) -> Path   (where a rep's slow-motion clip is kept)
+    store.record_job(job_id, *, owner, source_name, source_kind, request) -> JobRecord   (state "queued")
+    store.update_job(job_id, *, state, stage=None, session_id=None, message=None) -> JobRecord
+    store.get_job(job_id) -> JobRecord | None
+    store.interrupted_jobs(*, max_age_s=WORK_STALE_AFTER_S) -> list[JobRecord]   (newest first)
+    store.recover_jobs(is_alive=procs.owner_alive) -> list[JobRecord]
+        (queued/running jobs whose server is gone become "interrupted"; run on every open)
 
 Errors are :class:`StoreError` (a ``ValueError``) with a one-line message.
 
@@ -65,6 +71,13 @@ A fault the tool missed is added by the coach as a flag with ``origin="coach"``,
 confirmed. A session counts as reviewed (``reviewed_at``) once no flag of it is pending, or
 when the coach marks it reviewed: its judged-and-clear faults then export as ``no``.
 Times are naive UTC ``datetime`` values.
+
+Analysis jobs
+-------------
+The app records each analysis job (``jobs``: its request, the server process that owns it,
+its state). A job still ``queued`` or ``running`` whose owner process is gone (the server was
+killed or crashed) is marked ``interrupted`` whenever a store is opened, so a restarted
+server can say what happened and offer a retry (``retried`` / ``dismissed`` close it).
 """
 
 from __future__ import annotations
@@ -92,19 +105,23 @@ from formcheck.faults import FAULT_CODES
 
 __all__ = [
     "DB_FILENAME", "ENV_DATA_DIR", "ENV_DB_URL", "ORIGINS", "REVIEW_STATES", "SCHEMA_VERSION",
-    "SEVERITIES", "SOURCE_KINDS", "CommentRecord", "FlagRecord", "HistoryPoint", "RepItem", "SessionRecord",
+    "JOB_RECORD_STATES", "SEVERITIES", "SOURCE_KINDS", "CommentRecord", "FlagRecord", "HistoryPoint", "JobRecord",
+    "RepItem", "SessionRecord",
     "Store", "StoreError", "clean_athlete", "default_data_dir",
 ]
 
 ENV_DATA_DIR = "FORMCHECK_DATA_DIR"
 ENV_DB_URL = "FORMCHECK_DB_URL"
 DB_FILENAME = "formcheck.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SOURCE_KINDS = ("upload", "sample", "live")
 REVIEW_STATES = ("pending", "confirmed", "dismissed")
 SEVERITIES = ("minor", "major")
 ORIGINS = ("auto", "coach")
+#: Analysis jobs: live states, ends, and what a job left running by a dead server becomes.
+JOB_RECORD_STATES = ("queued", "running", "done", "failed", "interrupted", "retried", "dismissed")
+JOB_LIVE_STATES = ("queued", "running")
 ORDERS = ("newest", "severity")
 REP_SCOPES = ("all", "unreviewed")
 MAX_ATHLETE_CHARS = 80
@@ -260,6 +277,27 @@ class FlagRecord:
 
 
 @dataclass(frozen=True)
+class JobRecord:
+    """One analysis job as recorded: ``request`` holds what a retry needs (paths, hash, options)."""
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    state: str
+    stage: str
+    owner: str
+    source_name: str
+    source_kind: str
+    request: Mapping[str, Any]
+    session_id: str | None
+    message: str
+
+    def __post_init__(self) -> None:
+        _check(bool(_SESSION_ID.match(self.id)), "a 32-hex job id", self.id)
+        _check(self.state in JOB_RECORD_STATES, f"state in {JOB_RECORD_STATES}", self.state)
+
+
+@dataclass(frozen=True)
 class RepItem:
     """One rep of a session with every flag on it (none for a clean rep), for the review page."""
 
@@ -372,13 +410,34 @@ comments = sa.Table(
 )
 
 
+jobs = sa.Table(
+    "jobs", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("stage", sa.String(100), nullable=False),
+    sa.Column("owner", sa.String(300), nullable=False),
+    sa.Column("source_name", sa.String(MAX_SOURCE_NAME_CHARS), nullable=False),
+    sa.Column("source_kind", sa.String(16), nullable=False),
+    sa.Column("request_json", sa.Text, nullable=False),
+    sa.Column("session_id", sa.String(32), nullable=True),
+    sa.Column("message", sa.Text, nullable=False),
+)
+
+
 def _migration_1(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[sessions, flags, comments])
+
+
+def _migration_2(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[jobs])
 
 
 #: (version, description, function): applied in order, each once, recorded in schema_migrations.
 MIGRATIONS: tuple[tuple[int, str, Any], ...] = (
     (1, "sessions, flags with review state, comments", _migration_1),
+    (2, "analysis jobs, to tell interrupted ones after a restart", _migration_2),
 )
 assert MIGRATIONS[-1][0] == SCHEMA_VERSION
 
@@ -430,6 +489,7 @@ class Store:
         self._engine = _sqlite_engine(self.db_url) if self.is_sqlite else sa.create_engine(self.db_url, pool_pre_ping=True)
         self.migrate()
         self.remove_leftovers()
+        self.recover_jobs()
 
     @classmethod
     def from_env(cls) -> "Store":
@@ -504,6 +564,69 @@ class Store:
             except FileNotFoundError:
                 continue
         return removed
+
+    # ------------------------------------------------------------------ analysis jobs
+    def record_job(self, job_id: str, *, owner: str, source_name: str, source_kind: str,
+                   request: Mapping[str, Any]) -> JobRecord:
+        """Record a new job (state "queued") owned by the process ``owner`` (:func:`procs.owner_token`)."""
+        _check(isinstance(job_id, str) and bool(_SESSION_ID.match(job_id)), "a 32-hex job id", job_id)
+        _check(source_kind in SOURCE_KINDS, f"source_kind in {SOURCE_KINDS}", source_kind)
+        now = _now()
+        with self._write() as conn:
+            conn.execute(sa.insert(jobs).values(
+                id=job_id, created_at=now, updated_at=now, state="queued", stage="waiting", owner=str(owner)[:300],
+                source_name=_clean_text(str(source_name), "source_name", MAX_SOURCE_NAME_CHARS),
+                source_kind=source_kind, request_json=json.dumps(dict(request), default=str), session_id=None,
+                message=""))
+        job = self.get_job(job_id)
+        assert job is not None
+        return job
+
+    def update_job(self, job_id: str, *, state: str, stage: str | None = None, session_id: str | None = None,
+                   message: str | None = None) -> JobRecord:
+        _check(state in JOB_RECORD_STATES, f"state in {JOB_RECORD_STATES}", state)
+        values: dict[str, Any] = {"state": state, "updated_at": _now()}
+        if stage is not None:
+            values["stage"] = str(stage)[:100]
+        if session_id is not None:
+            values["session_id"] = session_id
+        if message is not None:
+            values["message"] = str(message)
+        with self._write() as conn:
+            if not conn.execute(sa.update(jobs).where(jobs.c.id == job_id).values(**values)).rowcount:
+                raise StoreError(f"no job {job_id!r}")
+        job = self.get_job(job_id)
+        assert job is not None
+        return job
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        if not isinstance(job_id, str) or not _SESSION_ID.match(job_id):
+            return None
+        with self._read() as conn:
+            r = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+        return _job_from_row(r) if r is not None else None
+
+    def interrupted_jobs(self, *, max_age_s: float = WORK_STALE_AFTER_S) -> list[JobRecord]:
+        """Jobs a dead server left unfinished, not yet retried or dismissed, newest first."""
+        since = _now() - timedelta(seconds=max_age_s)
+        q = (sa.select(jobs).where(jobs.c.state == "interrupted", jobs.c.created_at >= since)
+             .order_by(jobs.c.created_at.desc(), jobs.c.id))
+        with self._read() as conn:
+            return [_job_from_row(r) for r in conn.execute(q)]
+
+    def recover_jobs(self, is_alive: Any = None) -> list[JobRecord]:
+        """Mark "interrupted" every queued or running job whose owner process is gone; returns them."""
+        if is_alive is None:
+            from formcheck.procs import owner_alive as is_alive
+        with self._read() as conn:
+            live = conn.execute(sa.select(jobs.c.id, jobs.c.owner).where(jobs.c.state.in_(JOB_LIVE_STATES))).all()
+        dead = [r.id for r in live if not is_alive(r.owner)]
+        if dead:
+            with self._write() as conn:
+                conn.execute(sa.update(jobs).where(jobs.c.id.in_(dead), jobs.c.state.in_(JOB_LIVE_STATES))
+                             .values(state="interrupted", updated_at=_now(),
+                                     message="The server stopped while this analysis was running."))
+        return [j for j in (self.get_job(i) for i in dead) if j is not None]
 
     # ------------------------------------------------------------------ writing sessions
     def save_analysis(
@@ -956,6 +1079,12 @@ class Store:
 
 
 _FLAG_LABEL = {"confirmed": "yes", "dismissed": "no", "pending": "unsure"}
+
+
+def _job_from_row(r: Any) -> JobRecord:
+    return JobRecord(id=r.id, created_at=r.created_at, updated_at=r.updated_at, state=r.state, stage=r.stage,
+                     owner=r.owner, source_name=r.source_name, source_kind=r.source_kind,
+                     request=json.loads(r.request_json), session_id=r.session_id, message=r.message)
 
 
 def _touched(f: FlagRecord) -> bool:

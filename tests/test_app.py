@@ -65,6 +65,11 @@ def unescaped(text: str) -> str:
     return re.sub(r"\\.", "", text)
 
 
+def unescaped_md(text: str) -> str:
+    """``text`` with its Markdown backslash escapes undone (what the user reads)."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 def flag_keys(at: AppTest, prefix: str) -> list[str]:
     return [b.key for b in at.button if b.key and b.key.startswith(prefix)]
 
@@ -537,3 +542,66 @@ def test_delete_session_from_history(data_dir: Path, tmp_path: Path) -> None:
     at.button(key=f"hist-{new.id[:8]}-delete-yes").click().run()
     assert not at.exception and store.list_sessions() == []
     assert any("No sessions yet" in t for t in texts(at))
+
+
+# --------------------------------------------------------------------------- after a server restart
+
+
+def _interrupted_job(data_dir: Path, tmp_path: Path, job_id: str = "d" * 32) -> tuple[Store, AnalysisRequest]:
+    import subprocess
+    import sys
+
+    from formcheck import procs
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store = Store(data_dir)
+    clip = store.work_dir / "upload-interrupted.mp4"
+    clip.write_bytes(b"x")
+    req = AnalysisRequest(video_path=clip, source_name="squat day.mp4", source_kind="upload", video_sha256="3" * 64,
+                          data_dir=data_dir, model="lite", athlete="Ann", delete_input=True)
+    store.record_job(job_id, owner=procs.owner_token(dead.pid), source_name=req.source_name, source_kind="upload",
+                     request=req.to_dict())
+    store.update_job(job_id, state="running")
+    return store, req
+
+
+def test_page_open_across_a_restart_says_what_happened(data_dir: Path, tmp_path: Path) -> None:
+    store, req = _interrupted_job(data_dir, tmp_path)
+    session = store.save_analysis(make_report(athlete="Ann"), analysis_key=req.key, source_name="squat day.mp4")
+    at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
+    at.query_params["jobs"] = "d" * 32  # the tab's URL still names the job it followed
+    at.run()
+    assert not at.exception
+    assert any("was interrupted" in str(w.value) and "squat day" in str(w.value) for w in at.warning)
+    assert store.get_job("d" * 32).state == "interrupted"
+    at.button(key=f"fc_retry_{'d' * 32}").click().run(timeout=ANALYSIS_TIMEOUT_S)
+    assert not at.exception
+    assert store.get_job("d" * 32).state == "retried"
+    assert not any("was interrupted" in str(w.value) for w in at.warning)
+    assert session.source_name in [unescaped_md(s.value) for s in at.subheader], "the retry's result is shown"
+
+
+def test_interrupted_job_can_be_dismissed_or_reports_a_lost_upload(data_dir: Path, tmp_path: Path) -> None:
+    store, req = _interrupted_job(data_dir, tmp_path)
+    _interrupted_job(data_dir, tmp_path, job_id="e" * 32)
+    req.video_path.unlink()  # both jobs shared the clip; it is gone now
+    at = app()
+    assert sum("was interrupted" in str(w.value) for w in at.warning) == 2
+    at.button(key=f"fc_dismiss_{'d' * 32}").click().run()
+    assert store.get_job("d" * 32).state == "dismissed"
+    at.button(key=f"fc_retry_{'e' * 32}").click().run()
+    assert not at.exception
+    assert any("upload it again" in str(e.value) for e in at.error)
+    assert not any("was interrupted" in str(w.value) for w in at.warning)
+
+
+def test_done_job_of_an_earlier_server_shows_its_result(data_dir: Path, tmp_path: Path) -> None:
+    store, req = _interrupted_job(data_dir, tmp_path)
+    s = store.save_analysis(make_report(athlete="Ann"), source_name="finished.mp4")
+    store.update_job("d" * 32, state="done", session_id=s.id)
+    at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
+    at.query_params["jobs"] = "d" * 32
+    at.run()
+    assert not at.exception
+    assert "finished.mp4" in [unescaped_md(x.value) for x in at.subheader]

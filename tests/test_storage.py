@@ -716,3 +716,22 @@ def test_delete_unknown_session(store: Store, sid: str) -> None:
     with pytest.raises(StoreError, match="no session"):
         store.delete_session(sid)
     assert len(store.list_sessions()) == 1
+
+
+def test_version_1_database_upgrades_in_place(tmp_path: Path) -> None:
+    """A database made before the jobs table (schema 1) keeps its sessions and gains the table."""
+    old = Store(tmp_path / "d")
+    s = old.save_analysis(make_report(flags=[(1, "rounded_back", "major")]))
+    old.set_review(old.flags_for_session(s.id)[0].id, status="confirmed")
+    old.close()
+    con = sqlite3.connect(tmp_path / "d" / "formcheck.db")
+    con.execute("DROP TABLE jobs")
+    con.execute("DELETE FROM schema_migrations WHERE version > 1")
+    con.commit()
+    con.close()
+    upgraded = Store(tmp_path / "d")
+    assert upgraded.schema_version() == SCHEMA_VERSION == 2
+    assert upgraded.get_session(s.id) is not None
+    assert upgraded.flags_for_session(s.id)[0].review_status == "confirmed"
+    upgraded.record_job("f" * 32, owner="x", source_name="c.mp4", source_kind="upload", request={})
+    assert upgraded.get_job("f" * 32).state == "queued"
