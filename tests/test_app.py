@@ -605,3 +605,32 @@ def test_done_job_of_an_earlier_server_shows_its_result(data_dir: Path, tmp_path
     at.run()
     assert not at.exception
     assert "finished.mp4" in [unescaped_md(x.value) for x in at.subheader]
+
+
+# --------------------------------------------------------------------------- offline
+
+
+def _favicon_of_app_icon() -> None:
+    import streamlit as st
+    from streamlit.commands.page_config import _get_favicon_string
+
+    from formcheck.app.ui import APP_ICON
+
+    st.text(_get_favicon_string(APP_ICON))
+
+
+def test_page_icon_is_served_by_the_app_itself(data_dir: Path) -> None:
+    """A ":material/...:" page icon makes the browser fetch the favicon from fonts.gstatic.com (offline: broken)."""
+    import streamlit as st
+
+    from formcheck.app.ui import APP_ICON
+
+    with mock.patch.object(st, "set_page_config", wraps=st.set_page_config) as spy:
+        at = app()
+    assert not at.exception
+    icon = spy.call_args.kwargs["page_icon"]
+    assert icon == APP_ICON and Path(icon).is_file() and Path(icon).suffix == ".png"
+    assert (REPO / "formcheck") in Path(icon).resolve().parents, "shipped in the package"
+    assert "app/icon.png" in (REPO / "pyproject.toml").read_text(), "and listed as package data"
+    favicon = AppTest.from_function(_favicon_of_app_icon).run().text[0].value
+    assert favicon.startswith("/") and "media/" in favicon and "://" not in favicon, favicon
