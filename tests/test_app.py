@@ -634,3 +634,20 @@ def test_page_icon_is_served_by_the_app_itself(data_dir: Path) -> None:
     assert "app/icon.png" in (REPO / "pyproject.toml").read_text(), "and listed as package data"
     favicon = AppTest.from_function(_favicon_of_app_icon).run().text[0].value
     assert favicon.startswith("/") and "media/" in favicon and "://" not in favicon, favicon
+
+
+def test_reloaded_tab_follows_its_running_job(data_dir: Path, tmp_path: Path) -> None:
+    store = Store(data_dir)
+    clip = tmp_path / "c.mp4"
+    clip.write_bytes(b"x")
+    req = AnalysisRequest(video_path=clip, source_name="reloaded.mp4", source_kind="upload", video_sha256="4" * 64,
+                          data_dir=data_dir, model="lite")
+    store.save_analysis(make_report(), analysis_key=req.key, source_name="reloaded.mp4")
+    from formcheck.app.ui import get_jobs
+
+    job_id = get_jobs().submit(req, store)  # the server's job manager, as a tab started it
+    at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
+    at.query_params["jobs"] = job_id
+    at.run()
+    assert not at.exception
+    assert "reloaded.mp4" in [unescaped_md(x.value) for x in at.subheader]

@@ -135,12 +135,15 @@ def _recover(jobs: JobManager, store: Store) -> None:
     """What became of this tab's jobs across a server restart, and any interrupted job to retry."""
     followed = [j for j in str(st.query_params.get(JOB_PARAM, "")).split(",") if j]
     if followed and not st.session_state.get(JOBS):
-        unknown = []
+        unknown, known = [], []
         for j in followed:
             try:
                 jobs.state(j)
+                known.append(j)
             except KeyError:
                 unknown.append(j)
+        if known:  # the tab was reloaded while this server runs them: follow them again
+            st.session_state[JOBS] = known
         if unknown:  # started by an earlier server: look them up
             records = [r for r in (store.get_job(j) for j in unknown) if r is not None]
             done = [r.session_id for r in records if r.state == "done" and r.session_id]
