@@ -585,11 +585,11 @@ def test_page_open_across_a_restart_says_what_happened(data_dir: Path, tmp_path:
 def test_interrupted_job_can_be_dismissed_or_reports_a_lost_upload(data_dir: Path, tmp_path: Path) -> None:
     store, req = _interrupted_job(data_dir, tmp_path)
     _interrupted_job(data_dir, tmp_path, job_id="e" * 32)
-    req.video_path.unlink()  # both jobs shared the clip; it is gone now
     at = app()
     assert sum("was interrupted" in str(w.value) for w in at.warning) == 2
     at.button(key=f"fc_dismiss_{'d' * 32}").click().run()
     assert store.get_job("d" * 32).state == "dismissed"
+    assert not req.video_path.exists(), "the upload copy kept for a retry goes with the dismissal"
     at.button(key=f"fc_retry_{'e' * 32}").click().run()
     assert not at.exception
     assert any("upload it again" in str(e.value) for e in at.error)

@@ -128,7 +128,10 @@ def _retry(jobs: JobManager, store: Store, job_id: str) -> None:
 
 
 def _dismiss(store: Store, job_id: str) -> None:
-    store.update_job(job_id, state="dismissed")
+    job = store.update_job(job_id, state="dismissed")
+    clip = Path(str(job.request.get("video_path", "")))
+    if job.request.get("delete_input") and clip.parent == store.work_dir:
+        clip.unlink(missing_ok=True)  # the upload copy kept for a retry is not needed any more
 
 
 def _recover(jobs: JobManager, store: Store) -> None:
