@@ -132,9 +132,10 @@ def rep_card(store: Store, session: SessionRecord, rep_no: int, queued: list[Fla
                    f"{fmt_time(session.created_at)}")
         left, right = st.columns([1, 1], gap="medium")
         with left:
-            # Flagged reps have their clip cut at analysis time; a clean rep's is cut when asked for.
+            # A flagged rep's clip is shown at once (cut at analysis time, or now); a clean rep's only when
+            # asked for, so a page of clean reps does not cut five clips before it shows.
             have = store.rep_clip_path(session, rep_no).is_file()
-            if have or st.toggle(f"Watch rep {rep_no} in slow motion", key=f"{key}-watch"):
+            if have or queued or st.toggle(f"Watch rep {rep_no} in slow motion", key=f"{key}-watch"):
                 clip = rep_clip(store, session, rep_no)
                 if clip is not None:
                     st.video(str(clip), loop=True, muted=True)
