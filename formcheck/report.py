@@ -19,7 +19,6 @@ Conventions
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import json
 import math
@@ -30,6 +29,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from formcheck import __version__
+from formcheck.csvsafe import csv_writer
 from formcheck.faults import FAULT_CODES
 from formcheck.guidance import load_guidance
 from formcheck.measures import description, measure_book, tempo_text
@@ -379,7 +379,7 @@ def write_frame_csv(path: str | Path, t_ms: np.ndarray, signals: Mapping[str, np
     path = Path(path)
     names = [k for k, v in signals.items() if v is not None and np.shape(v) == np.shape(t_ms)]
     with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
+        w = csv_writer(fh)
         w.writerow(["frame", "t_ms", "rep", "partial_rep", *names])
         for i in range(len(t_ms)):
             rep = "" if rep_of_frame is None or rep_of_frame[i] <= 0 else int(rep_of_frame[i])

@@ -16,9 +16,10 @@ from formcheck.app.ui import athlete_label, fault_title, fmt_time, md
 from formcheck.measures import chart_label, flag_evidence, flag_sentence, measure_book, phases_text, tempo_text
 from formcheck.report import upgrade_report
 from formcheck.reps import DEADLIFT_PHASES, SQUAT_PHASES
-from formcheck.storage import SessionRecord, Store
+from formcheck.storage import SessionRecord, Store, StoreError
 from formcheck.video import VideoError
 
+REVIEW_WORDS = {"pending": "to review", "confirmed": ":green[confirmed]", "dismissed": ":gray[~~dismissed~~]"}
 ANGLES = {"trunk_deg": "Trunk lean", "hip_deg": "Hip angle", "knee_deg": "Knee angle"}
 FLAG_RED = "#b42318"
 REP_BLUE = "#2e90fa"
@@ -145,7 +146,14 @@ def angle_chart(frames: pd.DataFrame, reps: Sequence[Mapping[str, Any]], flags: 
 # --------------------------------------------------------------------------- sections
 
 
-def _cards(report: Mapping[str, Any], flag_count: int) -> None:
+def review_summary(counts: Mapping[str, int]) -> str:
+    """"2 to review · 1 confirmed · 1 dismissed" (states with none left out; "no flags" when empty)."""
+    parts = [f"{counts.get(k, 0)} {w}" for k, w in (("pending", "to review"), ("confirmed", "confirmed"),
+                                                     ("dismissed", "dismissed")) if counts.get(k, 0)]
+    return " · ".join(parts) or "no flags"
+
+
+def _cards(report: Mapping[str, Any], counts: Mapping[str, int]) -> None:
     c = st.columns(5)
     lift_help = ("recognised from the movement" if report.get("lift_source") == "auto" else "as chosen")
     if report.get("lift_confidence") is not None:
@@ -155,8 +163,9 @@ def _cards(report: Mapping[str, Any], flag_count: int) -> None:
     c[1].metric("Reps", report.get("rep_count", 0),
                 help=f"{len(partial)} partial rep(s) cut by the clip's edges: not counted, not judged"
                 + "".join(f"; {p['description']}" for p in partial))
-    majors = sum(f["severity"] == "major" for f in report.get("flags", []))
-    c[2].metric("Flags", flag_count, help=f"{majors} major" if flag_count else "No fault flagged")
+    # After the coach's review: dismissed flags no longer count, added faults do.
+    open_flags = counts.get("pending", 0) + counts.get("confirmed", 0)
+    c[2].metric("Flags", open_flags, help=review_summary(counts).capitalize())
     c[3].metric("View", str(report.get("view", "")).capitalize(), help=f"Facing {report.get('facing', '')}")
     conf = report.get("view_confidence")
     c[4].metric("Confidence", f"{conf:.0%}" if conf is not None else "–",
@@ -287,6 +296,48 @@ def _downloads(session: SessionRecord, key: str) -> None:
                                    key=f"{key}-dl-{name}", icon=":material/download:", on_click="ignore")
 
 
+DELETED_NOTICE = "fc_deleted_notice"
+
+
+def _ask_delete(key: str, ask: bool) -> None:
+    st.session_state[f"{key}-ask-delete"] = ask
+
+
+def _delete(store: Store, session_id: str, name: str, key: str, forget: tuple[str, ...]) -> None:
+    try:
+        store.delete_session(session_id)
+        st.session_state[DELETED_NOTICE] = f"Deleted “{name}” with its video, reports and reviews."
+    except StoreError as exc:
+        st.session_state[DELETED_NOTICE] = f"That did not work: {exc}."
+    st.session_state.pop(f"{key}-ask-delete", None)
+    for k in forget:  # widgets that picked the deleted session start afresh
+        st.session_state.pop(k, None)
+
+
+def deleted_notice() -> None:
+    """Show (once) what the last delete did."""
+    text = st.session_state.pop(DELETED_NOTICE, None)
+    if text:
+        st.success(md(text), icon=":material/delete:")
+
+
+def delete_control(store: Store, session: SessionRecord, key: str, forget: tuple[str, ...] = ()) -> None:
+    """A "Delete this session" button that asks for confirmation before removing it for good."""
+    name = session.source_name or "Recorded session"
+    if not st.session_state.get(f"{key}-ask-delete"):
+        st.button("Delete this session…", key=f"{key}-delete", icon=":material/delete:", type="tertiary",
+                  on_click=_ask_delete, args=(key, True),
+                  help="Remove the clip, its reports, flags and reviews from this computer")
+        return
+    with st.container(border=True, key=f"{key}-confirm-box"):
+        st.warning(f"Delete “{md(name)}” ({fmt_time(session.created_at)})? Its video, reports, flags, comments and "
+                   "reviews are removed for good; they also leave the exports.", icon=":material/warning:")
+        c1, c2 = st.columns(2)
+        c1.button("Yes, delete it", key=f"{key}-delete-yes", type="primary", icon=":material/delete_forever:",
+                  on_click=_delete, args=(store, session.id, name, key, forget), width="stretch")
+        c2.button("Cancel", key=f"{key}-delete-no", on_click=_ask_delete, args=(key, False), width="stretch")
+
+
 def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
     """Everything about one analysed clip. ``key`` makes the widget keys unique on the page."""
     report = session.report
@@ -295,7 +346,11 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
                f"model {md(session.model)} · {session.source_kind}")
     for w in report.get("warnings", []):
         st.warning(md(w), icon="ℹ️")
-    _cards(report, len(report.get("flags", [])))
+    reviewed = store.flags_for_session(session.id)
+    counts = store.review_counts([session.id])[session.id]
+    _cards(report, counts)
+    st.caption(f"Review: {review_summary(counts)}"
+               + (f" · session reviewed {fmt_time(session.reviewed_at)}" if session.reviewed_at else ""))
 
     frames = session_frames(session)
     video = session.file("video")
@@ -308,13 +363,14 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
             st.info("No annotated video was kept for this session.")
     with right:
         st.markdown("**Flags**")
-        flags_ = report.get("flags", [])
-        if not flags_:
+        if not reviewed:
             st.success("No fault flagged.")
-        for f in flags_:
-            sev = ":red[major]" if f["severity"] == "major" else ":orange[minor]"
-            st.markdown(f"- Rep {f['rep']} · **{fault_title(f['code'])}** · "
-                        f"{evidence(f['measured'], f['limit'], f['units'], f.get('measure', ''))} · {sev}")
+        for f in reviewed:
+            sev = ":red[major]" if f.severity == "major" else ":orange[minor]"
+            st.markdown(f"- Rep {f.rep} · **{fault_title(f.code)}** · "
+                        f"{evidence(f.measured, f.limit, f.units, f.measure)} · {sev} · {REVIEW_WORDS[f.review_status]}")
+            for c in f.comments:
+                st.caption(f"💬 {md(c.text)} · {fmt_time(c.created_at)}")
         na = report.get("not_assessable", {})
         if na:
             st.caption("Not assessable here: " + "; ".join(f"{fault_title(c)} ({why})" for c, why in na.items()))
