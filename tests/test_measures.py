@@ -279,7 +279,7 @@ def _deadlift_report():
     verdicts = {c: "flagged" if c in flagged else "not_assessable" for c in codes}
     return FormReport(
         source={"file": "pull.mp4"}, status="ok", lift="deadlift", lift_source="auto", lift_confidence=0.9,
-        view="oblique", facing="left", view_confidence=0.9, detection_rate=1.0, rep_count=len(reps), partial_reps=0,
+        view="oblique", facing="left", view_confidence=0.9, detection_rate=1.0, rep_count=len(reps), partial_reps=[],
         reps=reps, flags=flags, verdicts=verdicts,
         not_assessable={c: "not assessable from an oblique view" for c, v in verdicts.items() if v == "not_assessable"},
         guidance=guidance_block(flagged, "deadlift"))
