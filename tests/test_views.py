@@ -190,3 +190,68 @@ def test_side_view_near_side_is_the_lifters_left_when_facing_left():
     sim = simulate_sequence("squat", 0.0, reps=1, facing="left")
     z = sim.seq.z_px
     assert np.all(z[:, int(L.LEFT_HIP)] < z[:, int(L.RIGHT_HIP)])
+
+
+# ---------------------------------------------------------------------------- lift by movement cycles
+
+@pytest.mark.parametrize("az", [0.0, 20.0, 45.0, 70.0, 90.0], ids=["side", "20deg", "45deg", "70deg", "front"])
+@pytest.mark.parametrize(
+    "lift, equipment, faults",
+    [("squat", "barbell", None), ("squat", "bodyweight", None), ("squat", "barbell", {0: "shallow_depth"}),
+     ("deadlift", "barbell", None), ("deadlift", "barbell", {0: "hips_too_low_start"})],
+    ids=["back-squat", "bodyweight-squat", "shallow-squat", "deadlift", "squatted-deadlift"],
+)
+def test_analysis_names_the_lift_in_every_view(lift, equipment, faults, az):
+    """The product path (analyze_sequence: cycles found on the hips, evidence added per cycle)."""
+    from formcheck.analysis import analyze_sequence
+
+    sim = simulate_sequence(lift, az, reps=3, corruption=MEDIAPIPE_LIKE, equipment=equipment, faults=faults)
+    a = analyze_sequence(sim.seq)
+    assert a.lift == lift, (a.lift_guess.reason, dict(a.lift_guess.features))
+    assert a.lift_guess.features["reps_read"] >= 2
+    assert a.lift_guess.confidence > 0.6
+
+
+def _hands_forward(seq, frames: np.ndarray, thigh_px: float, sign: int):
+    """The same clip with the hands moved ``thigh_px`` ahead (toward the facing side) in ``frames``."""
+    xy = seq.xy_px.copy()
+    hands = [int(x) for x in (L.LEFT_WRIST, L.RIGHT_WRIST, L.LEFT_PINKY, L.RIGHT_PINKY, L.LEFT_INDEX,
+                              L.RIGHT_INDEX, L.LEFT_THUMB, L.RIGHT_THUMB)]
+    for h in hands:
+        xy[frames, h, 0] += sign * thigh_px
+    return seq.with_(xy_px=xy)
+
+
+@pytest.mark.parametrize("ahead_thigh, lift", [(0.0, "deadlift"), (0.3, "deadlift"), (0.8, "squat"), (1.2, "squat")],
+                         ids=["at-the-shins", "a-little-ahead", "well-ahead", "far-ahead"])
+def test_hands_ahead_of_the_feet_overrule_a_hinge(ahead_thigh, lift):
+    """A hinge with the hands far ahead of the shins and feet cannot hold a weight resting there: a squat."""
+    sim = simulate_sequence("deadlift", 0.0, reps=2, corruption=HIP_OFFSET_ONLY)
+    m0 = compute_frame_metrics(sim.seq, classify_view(sim.seq))
+    low = m0.hip_height_norm < np.nanpercentile(m0.hip_height_norm, 50)
+    seq = _hands_forward(sim.seq, low, ahead_thigh * m0.scales["thigh_px"], classify_view(sim.seq).facing_sign)
+    view = classify_view(seq)
+    m = compute_frame_metrics(seq, view)
+    guess = recognize_lift(seq, m)
+    assert guess.lift == lift, (guess.reason, dict(guess.features))
+    p = LiftParams.packaged()
+    assert (guess.features["hands_ahead_thigh"] > p.hands_ahead_max_thigh) == (lift == "squat")
+    if lift == "squat":
+        assert "ahead of the shins" in guess.reason
+
+
+def test_a_clear_cycle_outweighs_coin_tosses():
+    """Evidence is added as log-odds: one clear squat cycle beats several that barely lean deadlift."""
+    from formcheck.views import recognize_lift_by_reps
+
+    sim = simulate_sequence("squat", 0.0, reps=3, corruption=HIP_OFFSET_ONLY, equipment="barbell")
+    m = compute_frame_metrics(sim.seq, classify_view(sim.seq))
+    reps = [(sim.seq.t_ms >= r.start_ms) & (sim.seq.t_ms <= r.end_ms) for r in sim.truth.reps]
+    guess = recognize_lift_by_reps(sim.seq, m, reps)
+    assert guess.lift == "squat" and guess.features["reps_read"] == 3
+    assert "3 of 3 movement cycles read as a squat" in guess.reason
+    none = recognize_lift_by_reps(sim.seq, m, [])
+    assert none.lift == "squat" and "reps_read" not in none.features  # no cycles: the whole clip decides
+    p = LiftParams.packaged()
+    ev = np.mean(np.arctanh(np.clip([-0.95, 0.1, 0.1, 0.1], -p.max_rep_score, p.max_rep_score)))
+    assert ev < 0  # the arithmetic the docstring promises: -0.95 capped at -0.9 outweighs three +0.1
