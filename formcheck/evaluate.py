@@ -329,18 +329,22 @@ def format_by_source(by_source: Mapping[str, EvalSummary]) -> str:
     for src, s in by_source.items():
         out.append(f"| {src} | {s.clips} | {s.rep_clips} | {_pct(s.rep_exact, s.rep_clips)} | {_f(s.rep_mae)} | "
                    f"{_pct(s.lift_correct, len(s.lift_rows))} | {_pct(s.clean_reps_flagged, s.clean_reps)} |")
+    codes = [c for c in FAULT_CODES if any(s.clip_level[c].n for s in by_source.values())]
     out += [
         "",
-        "### By source: faults (clip level; only sources with a `yes` or `no` label for the fault)", "",
-        "| fault | source | clip yes | TP | FP | FN | clip F1 | clean clips flagged |",
-        "|---|---|---|---|---|---|---|---|",
+        "### By source: faults (clip level)",
+        "",
+        "Each cell: `caught/yes` clips labelled `yes` that were flagged, then `flagged/no` clean clips that were "
+        "flagged; `–` where the source has no `yes` or `no` label for the fault.",
+        "",
+        "| source | " + " | ".join(codes) + " |",
+        "|---|" + "---|" * len(codes),
     ]
-    for code in FAULT_CODES:
-        for src, s in by_source.items():
+    for src, s in by_source.items():
+        cells = []
+        for code in codes:
             c = s.clip_level[code]
-            if c.n == 0:
-                continue
-            out.append(f"| {code} | {src} | {c.tp + c.fn}/{c.n} | {c.tp} | {c.fp} | {c.fn} | {_f(c.f1)} | "
-                       f"{_pct(c.fp, c.fp + c.tn)} |")
+            cells.append("–" if c.n == 0 else f"{c.tp}/{c.tp + c.fn} · {c.fp}/{c.fp + c.tn}")
+        out.append(f"| {src} | " + " | ".join(cells) + " |")
     out.append("")
     return "\n".join(out)
