@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from formcheck.app.ui import APP_ICON, APP_TITLE
+from formcheck.app.ui import APP_ICON, APP_TITLE, app_gate, log_out
 
 st.set_page_config(
     page_title=APP_TITLE,
@@ -11,15 +11,23 @@ st.set_page_config(
     menu_items={"About": "formcheck checks squat and deadlift form from video. A training aid, not medical advice."},
 )
 
+# Accounts: with none, the single-user app (on this machine only); with some, everyone logs in.
+user = app_gate()
+reviewer = user is None or user.is_coach
 pages = [
     st.Page("formcheck/app/pages/analyse.py", title="Analyse", icon=":material/play_circle:", default=True),
-    st.Page("formcheck/app/pages/review.py", title="Review", icon=":material/fact_check:"),
+    *([st.Page("formcheck/app/pages/review.py", title="Review", icon=":material/fact_check:")] if reviewer else []),
     st.Page("formcheck/app/pages/history.py", title="History", icon=":material/monitoring:"),
     st.Page("formcheck/app/pages/live.py", title="Live", icon=":material/videocam:"),
+    *([st.Page("formcheck/app/pages/athletes.py", title="Athletes", icon=":material/groups:")] if reviewer else []),
 ]
 page = st.navigation(pages)
 with st.sidebar:
     st.markdown("### formcheck")
     st.caption("Squat and deadlift form from video: reps, faults that load the lower back, and what to work on. "
                "A training aid, not medical advice.")
+    if user is not None:
+        st.caption(f"Logged in as {user.role}:")
+        st.text(user.name)
+        st.button("Log out", key="fc_logout", on_click=log_out, icon=":material/logout:")
 page.run()

@@ -6,6 +6,8 @@ Commands
 ``formcheck models``          list the pose models, ``--build NAME`` builds one
 ``formcheck analyze VIDEO...`` reps, faults with evidence, guidance -> reports + annotated video
 ``formcheck eval LABELS DIR`` accuracy against hand labels (rep counts, per-fault P/R/F1)
+``formcheck users add NAME --role coach|athlete`` accounts of the web app (``users roster``, ``users list``)
+``formcheck app``             the web app (``--address`` beyond localhost needs accounts)
 
 Notes
 -----
@@ -34,7 +36,8 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+import typing
+from typing import TYPE_CHECKING, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -50,6 +53,9 @@ from rich.progress import (
 )
 
 from formcheck import __version__
+
+if TYPE_CHECKING:
+    from formcheck.storage import Store
 
 EXIT_ERROR = 2
 ENV_MODEL = "FORMCHECK_MODEL"
@@ -527,6 +533,99 @@ def eval_(
     raise typer.Exit(EXIT_ERROR if summary.failed else 0)
 
 
+# --------------------------------------------------------------------------- accounts
+users_app = typer.Typer(help="Accounts of the web app: coaches and athletes (see docs/app.md).",
+                        no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+def read_password(stream: "typing.TextIO | None" = None) -> str:
+    """The new password: asked twice on a terminal, else the first line of standard input."""
+    import getpass
+
+    stream = stream if stream is not None else sys.stdin
+    if stream.isatty():
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != first:
+            raise ValueError("password: the two entries differ")
+        return first
+    return stream.readline().rstrip("\r\n")
+
+
+def _open_store() -> "Store":
+    from formcheck.storage import Store
+
+    return Store.from_env()
+
+
+@users_app.command("add")
+def users_add(
+    name: str = typer.Argument(..., help="The user name (an athlete's is also their athlete name)."),
+    role: str = typer.Option(..., "--role", help="coach | athlete"),
+    coach: Optional[str] = typer.Option(None, "--coach", help="Put the new athlete on this coach's roster."),
+) -> None:
+    """Create an account; the password is read from standard input (asked twice on a terminal)."""
+    from formcheck.storage import ROLES, StoreError
+
+    if role not in ROLES:
+        error_line(f"--role: expected one of {', '.join(ROLES)}, got {role!r}")
+        raise typer.Exit(EXIT_ERROR)
+    if coach is not None and role != "athlete":
+        error_line("--coach: only an athlete goes on a coach's roster")
+        raise typer.Exit(EXIT_ERROR)
+    try:
+        password = read_password()
+        store = _open_store()
+        user = store.add_user(name, role, password)
+        if coach is not None:
+            try:
+                store.add_to_roster(coach, user.name)
+            except StoreError:
+                store.delete_athlete(user.name)  # all or nothing: no account off its roster
+                raise
+    except (StoreError, ValueError) as exc:
+        error_line(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+    typer.echo(f"added {user.role} {user.name}" + (f" to {coach}'s roster" if coach else ""))
+
+
+@users_app.command("roster")
+def users_roster(
+    coach: str = typer.Argument(..., help="The coach's user name."),
+    athletes: list[str] = typer.Argument(None, help="Athletes to put on (or take off) the roster."),
+    remove: bool = typer.Option(False, "--remove", help="Take them off the roster instead."),
+) -> None:
+    """Put athletes on a coach's roster (or take them off); lists the roster."""
+    from formcheck.storage import StoreError
+
+    try:
+        store = _open_store()
+        for a in athletes or []:
+            (store.remove_from_roster if remove else store.add_to_roster)(coach, a)
+        c = store.user_named(coach)
+        if c is None or not c.is_coach:
+            raise StoreError(f"expected the name of a coach account, got {coach!r}")
+        names = [a.name for a in store.roster(c.id)]
+    except StoreError as exc:
+        error_line(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+    typer.echo(f"{c.name}: " + (", ".join(names) if names else "(no athlete)"))
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """The accounts (name and role)."""
+    from formcheck.storage import StoreError
+
+    try:
+        found = _open_store().users()
+    except StoreError as exc:
+        error_line(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+    for u in found:
+        typer.echo(f"{u.role}\t{u.name}")
+
+
 # --------------------------------------------------------------------------- app
 @app.command("app")
 def app_(
@@ -540,6 +639,20 @@ def app_(
     if not script.is_file():
         error_line(f"{script}: app.py not found; run the app from a clone of the repository")
         raise typer.Exit(EXIT_ERROR)
+    from formcheck.access import is_loopback
+    from formcheck.storage import StoreError
+
+    if not is_loopback(address):
+        try:
+            accounts = _open_store().has_users()
+        except StoreError as exc:
+            error_line(str(exc))
+            raise typer.Exit(EXIT_ERROR) from None
+        if not accounts:
+            error_line(f"--address {address}: other machines could reach the app, and it has no accounts (anyone "
+                       "could see every session). Create accounts first (formcheck users add NAME --role coach), "
+                       "or keep the default (localhost).")
+            raise typer.Exit(EXIT_ERROR)
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.address", address,
            "--server.port", str(port), "--browser.gatherUsageStats", "false"]
     raise typer.Exit(subprocess.call(cmd, cwd=str(script.parent)))

@@ -44,6 +44,21 @@ API (the app and the live page use only this)
     store.recover_jobs(is_alive=procs.owner_alive) -> list[JobRecord]
         (queued/running jobs whose server is gone become "interrupted"; run on every open)
 
+    Accounts (see "Accounts and roster" below; who may do what is formcheck.access):
+    store.has_users() -> bool
+    store.add_user(name, role, password) -> UserRecord       (role "coach" | "athlete"; argon2 hash)
+    store.authenticate(name, password) -> UserRecord | None
+    store.get_user(user_id) / store.user_named(name) -> UserRecord | None;  store.users() -> list
+    store.set_password(name, password) -> None
+    store.add_to_roster(coach, athlete) / store.remove_from_roster(coach, athlete)   (names)
+    store.roster(coach_id) -> list[UserRecord]      (the coach's athletes)
+    store.create_athlete(name) / rename_athlete(old, new) / merge_athletes(source, target) -> str
+    store.delete_athlete(name) -> int               (sessions deleted with their files)
+
+Reading methods that list sessions (list_sessions, athletes, review_queue, rep_queue,
+athlete_history, export_*) take ``owners``: None (every session) or the account ids whose
+sessions may be listed, ``None`` in it standing for sessions without an owner.
+
 Errors are :class:`StoreError` (a ``ValueError``) with a one-line message.
 
 Layout
@@ -71,6 +86,20 @@ A fault the tool missed is added by the coach as a flag with ``origin="coach"``,
 confirmed. A session counts as reviewed (``reviewed_at``) once no flag of it is pending, or
 when the coach marks it reviewed: its judged-and-clear faults then export as ``no``.
 Times are naive UTC ``datetime`` values.
+
+Accounts and roster
+-------------------
+Without any account the app is the single-user tool (every session visible). Accounts are
+``coach`` or ``athlete`` (``users``; password hashed with argon2id by argon2-cffi, never stored).
+``roster`` links coaches to their athletes. An athlete account's name is its athlete name: a
+session whose athlete is that name is owned by the account (``sessions.owner_id``), also for
+sessions recorded before the account existed (adopted when it is created). ``athletes`` holds
+athletes created by name (without sessions yet) for the single-user roster.
+
+Files
+-----
+The data folder and its sub-folders are made ``0700`` and the files the store writes (database,
+session files) ``0600``, so other users of the machine cannot read clips or accounts.
 
 Analysis jobs
 -------------
@@ -106,14 +135,14 @@ from formcheck.faults import FAULT_CODES
 __all__ = [
     "DB_FILENAME", "ENV_DATA_DIR", "ENV_DB_URL", "ORIGINS", "REVIEW_STATES", "SCHEMA_VERSION",
     "JOB_RECORD_STATES", "SEVERITIES", "SOURCE_KINDS", "CommentRecord", "FlagRecord", "HistoryPoint", "JobRecord",
-    "RepItem", "SessionRecord",
+    "RepItem", "ROLES", "SessionRecord", "UserRecord",
     "Store", "StoreError", "clean_athlete", "default_data_dir",
 ]
 
 ENV_DATA_DIR = "FORMCHECK_DATA_DIR"
 ENV_DB_URL = "FORMCHECK_DB_URL"
 DB_FILENAME = "formcheck.db"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SOURCE_KINDS = ("upload", "sample", "live")
 REVIEW_STATES = ("pending", "confirmed", "dismissed")
@@ -127,6 +156,11 @@ REP_SCOPES = ("all", "unreviewed")
 MAX_ATHLETE_CHARS = 80
 MAX_COMMENT_CHARS = 2000
 MAX_SOURCE_NAME_CHARS = 200
+ROLES = ("coach", "athlete")
+MIN_PASSWORD_CHARS = 8
+MAX_PASSWORD_CHARS = 1024
+DIR_MODE = 0o700
+FILE_MODE = 0o600
 #: Staging and orphan folders younger than this may belong to a writer that is still running.
 STALE_AFTER_S = 3600.0
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -206,6 +240,8 @@ class SessionRecord:
     report: Mapping[str, Any]
     dir: Path
     files: Mapping[str, Path] = field(default_factory=dict)
+    #: The athlete account owning the session (None: no account, or the single-user app).
+    owner_id: int | None = None
 
     def __post_init__(self) -> None:
         _check(bool(_SESSION_ID.match(self.id)), "a 32-hex session id", self.id)
@@ -225,6 +261,24 @@ class SessionRecord:
 
     def rep(self, number: int) -> Mapping[str, Any] | None:
         return next((r for r in self.reps if r.get("rep") == number), None)
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """An account of the web app (its password hash is never read out of the store)."""
+
+    id: int
+    name: str
+    role: str
+    created_at: datetime
+
+    def __post_init__(self) -> None:
+        _check(self.role in ROLES, f"role in {ROLES}", self.role)
+        _check(isinstance(self.name, str) and bool(self.name), "a user name", self.name)
+
+    @property
+    def is_coach(self) -> bool:
+        return self.role == "coach"
 
 
 @dataclass(frozen=True)
@@ -375,6 +429,7 @@ sessions = sa.Table(
     sa.Column("reviewed_at", sa.DateTime, nullable=True),
     sa.Column("report_json", sa.Text, nullable=False),
     sa.Column("files_json", sa.Text, nullable=False),
+    sa.Column("owner_id", sa.Integer, nullable=True, index=True),  # migration 3
 )
 
 flags = sa.Table(
@@ -426,6 +481,29 @@ jobs = sa.Table(
 )
 
 
+users = sa.Table(
+    "users", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(MAX_ATHLETE_CHARS), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+roster = sa.Table(
+    "roster", metadata,
+    sa.Column("coach_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("athlete_id", sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True,
+              index=True),
+)
+
+athletes = sa.Table(
+    "athletes", metadata,
+    sa.Column("name", sa.String(MAX_ATHLETE_CHARS), primary_key=True),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+
 def _migration_1(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[sessions, flags, comments])
 
@@ -434,10 +512,20 @@ def _migration_2(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[jobs])
 
 
+def _migration_3(conn: sa.Connection) -> None:
+    # A database made by migration 1 of this version already has the column (the tables above are
+    # the current schema); an older one gains it here.
+    if "owner_id" not in {c["name"] for c in sa.inspect(conn).get_columns("sessions")}:
+        conn.exec_driver_sql("ALTER TABLE sessions ADD COLUMN owner_id INTEGER")
+        conn.exec_driver_sql("CREATE INDEX ix_sessions_owner_id ON sessions (owner_id)")
+    metadata.create_all(conn, tables=[users, roster, athletes])
+
+
 #: (version, description, function): applied in order, each once, recorded in schema_migrations.
 MIGRATIONS: tuple[tuple[int, str, Any], ...] = (
     (1, "sessions, flags with review state, comments", _migration_1),
     (2, "analysis jobs, to tell interrupted ones after a restart", _migration_2),
+    (3, "accounts (coach, athlete), roster, named athletes, session owner", _migration_3),
 )
 assert MIGRATIONS[-1][0] == SCHEMA_VERSION
 
@@ -476,8 +564,15 @@ class Store:
     def __init__(self, data_dir: str | Path | None = None, db_url: str | None = None) -> None:
         self.data_dir = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
         try:
+            self.data_dir.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+            _private(self.data_dir, DIR_MODE)
             for sub in ("sessions", ".staging", "work"):
-                (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+                (self.data_dir / sub).mkdir(exist_ok=True, mode=DIR_MODE)
+                _private(self.data_dir / sub, DIR_MODE)
+            if not db_url:
+                db_file = self.data_dir / DB_FILENAME
+                os.close(os.open(db_file, os.O_CREAT | os.O_WRONLY, FILE_MODE))  # SQLite copies its mode to -wal/-shm
+                _private(db_file, FILE_MODE)
         except OSError as exc:
             raise StoreError(f"data directory {self.data_dir} is not writable ({exc.strerror or exc})") from exc
         self.db_url = db_url or f"sqlite:///{self.data_dir / DB_FILENAME}"
@@ -642,8 +737,12 @@ class Store:
         source_name: str = "",
         analysis_key: str = "",
         move: bool = False,
+        owner_id: int | None = None,
     ) -> SessionRecord:
-        """Record one analysed clip with its files; all of it or nothing (see the module docstring)."""
+        """Record one analysed clip with its files; all of it or nothing (see the module docstring).
+
+        ``owner_id`` None: the athlete account named ``athlete``, if there is one, owns the session.
+        """
         rep = report.to_dict() if hasattr(report, "to_dict") else dict(report)
         from formcheck.report import upgrade_report, validate_report
 
@@ -687,6 +786,9 @@ class Store:
                 stored["pose"] = "pose.npz"
             _write_bytes(staging / "report.json", json.dumps(rep, indent=2, ensure_ascii=False).encode("utf-8"))
             stored["json"] = "report.json"
+            for p in staging.iterdir():
+                _private(p, FILE_MODE)
+            _private(staging, DIR_MODE)
             _fsync_dir(staging)
             os.replace(staging, final)
             _fsync_dir(self.sessions_dir)
@@ -696,13 +798,16 @@ class Store:
 
         source = rep.get("source", {}) or {}
         now = _now()
+        if owner_id is None and athlete:
+            owner = self.user_named(athlete)
+            owner_id = owner.id if owner is not None and owner.role == "athlete" else None
         row = dict(
             id=sid, created_at=now, state="complete", athlete=athlete, source_kind=source_kind,
             source_name=source_name, video_sha256=str(source.get("sha256", ""))[:64], analysis_key=analysis_key,
             lift=rep["lift"], view=rep["view"], model=str(rep.get("model", ""))[:100], status=rep["status"],
             rep_count=int(rep["rep_count"]), flag_count=len(rep.get("flags", [])),
             duration_ms=_float_or_none(source.get("duration_ms")), reviewed_at=None,
-            report_json=json.dumps(rep, ensure_ascii=False), files_json=json.dumps(stored),
+            report_json=json.dumps(rep, ensure_ascii=False), files_json=json.dumps(stored), owner_id=owner_id,
         )
         flag_rows = [
             dict(
@@ -740,7 +845,7 @@ class Store:
             source_name=r.source_name, video_sha256=r.video_sha256, analysis_key=r.analysis_key, lift=r.lift,
             view=r.view, model=r.model, status=r.status, rep_count=r.rep_count, flag_count=r.flag_count,
             duration_ms=r.duration_ms, reviewed_at=r.reviewed_at, report=json.loads(r.report_json), dir=d,
-            files={k: d / v for k, v in stored.items()},
+            files={k: d / v for k, v in stored.items()}, owner_id=r.owner_id,
         )
 
     def get_session(self, session_id: str) -> SessionRecord | None:
@@ -751,8 +856,9 @@ class Store:
         return self._session_from_row(r) if r is not None else None
 
     def list_sessions(self, *, athlete: str | None = None, lift: str | None = None, since: date | None = None,
-                      until: date | None = None, limit: int | None = None) -> list[SessionRecord]:
-        q = sa.select(sessions).where(sessions.c.state == "complete")
+                      until: date | None = None, limit: int | None = None,
+                      owners: Sequence[int | None] | None = None) -> list[SessionRecord]:
+        q = _owner_filter(sa.select(sessions).where(sessions.c.state == "complete"), owners)
         if athlete is not None:
             q = q.where(sessions.c.athlete == clean_athlete(athlete))
         if lift is not None:
@@ -776,11 +882,18 @@ class Store:
             r = conn.execute(q).first()
         return self._session_from_row(r) if r is not None else None
 
-    def athletes(self) -> list[str]:
-        """Athlete names with at least one session, sorted; the unnamed "" last if used."""
-        q = sa.select(sessions.c.athlete).where(sessions.c.state == "complete").distinct()
+    def athletes(self, *, owners: Sequence[int | None] | None = None) -> list[str]:
+        """Athlete names with at least one session, created by name, or with an athlete account;
+        sorted, the unnamed "" last if used. ``owners``: only those of these accounts (see the API)."""
+        q = _owner_filter(sa.select(sessions.c.athlete).where(sessions.c.state == "complete").distinct(), owners)
+        uq = sa.select(users.c.name).where(users.c.role == "athlete")
+        if owners is not None:
+            uq = uq.where(users.c.id.in_([o for o in owners if o is not None]))
         with self._read() as conn:
-            return sorted(conn.scalars(q), key=lambda a: (a == "", a.casefold()))
+            names = set(conn.scalars(q)) | set(conn.scalars(uq))
+            if owners is None or None in owners:
+                names |= set(conn.scalars(sa.select(athletes.c.name)))
+        return sorted(names, key=lambda a: (a == "", a.casefold()))
 
     def rep_clip_path(self, session: SessionRecord, rep: int) -> Path:
         """Where the slow-motion clip of one rep is kept (made on demand by the app)."""
@@ -826,11 +939,12 @@ class Store:
 
     def review_queue(self, *, athlete: str | None = None, lift: str | None = None, code: str | None = None,
                      status: str | None = "pending", order: str = "newest", since: date | None = None,
-                     until: date | None = None, limit: int | None = None) -> list[FlagRecord]:
+                     until: date | None = None, limit: int | None = None,
+                     owners: Sequence[int | None] | None = None) -> list[FlagRecord]:
         """Flags across sessions; ``status`` None means every state. ``order``: "newest" or "severity"."""
         _check(order in ORDERS, f"order in {ORDERS}", order)
         _check(status is None or status in REVIEW_STATES, f"status None or in {REVIEW_STATES}", status)
-        q = _date_filter(self._flag_query(), since, until)
+        q = _owner_filter(_date_filter(self._flag_query(), since, until), owners)
         if athlete is not None:
             q = q.where(sessions.c.athlete == clean_athlete(athlete))
         if lift is not None:
@@ -851,7 +965,8 @@ class Store:
             return self._flags_from_rows(conn, conn.execute(q).all())
 
     def rep_queue(self, *, scope: str = "all", athlete: str | None = None, lift: str | None = None,
-                  code: str | None = None, since: date | None = None, until: date | None = None) -> list[RepItem]:
+                  code: str | None = None, since: date | None = None, until: date | None = None,
+                  owners: Sequence[int | None] | None = None) -> list[RepItem]:
         """Every rep of the matching sessions, newest session first, clean reps included.
 
         ``scope`` "all": every rep; "unreviewed": reps not :attr:`RepItem.reviewed` (a flag still
@@ -859,7 +974,7 @@ class Store:
         with a flag of that fault (in any review state).
         """
         _check(scope in REP_SCOPES, f"scope in {REP_SCOPES}", scope)
-        found = self.list_sessions(athlete=athlete, lift=lift, since=since, until=until)
+        found = self.list_sessions(athlete=athlete, lift=lift, since=since, until=until, owners=owners)
         by_rep: dict[tuple[str, int], list[FlagRecord]] = {}
         if found:
             q = (self._flag_query().where(flags.c.session_id.in_([s.id for s in found]))
@@ -989,12 +1104,207 @@ class Store:
         assert record is not None
         return record
 
+    # ------------------------------------------------------------------ accounts
+    def has_users(self) -> bool:
+        """True once any account exists: the app then asks everyone to log in."""
+        with self._read() as conn:
+            return conn.scalar(sa.select(users.c.id).limit(1)) is not None
+
+    def _user(self, where: Any) -> UserRecord | None:
+        with self._read() as conn:
+            r = conn.execute(sa.select(users.c.id, users.c.name, users.c.role, users.c.created_at).where(where)).first()
+        return UserRecord(r.id, r.name, r.role, r.created_at) if r is not None else None
+
+    def get_user(self, user_id: int) -> UserRecord | None:
+        if not isinstance(user_id, int) or isinstance(user_id, bool):
+            return None
+        return self._user(users.c.id == user_id)
+
+    def user_named(self, name: str) -> UserRecord | None:
+        """The account called ``name`` (as stored: see :func:`clean_athlete`)."""
+        if not isinstance(name, str):
+            return None
+        return self._user(users.c.name == clean_athlete(name))
+
+    def users(self) -> list[UserRecord]:
+        with self._read() as conn:
+            rows = conn.execute(sa.select(users.c.id, users.c.name, users.c.role, users.c.created_at)
+                                .order_by(users.c.role, users.c.name)).all()
+        return [UserRecord(r.id, r.name, r.role, r.created_at) for r in rows]
+
+    def add_user(self, name: str, role: str, password: str) -> UserRecord:
+        """Create an account. An athlete account owns the sessions already recorded under its name."""
+        name = clean_athlete(name)
+        if not name:
+            raise StoreError("user name: expected some text, got an empty name")
+        _check(role in ROLES, f"role in {ROLES}", role)
+        digest = _hasher().hash(_check_password(password))
+        with self._write() as conn:
+            taken = {n.casefold() for n in conn.scalars(sa.select(users.c.name))}
+            if name.casefold() in taken:
+                raise StoreError(f"user name: {name!r} is taken")
+            uid = conn.execute(sa.insert(users).values(name=name, role=role, password_hash=digest,
+                                                       created_at=_now())).inserted_primary_key[0]
+            if role == "athlete":
+                conn.execute(sa.update(sessions).where(sessions.c.athlete == name, sessions.c.owner_id.is_(None))
+                             .values(owner_id=uid))
+                conn.execute(sa.delete(athletes).where(athletes.c.name == name))
+        user = self.get_user(int(uid))
+        assert user is not None
+        return user
+
+    def set_password(self, name: str, password: str) -> None:
+        digest = _hasher().hash(_check_password(password))
+        with self._write() as conn:
+            if not conn.execute(sa.update(users).where(users.c.name == clean_athlete(name))
+                                .values(password_hash=digest)).rowcount:
+                raise StoreError(f"no user {name!r}")
+
+    def authenticate(self, name: str, password: str) -> UserRecord | None:
+        """The account if ``password`` is its password, else None (the same work either way)."""
+        from argon2.exceptions import InvalidHashError, VerificationError
+
+        hasher = _hasher()
+        if not isinstance(name, str) or not isinstance(password, str):
+            return None
+        with self._read() as conn:
+            r = conn.execute(sa.select(users).where(users.c.name == clean_athlete(name))).first()
+        try:
+            hasher.verify(r.password_hash if r is not None else _dummy_hash(), password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if r is None:
+            return None
+        if hasher.check_needs_rehash(r.password_hash):
+            with self._write() as conn:
+                conn.execute(sa.update(users).where(users.c.id == r.id).values(password_hash=hasher.hash(password)))
+        return UserRecord(r.id, r.name, r.role, r.created_at)
+
+    def _role_user(self, name: str, role: str) -> UserRecord:
+        user = self.user_named(name)
+        if user is None or user.role != role:
+            raise StoreError(f"expected the name of a {role} account, got {name!r}")
+        return user
+
+    def add_to_roster(self, coach: str, athlete: str) -> None:
+        """Put the athlete (account name) on the coach's roster (no change if already there)."""
+        c, a = self._role_user(coach, "coach"), self._role_user(athlete, "athlete")
+        with self._write() as conn:
+            if conn.scalar(sa.select(roster.c.coach_id).where(roster.c.coach_id == c.id,
+                                                                roster.c.athlete_id == a.id)) is None:
+                conn.execute(sa.insert(roster).values(coach_id=c.id, athlete_id=a.id))
+
+    def remove_from_roster(self, coach: str, athlete: str) -> None:
+        c, a = self._role_user(coach, "coach"), self._role_user(athlete, "athlete")
+        with self._write() as conn:
+            conn.execute(sa.delete(roster).where(roster.c.coach_id == c.id, roster.c.athlete_id == a.id))
+
+    def roster(self, coach_id: int) -> list[UserRecord]:
+        """The athlete accounts on this coach's roster, by name."""
+        q = (sa.select(users.c.id, users.c.name, users.c.role, users.c.created_at)
+             .join(roster, roster.c.athlete_id == users.c.id)
+             .where(roster.c.coach_id == int(coach_id)).order_by(users.c.name))
+        with self._read() as conn:
+            return [UserRecord(r.id, r.name, r.role, r.created_at) for r in conn.execute(q)]
+
+    # ------------------------------------------------------------------ athletes (the roster by name)
+    def _athlete_exists(self, conn: sa.Connection, name: str) -> bool:
+        return any(conn.scalar(q) is not None for q in (
+            sa.select(sessions.c.id).where(sessions.c.athlete == name).limit(1),
+            sa.select(athletes.c.name).where(athletes.c.name == name),
+            sa.select(users.c.id).where(users.c.name == name, users.c.role == "athlete")))
+
+    def _name_taken(self, conn: sa.Connection, name: str) -> bool:
+        folded = name.casefold()
+        known = (set(conn.scalars(sa.select(sessions.c.athlete).distinct())) | set(conn.scalars(sa.select(athletes.c.name)))
+                 | set(conn.scalars(sa.select(users.c.name))))
+        return any(k.casefold() == folded for k in known)
+
+    def _athlete_name(self, name: str, what: str) -> str:
+        cleaned = clean_athlete(name)
+        if not cleaned:
+            raise StoreError(f"{what}: expected an athlete's name, got {name!r}")
+        return cleaned
+
+    def create_athlete(self, name: str) -> str:
+        """Add an athlete by name (no account, no session yet); returns the name as stored."""
+        name = self._athlete_name(name, "new athlete")
+        with self._write() as conn:
+            if self._name_taken(conn, name):
+                raise StoreError(f"new athlete: {name!r} is taken")
+            conn.execute(sa.insert(athletes).values(name=name, created_at=_now()))
+        return name
+
+    def _rename_sessions(self, conn: sa.Connection, where: Any, new: str, **values: Any) -> int:
+        rows = conn.execute(sa.select(sessions.c.id, sessions.c.report_json).where(where)).all()
+        for r in rows:
+            rep = json.loads(r.report_json)
+            rep["athlete"] = new
+            conn.execute(sa.update(sessions).where(sessions.c.id == r.id)
+                         .values(athlete=new, report_json=json.dumps(rep, ensure_ascii=False), **values))
+        return len(rows)
+
+    def rename_athlete(self, old: str, new: str) -> str:
+        """Give an athlete another name: their sessions, and their account (its login name) if they have one."""
+        old, new = self._athlete_name(old, "athlete"), self._athlete_name(new, "new name")
+        with self._write() as conn:
+            if not self._athlete_exists(conn, old):
+                raise StoreError(f"no athlete {old!r}")
+            if new != old and self._name_taken(conn, new) and new.casefold() != old.casefold():
+                raise StoreError(f"new name: {new!r} is taken (merge the two athletes instead)")
+            self._rename_sessions(conn, sessions.c.athlete == old, new)
+            conn.execute(sa.update(athletes).where(athletes.c.name == old).values(name=new))
+            conn.execute(sa.update(users).where(users.c.name == old, users.c.role == "athlete").values(name=new))
+        return new
+
+    def merge_athletes(self, source: str, target: str) -> str:
+        """Move every session of ``source`` to ``target`` and remove ``source`` (its account too, if any)."""
+        source, target = self._athlete_name(source, "athlete to merge"), self._athlete_name(target, "merge into")
+        if source == target:
+            raise StoreError("merge: expected two different athletes, got the same one twice")
+        with self._write() as conn:
+            for n in (source, target):
+                if not self._athlete_exists(conn, n):
+                    raise StoreError(f"no athlete {n!r}")
+            src_id = conn.scalar(sa.select(users.c.id).where(users.c.name == source, users.c.role == "athlete"))
+            dst_id = conn.scalar(sa.select(users.c.id).where(users.c.name == target, users.c.role == "athlete"))
+            where = sessions.c.athlete == source
+            if src_id is not None:
+                where = sa.or_(where, sessions.c.owner_id == src_id)
+            self._rename_sessions(conn, where, target, owner_id=dst_id)
+            conn.execute(sa.delete(athletes).where(athletes.c.name == source))
+            if src_id is not None:
+                conn.execute(sa.delete(roster).where(roster.c.athlete_id == src_id))
+                conn.execute(sa.delete(users).where(users.c.id == src_id))
+        return target
+
+    def delete_athlete(self, name: str) -> int:
+        """Remove an athlete for good: every session (files too), the name, the account; returns sessions deleted."""
+        name = self._athlete_name(name, "athlete")
+        with self._read() as conn:
+            if not self._athlete_exists(conn, name):
+                raise StoreError(f"no athlete {name!r}")
+            uid = conn.scalar(sa.select(users.c.id).where(users.c.name == name, users.c.role == "athlete"))
+            where = sessions.c.athlete == name
+            if uid is not None:
+                where = sa.or_(where, sessions.c.owner_id == uid)
+            ids = list(conn.scalars(sa.select(sessions.c.id).where(where)))
+        for sid in ids:
+            self.delete_session(sid)
+        with self._write() as conn:
+            conn.execute(sa.delete(athletes).where(athletes.c.name == name))
+            if uid is not None:
+                conn.execute(sa.delete(roster).where(roster.c.athlete_id == uid))
+                conn.execute(sa.delete(users).where(users.c.id == uid))
+        return len(ids)
+
     # ------------------------------------------------------------------ history and export
-    def athlete_history(self, athlete: str) -> list[HistoryPoint]:
+    def athlete_history(self, athlete: str, *, owners: Sequence[int | None] | None = None) -> list[HistoryPoint]:
         """The athlete's sessions, oldest first, with the reps showing each fault (dismissed flags left out)."""
         q = (sa.select(sessions.c.id, sessions.c.created_at, sessions.c.lift, sessions.c.rep_count, sessions.c.source_name)
              .where(sessions.c.athlete == clean_athlete(athlete), sessions.c.state == "complete")
              .order_by(sessions.c.created_at, sessions.c.id))
+        q = _owner_filter(q, owners)
         with self._read() as conn:
             rows = conn.execute(q).all()
             fq = (sa.select(flags.c.session_id, flags.c.code, flags.c.rep, flags.c.review_status)
@@ -1028,10 +1338,10 @@ class Store:
                 out[sid][status] = int(n)
         return out
 
-    def _export_sessions(self, athlete: str | None, lift: str | None, reviewed_only: bool
-                         ) -> list[tuple[SessionRecord, list[FlagRecord]]]:
+    def _export_sessions(self, athlete: str | None, lift: str | None, reviewed_only: bool,
+                         owners: Sequence[int | None] | None = None) -> list[tuple[SessionRecord, list[FlagRecord]]]:
         out = []
-        for s in reversed(self.list_sessions(athlete=athlete, lift=lift)):
+        for s in reversed(self.list_sessions(athlete=athlete, lift=lift, owners=owners)):
             fl = self.flags_for_session(s.id)
             if reviewed_only and s.reviewed_at is None and not any(_touched(f) for f in fl):
                 continue
@@ -1039,7 +1349,7 @@ class Store:
         return out
 
     def export_labels(self, *, athlete: str | None = None, lift: str | None = None,
-                      reviewed_only: bool = True) -> list[dict[str, Any]]:
+                      reviewed_only: bool = True, owners: Sequence[int | None] | None = None) -> list[dict[str, Any]]:
         """Reviewed sessions in the format of ``../shared/data/lifts/labels.json`` (see LABELS.md).
 
         A session is reviewed once the coach did anything to it: confirmed or dismissed a flag,
@@ -1054,11 +1364,11 @@ class Store:
         is reviewed, else ``unsure``. Clip-level faults follow LABELS.md (any ``yes`` -> ``yes``,
         else any ``unsure`` -> ``unsure``, else ``no``; ``n/a`` when every rep is ``n/a``).
         """
-        return [_label_entry(s, fl) for s, fl in self._export_sessions(athlete, lift, reviewed_only)
+        return [_label_entry(s, fl) for s, fl in self._export_sessions(athlete, lift, reviewed_only, owners)
                 if s.lift in ("squat", "deadlift")]
 
     def export_flags_csv(self, *, athlete: str | None = None, lift: str | None = None,
-                         reviewed_only: bool = True) -> str:
+                         reviewed_only: bool = True, owners: Sequence[int | None] | None = None) -> str:
         """One row per flag (the tool's and the coach's) of the reviewed sessions (see :meth:`export_labels`)
         with its review decision, label value, severities and comments; cells guarded against formulas."""
         buf = io.StringIO()
@@ -1066,7 +1376,7 @@ class Store:
         w.writerow(["session_id", "file", "athlete", "lift", "view", "rep", "start_s", "bottom_s", "end_s", "code",
                     "origin", "review_status", "label", "auto_severity", "severity", "measured", "limit", "units",
                     "confidence", "t_s", "reviewed_at", "comments"])
-        for s, fl in self._export_sessions(athlete, lift, reviewed_only):
+        for s, fl in self._export_sessions(athlete, lift, reviewed_only, owners):
             for f in fl:
                 r = s.rep(f.rep) or {}
                 w.writerow([
@@ -1162,6 +1472,55 @@ def _label_entry(s: SessionRecord, fl: Sequence[FlagRecord]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+_HASHER: Any = None
+_DUMMY: list[str] = []
+
+
+def _hasher() -> Any:
+    """argon2-cffi's PasswordHasher (argon2id, the library's recommended parameters)."""
+    global _HASHER
+    if _HASHER is None:
+        from argon2 import PasswordHasher
+
+        _HASHER = PasswordHasher()
+    return _HASHER
+
+
+def _dummy_hash() -> str:
+    """A hash to verify against when the user does not exist (so both cases take as long)."""
+    if not _DUMMY:
+        _DUMMY.append(_hasher().hash(uuid.uuid4().hex))
+    return _DUMMY[0]
+
+
+def _check_password(password: Any) -> str:
+    if not isinstance(password, str):
+        raise StoreError(f"password: expected text, got {type(password).__name__}")
+    if not MIN_PASSWORD_CHARS <= len(password) <= MAX_PASSWORD_CHARS:
+        raise StoreError(f"password: expected {MIN_PASSWORD_CHARS}-{MAX_PASSWORD_CHARS} characters, "
+                         f"got {len(password)}")
+    return password
+
+
+def _owner_filter(q: sa.Select, owners: Sequence[int | None] | None) -> sa.Select:
+    """Sessions owned by one of ``owners`` (None in it: sessions without an owner); every one for None."""
+    if owners is None:
+        return q
+    ids = [int(o) for o in owners if o is not None]
+    conds = [sessions.c.owner_id.in_(ids)] if ids else []
+    if any(o is None for o in owners):
+        conds.append(sessions.c.owner_id.is_(None))
+    return q.where(sa.or_(*conds)) if conds else q.where(sa.false())
+
+
+def _private(path: Path, mode: int) -> None:
+    """Make ``path`` readable by its owner only (best effort: a file system without modes keeps its own)."""
+    try:
+        os.chmod(path, mode)
+    except OSError:
+        pass
 
 
 def _date_filter(q: sa.Select, since: date | None, until: date | None) -> sa.Select:

@@ -730,7 +730,7 @@ def test_version_1_database_upgrades_in_place(tmp_path: Path) -> None:
     con.commit()
     con.close()
     upgraded = Store(tmp_path / "d")
-    assert upgraded.schema_version() == SCHEMA_VERSION == 2
+    assert upgraded.schema_version() == SCHEMA_VERSION == 3
     assert upgraded.get_session(s.id) is not None
     assert upgraded.flags_for_session(s.id)[0].review_status == "confirmed"
     upgraded.record_job("f" * 32, owner="x", source_name="c.mp4", source_kind="upload", request={})

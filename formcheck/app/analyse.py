@@ -12,7 +12,8 @@ import streamlit as st
 
 from formcheck.app.media import suffix_for
 from formcheck.app.results import delete_control, deleted_notice, render_session
-from formcheck.app.ui import UPLOAD_TYPES, Settings, fmt_time, get_jobs, get_store, md, settings
+from formcheck.access import Access, AccessDenied
+from formcheck.app.ui import UPLOAD_TYPES, Settings, athlete_label, fmt_time, get_access, get_jobs, get_store, md, settings
 from formcheck.models import ModelNotFoundError, list_models
 from formcheck.storage import Store
 from formcheck.video import VideoError, probe
@@ -93,16 +94,24 @@ def accept_upload(uploaded: Any, store: Store, s: Settings, options: dict[str, s
                            data_dir=s.data_dir, db_url=s.db_url, delete_input=True, **options)
 
 
-def _options() -> dict[str, str]:
+def _options(acc: Access) -> dict[str, str]:
     c1, c2, c3 = st.columns(3)
     lift = c1.selectbox("Lift", list(LIFT_WORDS), format_func=LIFT_WORDS.__getitem__, key="fc_lift")
     models = available_models()
     model = c2.selectbox("Pose model", models, index=models.index("full") if "full" in models else 0,
                          format_func=lambda m: MODEL_WORDS.get(m, m), key="fc_model",
                          help="Heavy appears once built with `formcheck models --build heavy`.")
-    athlete = c3.text_input("Athlete (optional)", max_chars=80, placeholder="e.g. Sam", key="fc_athlete",
-                            help="Name the lifter to follow their progress on the History page.")
-    return {"lift": lift, "model": model, "athlete": athlete or ""}
+    if acc.single_user:
+        athlete = c3.text_input("Athlete (optional)", max_chars=80, placeholder="e.g. Sam", key="fc_athlete",
+                                help="Name the lifter to follow their progress on the History page.")
+    elif acc.can_review:
+        athlete = c3.selectbox("Athlete", acc.roster_names(), format_func=athlete_label, key="fc_athlete",
+                               help="An athlete of your roster (Athletes page): the session is theirs.")
+    else:
+        athlete = acc.user.name
+        c3.text_input("Athlete", value=athlete, disabled=True, key="fc_athlete_me",
+                      help="Your clips are stored as your sessions.")
+    return {"lift": lift, "model": model, "athlete": acc.upload_athlete(athlete or "")}
 
 
 def _start(jobs: JobManager, store: Store, requests: list[AnalysisRequest], errors: list[str]) -> None:
@@ -113,8 +122,8 @@ def _start(jobs: JobManager, store: Store, requests: list[AnalysisRequest], erro
         st.query_params[JOB_PARAM] = ",".join(st.session_state[JOBS])
 
 
-def _retry(jobs: JobManager, store: Store, job_id: str) -> None:
-    job = store.get_job(job_id)
+def _retry(jobs: JobManager, store: Store, acc: Access, job_id: str) -> None:
+    job = acc.job(job_id)
     if job is None or job.state != "interrupted":
         return
     try:
@@ -127,16 +136,22 @@ def _retry(jobs: JobManager, store: Store, job_id: str) -> None:
     _start(jobs, store, [request], [])
 
 
-def _dismiss(store: Store, job_id: str) -> None:
+def _dismiss(store: Store, acc: Access, job_id: str) -> None:
+    if acc.job(job_id) is None:
+        return
     job = store.update_job(job_id, state="dismissed")
     clip = Path(str(job.request.get("video_path", "")))
     if job.request.get("delete_input") and clip.parent == store.work_dir:
         clip.unlink(missing_ok=True)  # the upload copy kept for a retry is not needed any more
 
 
-def _recover(jobs: JobManager, store: Store) -> None:
-    """What became of this tab's jobs across a server restart, and any interrupted job to retry."""
+def _recover(jobs: JobManager, store: Store, acc: Access) -> None:
+    """What became of this tab's jobs across a server restart, and any interrupted job to retry.
+
+    Job ids come from the URL: each goes through ``acc`` (someone else's job is ignored)."""
     followed = [j for j in str(st.query_params.get(JOB_PARAM, "")).split(",") if j]
+    if not acc.single_user:
+        followed = [j for j in followed if acc.job(j) is not None]
     if followed and not st.session_state.get(JOBS):
         unknown, known = [], []
         for j in followed:
@@ -148,7 +163,7 @@ def _recover(jobs: JobManager, store: Store) -> None:
         if known:  # the tab was reloaded while this server runs them: follow them again
             st.session_state[JOBS] = known
         if unknown:  # started by an earlier server: look them up
-            records = [r for r in (store.get_job(j) for j in unknown) if r is not None]
+            records = [r for r in (acc.job(j) for j in unknown) if r is not None]
             done = [r.session_id for r in records if r.state == "done" and r.session_id]
             failed = [r.message for r in records if r.state == "failed" and r.message]
             if done:
@@ -156,15 +171,15 @@ def _recover(jobs: JobManager, store: Store) -> None:
             if failed:
                 st.session_state[ERRORS] = failed
             del st.query_params[JOB_PARAM]
-    for job in store.interrupted_jobs():
+    for job in acc.interrupted_jobs():
         with st.container(border=True, key=f"fc_interrupted_{job.id}"):
             st.warning(f"The analysis of “{md(job.source_name)}” was interrupted: the server stopped (restarted or "
                        f"crashed) while it ran (started {fmt_time(job.created_at)}), so it did not finish. Run it again?",
                        icon=":material/restart_alt:")
             c1, c2, _ = st.columns([1, 1, 3])
             c1.button("Retry", key=f"fc_retry_{job.id}", type="primary", icon=":material/replay:",
-                      on_click=_retry, args=(jobs, store, job.id))
-            c2.button("Dismiss", key=f"fc_dismiss_{job.id}", on_click=_dismiss, args=(store, job.id))
+                      on_click=_retry, args=(jobs, store, acc, job.id))
+            c2.button("Dismiss", key=f"fc_dismiss_{job.id}", on_click=_dismiss, args=(store, acc, job.id))
 
 
 def _follow(jobs: JobManager) -> None:
@@ -203,12 +218,16 @@ def _follow(jobs: JobManager) -> None:
 
 
 def render() -> None:
-    s, store, jobs = settings(), get_store(), get_jobs()
+    s, store, jobs, acc = settings(), get_store(), get_jobs(), get_access()
     st.title("Analyse a lift")
     st.write("Upload a squat or deadlift clip, or try a bundled sample. formcheck tracks the lifter, counts the reps, "
              "flags what loads the lower back and explains what to work on.")
-    _recover(jobs, store)
-    options = _options()
+    _recover(jobs, store, acc)
+    try:
+        options = _options(acc)
+    except AccessDenied as exc:
+        st.warning(md(exc), icon=":material/group_add:")
+        return
     up_col, sample_col = st.columns([3, 2], gap="large")
     with up_col:
         uploads = st.file_uploader(
@@ -243,7 +262,7 @@ def render() -> None:
     deleted_notice()
     for e in st.session_state.get(ERRORS, []):
         st.error(md(e), icon=":material/error:")
-    sessions = [x for x in (store.get_session(i) for i in st.session_state.get(RESULTS, [])) if x is not None]
+    sessions = [x for x in (acc.session_or_none(i) for i in st.session_state.get(RESULTS, [])) if x is not None]
     if not sessions:
         if not st.session_state.get(ERRORS):
             st.info("Upload a clip and press **Analyse**, or click a sample, to see every rep, the flags and what "
@@ -258,5 +277,6 @@ def render() -> None:
                         key="fc_pick")
         chosen = next(x for x in sessions if x.id == pick)
     render_session(store, chosen, key=f"an-{chosen.id[:8]}")
-    st.divider()
-    delete_control(store, chosen, key=f"an-{chosen.id[:8]}", forget=("fc_pick",))
+    if acc.can_review:
+        st.divider()
+        delete_control(acc, chosen, key=f"an-{chosen.id[:8]}", forget=("fc_pick",))

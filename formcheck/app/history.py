@@ -7,7 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from formcheck.app.results import delete_control, deleted_notice, render_session
-from formcheck.app.ui import athlete_label, fault_title, fmt_time, get_store
+from formcheck.access import AccessDenied
+from formcheck.app.ui import athlete_label, fault_title, fmt_time, get_access, get_store, md
 from formcheck.faults import FAULT_CODES
 from formcheck.storage import HistoryPoint
 
@@ -38,11 +39,31 @@ def trend_chart(df: pd.DataFrame) -> alt.Chart:
             .add_params(pick).properties(height=300))
 
 
+#: URL query parameter opening one session (a link to it): looked up through the access rules.
+SESSION_PARAM = "session"
+
+
+def _open_linked_session() -> None:
+    """``?session=<id>`` picks that session (once), if this user may open it; else says no."""
+    wanted = st.query_params.get(SESSION_PARAM)
+    if wanted is None:
+        return
+    del st.query_params[SESSION_PARAM]
+    try:
+        linked = get_access().session(str(wanted))
+    except AccessDenied as exc:
+        st.error(f"Not allowed: {md(exc)}", icon=":material/block:")
+        return
+    st.session_state["hist-athlete"] = linked.athlete
+    st.session_state["hist-session"] = linked.id
+
+
 def render() -> None:
-    store = get_store()
+    store, acc = get_store(), get_access()
     st.title("Athlete history")
     deleted_notice()
-    athletes = store.athletes()
+    _open_linked_session()
+    athletes = [a for a in acc.athletes() if a == "" or acc.list_sessions(athlete=a, limit=1)]
     if not athletes:
         st.info("No sessions yet. Analyse a clip (give the athlete's name) and it shows up here, with how each "
                 "fault trends from session to session.", icon=":material/info:")
@@ -51,7 +72,7 @@ def render() -> None:
     if st.session_state.get("hist-athlete") not in (None, *athletes):
         del st.session_state["hist-athlete"]  # the athlete's last session was deleted
     athlete = st.selectbox("Athlete", athletes, format_func=athlete_label, key="hist-athlete")
-    history = store.athlete_history(athlete)
+    history = acc.athlete_history(athlete)
     c = st.columns(5)
     c[0].metric("Sessions", len(history))
     c[1].metric("Reps analysed", sum(h.rep_count for h in history))
@@ -83,11 +104,12 @@ def render() -> None:
                           for h in reversed(history)])
     st.dataframe(table, hide_index=True, width="stretch")
 
-    sessions = store.list_sessions(athlete=athlete)
+    sessions = acc.list_sessions(athlete=athlete)
     labels = {s.id: f"{fmt_time(s.created_at)} · {s.source_name} · {s.lift}, {s.rep_count} reps" for s in sessions}
     pick = st.selectbox("Open a session", list(labels), format_func=labels.__getitem__, key="hist-session")
     session = next((s for s in sessions if s.id == pick), sessions[0])
     st.divider()
     render_session(store, session, key=f"hist-{session.id[:8]}")
-    st.divider()
-    delete_control(store, session, key=f"hist-{session.id[:8]}", forget=("hist-session",))
+    if acc.can_review:
+        st.divider()
+        delete_control(acc, session, key=f"hist-{session.id[:8]}", forget=("hist-session",))

@@ -88,6 +88,23 @@ def _fmt_deg(x: float) -> str:
     return f"{abs(x):.0f}°" if math.isfinite(x) else "–"
 
 
+def _athlete_input(col: Any, playing: bool) -> str:
+    """The athlete the session is recorded for: typed (single-user app), one of a coach's roster,
+    or the logged-in athlete (see formcheck.access)."""
+    from formcheck.app.ui import athlete_label, get_access
+
+    acc = get_access()
+    if acc.single_user:
+        return col.text_input("Athlete", key="live_athlete", disabled=playing, max_chars=80)
+    if acc.can_review:
+        name = col.selectbox("Athlete", acc.roster_names(), format_func=athlete_label, key="live_athlete",
+                             disabled=playing)
+    else:
+        name = acc.user.name
+        col.text_input("Athlete", value=name, disabled=True, key="live_athlete_me")
+    return acc.upload_athlete(name or "")
+
+
 def render_live_page(store: "Store | None" = None) -> None:
     """Draw the Live page; ``store`` is a :class:`formcheck.storage.Store` (default: the app's)."""
     from streamlit_webrtc import WebRtcMode
@@ -111,7 +128,7 @@ def render_live_page(store: "Store | None" = None) -> None:
                         key="live_lift")
     model = c2.selectbox("Pose model", list(LIVE_MODELS), index=LIVE_MODELS.index(DEFAULT_LIVE_MODEL),
                          format_func=MODEL_LABELS.__getitem__, disabled=playing, key="live_model")
-    athlete = c3.text_input("Athlete", key="live_athlete", disabled=playing, max_chars=80)
+    athlete = _athlete_input(c3, playing)
     keep_video = st.checkbox("Keep the video of the session", value=False, disabled=playing, key="live_keep_video",
                              help="Stored with the session so the coach can watch the reps.")
 

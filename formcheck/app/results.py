@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import altair as alt
 import pandas as pd
@@ -17,6 +17,9 @@ from formcheck.measures import chart_label, flag_evidence, flag_sentence, measur
 from formcheck.report import upgrade_report
 from formcheck.reps import DEADLIFT_PHASES, SQUAT_PHASES
 from formcheck.storage import SessionRecord, Store, StoreError
+
+if TYPE_CHECKING:
+    from formcheck.access import Access
 from formcheck.video import VideoError
 
 REVIEW_WORDS = {"pending": "to review", "confirmed": ":green[confirmed]", "dismissed": ":gray[~~dismissed~~]"}
@@ -186,7 +189,9 @@ def rep_clip(store: Store, session: SessionRecord, rep_no: int) -> Path | None:
         return None
     try:
         with st.spinner(f"Cutting a slow-motion clip of rep {rep_no}…"):
-            return make_rep_clip(video, rep["start_ms"], rep["end_ms"], path)
+            made = make_rep_clip(video, rep["start_ms"], rep["end_ms"], path)
+        made.chmod(0o600)  # like every file of the session: its owner only
+        return made
     except (VideoError, ValueError, OSError):
         return None
 
@@ -303,7 +308,7 @@ def _ask_delete(key: str, ask: bool) -> None:
     st.session_state[f"{key}-ask-delete"] = ask
 
 
-def _delete(store: Store, session_id: str, name: str, key: str, forget: tuple[str, ...]) -> None:
+def _delete(store: "Store | Access", session_id: str, name: str, key: str, forget: tuple[str, ...]) -> None:
     try:
         store.delete_session(session_id)
         st.session_state[DELETED_NOTICE] = f"Deleted “{name}” with its video, reports and reviews."
@@ -321,7 +326,7 @@ def deleted_notice() -> None:
         st.success(md(text), icon=":material/delete:")
 
 
-def delete_control(store: Store, session: SessionRecord, key: str, forget: tuple[str, ...] = ()) -> None:
+def delete_control(store: "Store | Access", session: SessionRecord, key: str, forget: tuple[str, ...] = ()) -> None:
     """A "Delete this session" button that asks for confirmation before removing it for good."""
     name = session.source_name or "Recorded session"
     if not st.session_state.get(f"{key}-ask-delete"):

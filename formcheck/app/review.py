@@ -8,10 +8,11 @@ from typing import Any, Callable
 
 import streamlit as st
 
+from formcheck.access import Access
 from formcheck.app.results import evidence, flag_text, rep_clip
-from formcheck.app.ui import athlete_label, fault_title, fmt_time, get_store, md
+from formcheck.app.ui import athlete_label, fault_title, fmt_time, get_access, md
 from formcheck.faults import FAULT_CODES
-from formcheck.storage import SEVERITIES, FlagRecord, SessionRecord, Store, StoreError
+from formcheck.storage import SEVERITIES, FlagRecord, SessionRecord, StoreError
 
 PAGE_SIZE = 5
 ALL = "(all)"
@@ -45,13 +46,13 @@ def _safe(action: Callable[..., None]) -> Callable[..., None]:
 
 
 @_safe
-def _set_status(store: Store, flag_id: int, status: str) -> None:
+def _set_status(store: Access, flag_id: int, status: str) -> None:
     f = store.set_review(flag_id, status=status)
     _notice(f"Rep {f.rep}, {fault_title(f.code)}: {STATUS_WORDS[status].lower()}.")
 
 
 @_safe
-def _set_severity(store: Store, flag_id: int, key: str) -> None:
+def _set_severity(store: Access, flag_id: int, key: str) -> None:
     value = st.session_state.get(key)
     if value in SEVERITIES:
         f = store.set_review(flag_id, severity=value)
@@ -59,7 +60,7 @@ def _set_severity(store: Store, flag_id: int, key: str) -> None:
 
 
 @_safe
-def _comment(store: Store, flag_id: int, key: str) -> None:
+def _comment(store: Access, flag_id: int, key: str) -> None:
     text = str(st.session_state.get(key) or "").strip()
     if text:
         store.add_comment(flag_id, text)
@@ -68,7 +69,7 @@ def _comment(store: Store, flag_id: int, key: str) -> None:
 
 
 @_safe
-def _add_missed(store: Store, session_id: str, rep: int, key: str) -> None:
+def _add_missed(store: Access, session_id: str, rep: int, key: str) -> None:
     code = st.session_state.get(f"{key}-code")
     severity = st.session_state.get(f"{key}-sev") or "minor"
     f = store.add_missed_fault(session_id, rep, code, severity=severity,
@@ -78,7 +79,7 @@ def _add_missed(store: Store, session_id: str, rep: int, key: str) -> None:
 
 
 @_safe
-def _mark_reviewed(store: Store, session_id: str) -> None:
+def _mark_reviewed(store: Access, session_id: str) -> None:
     store.mark_session_reviewed(session_id)
     _notice("Session marked as reviewed: its other faults export as 'no'.")
 
@@ -86,7 +87,7 @@ def _mark_reviewed(store: Store, session_id: str) -> None:
 # --------------------------------------------------------------------------- one rep's card
 
 
-def _flag_block(store: Store, f: FlagRecord) -> None:
+def _flag_block(store: Access, f: FlagRecord) -> None:
     """One flag of a rep: evidence, status and the actions on it."""
     with st.container(border=True, key=f"flag-{f.id}"):
         st.markdown(f"**{fault_title(f.code)}** {SEVERITY_BADGE[f.severity]} {STATUS_BADGE[f.review_status]}")
@@ -124,7 +125,7 @@ def _flag_block(store: Store, f: FlagRecord) -> None:
                       on_click=_set_status, args=(store, f.id, "pending"))
 
 
-def rep_card(store: Store, session: SessionRecord, rep_no: int, queued: list[FlagRecord]) -> None:
+def rep_card(store: Access, session: SessionRecord, rep_no: int, queued: list[FlagRecord]) -> None:
     """One rep: its slow-motion clip and worst moments, each shown flag with its actions (none for a clean
     rep), and the form to add a fault formcheck missed."""
     key = f"rep-{session.id[:12]}-{rep_no}"
@@ -159,7 +160,7 @@ def rep_card(store: Store, session: SessionRecord, rep_no: int, queued: list[Fla
         _missed_fault_form(store, session, rep_no)
 
 
-def _missed_fault_form(store: Store, session: SessionRecord, rep_no: int) -> None:
+def _missed_fault_form(store: Access, session: SessionRecord, rep_no: int) -> None:
     key = f"missed-{session.id[:12]}-{rep_no}"
     with st.expander(f"Add a fault formcheck missed on rep {rep_no}"):
         flagged = {x.code for x in store.flags_for_session(session.id) if x.rep == rep_no}
@@ -191,7 +192,7 @@ def group_by_rep(queue: list[FlagRecord]) -> list[tuple[str, int, list[FlagRecor
 # --------------------------------------------------------------------------- page
 
 
-def _export(store: Store, athlete: str | None, lift: str | None) -> None:
+def _export(store: Access, athlete: str | None, lift: str | None) -> None:
     st.subheader("Export reviewed flags")
     labels = store.export_labels(athlete=athlete, lift=lift)
     st.write(f"{len(labels)} reviewed session(s) with the current athlete and lift filters (a session counts once "
@@ -209,7 +210,8 @@ def _export(store: Store, athlete: str | None, lift: str | None) -> None:
 
 
 def render() -> None:
-    store = get_store()
+    store = get_access()  # every read and action below goes through the access rules
+    store.require_reviewer()
     st.title("Review flags")
     st.write("Watch each flagged rep, then confirm it or dismiss it as a false flag, adjust the severity, leave a "
              "comment or add a fault formcheck missed, on any rep, clean ones too (Show: All reps). Every decision "
@@ -271,7 +273,7 @@ def render() -> None:
         sessions: dict[str, SessionRecord | None] = {}
         for sid, rep_no, fl in groups[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]:
             if sid not in sessions:
-                sessions[sid] = store.get_session(sid)
+                sessions[sid] = store.session_or_none(sid)
             session = sessions[sid]
             if session is not None:
                 rep_card(store, session, rep_no, fl)

@@ -21,8 +21,9 @@ from typing import Callable
 
 import streamlit as st
 
+from formcheck.access import Access, AccessDenied, is_loopback
 from formcheck.faults import FAULT_CODES
-from formcheck.storage import ENV_DB_URL, Store, StoreError, default_data_dir
+from formcheck.storage import ENV_DB_URL, Store, StoreError, UserRecord, default_data_dir
 from formcheck.worker import JobManager
 
 ENV_MAX_UPLOAD_MB = "FORMCHECK_MAX_UPLOAD_MB"
@@ -95,6 +96,75 @@ def get_store() -> Store:
     return _store(str(s.data_dir), s.db_url)
 
 
+#: Session-state key of the logged-in account's id (the browser tab's session; gone on reload).
+USER_KEY = "fc_user_id"
+
+
+def current_user() -> UserRecord | None:
+    """The account logged in in this browser session (None: nobody, or the single-user app)."""
+    uid = st.session_state.get(USER_KEY)
+    return get_store().get_user(uid) if isinstance(uid, int) else None
+
+
+def get_access() -> Access:
+    """The store as the logged-in user may use it (every page reads and writes through this)."""
+    return Access(get_store(), current_user())
+
+
+def login_form() -> UserRecord | None:
+    """The login form; the account once its password checks out (kept in the session state)."""
+    st.title("Log in to formcheck")
+    with st.form("fc_login", border=True):
+        name = st.text_input("Username", max_chars=80, key="fc_login_name")
+        password = st.text_input("Password", type="password", max_chars=1024, key="fc_login_password")
+        sent = st.form_submit_button("Log in", type="primary")
+    if sent:
+        user = get_store().authenticate(name, password)
+        if user is None:
+            _log.info("failed login")
+            st.error("Wrong username or password.")
+            return None
+        st.session_state.clear()  # nothing of an earlier session carries over
+        st.session_state[USER_KEY] = user.id
+        return user
+    return None
+
+
+def _served_beyond_this_machine() -> bool:
+    """The server listens on an address other machines can reach (unset means every interface)."""
+    from streamlit import runtime
+
+    return runtime.exists() and not is_loopback(st.get_option("server.address"))
+
+
+def app_gate() -> UserRecord | None:
+    """Run first by app.py: the logged-in account, or None for the single-user app; stops the script
+    with the login form when nobody is logged in, and refuses a server reachable from other
+    machines while no account exists."""
+    try:
+        accounts = get_store().has_users()
+    except (StoreError, SettingsError) as exc:
+        _log.warning("cannot open the store: %s", exc)
+        st.error(f"Sorry, formcheck cannot start: {md(exc)}")
+        st.stop()
+    if not accounts:
+        if _served_beyond_this_machine():
+            st.error("This formcheck has no accounts, so it serves this machine only: start it with "
+                     "`--server.address localhost`, or create accounts first (`formcheck users add NAME --role coach`).")
+            st.stop()
+        return None
+    user = current_user()
+    if user is None:
+        if login_form() is None:
+            st.stop()
+        st.rerun()
+    return user
+
+
+def log_out() -> None:
+    st.session_state.clear()
+
+
 @st.cache_resource(show_spinner=False)
 def get_jobs() -> JobManager:
     """The server's one job manager (analyses run in worker processes)."""
@@ -125,6 +195,9 @@ def run_page(render: Callable[[], None]) -> None:
     """Run a page; a known problem shows its one line, anything else a short notice (never a traceback)."""
     try:
         render()
+    except AccessDenied as exc:
+        _log.warning("refused: %s", exc)
+        st.error(f"Not allowed: {md(exc)}", icon=":material/block:")
     except (StoreError, SettingsError) as exc:
         _log.warning("page error: %s", exc)
         st.error(f"Sorry, that did not work: {md(exc)}")
