@@ -569,10 +569,6 @@ class Store:
             for sub in ("sessions", ".staging", "work"):
                 (self.data_dir / sub).mkdir(exist_ok=True, mode=DIR_MODE)
                 _private(self.data_dir / sub, DIR_MODE)
-            if not db_url:
-                db_file = self.data_dir / DB_FILENAME
-                os.close(os.open(db_file, os.O_CREAT | os.O_WRONLY, FILE_MODE))  # SQLite copies its mode to -wal/-shm
-                _private(db_file, FILE_MODE)
         except OSError as exc:
             raise StoreError(f"data directory {self.data_dir} is not writable ({exc.strerror or exc})") from exc
         self.db_url = db_url or f"sqlite:///{self.data_dir / DB_FILENAME}"
@@ -583,6 +579,11 @@ class Store:
         self.is_sqlite = url.get_backend_name() == "sqlite"
         self._engine = _sqlite_engine(self.db_url) if self.is_sqlite else sa.create_engine(self.db_url, pool_pre_ping=True)
         self.migrate()
+        if self.is_sqlite and not db_url:
+            # chmod only: opening and closing the file here would drop this process's SQLite locks on it
+            # (POSIX record locks belong to the process). SQLite gives -wal/-shm the database's mode.
+            for suffix in ("", "-wal", "-shm"):
+                _private(self.data_dir / f"{DB_FILENAME}{suffix}", FILE_MODE)
         self.remove_leftovers()
         self.recover_jobs()
 

@@ -137,10 +137,12 @@ def _served_beyond_this_machine() -> bool:
     return runtime.exists() and not is_loopback(st.get_option("server.address"))
 
 
-def app_gate() -> UserRecord | None:
-    """Run first by app.py: the logged-in account, or None for the single-user app; stops the script
-    with the login form when nobody is logged in, and refuses a server reachable from other
-    machines while no account exists."""
+def app_gate() -> tuple[UserRecord | None, bool]:
+    """Run first by app.py: (the logged-in account or None, whether the login form must be shown).
+
+    (None, False) is the single-user app (no account exists). Stops the script when the store
+    cannot be opened, and refuses a server reachable from other machines while no account exists.
+    """
     try:
         accounts = get_store().has_users()
     except (StoreError, SettingsError) as exc:
@@ -152,13 +154,9 @@ def app_gate() -> UserRecord | None:
             st.error("This formcheck has no accounts, so it serves this machine only: start it with "
                      "`--server.address localhost`, or create accounts first (`formcheck users add NAME --role coach`).")
             st.stop()
-        return None
+        return None, False
     user = current_user()
-    if user is None:
-        if login_form() is None:
-            st.stop()
-        st.rerun()
-    return user
+    return user, user is None
 
 
 def log_out() -> None:
