@@ -1,4 +1,9 @@
-"""The Streamlit app (``streamlit run app.py``): pages Analyse, Review, History and Live.
+"""The Streamlit app (``streamlit run app.py``): pages Analyse, Review, History, Live and Athletes.
+
+With accounts (``formcheck users add``) ``app.py`` shows the login form first and each role its
+pages; every page reads and writes through :class:`formcheck.access.Access` (``ui.get_access()``),
+which decides what the logged-in user may see and change (the :mod:`~formcheck.app.roster` page
+manages athletes).
 
 ``app.py`` at the repository root sets up the page and the navigation; the page scripts
 in ``formcheck/app/pages/`` call ``render()`` of :mod:`~formcheck.app.analyse`,
