@@ -209,6 +209,36 @@ class RepParams(Calibrated):
         For deadlifts ``aux_signal`` (wrist height) is used when at least this
         fraction of its samples is finite; otherwise the primary signal.
         0.5: a wrist track lost for half the clip is worse than the hips.
+    min_top_norm
+        A deadlift rep must end locked out: at its top the primary signal,
+        the hips' height above the floor, reaches at least this many leg
+        lengths. The standing level is otherwise relative to the clip, and a
+        lifter who stays bent over the bar for a whole clip (hips at 0.5-0.7)
+        has shifts of the hands as deep as reps below it. 0.78: standing hips
+        read 0.88-1.02 on the real deadlift clips (0.88-0.92 from behind at 45
+        degrees), a lifter set at the bar 0.4-0.75. Applied when the hands are
+        segmented (``aux_signal``, the clip pipeline's deadlifts), where the
+        primary signal is the hips. Not applied to squats: an edited squat
+        clip whose shots differ in zoom reads its tops at 0.65 against the leg
+        length of the whole clip.
+    pull_open_frac
+        A deadlift clip that opens on a pull already more than this fraction
+        of the way from the floor to lockout shows a partial pull, not a rep
+        (a clip opening with the lifter set at the bar, or just breaking the
+        bar off the floor, counts). The floor is the median bottom of the
+        clip's other pulls; with none to compare, the pull counts. 0.5: the
+        counting convention's "starts mid-way".
+    cut_jump_norm, cut_speed_norm_s
+        An edit (a cut between shots) makes the signal jump between two
+        frames; the jump splits the clip like a long gap, so a rep across it is
+        partial. A jump is an edit when it is at least ``cut_jump_norm`` leg
+        lengths, faster than ``cut_speed_norm_s`` leg lengths per second, and
+        the signal stays at the new level (the medians over ``min_rep_ms``
+        before and after differ by at least 80 % of the jump; a glitch of a
+        few frames does not). 0.4 and 5.0: the fastest real hips (jump squats)
+        move about 2.5 leg lengths per second, 0.08 per frame at 30 fps, and a
+        clip with repeated frames (a converted GIF) steps by up to 0.31; the
+        edit in a real tutorial clip jumps 0.5 in one frame.
     """
 
     TABLE = "reps"
@@ -227,13 +257,17 @@ class RepParams(Calibrated):
     min_hold_ms: float
     min_dip_norm: float
     min_aux_valid_frac: float
+    min_top_norm: float
+    pull_open_frac: float
+    cut_jump_norm: float
+    cut_speed_norm_s: float
 
     def __post_init__(self) -> None:
         for name in ("min_rom_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "standing_window_ms", "min_hold_ms",
-                     "min_dip_norm", "dead_stop_ms"):
+                     "min_dip_norm", "dead_stop_ms", "min_top_norm", "cut_jump_norm", "cut_speed_norm_s"):
             object.__setattr__(self, name, _positive(name, getattr(self, name)))
         object.__setattr__(self, "smooth_ms", _positive("smooth_ms", self.smooth_ms, allow_zero=True))
-        for name in ("top_band_frac", "bottom_band_frac", "settle_frac", "min_aux_valid_frac"):
+        for name in ("top_band_frac", "bottom_band_frac", "settle_frac", "min_aux_valid_frac", "pull_open_frac"):
             v = _finite(name, getattr(self, name))
             if not 0.0 < v < 1.0:
                 raise ValueError(f"{name}: expected a fraction in (0, 1), got {v}")
@@ -506,6 +540,26 @@ def _fill_short_gaps(t: np.ndarray, x: np.ndarray, max_gap_ms: float) -> np.ndar
     return y
 
 
+def _split_at_edits(t: np.ndarray, x: np.ndarray, p: RepParams) -> np.ndarray:
+    """``x`` with NaN on the sample before each edit (a persistent jump, see ``cut_jump_norm``), splitting the run."""
+    y = x.copy()
+    ok = np.isfinite(x)
+    idx = np.flatnonzero(ok[1:] & ok[:-1]) + 1
+    if not idx.size:
+        return y
+    d = x[idx] - x[idx - 1]
+    dt_s = np.maximum(t[idx] - t[idx - 1], 1e-6) / 1000.0
+    half = p.min_rep_ms
+    for i, di in zip(idx[(np.abs(d) >= p.cut_jump_norm) & (np.abs(d) / dt_s >= p.cut_speed_norm_s)],
+                     d[(np.abs(d) >= p.cut_jump_norm) & (np.abs(d) / dt_s >= p.cut_speed_norm_s)]):
+        before = x[(t >= t[i - 1] - half) & (t <= t[i - 1])]
+        after = x[(t >= t[i]) & (t <= t[i] + half)]
+        before, after = before[np.isfinite(before)], after[np.isfinite(after)]
+        if before.size and after.size and (np.median(after) - np.median(before)) * np.sign(di) >= 0.8 * abs(di):
+            y[i - 1] = np.nan
+    return y
+
+
 def _runs(ok: np.ndarray) -> list[tuple[int, int]]:
     """Inclusive (first, last) index pairs of consecutive True values."""
     if not ok.any():
@@ -773,24 +827,31 @@ def segment_reps(
             raise ValueError(f"aux_signal: expected shape {t.shape} like t_ms, got {aux.shape}")
     raw, which = _choose_signal(x0, aux, lift, params)
 
-    x = _fill_short_gaps(t, raw, params.max_gap_ms)
+    x = _split_at_edits(t, _fill_short_gaps(t, raw, params.max_gap_ms), params)
     ok = np.isfinite(x)
     runs = [(a, b) for a, b in _runs(ok) if b > a]
+    # the hips' height (the primary signal) on the same runs, for the "a rep ends standing" check
+    hips = np.where(ok, _fill_short_gaps(t, x0, params.max_gap_ms), np.nan)
     extremes = []
     top_heights: list[float] = []
     for a, b in runs:
         x[a : b + 1] = _smooth(t[a : b + 1], x[a : b + 1], params.smooth_ms)
+        if which == "primary":
+            hips[a : b + 1] = x[a : b + 1]
+        else:
+            hips[a : b + 1] = _smooth(t[a : b + 1], hips[a : b + 1], params.smooth_ms)
         troughs, tops = _extremes(x[a : b + 1], params)
         extremes.append((troughs, tops))
         top_heights += _prominent_tops(t[a : b + 1], x[a : b + 1], troughs, tops, params)
     standing = standing_level(x, params.standing_pct, top_heights)
+    floor_ref = _floor_level(x, runs, extremes, standing, params) if lift == "deadlift" else math.nan
 
     reps: list[Rep] = []
     partial: list[tuple[float, float, str, int, bool, bool]] = []
     pending_ignored: list[tuple[float, float, str | None]] = []
     covered: list[tuple[float, float]] = []
     for r, (a, b) in enumerate(runs):
-        tr, xr = t[a : b + 1], x[a : b + 1]
+        tr, xr, hr = t[a : b + 1], x[a : b + 1], hips[a : b + 1]
         opens_at_clip = a == 0
         closes_at_clip = b == t.size - 1
         cycles = _cycles(xr, *extremes[r], standing, params)
@@ -815,8 +876,13 @@ def segment_reps(
                 partial.append((*span, "clip end" if closes_at_clip else "gap", r, False, True))
                 covered.append(span)
                 continue
-            if c.opens_low and lift == "squat":
+            if c.opens_low and (lift == "squat" or (c.bottoms[0] == 0 and _opens_mid_pull(xr, floor_ref, standing,
+                                                                                           params))):
                 partial.append((*span, "clip start" if opens_at_clip else "gap", r, True, False))
+                covered.append(span)
+                continue
+            if which == "aux" and not _ends_standing(hr, bd, c, params):
+                pending_ignored.append((*span, ""))
                 covered.append(span)
                 continue
             if span[1] - span[0] < params.min_rep_ms:
@@ -841,6 +907,34 @@ def segment_reps(
         signal=which,
         standing_norm=standing,
     )
+
+
+def _floor_level(x: np.ndarray, runs: list[tuple[int, int]], extremes: list[tuple[list[int], list[int]]],
+                 standing: float, p: RepParams) -> float:
+    """Median height of the clip's deadlift bottoms that lie a rep's depth below standing (NaN: fewer than one).
+
+    A run's first trough on its first sample is left out: the clip may open part-way up a pull there.
+    """
+    lows = [float(x[a + i]) for (a, _), (troughs, _) in zip(runs, extremes) for i in troughs
+            if i > 0 and standing - float(x[a + i]) >= p.min_rom_norm]
+    return float(np.median(lows)) if lows else math.nan
+
+
+def _opens_mid_pull(x: np.ndarray, floor: float, standing: float, p: RepParams) -> bool:
+    """True when a run opening low starts more than ``pull_open_frac`` of the way from ``floor`` up to ``standing``."""
+    if not (math.isfinite(floor) and standing - floor >= p.min_rom_norm):
+        return False
+    return float(x[0]) - floor > p.pull_open_frac * (standing - floor)
+
+
+def _ends_standing(hips: np.ndarray, bd: _Bounds, c: _Cycle, p: RepParams) -> bool:
+    """True when the hips reach ``min_top_norm`` between the rep's end and the top that closes it.
+
+    Hips not tracked there (NaN) do not veto the rep.
+    """
+    seg = hips[bd.end : c.top_b + 1]
+    seg = seg[np.isfinite(seg)]
+    return not seg.size or float(np.max(seg)) >= p.min_top_norm
 
 
 def without_reps(seg: RepSegmentation, indices: Iterable[int]) -> RepSegmentation:
