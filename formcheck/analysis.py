@@ -16,12 +16,13 @@ import numpy as np
 from formcheck.cleaning import CleaningParams, clean
 from formcheck.metrics import FrameMetrics, compute_frame_metrics, rep_height_signals
 from formcheck.repmetrics import RepMeasure
-from formcheck.reps import RepSegmentation, segment_reps, without_reps
+from formcheck.reps import RepSegmentation, bar_height, segment_reps, without_reps
+from formcheck.measures import article
 from formcheck.report import FormReport, flag_message, guidance_block
 from formcheck.rules import RuleResult, evaluate, load_rules
 from formcheck.sequence import PoseSequence
 from formcheck.spine import MaskSource, SpineEstimate, SpineParams, estimate_spine
-from formcheck.views import LiftGuess, ViewInfo, classify_view, recognize_lift
+from formcheck.views import LiftGuess, ViewInfo, classify_view, recognize_lift_by_reps
 
 LIFT_CHOICES = ("auto", "squat", "deadlift")
 
@@ -56,6 +57,14 @@ class Analysis:
         out = np.zeros(self.sequence.n_frames, dtype=int)
         for r in self.report.reps:
             out[(self.t_ms >= r["start_ms"]) & (self.t_ms <= r["end_ms"])] = r["rep"]
+        return out
+
+    def partial_of_frame(self) -> np.ndarray:
+        """Per frame: the 1-based partial rep it belongs to, 0 outside partial reps."""
+        out = np.zeros(self.sequence.n_frames, dtype=int)
+        for i, p in enumerate(self.report.partial_reps, start=1):
+            if p["start_ms"] is not None:
+                out[(self.t_ms >= p["start_ms"]) & (self.t_ms <= p["end_ms"])] = i
         return out
 
 
@@ -98,6 +107,49 @@ def _rep_entries(seg: RepSegmentation, rules: RuleResult, seq: PoseSequence) -> 
     return reps
 
 
+#: What a partial rep's user sees: (reason, lift, moving down?) -> words. "Down" is the descent of a
+#: squat and the lowering of a deadlift; "up" the ascent and the pull.
+_PARTIAL_WORDS = {
+    ("clip start", "squat", True): "the clip starts during the descent",
+    ("clip start", "squat", False): "the clip starts during the ascent",
+    ("clip start", "deadlift", True): "the clip starts during the lowering",
+    ("clip start", "deadlift", False): "the clip starts during the pull",
+    ("clip end", "squat", True): "the clip ends during the descent",
+    ("clip end", "squat", False): "the clip ends before the lifter stands up again",
+    ("clip end", "deadlift", True): "the clip ends during the lowering",
+    ("clip end", "deadlift", False): "the clip ends before lockout",
+}
+
+
+def _partial_entries(seg: RepSegmentation, t_ms: np.ndarray, height: np.ndarray) -> list[dict[str, Any]]:
+    """The report's ``partial_reps``: span, reason and which part of the cycle the clip cut.
+
+    The direction comes from the height signal the reps were counted on: when
+    the clip starts, the lifter is moving down if the span's lowest point
+    comes after its first tracked frame; when it ends, if the lowest point
+    is its last tracked frame region (the height still falling).
+    """
+    out = []
+    for span in seg.partial_reps:
+        in_span = (t_ms >= span.start_ms) & (t_ms <= span.end_ms) & np.isfinite(height)
+        idx = np.flatnonzero(in_span)
+        reason = {"clip start": "clip_start", "clip end": "clip_end"}.get(span.reason, "gap")
+        if span.reason == "gap" or idx.size < 2:
+            text = ("the lifter was lost for part of this rep" if span.reason == "gap"
+                    else f"the {'start' if span.reason == 'clip start' else 'end'} of the clip cuts this rep")
+        else:
+            h = height[idx]
+            low = int(np.argmin(h))
+            if span.reason == "clip start":
+                down = low > 0 and h[0] - h[low] > 0.25 * (np.max(h) - h[low])
+            else:
+                down = low >= idx.size - 1 or h[-1] - h[low] < 0.25 * (np.max(h) - h[low])
+            text = _PARTIAL_WORDS[(span.reason, seg.lift, bool(down))]
+        out.append({"start_ms": round(span.start_ms, 1), "end_ms": round(span.end_ms, 1), "reason": reason,
+                    "description": text})
+    return out
+
+
 def _flag_entries(rules: RuleResult) -> list[dict[str, Any]]:
     out = []
     for f in rules.flags:
@@ -105,7 +157,7 @@ def _flag_entries(rules: RuleResult) -> list[dict[str, Any]]:
             "code": f.code, "rep": f.rep + 1, "phase": f.phase, "t_ms": round(f.t_ms, 1), "frame": f.frame,
             "measured": f.measured, "limit": f.limit, "units": f.units, "severity": f.severity,
             "confidence": f.confidence, "measure": f.measure,
-            "message": flag_message(f.code, f.measured, f.limit, f.units),
+            "message": flag_message(f.code, f.measured, f.limit, f.measure),
         })
     return out
 
@@ -156,21 +208,23 @@ def analyze_sequence(
         report = FormReport(
             source=source, status="no_person", lift=chosen, lift_source=lift_source, lift_confidence=None,
             view="unknown", facing="camera", view_confidence=None, detection_rate=round(seq.detection_rate, 3),
-            rep_count=0, partial_reps=0, reps=[], flags=[], verdicts=verdicts, not_assessable=reasons,
+            rep_count=0, partial_reps=[], reps=[], flags=[], verdicts=verdicts, not_assessable=reasons,
             guidance=guidance_block([], chosen), model=model, warnings=warnings, athlete=athlete,
         )
         return Analysis(raw, seq, None, None, chosen, None, None, None, report)
 
     view = classify_view(seq)
     metrics = compute_frame_metrics(seq, view)
-    guess = recognize_lift(seq, metrics)
+    # reps come from the uncleaned landmarks: see rep_height_signals for why
+    hip_h, wrist_h = rep_height_signals(raw)
+    guess = recognize_lift_by_reps(seq, metrics, _movement_cycles(raw.t_ms, hip_h))
     chosen = guess.lift if lift == "auto" else lift
     if lift != "auto" and guess.lift != lift and guess.confidence >= 0.8:
         warnings.append(f"this looks like a {guess.lift} ({guess.reason}); analysed as a {lift} as you asked")
     if seq.detection_rate < 0.8:
         warnings.append(f"the lifter was tracked in only {seq.detection_rate:.0%} of frames")
 
-    seg = segment_sequence(raw, chosen)
+    seg = segment_signals(raw.t_ms, hip_h, wrist_h, chosen)
     if not_reps and chosen == "deadlift":
         seg = without_reps(seg, [r.index for r in seg.reps
                                  if any(abs(r.bottom_ms - b) <= 1.0 and abs(r.end_ms - e) <= 1.0 for b, e in not_reps)])
@@ -194,7 +248,8 @@ def analyze_sequence(
         source=source, status=status, lift=chosen, lift_source=lift_source,
         lift_confidence=round(guess.confidence, 2) if lift == "auto" else None,
         view=view.view, facing=view.facing, view_confidence=round(view.confidence, 2),
-        detection_rate=round(seq.detection_rate, 3), rep_count=seg.count, partial_reps=len(seg.partial_reps),
+        detection_rate=round(seq.detection_rate, 3), rep_count=seg.count,
+        partial_reps=_partial_entries(seg, raw.t_ms, bar_height(hip_h, wrist_h) if seg.signal == "aux" else hip_h),
         reps=_rep_entries(seg, result, seq), flags=flags, verdicts=dict(result.verdicts),
         not_assessable=dict(result.reasons), guidance=guidance_block(flagged, chosen), model=model,
         warnings=warnings, athlete=athlete,
@@ -213,7 +268,23 @@ def segment_sequence(raw: PoseSequence, lift: str) -> RepSegmentation:
     hip height, and for deadlifts the hands' height too.
     """
     hip_h, wrist_h = rep_height_signals(raw)
-    return segment_reps(raw.t_ms, hip_h, lift, aux_signal=wrist_h if lift == "deadlift" else None)
+    return segment_signals(raw.t_ms, hip_h, wrist_h, lift)
+
+
+def segment_signals(t_ms: np.ndarray, hip_h: np.ndarray, wrist_h: np.ndarray, lift: str) -> RepSegmentation:
+    """Reps of ``lift`` from :func:`formcheck.metrics.rep_height_signals` (the hands only for deadlifts)."""
+    return segment_reps(t_ms, hip_h, lift, aux_signal=wrist_h if lift == "deadlift" else None)
+
+
+def _movement_cycles(t_ms: np.ndarray, hip_h: np.ndarray) -> list[np.ndarray]:
+    """Frame masks of the down-and-up cycles of the hips, found before the lift is known.
+
+    The squat's counting rules on the hip height (complete cycles only): a
+    deadlift's pulls are such cycles too, with their lowering, so every lift
+    gives its reps here for :func:`recognize_lift_by_reps`.
+    """
+    seg = segment_reps(t_ms, hip_h, "squat")
+    return [(t_ms >= r.start_ms) & (t_ms <= r.end_ms) for r in seg.reps]
 
 
 def _rep_yaw(seq: PoseSequence, view: ViewInfo, seg: RepSegmentation) -> np.ndarray:
@@ -232,7 +303,7 @@ def _spine(seq: PoseSequence, view: ViewInfo, metrics: FrameMetrics, masks: Mask
     if masks is None:
         return None, {"used": False, "reason": "no silhouette was extracted"}
     if view.view not in ("side", "oblique") or view.facing_sign == 0:
-        return None, {"used": False, "reason": f"the back's outline is not visible from a {view.view} view"}
+        return None, {"used": False, "reason": f"the back's outline is not visible from {article(view.view)} {view.view} view"}
     est = estimate_spine(seq.t_ms, seq.xy_px, seq.visibility, masks, view.facing_sign, metrics.trunk_deg, params,
                          yaw_deg=yaw_deg)
     if not np.isfinite(est.flexion_deg).any():

@@ -17,6 +17,7 @@ import numpy as np
 
 from formcheck import video
 from formcheck.landmarks import Landmark as L
+from formcheck.measures import evidence_parts
 from formcheck.overlay import Annotator, FrameContext, draw_label, draw_skeleton, no_person_annotator, skeleton_annotator
 from formcheck.sequence import PoseSequence
 
@@ -31,6 +32,17 @@ BACK_RGB = (255, 60, 200)
 
 def _fmt_deg(x: float) -> str:
     return "–" if not np.isfinite(x) else f"{x:.0f}°".replace("°", " deg")
+
+
+#: Characters of the report's text that the video font (OpenCV Hershey, ASCII only) cannot draw.
+_ASCII = {"°": " deg", "×": "x", "–": "-", "—": "-"}
+
+
+def _ascii(text: str) -> str:
+    """``text`` drawable on a frame: ``33°`` becomes ``33 deg``."""
+    for a, b in _ASCII.items():
+        text = text.replace(a, b)
+    return text
 
 
 def _mid(seq: PoseSequence, row: int, a: L, b: L) -> np.ndarray:
@@ -209,9 +221,11 @@ def render_flag_frame(path: str | Path, seq: PoseSequence, flag: Mapping[str, An
         draw_back_outline(rgb, spine.contour_px[row], spine.chord_px[row], float(spine.flexion_deg[row]), scale)
     head = f"rep {flag['rep']}: {flag['code'].replace('_', ' ')} ({flag['severity']})"
     draw_label(rgb, head, (8, 8), box_rgb=RED if flag["severity"] == "major" else AMBER)
-    units = flag.get("units", "")
-    draw_label(rgb, f"measured {flag['measured']:.2f} {units}, limit {flag['limit']:.2f} {units}", (8, 8 + int(40 * min(rgb.shape[:2]) / 720)),
-               box_rgb=(30, 30, 30), size=0.85)
+    # what was measured, then the numbers (two lines: a measure's name can be long); ASCII for the video font
+    lines = evidence_parts(str(flag.get("measure", "")), flag["measured"], flag["limit"], str(flag.get("units", "")))
+    step = int(40 * min(rgb.shape[:2]) / 720)
+    for k, line in enumerate(x for x in lines if x):
+        draw_label(rgb, _ascii(line), (8, 8 + step * (k + 1)), box_rgb=(30, 30, 30), size=0.85)
     if cue:
         draw_label(rgb, f"cue: {cue}", (8, rgb.shape[0] - int(60 * min(rgb.shape[:2]) / 720)), box_rgb=(30, 30, 30))
     return rgb

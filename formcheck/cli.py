@@ -359,10 +359,12 @@ def print_report_summary(report: "FormReport", console: Console) -> None:
     """The readable terminal summary of one report: reps, flags with evidence, top fixes."""
     from rich.table import Table
 
+    from formcheck.measures import flag_evidence
+
     r = report
     head = (f"[bold]{r.source.get('file', '')}[/]: {r.lift} ({r.lift_source}), {r.view} view, "
             f"{r.rep_count} rep{'s' if r.rep_count != 1 else ''}"
-            + (f" (+{r.partial_reps} partial)" if r.partial_reps else "")
+            + (f" (+{len(r.partial_reps)} partial, not counted)" if r.partial_reps else "")
             + f", lifter tracked in {r.detection_rate:.0%} of frames")
     console.print(head)
     if r.status == "no_person":
@@ -371,14 +373,19 @@ def print_report_summary(report: "FormReport", console: Console) -> None:
     if r.status == "no_complete_rep":
         console.print("  No complete rep found: the clip must show each rep from the top, to the bottom and back.")
     for w in r.warnings:
-        console.print(f"  [yellow]note:[/] {w}", markup=True)
+        console.print(f"  [yellow]note:[/] {escape(w)}", markup=True)
+    for p in r.partial_reps:
+        span = ("" if p["start_ms"] is None
+                else f" {p['start_ms'] / 1000:.1f}-{p['end_ms'] / 1000:.1f} s")
+        console.print(f"  partial rep{span}: {escape(p['description'])} (not counted)", markup=True)
     if r.reps:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         for col in ("rep", "start", "end", "flags"):
             table.add_column(col)
         for rep in r.reps:
             fl = [f for f in r.flags if f["rep"] == rep["rep"]]
-            text = "; ".join(f"{f['code']} ({f['severity']}) {f['measured']:g} vs {f['limit']:g} {f['units']}" for f in fl)
+            text = "; ".join(f"{f['code']} ({f['severity']}): "
+                             f"{flag_evidence(f.get('measure', ''), f['measured'], f['limit'], f['units'])}" for f in fl)
             table.add_row(str(rep["rep"]), f"{rep['start_ms'] / 1000:.1f}s", f"{rep['end_ms'] / 1000:.1f}s",
                           text or "[green]clear[/]")
         console.print(table)
@@ -461,19 +468,31 @@ def eval_(
     rules: Optional[list[Path]] = typer.Option(None, "--rules", help="A tuned squat.toml / deadlift.toml (repeat)."),
     masks: bool = typer.Option(False, "--masks/--no-masks",
                                help="Also extract the lifter's silhouettes (cached) for the silhouette back-rounding estimate."),
+    by_source: bool = typer.Option(False, "--by-source",
+                                   help="Add tables per origin of the clips (source.repo in SOURCES.json)."),
+    sources: Optional[Path] = typer.Option(None, "--sources",
+                                           help="SOURCES.json for --by-source (default: beside LABELS.json)."),
 ) -> None:
     """Measure accuracy on labelled clips: rep counts, per-fault precision/recall/F1, false flags."""
     import json
 
     from platformdirs import user_cache_dir
 
-    from formcheck.evaluate import ClipOutcome, evaluate, format_markdown
+    from formcheck.evaluate import (ClipOutcome, evaluate, evaluate_by_source, format_by_source, format_markdown,
+                                    source_of_clips)
     from formcheck.pipeline import analyze_for_eval
 
+    source_of: dict[str, str] = {}
     try:
         entries = json.loads(labels.read_text(encoding="utf-8"))
         if not isinstance(entries, list) or not all(isinstance(e, dict) and "file" in e for e in entries):
             raise ValueError("expected a list of clip objects with a 'file' key")
+        if by_source:
+            src_path = sources or labels.with_name("SOURCES.json")
+            try:
+                source_of = source_of_clips(json.loads(src_path.read_text(encoding="utf-8")))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"--by-source: {src_path}: {exc}") from None
         rules_paths = _rules_paths(rules)
         if not video_dir.is_dir():
             raise ValueError(f"{video_dir}: expected a folder of clips")
@@ -496,6 +515,8 @@ def eval_(
             progress.advance(task_id)
     summary = evaluate(outcomes)
     text = format_markdown(summary)
+    if by_source:
+        text += "\n" + format_by_source(evaluate_by_source(outcomes, source_of))
     print(text)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,13 @@ Definitions
 - **False-flag rate on clean reps**: among labelled reps whose every fault is
   ``no`` or ``n/a`` and that were matched to a detected rep, the share with
   any flag.
+- **False flags on clean clips**, per fault: among clips labelled ``no`` for
+  that fault, the share whose report flags it (``fp / (fp + tn)`` at clip level).
+- **Lift recognition**: over squat/deadlift clips, the report's ``lift``
+  against the label's, as a confusion table by labelled view.
+- **By source** (:func:`evaluate_by_source`): the same summary per origin of
+  the clips (``source.repo`` in the labels' ``SOURCES.json``), so a change is
+  judged on every source and not on the pooled figure alone.
 - An analysis that failed (error) counts as zero reps and no flags.
 """
 
@@ -76,6 +83,11 @@ class PRF:
         return 2 * p * r / (p + r)
 
     @property
+    def false_flag_rate(self) -> float:
+        """Share of ``no`` judgements that were flagged (NaN without any)."""
+        return self.fp / (self.fp + self.tn) if self.fp + self.tn else math.nan
+
+    @property
     def not_assessable_share(self) -> float:
         return self.not_assessable / self.n if self.n else math.nan
 
@@ -102,6 +114,15 @@ class EvalSummary:
     clean_reps_flagged: int
     unmatched_flags: int
     per_clip: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+
+    @property
+    def lift_rows(self) -> tuple[Mapping[str, Any], ...]:
+        """Per-clip rows of squat/deadlift clips (where lift recognition is judged)."""
+        return tuple(r for r in self.per_clip if r["lift"] in ("squat", "deadlift"))
+
+    @property
+    def lift_correct(self) -> int:
+        return sum(r["detected_lift"] == r["lift"] for r in self.lift_rows)
 
     @property
     def rep_exact_rate(self) -> float:
@@ -213,6 +234,20 @@ def _f(x: float) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2f}"
 
 
+def _pct(num: int, den: int) -> str:
+    return f"{num}/{den} = {num / den:.2f}" if den else "–"
+
+
+def lift_confusion(s: EvalSummary) -> dict[tuple[str, str], dict[str, int]]:
+    """``(labelled lift, labelled view) -> {detected lift: clips}`` over squat/deadlift clips."""
+    table: dict[tuple[str, str], dict[str, int]] = {}
+    for r in s.lift_rows:
+        cell = table.setdefault((str(r["lift"]), str(r["view"])), {})
+        got = str(r["detected_lift"])
+        cell[got] = cell.get(got, 0) + 1
+    return dict(sorted(table.items()))
+
+
 def format_markdown(s: EvalSummary) -> str:
     """The summary as Markdown tables (what ``docs/accuracy.md`` shows)."""
     out = [
@@ -220,9 +255,17 @@ def format_markdown(s: EvalSummary) -> str:
         "### Rep count (usable squat/deadlift clips, against `coach_reps`)", "",
         f"- exact: {s.rep_exact}/{s.rep_clips} = {_f(s.rep_exact_rate)}",
         f"- mean absolute error: {_f(s.rep_mae)} reps", "",
+        "### Lift recognition (squat/deadlift clips)", "",
+        f"- recognised: {_pct(s.lift_correct, len(s.lift_rows))}", "",
+        "| labelled lift | view | read as squat | read as deadlift |",
+        "|---|---|---|---|",
+        *(f"| {lift} | {view} | {c.get('squat', 0)} | {c.get('deadlift', 0)} |"
+          for (lift, view), c in lift_confusion(s).items()),
+        "",
         "### Faults", "",
-        "| fault | clip yes | clip P | clip R | clip F1 | rep yes | rep P | rep R | rep F1 | not assessable (clip) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| fault | clip yes | clip P | clip R | clip F1 | rep yes | rep P | rep R | rep F1 | not assessable (clip) "
+        "| clean clips flagged |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for code in FAULT_CODES:
         c, r = s.clip_level[code], s.rep_level[code]
@@ -230,7 +273,8 @@ def format_markdown(s: EvalSummary) -> str:
             continue
         out.append(
             f"| {code} | {c.tp + c.fn}/{c.n} | {_f(c.precision)} | {_f(c.recall)} | {_f(c.f1)} | "
-            f"{r.tp + r.fn}/{r.n} | {_f(r.precision)} | {_f(r.recall)} | {_f(r.f1)} | {_f(c.not_assessable_share)} |"
+            f"{r.tp + r.fn}/{r.n} | {_f(r.precision)} | {_f(r.recall)} | {_f(r.f1)} | {_f(c.not_assessable_share)} "
+            f"| {_pct(c.fp, c.fp + c.tn)} |"
         )
     out += [
         "",
@@ -241,4 +285,62 @@ def format_markdown(s: EvalSummary) -> str:
     ]
     if s.failed:
         out += ["Failed clips:", ""] + [f"- {f}: {e}" for f, e in s.failed] + [""]
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------- by source
+
+
+def source_of_clips(sources: Any) -> dict[str, str]:
+    """``file -> origin`` from the labels' ``SOURCES.json`` (a list of ``{file, source: {repo}}``).
+
+    The origin is ``source.repo`` (``source.type`` when a clip has no repo).
+    Raises ``ValueError`` on any other shape.
+    """
+    if not isinstance(sources, list):
+        raise ValueError(f"sources: expected a list of clip objects, got {type(sources).__name__}")
+    out: dict[str, str] = {}
+    for i, e in enumerate(sources):
+        if not isinstance(e, Mapping) or "file" not in e or not isinstance(e.get("source"), Mapping):
+            raise ValueError(f"sources[{i}]: expected an object with 'file' and 'source', got {e!r:.80}")
+        src = e["source"]
+        origin = src.get("repo") or src.get("type")
+        if not origin:
+            raise ValueError(f"sources[{i}] ({e['file']}): expected source.repo or source.type")
+        out[str(e["file"])] = str(origin)
+    return out
+
+
+def evaluate_by_source(outcomes: Sequence[ClipOutcome], source_of: Mapping[str, str]) -> dict[str, EvalSummary]:
+    """One :class:`EvalSummary` per origin (clips without a known origin under ``"unknown"``), sorted by origin."""
+    groups: dict[str, list[ClipOutcome]] = {}
+    for oc in outcomes:
+        groups.setdefault(source_of.get(oc.file, "unknown"), []).append(oc)
+    return {src: evaluate(groups[src]) for src in sorted(groups)}
+
+
+def format_by_source(by_source: Mapping[str, EvalSummary]) -> str:
+    """Per-origin tables: rep counts and lift recognition, then every fault judged on that origin."""
+    out = [
+        "### By source: rep count and lift", "",
+        "| source | clips | usable (reps judged) | reps exact | rep MAE | lift recognised | clean reps flagged |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for src, s in by_source.items():
+        out.append(f"| {src} | {s.clips} | {s.rep_clips} | {_pct(s.rep_exact, s.rep_clips)} | {_f(s.rep_mae)} | "
+                   f"{_pct(s.lift_correct, len(s.lift_rows))} | {_pct(s.clean_reps_flagged, s.clean_reps)} |")
+    out += [
+        "",
+        "### By source: faults (clip level; only sources with a `yes` or `no` label for the fault)", "",
+        "| fault | source | clip yes | TP | FP | FN | clip F1 | clean clips flagged |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for code in FAULT_CODES:
+        for src, s in by_source.items():
+            c = s.clip_level[code]
+            if c.n == 0:
+                continue
+            out.append(f"| {code} | {src} | {c.tp + c.fn}/{c.n} | {c.tp} | {c.fp} | {c.fn} | {_f(c.f1)} | "
+                       f"{_pct(c.fp, c.fp + c.tn)} |")
+    out.append("")
     return "\n".join(out)

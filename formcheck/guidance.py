@@ -7,16 +7,16 @@ Everything is validated at load into frozen dataclasses; an invalid file fails
 with one line such as ``guidance.toml: fault knee_cave: expected cue of 2-4
 words, got 'out'``.
 
-Templates take three placeholders: ``{measured}`` and ``{limit}`` (floats, any
-format spec) and ``{units}`` (display text from :func:`units_display`, e.g.
-``deg`` becomes ``°``, ``thigh`` becomes `` thigh lengths``). Each fault's
-default units are those its rule in ``config/<lift>.toml`` reports.
+The "what we saw" sentence is not written per fault here: a fault can be judged
+from more than one measure (the rounded back from the silhouette or from the
+head), so :meth:`Guidance.describe` takes the measure of the flag and the
+sentence comes from that measure's definition (:mod:`formcheck.measures`,
+``config/measures.toml``), the same one every other rendering uses.
 """
 
 from __future__ import annotations
 
 import math
-import string
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,6 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterable, Mapping
 
+from formcheck import measures as _measures
 from formcheck.faults import FAULT_CODES
 
 __all__ = [
@@ -36,18 +37,8 @@ LIFTS: tuple[str, ...] = ("squat", "deadlift")
 SCHEMA_VERSION = 1
 DEFAULT_PATH = Path(__file__).resolve().parent / "config" / "guidance.toml"
 CUE_WORDS = (2, 4)
-TEMPLATE_FIELDS = frozenset({"measured", "limit", "units"})
-
-_UNIT_SUFFIXES = {
-    "deg": "°",
-    "degree": "°",
-    "degrees": "°",
-    "°": "°",
-    "ratio": "×",
-    "thigh": " thigh lengths",
-    "foot": " foot lengths",
-    "leg": " leg lengths",
-}
+#: Other spellings of the measures file's unit names.
+_UNIT_ALIASES = {"degree": "deg", "degrees": "deg", "°": "deg"}
 
 
 class GuidanceError(ValueError):
@@ -58,11 +49,14 @@ def units_display(units: str) -> str:
     """Text appended directly after a number, for the rules' unit names and any other.
 
     ``deg`` -> ``°``, ``ratio`` -> ``×``, ``thigh``/``foot``/``leg`` -> ``" thigh lengths"``
-    etc.; any other unit gets a leading space (``cm`` -> ``" cm"``).
+    etc. (the ``[units]`` tables of ``config/measures.toml``); any other unit gets a
+    leading space (``cm`` -> ``" cm"``).
     """
     units = units.strip()
-    if units.lower() in _UNIT_SUFFIXES:
-        return _UNIT_SUFFIXES[units.lower()]
+    name = _UNIT_ALIASES.get(units.lower(), units.lower())
+    book = _measures.measure_book()
+    if name in book.units:
+        return book.units[name].text
     return f" {units}" if units else ""
 
 
@@ -120,8 +114,6 @@ class FaultGuidance:
     code: str
     title: str
     lifts: tuple[str, ...]
-    units: str
-    seen: str
     cue: str
     why: str
     causes: tuple[FaultCause, ...]
@@ -129,13 +121,15 @@ class FaultGuidance:
     def applies_to(self, lift: str) -> bool:
         return lift in self.lifts
 
-    def describe(self, measured: float, limit: float, units: str | None = None) -> str:
-        """The "what we saw" sentence; ``units`` defaults to this fault's units."""
+    def describe(self, measured: float, limit: float, measure: str) -> str:
+        """The "what we saw" sentence of a flag judged from ``measure`` (:func:`formcheck.measures.flag_sentence`)."""
         for name, value in (("measured", measured), ("limit", limit)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise GuidanceError(f"describe({self.code}): expected finite {name}, got {value!r}")
-        shown = units_display(self.units if units is None else units)
-        return self.seen.format(measured=float(measured), limit=float(limit), units=shown)
+        try:
+            return _measures.flag_sentence(measure, measured, limit)
+        except ValueError as exc:
+            raise GuidanceError(f"describe({self.code}): {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -221,8 +215,8 @@ class Guidance:
     def cue(self, code: str) -> str:
         return self.fault(code).cue
 
-    def describe(self, code: str, measured: float, limit: float, units: str | None = None) -> str:
-        return self.fault(code).describe(measured, limit, units)
+    def describe(self, code: str, measured: float, limit: float, measure: str) -> str:
+        return self.fault(code).describe(measured, limit, measure)
 
 
 class _Reader:
@@ -292,23 +286,10 @@ def _parse_cause(cause_id: str, data: Any, src: str) -> Cause:
     return Cause(id=cause_id, name=r.text("name"), summary=r.text("summary"), fixes=fixes)
 
 
-def _check_template(template: str, r: _Reader) -> None:
-    try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except ValueError as exc:
-        raise r.fail("'seen' to be a valid format template", f"{template!r} ({exc})") from exc
-    if not {"measured", "limit"} <= fields or not fields <= TEMPLATE_FIELDS:
-        raise r.fail("'seen' with {measured} and {limit} and no fields but measured/limit/units", sorted(fields))
-    try:
-        template.format(measured=1.5, limit=1.0, units="°")
-    except (ValueError, KeyError, IndexError) as exc:
-        raise r.fail("'seen' to format with sample values", f"{template!r} ({exc})") from exc
-
-
 def _parse_fault(code: str, data: Any, causes: Mapping[str, Cause], src: str) -> FaultGuidance:
     where = f"{src}: fault {code}"
     r = _Reader(data, where)
-    r.only({"title", "lifts", "units", "seen", "cue", "why", "causes"})
+    r.only({"title", "lifts", "cue", "why", "causes"})
     lifts = r.texts("lifts")
     if not set(lifts) <= set(LIFTS):
         raise r.fail(f"lifts among {list(LIFTS)}", list(lifts))
@@ -316,8 +297,6 @@ def _parse_fault(code: str, data: Any, causes: Mapping[str, Cause], src: str) ->
     lo, hi = CUE_WORDS
     if not lo <= len(cue.split()) <= hi:
         raise r.fail(f"cue of {lo}-{hi} words", cue)
-    seen = r.text("seen")
-    _check_template(seen, r)
     links: list[FaultCause] = []
     for raw in r.tables("causes"):
         link = _Reader(raw, where)
@@ -341,8 +320,6 @@ def _parse_fault(code: str, data: Any, causes: Mapping[str, Cause], src: str) ->
         code=code,
         title=r.text("title"),
         lifts=lifts,
-        units=r.text("units", optional=True),
-        seen=seen,
         cue=cue,
         why=r.text("why"),
         causes=tuple(links),
@@ -441,6 +418,6 @@ def cue(code: str) -> str:
     return load_guidance().cue(code)
 
 
-def describe(code: str, measured: float, limit: float, units: str | None = None) -> str:
-    """The "what we saw" sentence for a fault, e.g. ``describe("excessive_forward_lean", 52, 45, "deg")``."""
-    return load_guidance().describe(code, measured, limit, units)
+def describe(code: str, measured: float, limit: float, measure: str) -> str:
+    """The "what we saw" sentence of a flag, e.g. ``describe("excessive_forward_lean", 55, 52, "trunk_lean_max")``."""
+    return load_guidance().describe(code, measured, limit, measure)

@@ -132,9 +132,11 @@ def analyze_video(
     rep_dicts = list(report.reps)
     flag_dicts = list(report.flags)
     if signals:
-        files["csv"] = write_frame_csv(out / f"{stem}.frames.csv", analysis.t_ms, signals, analysis.rep_of_frame())
+        files["csv"] = write_frame_csv(out / f"{stem}.frames.csv", analysis.t_ms, signals, analysis.rep_of_frame(),
+                                       analysis.partial_of_frame())
         files["plot"] = plot_angles(out / f"{stem}.angles.png", analysis.t_ms, signals, rep_dicts, flag_dicts,
-                                    title=f"{path.name}: {report.lift}, {report.view} view")
+                                    title=f"{path.name}: {report.lift}, {report.view} view",
+                                    partial_reps=list(report.partial_reps))
     guidance = load_guidance()
     cues = {code: guidance.cue(code) for code in {f["code"] for f in flag_dicts}}
     report_progress("images", 0.0)

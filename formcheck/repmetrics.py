@@ -234,9 +234,9 @@ def top_extension(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, signal: s
     -----
     Deadlift: over the lockout phase, widened by ``top_pad_ms`` after it (when
     the segmentation found no lockout hold, the window is the ``top_pad_ms``
-    after ``end_ms``). Squat: the standing moments around the rep, i.e. the
-    ``top_pad_ms`` before ``start_ms`` and after ``end_ms`` plus the rep's
-    first and last 10%. The value is the straightest angle *held* for
+    after ``end_ms``). Squat: the standing moments of the rep, i.e. its first
+    and last 10% and the ``top_pad_ms`` after ``end_ms`` (never before
+    ``start_ms``: a flag's moment belongs to its own rep). The value is the straightest angle *held* for
     ``sustain_ms``; a lifter who never stands up keeps it well below 180.
     """
     span = rep.end_ms - rep.start_ms
@@ -248,7 +248,8 @@ def top_extension(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, signal: s
         mask = _window(t_ms, rep.end_ms - 0.1 * span, rep.end_ms + top_pad_ms)
         phase = "lockout"
     else:
-        mask = (_window(t_ms, rep.start_ms - top_pad_ms, rep.start_ms + 0.1 * span)
+        # never before the rep's start: a flag's moment belongs to its own rep
+        mask = (_window(t_ms, rep.start_ms, rep.start_ms + 0.1 * span)
                 | _window(t_ms, rep.end_ms - 0.1 * span, rep.end_ms + top_pad_ms))
         phase = "top"
     x = signals.get(signal)
@@ -506,7 +507,8 @@ def _top_window(t_ms: np.ndarray, rep: RepLike, top_pad_ms: float, top_fraction:
         hold = [p.end_ms for p in rep.phases if p.name == "lockout"]
         end = max([rep.end_ms + top_pad_ms, *hold])
         return _window(t_ms, rep.end_ms - top_fraction * span, end), "lockout"
-    return (_window(t_ms, rep.start_ms - top_pad_ms, rep.start_ms + top_fraction * span)
+    # a flag's moment is never before its rep's start (what came before belongs to no rep or another one)
+    return (_window(t_ms, rep.start_ms, rep.start_ms + top_fraction * span)
             | _window(t_ms, rep.end_ms - top_fraction * span, rep.end_ms + top_pad_ms)), "top"
 
 

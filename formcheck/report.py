@@ -19,7 +19,6 @@ Conventions
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import json
 import math
@@ -30,10 +29,14 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from formcheck import __version__
+from formcheck.csvsafe import csv_writer
 from formcheck.faults import FAULT_CODES
-from formcheck.guidance import load_guidance, units_display
+from formcheck.guidance import load_guidance
+from formcheck.measures import description, measure_book, tempo_text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Older report versions that :func:`upgrade_report` turns into the current one.
+UPGRADABLE_VERSIONS = (1,)
 STATUSES = ("ok", "no_person", "no_complete_rep")
 VERDICTS = ("flagged", "clear", "not_assessable")
 
@@ -63,7 +66,7 @@ class FormReport:
     view_confidence: float | None
     detection_rate: float
     rep_count: int
-    partial_reps: int
+    partial_reps: Sequence[Mapping[str, Any]]
     reps: Sequence[Mapping[str, Any]]
     flags: Sequence[Mapping[str, Any]]
     verdicts: Mapping[str, str]
@@ -83,6 +86,7 @@ class FormReport:
         d = asdict(self)
         d["reps"] = [dict(r) for r in self.reps]
         d["flags"] = [dict(f) for f in self.flags]
+        d["partial_reps"] = [dict(p) for p in self.partial_reps]
         d["warnings"] = list(self.warnings)
         return d
 
@@ -91,6 +95,8 @@ class FormReport:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "FormReport":
+        """A report from its JSON dict; an older schema version is upgraded first (:func:`upgrade_report`)."""
+        d = upgrade_report(d)
         validate_report(d)
         return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
 
@@ -98,8 +104,28 @@ class FormReport:
         return [c for c, v in self.verdicts.items() if v == "flagged"]
 
 
+#: Why a rep is partial (``partial_reps[].reason``): cut by the clip's start or end, or by a gap in tracking.
+PARTIAL_REASONS = ("clip_start", "clip_end", "gap")
+
+
+def upgrade_report(d: Mapping[str, Any]) -> dict[str, Any]:
+    """The report dict in the current schema version (a copy; the current version is returned as is).
+
+    Version 1 kept only the number of partial reps; each becomes an entry
+    without a time span (``start_ms``/``end_ms`` null, reason ``unknown``).
+    """
+    out = dict(d)
+    if out.get("schema_version") == 1:
+        n = out.get("partial_reps", 0)
+        out["partial_reps"] = [{"start_ms": None, "end_ms": None, "reason": "unknown",
+                                "description": "a partial rep recorded by an earlier version (no time span kept)"}
+                               for _ in range(int(n) if isinstance(n, int) else 0)]
+        out["schema_version"] = SCHEMA_VERSION
+    return out
+
+
 def validate_report(d: Mapping[str, Any]) -> None:
-    """Check a report dict against schema version 1 ("expected X, got Y" on failure)."""
+    """Check a report dict against the current schema version ("expected X, got Y" on failure)."""
 
     def need(cond: bool, what: str, got: Any) -> None:
         if not cond:
@@ -116,6 +142,15 @@ def validate_report(d: Mapping[str, Any]) -> None:
         for k in ("rep", "start_ms", "bottom_ms", "end_ms", "phases", "tempo_ms"):
             need(k in r, f"rep key {k}", sorted(r))
         need(r["start_ms"] <= r["bottom_ms"] <= r["end_ms"], "start_ms <= bottom_ms <= end_ms", r)
+    partial = d.get("partial_reps")
+    need(isinstance(partial, Sequence) and not isinstance(partial, str), "a list of partial reps", partial)
+    for p in partial:
+        need(isinstance(p, Mapping) and {"start_ms", "end_ms", "reason", "description"} <= set(p),
+             "partial rep keys start_ms, end_ms, reason, description", p)
+        need(p["reason"] in PARTIAL_REASONS + ("unknown",), f"partial rep reason in {PARTIAL_REASONS}", p["reason"])
+        if p["start_ms"] is not None or p["end_ms"] is not None:
+            need(p["start_ms"] is not None and p["end_ms"] is not None and p["start_ms"] <= p["end_ms"],
+                 "partial rep start_ms <= end_ms", p)
     verdicts = d.get("verdicts")
     need(isinstance(verdicts, Mapping), "verdicts mapping", verdicts)
     for code, v in verdicts.items():
@@ -129,6 +164,8 @@ def validate_report(d: Mapping[str, Any]) -> None:
             need(k in f, f"flag key {k}", sorted(f))
         need(verdicts.get(f["code"]) == "flagged", f"verdict 'flagged' for flag {f['code']}", verdicts.get(f["code"]))
         need(f["rep"] in rep_numbers, "a flag on a counted rep", f["rep"])
+        rep = next(r for r in reps if r["rep"] == f["rep"])
+        need(f["t_ms"] >= rep["start_ms"], f"a flag no earlier than its rep's start ({rep['start_ms']} ms)", f["t_ms"])
         need(f["severity"] in ("minor", "major"), "severity minor|major", f["severity"])
         need(0.0 <= f["confidence"] <= 1.0, "confidence in [0, 1]", f["confidence"])
     g = d.get("guidance", {})
@@ -167,21 +204,19 @@ def guidance_block(flag_codes: Sequence[str], lift: str) -> dict[str, Any]:
     }
 
 
-def flag_message(code: str, measured: float, limit: float, units: str) -> str:
-    return load_guidance().describe(code, measured, limit, units)
+def flag_message(code: str, measured: float, limit: float, measure: str) -> str:
+    """The "what we saw" sentence of a flag, from its measure's definition (:mod:`formcheck.measures`)."""
+    return load_guidance().describe(code, measured, limit, measure)
 
 
 # --------------------------------------------------------------------------- Markdown
-def _fmt(x: Any, units: str = "") -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "–"
-    if isinstance(x, float):
-        return f"{x:.2f}{units_display(units) if units else ''}" if abs(x) < 10 else f"{x:.0f}{units_display(units) if units else ''}"
-    return f"{x}{units_display(units) if units else ''}"
-
-
 def _s(ms: float | None) -> str:
     return "–" if ms is None else f"{ms / 1000:.2f} s"
+
+
+def _partial_note(r: FormReport) -> str:
+    n = len(r.partial_reps)
+    return f" (+{n} partial, not counted)" if n else ""
 
 
 def render_markdown(report: FormReport, images: Mapping[str, str] | None = None) -> str:
@@ -192,7 +227,7 @@ def render_markdown(report: FormReport, images: Mapping[str, str] | None = None)
         lines.append(f"Athlete: {r.athlete}  ")
     lines += [
         f"Lift: **{r.lift}** ({r.lift_source}) · View: **{r.view}**, facing {r.facing} · "
-        f"Reps: **{r.rep_count}** (+{r.partial_reps} partial) · Lifter tracked in {r.detection_rate:.0%} of frames",
+        f"Reps: **{r.rep_count}**{_partial_note(r)} · Lifter tracked in {r.detection_rate:.0%} of frames",
         "",
     ]
     if r.status == "no_person":
@@ -208,13 +243,17 @@ def render_markdown(report: FormReport, images: Mapping[str, str] | None = None)
         lines.append(f"| {code} | {VERDICT_WORDS[v]} | {r.not_assessable.get(code, '')} |")
     lines.append("")
     if r.reps:
-        lines += ["## Reps", "", "| rep | start | bottom | end | tempo (down/up) | flags |", "|---|---|---|---|---|---|"]
+        lines += ["## Reps", "", "| rep | start | bottom | end | tempo (time per phase) | flags |",
+                  "|---|---|---|---|---|---|"]
         for rep in r.reps:
             fl = ", ".join(f["code"] for f in r.flags if f["rep"] == rep["rep"]) or "–"
-            tempo = rep.get("tempo_ms", {})
-            vals = list(tempo.values())
-            t_txt = " / ".join(f"{v / 1000:.1f}s" for v in vals) if vals else "–"
+            t_txt = tempo_text(rep.get("tempo_ms", {}))
             lines.append(f"| {rep['rep']} | {_s(rep['start_ms'])} | {_s(rep['bottom_ms'])} | {_s(rep['end_ms'])} | {t_txt} | {fl} |")
+        lines.append("")
+    if r.partial_reps:
+        lines += ["## Partial reps (not counted, not judged)", "", "| from | to | why |", "|---|---|---|"]
+        for p in r.partial_reps:
+            lines.append(f"| {_s(p['start_ms'])} | {_s(p['end_ms'])} | {p['description']} |")
         lines.append("")
     if "angles" in images:
         lines += [f"![Angles over time]({images['angles']})", ""]
@@ -229,6 +268,8 @@ def render_markdown(report: FormReport, images: Mapping[str, str] | None = None)
             if key in images:
                 lines.append(f"  ![worst frame]({images[key]})")
         for m in dict.fromkeys(f.get("measure", "") for f in r.flags):
+            if m in measure_book().measures:
+                lines += ["", f"> Reading the number: {description(m)}"]
             note = load_guidance().explain_measure(m)
             if note:
                 lines += ["", f"> {note}"]
@@ -274,7 +315,7 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
            f"<style>{_CSS}</style></head><body>", f"<h1>formcheck report: {e(name)}</h1>"]
     if r.athlete:
         out.append(f"<p>Athlete: {e(r.athlete)}</p>")
-    cards = [("Lift", f"{r.lift} ({r.lift_source})"), ("Reps", f"{r.rep_count} (+{r.partial_reps} partial)"),
+    cards = [("Lift", f"{r.lift} ({r.lift_source})"), ("Reps", f"{r.rep_count}{_partial_note(r)}"),
              ("View", f"{r.view}, facing {r.facing}"), ("Flags", str(len(r.flags))),
              ("Tracked", f"{r.detection_rate:.0%} of frames")]
     out.append("<div>" + "".join(f'<span class=card><b>{e(k)}</b><br>{e(v)}</span>' for k, v in cards) + "</div>")
@@ -292,9 +333,15 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
         out.append("<h2>Reps</h2><table><tr><th>rep</th><th>start</th><th>bottom</th><th>end</th><th>phases</th><th>flags</th></tr>")
         for rep in r.reps:
             fl = ", ".join(f["code"] for f in r.flags if f["rep"] == rep["rep"]) or "–"
-            ph = ", ".join(f"{k} {v / 1000:.1f}s" for k, v in rep.get("tempo_ms", {}).items())
+            ph = tempo_text(rep.get("tempo_ms", {}), sep=", ")
             out.append(f"<tr><td>{rep['rep']}</td><td>{_s(rep['start_ms'])}</td><td>{_s(rep['bottom_ms'])}</td>"
                        f"<td>{_s(rep['end_ms'])}</td><td>{e(ph)}</td><td>{e(fl)}</td></tr>")
+        out.append("</table>")
+    if r.partial_reps:
+        out.append("<h2>Partial reps</h2><p class=small>Cut by the clip's edges or a gap in tracking: not counted "
+                   "and not judged.</p><table><tr><th>from</th><th>to</th><th>why</th></tr>")
+        for p in r.partial_reps:
+            out.append(f"<tr><td>{_s(p['start_ms'])}</td><td>{_s(p['end_ms'])}</td><td>{e(p['description'])}</td></tr>")
         out.append("</table>")
     out.append(_img_tag(images.get("angles"), "Angles over time"))
     if r.flags:
@@ -304,6 +351,8 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
                        f"{f['confidence']:.2f}, at {_s(f['t_ms'])})</span></h3><p>{e(str(f.get('message', '')))}</p>")
             out.append(_img_tag(images.get(f"worst_{f['rep']}_{f['code']}"), f"Rep {f['rep']} worst frame"))
         for m in dict.fromkeys(f.get("measure", "") for f in r.flags):
+            if m in measure_book().measures:
+                out.append(f"<p class=small>Reading the number: {e(description(m))}</p>")
             note = load_guidance().explain_measure(m)
             if note:
                 out.append(f"<p class=small>{e(note)}</p>")
@@ -324,20 +373,22 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
 
 # --------------------------------------------------------------------------- CSV and plots
 def write_frame_csv(path: str | Path, t_ms: np.ndarray, signals: Mapping[str, np.ndarray],
-                    rep_of_frame: np.ndarray | None = None) -> Path:
-    """Per-frame CSV: t_ms, rep (1-based, empty outside reps) and every signal."""
+                    rep_of_frame: np.ndarray | None = None, partial_of_frame: np.ndarray | None = None) -> Path:
+    """Per-frame CSV: t_ms, rep (1-based, empty outside reps), partial_rep (1-based partial rep, empty
+    outside them) and every signal."""
     path = Path(path)
     names = [k for k, v in signals.items() if v is not None and np.shape(v) == np.shape(t_ms)]
     with open(path, "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["frame", "t_ms", "rep", *names])
+        w = csv_writer(fh)
+        w.writerow(["frame", "t_ms", "rep", "partial_rep", *names])
         for i in range(len(t_ms)):
             rep = "" if rep_of_frame is None or rep_of_frame[i] <= 0 else int(rep_of_frame[i])
+            part = "" if partial_of_frame is None or partial_of_frame[i] <= 0 else int(partial_of_frame[i])
             vals = []
             for n in names:
                 v = float(signals[n][i])
                 vals.append("" if not math.isfinite(v) else f"{v:.4f}")
-            w.writerow([i, f"{t_ms[i]:.3f}", rep, *vals])
+            w.writerow([i, f"{t_ms[i]:.3f}", rep, part, *vals])
     return path
 
 
@@ -345,8 +396,9 @@ PLOT_SIGNALS = (("trunk_deg", "trunk lean (°)"), ("hip_deg", "hip angle (°)"),
 
 
 def plot_angles(path: str | Path, t_ms: np.ndarray, signals: Mapping[str, np.ndarray],
-                reps: Sequence[Mapping[str, Any]], flags: Sequence[Mapping[str, Any]], title: str = "") -> Path:
-    """PNG of trunk, hip and knee angles over time, rep spans shaded, flags marked."""
+                reps: Sequence[Mapping[str, Any]], flags: Sequence[Mapping[str, Any]], title: str = "",
+                partial_reps: Sequence[Mapping[str, Any]] = ()) -> Path:
+    """PNG of trunk, hip and knee angles over time, rep spans shaded, partial reps hatched, flags marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -363,6 +415,13 @@ def plot_angles(path: str | Path, t_ms: np.ndarray, signals: Mapping[str, np.nda
             ax.axvspan(rep["start_ms"] / 1000, rep["end_ms"] / 1000, color="#8ecae6", alpha=0.18)
             ax.text(rep["start_ms"] / 1000, 1.0, f" rep {rep['rep']}", transform=ax.get_xaxis_transform(),
                     va="top", fontsize=8)
+        for p in partial_reps:
+            if p.get("start_ms") is None:
+                continue
+            ax.axvspan(p["start_ms"] / 1000, p["end_ms"] / 1000, facecolor="none", edgecolor="#9ca3af", hatch="//",
+                       lw=0)
+            ax.text(p["start_ms"] / 1000, 1.0, " partial", transform=ax.get_xaxis_transform(), va="top", fontsize=8,
+                    color="#6b7280")
         for f in flags:
             ax.axvline(f["t_ms"] / 1000, color="#b42318", ls="--", lw=1)
             ax.text(f["t_ms"] / 1000, 0.02, f" {f['code']}", transform=ax.get_xaxis_transform(), rotation=90,

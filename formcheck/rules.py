@@ -8,10 +8,11 @@ TOML keys of a rule (one ``[faults.<code>]`` table, or ``[[faults.<code>]]``
 alternatives in order of preference: the first whose measure is available in
 the clip is used):
 
-- ``measure``: a name from :data:`formcheck.repmetrics.MEASURE_NAMES`.
-- ``flag_when``: ``"above"`` or ``"below"`` the limit.
+- ``measure``: a name from :data:`formcheck.repmetrics.MEASURE_NAMES`, defined in words in
+  ``config/measures.toml`` (:mod:`formcheck.measures`).
+- ``flag_when``: ``"above"`` or ``"below"`` the limit; the side the measure's definition names as the fault.
 - ``limit_<units>``: the limit; the suffix names the units (``deg``, ``thigh``,
-  ``ratio``, ``foot``). ``major_<units>``: beyond it the flag is major.
+  ``ratio``, ``foot``), the units of the measure's definition. ``major_<units>``: beyond it the flag is major.
 - ``personal_margin_<units>`` / ``personal_cap_<units>`` (optional): the
   personal baseline. With two or more reps, the limit moves to the lifter's best
   rep plus the margin when that is more lenient, but never past the cap, so a
@@ -41,6 +42,7 @@ import numpy as np
 
 from formcheck.barcheck import BarCheckParams
 from formcheck.faults import FAULT_CODES
+from formcheck.measures import article, check_rule
 from formcheck.repmetrics import MEASURE_NAMES, RepLike, RepMeasure, Signals, measure, measure_signal
 
 LIFTS = ("squat", "deadlift")
@@ -133,7 +135,7 @@ def _parse_rule(code: str, table: Mapping[str, Any], where: str) -> FaultRule:
     if stray:
         raise ValueError(f"{where}: fault {code}: keys {stray} do not match the units of {limits[0]}")
     params = {k: v for k, v in table.items() if k not in used}
-    return FaultRule(
+    rule = FaultRule(
         code=code,
         measure=str(table["measure"]),
         flag_when=str(table.get("flag_when", "above")),
@@ -147,6 +149,9 @@ def _parse_rule(code: str, table: Mapping[str, Any], where: str) -> FaultRule:
         params=params,
         alongside=_bool(table.get("alongside", False), f"{where}: fault {code}: alongside"),
     )
+    # every sentence about this rule's flags comes from its measure's definition: it must exist and agree
+    check_rule(rule.measure, rule.units, rule.flag_when, f"{where}: fault {code}")
+    return rule
 
 
 def _bool(v: Any, where: str) -> bool:
@@ -292,7 +297,7 @@ def evaluate(
         usable = [r for r in alternatives if view in r.views]
         if not usable:
             verdicts[code] = "not_assessable"
-            reasons[code] = f"not assessable from a {view} view"
+            reasons[code] = f"not assessable from {article(view)} {view} view"
             for rv in rep_verdicts.values():
                 rv[code] = "not_assessable"
             continue

@@ -18,7 +18,6 @@ Conventions
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from formcheck.csvsafe import csv_writer
 from formcheck.landmarks import N_LANDMARKS, Landmark
 
 SCHEMA_VERSION = 1
@@ -166,7 +166,7 @@ class PoseSequence:
             return "" if not np.isfinite(v) else f"{v:.4f}"
 
         with open(path, "w", newline="") as fh:
-            w = csv.writer(fh)
+            w = csv_writer(fh)
             w.writerow(cols)
             for i in range(self.n_frames):
                 t = f"{self.t_ms[i]:.3f}"

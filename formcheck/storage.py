@@ -17,21 +17,32 @@ API (the app and the live page use only this)
         source_name: display only (e.g. the uploaded file's name), never used as a path.
         move: move the files instead of copying them (they must be yours to move).
     store.get_session(session_id) -> SessionRecord | None
-    store.list_sessions(*, athlete=None, lift=None, limit=None) -> list[SessionRecord]  (newest first)
+    store.list_sessions(*, athlete=None, lift=None, since=None, until=None, limit=None) -> list[SessionRecord]
+        (newest first; since/until: dates, both days included)
     store.find_session(analysis_key, athlete="") -> SessionRecord | None
     store.athletes() -> list[str]
     store.flags_for_session(session_id) -> list[FlagRecord]
     store.get_flag(flag_id) -> FlagRecord | None
     store.review_queue(*, athlete=None, lift=None, code=None, status="pending", order="newest",
-                       limit=None) -> list[FlagRecord]
+                       since=None, until=None, limit=None) -> list[FlagRecord]
+    store.rep_queue(*, scope="all", athlete=None, lift=None, code=None, since=None, until=None)
+        -> list[RepItem]   (every rep, clean or flagged; scope "all" or "unreviewed")
     store.set_review(flag_id, *, status=None, severity=None) -> FlagRecord
     store.add_comment(flag_id, text) -> FlagRecord
     store.add_missed_fault(session_id, rep, code, *, severity="minor", comment="") -> FlagRecord
     store.mark_session_reviewed(session_id) -> SessionRecord
+    store.delete_session(session_id) -> None      (its rows, reviews and every file, for good)
     store.athlete_history(athlete) -> list[HistoryPoint]
+    store.review_counts(session_ids) -> {session id: {"pending": n, "confirmed": n, "dismissed": n}}
     store.export_labels(*, athlete=None, lift=None, reviewed_only=True) -> list[dict]
     store.export_flags_csv(*, athlete=None, lift=None, reviewed_only=True) -> str
     store.rep_clip_path(session, rep) -> Path   (where a rep's slow-motion clip is kept)
+    store.record_job(job_id, *, owner, source_name, source_kind, request) -> JobRecord   (state "queued")
+    store.update_job(job_id, *, state, stage=None, session_id=None, message=None) -> JobRecord
+    store.get_job(job_id) -> JobRecord | None
+    store.interrupted_jobs(*, max_age_s=WORK_STALE_AFTER_S) -> list[JobRecord]   (newest first)
+    store.recover_jobs(is_alive=procs.owner_alive) -> list[JobRecord]
+        (queued/running jobs whose server is gone become "interrupted"; run on every open)
 
 Errors are :class:`StoreError` (a ``ValueError``) with a one-line message.
 
@@ -60,11 +71,17 @@ A fault the tool missed is added by the coach as a flag with ``origin="coach"``,
 confirmed. A session counts as reviewed (``reviewed_at``) once no flag of it is pending, or
 when the coach marks it reviewed: its judged-and-clear faults then export as ``no``.
 Times are naive UTC ``datetime`` values.
+
+Analysis jobs
+-------------
+The app records each analysis job (``jobs``: its request, the server process that owns it,
+its state). A job still ``queued`` or ``running`` whose owner process is gone (the server was
+killed or crashed) is marked ``interrupted`` whenever a store is opened, so a restarted
+server can say what happened and offer a retry (``retried`` / ``dismissed`` close it).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
@@ -76,31 +93,37 @@ import unicodedata
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from formcheck.csvsafe import csv_writer
 from formcheck.faults import FAULT_CODES
 
 __all__ = [
     "DB_FILENAME", "ENV_DATA_DIR", "ENV_DB_URL", "ORIGINS", "REVIEW_STATES", "SCHEMA_VERSION",
-    "SEVERITIES", "SOURCE_KINDS", "CommentRecord", "FlagRecord", "HistoryPoint", "SessionRecord",
+    "JOB_RECORD_STATES", "SEVERITIES", "SOURCE_KINDS", "CommentRecord", "FlagRecord", "HistoryPoint", "JobRecord",
+    "RepItem", "SessionRecord",
     "Store", "StoreError", "clean_athlete", "default_data_dir",
 ]
 
 ENV_DATA_DIR = "FORMCHECK_DATA_DIR"
 ENV_DB_URL = "FORMCHECK_DB_URL"
 DB_FILENAME = "formcheck.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SOURCE_KINDS = ("upload", "sample", "live")
 REVIEW_STATES = ("pending", "confirmed", "dismissed")
 SEVERITIES = ("minor", "major")
 ORIGINS = ("auto", "coach")
+#: Analysis jobs: live states, ends, and what a job left running by a dead server becomes.
+JOB_RECORD_STATES = ("queued", "running", "done", "failed", "interrupted", "retried", "dismissed")
+JOB_LIVE_STATES = ("queued", "running")
 ORDERS = ("newest", "severity")
+REP_SCOPES = ("all", "unreviewed")
 MAX_ATHLETE_CHARS = 80
 MAX_COMMENT_CHARS = 2000
 MAX_SOURCE_NAME_CHARS = 200
@@ -254,6 +277,46 @@ class FlagRecord:
 
 
 @dataclass(frozen=True)
+class JobRecord:
+    """One analysis job as recorded: ``request`` holds what a retry needs (paths, hash, options)."""
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    state: str
+    stage: str
+    owner: str
+    source_name: str
+    source_kind: str
+    request: Mapping[str, Any]
+    session_id: str | None
+    message: str
+
+    def __post_init__(self) -> None:
+        _check(bool(_SESSION_ID.match(self.id)), "a 32-hex job id", self.id)
+        _check(self.state in JOB_RECORD_STATES, f"state in {JOB_RECORD_STATES}", self.state)
+
+
+@dataclass(frozen=True)
+class RepItem:
+    """One rep of a session with every flag on it (none for a clean rep), for the review page."""
+
+    session: SessionRecord
+    rep: int
+    flags: tuple[FlagRecord, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check(self.session.rep(self.rep) is not None, f"a rep of session {self.session.id}", self.rep)
+        _check(all(f.session_id == self.session.id and f.rep == self.rep for f in self.flags),
+               "flags of this rep only", [(f.session_id, f.rep) for f in self.flags])
+
+    @property
+    def reviewed(self) -> bool:
+        """No flag of the rep waits for review and its session is reviewed (see the module docstring)."""
+        return self.session.reviewed_at is not None and all(f.review_status != "pending" for f in self.flags)
+
+
+@dataclass(frozen=True)
 class HistoryPoint:
     """One session of an athlete: how often each fault was seen (share of reps, after review)."""
 
@@ -264,6 +327,8 @@ class HistoryPoint:
     source_name: str
     fault_reps: Mapping[str, int]
     pending: int
+    confirmed: int = 0
+    dismissed: int = 0
 
     def __post_init__(self) -> None:
         _check(self.rep_count >= 0, "rep_count >= 0", self.rep_count)
@@ -345,13 +410,34 @@ comments = sa.Table(
 )
 
 
+jobs = sa.Table(
+    "jobs", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("created_at", sa.DateTime, nullable=False, index=True),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("state", sa.String(16), nullable=False, index=True),
+    sa.Column("stage", sa.String(100), nullable=False),
+    sa.Column("owner", sa.String(300), nullable=False),
+    sa.Column("source_name", sa.String(MAX_SOURCE_NAME_CHARS), nullable=False),
+    sa.Column("source_kind", sa.String(16), nullable=False),
+    sa.Column("request_json", sa.Text, nullable=False),
+    sa.Column("session_id", sa.String(32), nullable=True),
+    sa.Column("message", sa.Text, nullable=False),
+)
+
+
 def _migration_1(conn: sa.Connection) -> None:
     metadata.create_all(conn, tables=[sessions, flags, comments])
+
+
+def _migration_2(conn: sa.Connection) -> None:
+    metadata.create_all(conn, tables=[jobs])
 
 
 #: (version, description, function): applied in order, each once, recorded in schema_migrations.
 MIGRATIONS: tuple[tuple[int, str, Any], ...] = (
     (1, "sessions, flags with review state, comments", _migration_1),
+    (2, "analysis jobs, to tell interrupted ones after a restart", _migration_2),
 )
 assert MIGRATIONS[-1][0] == SCHEMA_VERSION
 
@@ -403,6 +489,7 @@ class Store:
         self._engine = _sqlite_engine(self.db_url) if self.is_sqlite else sa.create_engine(self.db_url, pool_pre_ping=True)
         self.migrate()
         self.remove_leftovers()
+        self.recover_jobs()
 
     @classmethod
     def from_env(cls) -> "Store":
@@ -478,6 +565,69 @@ class Store:
                 continue
         return removed
 
+    # ------------------------------------------------------------------ analysis jobs
+    def record_job(self, job_id: str, *, owner: str, source_name: str, source_kind: str,
+                   request: Mapping[str, Any]) -> JobRecord:
+        """Record a new job (state "queued") owned by the process ``owner`` (:func:`procs.owner_token`)."""
+        _check(isinstance(job_id, str) and bool(_SESSION_ID.match(job_id)), "a 32-hex job id", job_id)
+        _check(source_kind in SOURCE_KINDS, f"source_kind in {SOURCE_KINDS}", source_kind)
+        now = _now()
+        with self._write() as conn:
+            conn.execute(sa.insert(jobs).values(
+                id=job_id, created_at=now, updated_at=now, state="queued", stage="waiting", owner=str(owner)[:300],
+                source_name=_clean_text(str(source_name), "source_name", MAX_SOURCE_NAME_CHARS),
+                source_kind=source_kind, request_json=json.dumps(dict(request), default=str), session_id=None,
+                message=""))
+        job = self.get_job(job_id)
+        assert job is not None
+        return job
+
+    def update_job(self, job_id: str, *, state: str, stage: str | None = None, session_id: str | None = None,
+                   message: str | None = None) -> JobRecord:
+        _check(state in JOB_RECORD_STATES, f"state in {JOB_RECORD_STATES}", state)
+        values: dict[str, Any] = {"state": state, "updated_at": _now()}
+        if stage is not None:
+            values["stage"] = str(stage)[:100]
+        if session_id is not None:
+            values["session_id"] = session_id
+        if message is not None:
+            values["message"] = str(message)
+        with self._write() as conn:
+            if not conn.execute(sa.update(jobs).where(jobs.c.id == job_id).values(**values)).rowcount:
+                raise StoreError(f"no job {job_id!r}")
+        job = self.get_job(job_id)
+        assert job is not None
+        return job
+
+    def get_job(self, job_id: str) -> JobRecord | None:
+        if not isinstance(job_id, str) or not _SESSION_ID.match(job_id):
+            return None
+        with self._read() as conn:
+            r = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+        return _job_from_row(r) if r is not None else None
+
+    def interrupted_jobs(self, *, max_age_s: float = WORK_STALE_AFTER_S) -> list[JobRecord]:
+        """Jobs a dead server left unfinished, not yet retried or dismissed, newest first."""
+        since = _now() - timedelta(seconds=max_age_s)
+        q = (sa.select(jobs).where(jobs.c.state == "interrupted", jobs.c.created_at >= since)
+             .order_by(jobs.c.created_at.desc(), jobs.c.id))
+        with self._read() as conn:
+            return [_job_from_row(r) for r in conn.execute(q)]
+
+    def recover_jobs(self, is_alive: Any = None) -> list[JobRecord]:
+        """Mark "interrupted" every queued or running job whose owner process is gone; returns them."""
+        if is_alive is None:
+            from formcheck.procs import owner_alive as is_alive
+        with self._read() as conn:
+            live = conn.execute(sa.select(jobs.c.id, jobs.c.owner).where(jobs.c.state.in_(JOB_LIVE_STATES))).all()
+        dead = [r.id for r in live if not is_alive(r.owner)]
+        if dead:
+            with self._write() as conn:
+                conn.execute(sa.update(jobs).where(jobs.c.id.in_(dead), jobs.c.state.in_(JOB_LIVE_STATES))
+                             .values(state="interrupted", updated_at=_now(),
+                                     message="The server stopped while this analysis was running."))
+        return [j for j in (self.get_job(i) for i in dead) if j is not None]
+
     # ------------------------------------------------------------------ writing sessions
     def save_analysis(
         self,
@@ -495,9 +645,10 @@ class Store:
     ) -> SessionRecord:
         """Record one analysed clip with its files; all of it or nothing (see the module docstring)."""
         rep = report.to_dict() if hasattr(report, "to_dict") else dict(report)
-        from formcheck.report import validate_report
+        from formcheck.report import upgrade_report, validate_report
 
         try:
+            rep = upgrade_report(rep)
             validate_report(rep)
         except ValueError as exc:
             raise StoreError(str(exc)) from exc
@@ -599,13 +750,14 @@ class Store:
             r = conn.execute(sa.select(sessions).where(sessions.c.id == session_id, sessions.c.state == "complete")).first()
         return self._session_from_row(r) if r is not None else None
 
-    def list_sessions(self, *, athlete: str | None = None, lift: str | None = None,
-                      limit: int | None = None) -> list[SessionRecord]:
+    def list_sessions(self, *, athlete: str | None = None, lift: str | None = None, since: date | None = None,
+                      until: date | None = None, limit: int | None = None) -> list[SessionRecord]:
         q = sa.select(sessions).where(sessions.c.state == "complete")
         if athlete is not None:
             q = q.where(sessions.c.athlete == clean_athlete(athlete))
         if lift is not None:
             q = q.where(sessions.c.lift == lift)
+        q = _date_filter(q, since, until)
         q = q.order_by(sessions.c.created_at.desc(), sessions.c.id)
         if limit is not None:
             q = q.limit(int(limit))
@@ -673,11 +825,12 @@ class Store:
             return self._flags_from_rows(conn, conn.execute(q).all())
 
     def review_queue(self, *, athlete: str | None = None, lift: str | None = None, code: str | None = None,
-                     status: str | None = "pending", order: str = "newest", limit: int | None = None) -> list[FlagRecord]:
+                     status: str | None = "pending", order: str = "newest", since: date | None = None,
+                     until: date | None = None, limit: int | None = None) -> list[FlagRecord]:
         """Flags across sessions; ``status`` None means every state. ``order``: "newest" or "severity"."""
         _check(order in ORDERS, f"order in {ORDERS}", order)
         _check(status is None or status in REVIEW_STATES, f"status None or in {REVIEW_STATES}", status)
-        q = self._flag_query()
+        q = _date_filter(self._flag_query(), since, until)
         if athlete is not None:
             q = q.where(sessions.c.athlete == clean_athlete(athlete))
         if lift is not None:
@@ -696,6 +849,35 @@ class Store:
             q = q.limit(int(limit))
         with self._read() as conn:
             return self._flags_from_rows(conn, conn.execute(q).all())
+
+    def rep_queue(self, *, scope: str = "all", athlete: str | None = None, lift: str | None = None,
+                  code: str | None = None, since: date | None = None, until: date | None = None) -> list[RepItem]:
+        """Every rep of the matching sessions, newest session first, clean reps included.
+
+        ``scope`` "all": every rep; "unreviewed": reps not :attr:`RepItem.reviewed` (a flag still
+        pending, or a session nobody reviewed yet, clean sessions included). ``code``: only reps
+        with a flag of that fault (in any review state).
+        """
+        _check(scope in REP_SCOPES, f"scope in {REP_SCOPES}", scope)
+        found = self.list_sessions(athlete=athlete, lift=lift, since=since, until=until)
+        by_rep: dict[tuple[str, int], list[FlagRecord]] = {}
+        if found:
+            q = (self._flag_query().where(flags.c.session_id.in_([s.id for s in found]))
+                 .order_by(flags.c.rep, flags.c.t_ms, flags.c.id))
+            with self._read() as conn:
+                for f in self._flags_from_rows(conn, conn.execute(q).all()):
+                    by_rep.setdefault((f.session_id, f.rep), []).append(f)
+        out = []
+        for s in found:
+            for r in s.reps:
+                n = int(r["rep"])
+                item = RepItem(s, n, tuple(by_rep.get((s.id, n), ())))
+                if scope == "unreviewed" and item.reviewed:
+                    continue
+                if code is not None and not any(f.code == code for f in item.flags):
+                    continue
+                out.append(item)
+        return out
 
     def set_review(self, flag_id: int, *, status: str | None = None, severity: str | None = None) -> FlagRecord:
         """Confirm, dismiss or reset a flag and/or change its severity."""
@@ -772,6 +954,31 @@ class Store:
         assert flag is not None
         return flag
 
+    def delete_session(self, session_id: str) -> None:
+        """Remove a session for good: its row, flags, comments and its folder (clip, reports, rep clips).
+
+        The rows go in one transaction; then the folder is moved to ``.staging`` and removed. A crash
+        in between leaves a folder without a row, which :meth:`remove_leftovers` deletes later.
+        """
+        if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
+            raise StoreError(f"no session {session_id!r}")
+        with self._write() as conn:
+            flag_ids = sa.select(flags.c.id).where(flags.c.session_id == session_id).scalar_subquery()
+            conn.execute(sa.delete(comments).where(comments.c.flag_id.in_(flag_ids)))
+            conn.execute(sa.delete(flags).where(flags.c.session_id == session_id))
+            n = conn.execute(sa.delete(sessions).where(sessions.c.id == session_id)).rowcount
+        if not n:
+            raise StoreError(f"no session {session_id!r}")
+        folder = self.sessions_dir / session_id
+        trash = self.data_dir / ".staging" / f"deleted-{session_id}"
+        try:
+            os.replace(folder, trash)
+        except FileNotFoundError:
+            return
+        except OSError:
+            trash = folder
+        shutil.rmtree(trash, ignore_errors=True)
+
     def mark_session_reviewed(self, session_id: str) -> SessionRecord:
         """The coach looked at the whole session: faults judged clear export as ``no``."""
         with self._write() as conn:
@@ -794,25 +1001,39 @@ class Store:
                   .where(flags.c.session_id.in_([r.id for r in rows])))
             flag_rows = conn.execute(fq).all() if rows else []
         reps: dict[str, dict[str, set[int]]] = {}
-        pending: dict[str, int] = {}
+        counts: dict[str, dict[str, int]] = {}
         for f in flag_rows:
-            if f.review_status == "pending":
-                pending[f.session_id] = pending.get(f.session_id, 0) + 1
+            by_status = counts.setdefault(f.session_id, dict.fromkeys(REVIEW_STATES, 0))
+            by_status[f.review_status] += 1
             if f.review_status != "dismissed":
                 reps.setdefault(f.session_id, {}).setdefault(f.code, set()).add(f.rep)
         return [
             HistoryPoint(session_id=r.id, created_at=r.created_at, lift=r.lift, rep_count=r.rep_count,
                          source_name=r.source_name,
-                         fault_reps={c: len(s) for c, s in reps.get(r.id, {}).items()}, pending=pending.get(r.id, 0))
+                         fault_reps={c: len(s) for c, s in reps.get(r.id, {}).items()},
+                         **counts.get(r.id, dict.fromkeys(REVIEW_STATES, 0)))
             for r in rows
         ]
+
+    def review_counts(self, session_ids: Sequence[str]) -> dict[str, dict[str, int]]:
+        """Per session: its flags (the tool's and the coach's) by review state, every state present."""
+        ids = [i for i in session_ids if isinstance(i, str)]
+        out = {i: dict.fromkeys(REVIEW_STATES, 0) for i in ids}
+        if not ids:
+            return out
+        q = (sa.select(flags.c.session_id, flags.c.review_status, sa.func.count())
+             .where(flags.c.session_id.in_(ids)).group_by(flags.c.session_id, flags.c.review_status))
+        with self._read() as conn:
+            for sid, status, n in conn.execute(q):
+                out[sid][status] = int(n)
+        return out
 
     def _export_sessions(self, athlete: str | None, lift: str | None, reviewed_only: bool
                          ) -> list[tuple[SessionRecord, list[FlagRecord]]]:
         out = []
         for s in reversed(self.list_sessions(athlete=athlete, lift=lift)):
             fl = self.flags_for_session(s.id)
-            if reviewed_only and s.reviewed_at is None and all(f.review_status == "pending" for f in fl):
+            if reviewed_only and s.reviewed_at is None and not any(_touched(f) for f in fl):
                 continue
             out.append((s, fl))
         return out
@@ -820,6 +1041,12 @@ class Store:
     def export_labels(self, *, athlete: str | None = None, lift: str | None = None,
                       reviewed_only: bool = True) -> list[dict[str, Any]]:
         """Reviewed sessions in the format of ``../shared/data/lifts/labels.json`` (see LABELS.md).
+
+        A session is reviewed once the coach did anything to it: confirmed or dismissed a flag,
+        changed a severity, wrote a comment, added a missed fault, or marked it reviewed.
+        ``reviewed_only=False`` exports every session. Besides the labels' keys, each entry has
+        ``review``: every flag with its decision, severity (formcheck's and the coach's), origin and
+        comments, so no review action is lost.
 
         Per rep and fault: a confirmed flag or a missed fault the coach added -> ``yes``, a dismissed
         flag -> ``no``, a flag not reviewed yet -> ``unsure``; without a flag: a fault not judged for
@@ -832,9 +1059,10 @@ class Store:
 
     def export_flags_csv(self, *, athlete: str | None = None, lift: str | None = None,
                          reviewed_only: bool = True) -> str:
-        """One row per flag (the tool's and the coach's) with its review decision and label value."""
+        """One row per flag (the tool's and the coach's) of the reviewed sessions (see :meth:`export_labels`)
+        with its review decision, label value, severities and comments; cells guarded against formulas."""
         buf = io.StringIO()
-        w = csv.writer(buf)
+        w = csv_writer(buf)
         w.writerow(["session_id", "file", "athlete", "lift", "view", "rep", "start_s", "bottom_s", "end_s", "code",
                     "origin", "review_status", "label", "auto_severity", "severity", "measured", "limit", "units",
                     "confidence", "t_s", "reviewed_at", "comments"])
@@ -852,6 +1080,27 @@ class Store:
 
 
 _FLAG_LABEL = {"confirmed": "yes", "dismissed": "no", "pending": "unsure"}
+
+
+def _job_from_row(r: Any) -> JobRecord:
+    return JobRecord(id=r.id, created_at=r.created_at, updated_at=r.updated_at, state=r.state, stage=r.stage,
+                     owner=r.owner, source_name=r.source_name, source_kind=r.source_kind,
+                     request=json.loads(r.request_json), session_id=r.session_id, message=r.message)
+
+
+def _touched(f: FlagRecord) -> bool:
+    """The coach did something to this flag: a decision, a severity change, a comment, or added it."""
+    return (f.review_status != "pending" or f.origin == "coach" or bool(f.comments) or f.reviewed_at is not None
+            or (f.auto_severity is not None and f.severity != f.auto_severity))
+
+
+def _review_entry(f: FlagRecord) -> dict[str, Any]:
+    return {
+        "rep": f.rep, "code": f.code, "origin": f.origin, "review_status": f.review_status,
+        "label": _FLAG_LABEL[f.review_status], "auto_severity": f.auto_severity, "severity": f.severity,
+        "t_s": _s(f.t_ms), "reviewed_at": f.reviewed_at.isoformat(timespec="seconds") if f.reviewed_at else None,
+        "comments": [{"text": c.text, "at": c.created_at.isoformat(timespec="seconds")} for c in f.comments],
+    }
 
 
 def _label_entry(s: SessionRecord, fl: Sequence[FlagRecord]) -> dict[str, Any]:
@@ -902,15 +1151,28 @@ def _label_entry(s: SessionRecord, fl: Sequence[FlagRecord]) -> dict[str, Any]:
         "resolution": f"{w}x{h}" if w and h else "",
         "usable": s.status == "ok",
         "rep_count": len(reps),
-        "partial_reps": int(rep.get("partial_reps", 0)),
+        "partial_reps": len(_upgraded(rep).get("partial_reps", [])),
         "reps": reps,
         "faults": clip_faults,
         "confidence": "high" if pending == 0 and s.reviewed_at is not None else ("low" if pending == len(fl) else "medium"),
         "notes": "; ".join(notes),
+        "reviewed_at": s.reviewed_at.isoformat(timespec="seconds") if s.reviewed_at else None,
+        "review": [_review_entry(f) for f in fl],
     }
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _date_filter(q: sa.Select, since: date | None, until: date | None) -> sa.Select:
+    """Sessions created on ``since`` or later and on ``until`` or earlier (dates, UTC)."""
+    if since is not None:
+        _check(isinstance(since, date), "a date", since)
+        q = q.where(sessions.c.created_at >= datetime(since.year, since.month, since.day))
+    if until is not None:
+        _check(isinstance(until, date), "a date", until)
+        q = q.where(sessions.c.created_at < datetime(until.year, until.month, until.day) + timedelta(days=1))
+    return q
 
 
 def _s(ms: Any) -> float | None:
@@ -982,3 +1244,10 @@ def _place(src: Path, dst: Path, *, move: bool) -> None:
             pass  # another filesystem: copy instead
     shutil.copyfile(src, dst)
     _fsync_file(dst)
+
+
+def _upgraded(report: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored report dict in the current report schema (stored reports may be older)."""
+    from formcheck.report import upgrade_report
+
+    return upgrade_report(report)

@@ -419,6 +419,14 @@ class LiftParams(Calibrated):
         lengths, means the lifter hardly moved: confidence is scaled down.
     weights
         Vote weights of (arm drop, knee bend, hinge, trunk lean).
+    hands_ahead_max_thigh, hands_ahead_scale_thigh
+        The veto (see :func:`recognize_lift`): hands further ahead of the
+        shins and feet than this at the bottom (thigh lengths,
+        :func:`hands_ahead_thigh`) mean a squat; the scale is the distance past
+        it giving full confidence.
+    max_rep_score
+        :func:`recognize_lift_by_reps`: a cycle's score (-1..1) is clipped to
+        this before its evidence is added, so no one cycle decides alone.
     """
 
     TABLE = "lift_recognition"
@@ -434,20 +442,46 @@ class LiftParams(Calibrated):
     trunk_scale_deg: float
     min_range_leg: float
     weights: tuple[float, float, float, float]
+    hands_ahead_max_thigh: float
+    hands_ahead_scale_thigh: float
+    max_rep_score: float
 
     def __post_init__(self) -> None:
         # a TOML array arrives as a list; the frozen params keep a tuple
         object.__setattr__(self, "weights", tuple(self.weights))
         if not 0.0 < self.bottom_fraction < 1.0:
             raise ValueError(f"bottom_fraction: expected 0..1, got {self.bottom_fraction}")
-        for name in ("arm_drop_scale_leg", "knee_scale_deg", "hinge_scale_deg", "trunk_scale_deg", "min_range_leg"):
+        for name in ("arm_drop_scale_leg", "knee_scale_deg", "hinge_scale_deg", "trunk_scale_deg", "min_range_leg",
+                     "hands_ahead_max_thigh", "hands_ahead_scale_thigh"):
             if not float(getattr(self, name)) > 0:
                 raise ValueError(f"{name}: expected > 0, got {getattr(self, name)}")
+        if not 0.0 < self.max_rep_score < 1.0:
+            raise ValueError(f"max_rep_score: expected 0 < x < 1, got {self.max_rep_score}")
         if len(self.weights) != 4 or any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
             raise ValueError(f"weights: expected 4 non-negative weights, got {self.weights}")
 
 
-def recognize_lift(seq: PoseSequence, metrics: "FrameMetrics", params: LiftParams | None = None) -> LiftGuess:
+def hands_ahead_thigh(seq: PoseSequence, metrics: "FrameMetrics") -> np.ndarray:
+    """Per frame: how far the hands are ahead of the shins and feet, in thigh lengths (side and oblique views).
+
+    The mean of two horizontal offsets of the wrist midpoint, toward the
+    facing direction: from the knee midpoint, and from mid-foot
+    (``metrics.bar_x_offset_norm``). 0 = the hands hang at the shins over
+    mid-foot, where a deadlift's weight rests; + = ahead of them. NaN in
+    front views (no facing direction) and where a landmark is lost.
+    """
+    sign = metrics.view.facing_sign
+    thigh = float(metrics.scales.get("thigh_px", float("nan")))
+    if sign == 0 or not thigh > 0:
+        return np.full(seq.n_frames, np.nan)
+    wrists = _pair_mean(seq.xy_px, L.LEFT_WRIST, L.RIGHT_WRIST)
+    knees = _pair_mean(seq.xy_px, L.LEFT_KNEE, L.RIGHT_KNEE)
+    ahead_of_knees = sign * (wrists[:, 0] - knees[:, 0]) / thigh
+    return 0.5 * (ahead_of_knees + metrics.bar_x_offset_norm)
+
+
+def recognize_lift(seq: PoseSequence, metrics: "FrameMetrics", params: LiftParams | None = None,
+                   frames: FrameSelector = None) -> LiftGuess:
     """Squat or deadlift, from where the hands are and how the hips and knees bend at the bottom.
 
     Notes
@@ -458,20 +492,29 @@ def recognize_lift(seq: PoseSequence, metrics: "FrameMetrics", params: LiftParam
         :class:`formcheck.metrics.FrameMetrics` of the clip or of one rep.
     params
         Calibration, see :class:`LiftParams`; None = :meth:`LiftParams.packaged`.
+    frames
+        ``None`` for the whole clip, or a slice / bool mask / index array (e.g. one rep).
 
     Deadlift evidence: hands hang an arm's length below the shoulders at the
     bottom, the hip closes far more than the knee (hinge), the knee bends
     modestly. Squat evidence: hands at the shoulders/chest, deep knee bend,
-    hip and knee close together. Returns ``confidence`` 0 and ``"squat"`` when
-    nothing could be measured.
+    hip and knee close together. One piece of evidence overrules the vote:
+    a deadlift's weight rests at the feet, so hands held well ahead of the
+    knees and feet at the bottom (:func:`hands_ahead_thigh` above
+    ``params.hands_ahead_max_thigh``, side and oblique views) cannot be
+    gripping it and the lift is a squat, however much it hinges. Returns
+    ``confidence`` 0 and ``"squat"`` when nothing could be measured.
     """
     if params is None:
         params = LiftParams.packaged()
     if metrics.t_ms.shape[0] != seq.n_frames:
         raise ValueError(f"metrics: expected {seq.n_frames} frames like the sequence, got {metrics.t_ms.shape[0]}")
-    hip_h = metrics.hip_height_norm
+    chosen = np.zeros(seq.n_frames, dtype=bool)
+    chosen[select_frames(seq.n_frames, frames)] = True
+    hip_h = np.where(chosen, metrics.hip_height_norm, np.nan)
     # most flexed = smallest hip angle; without knees (no hip angle) the most inclined trunk
-    flex = metrics.hip_deg if np.isfinite(metrics.hip_deg).mean() >= 0.1 else -metrics.trunk_deg
+    flex = metrics.hip_deg if np.isfinite(metrics.hip_deg[chosen]).mean() >= 0.1 else -metrics.trunk_deg
+    flex = np.where(chosen, flex, np.nan)
     ok = np.isfinite(flex)
     if ok.sum() < 3:
         return LiftGuess("squat", 0.0, "no usable frames: the hips and trunk were not tracked", {})
@@ -482,6 +525,7 @@ def recognize_lift(seq: PoseSequence, metrics: "FrameMetrics", params: LiftParam
     knee_bottom = _nanmedian(metrics.knee_deg[bottom])
     hinge = _nanmedian((metrics.knee_deg - metrics.hip_deg)[bottom])
     trunk_bottom = _nanmedian(metrics.trunk_deg[bottom])
+    ahead = _nanmedian(hands_ahead_thigh(seq, metrics)[bottom])
     votes = [
         (arm_drop - params.arm_drop_mid_leg) / params.arm_drop_scale_leg,
         (knee_bottom - params.knee_mid_deg) / params.knee_scale_deg,
@@ -494,14 +538,11 @@ def recognize_lift(seq: PoseSequence, metrics: "FrameMetrics", params: LiftParam
             num += wgt * float(np.tanh(v))
             den += wgt
     feats = {"hip_range_leg": rng, "arm_drop_leg": arm_drop, "knee_bottom_deg": knee_bottom, "hinge_deg": hinge,
-             "trunk_bottom_deg": trunk_bottom}
+             "trunk_bottom_deg": trunk_bottom, "hands_ahead_thigh": ahead}
     if den == 0.0:
         return LiftGuess("squat", 0.0, "no usable frames at the bottom: hands, hips and knees not tracked", feats)
     score = num / den
-    lift = "deadlift" if score > 0 else "squat"
     motion = float(np.clip(rng / params.min_range_leg, 0.0, 1.0)) if np.isfinite(rng) else 0.5
-    conf = float(np.clip((0.5 + 0.5 * abs(score)) * motion, 0.0, 1.0))
-    feats["score"] = score
     parts = []
     if np.isfinite(arm_drop):
         hands = "hang well below" if arm_drop > params.arm_drop_mid_leg else "stay near"
@@ -513,4 +554,61 @@ def recognize_lift(seq: PoseSequence, metrics: "FrameMetrics", params: LiftParam
     if np.isfinite(trunk_bottom):
         parts.append(f"the trunk leans {trunk_bottom:.0f} deg")
     reason = "at the bottom " + ", ".join(parts)
+    if np.isfinite(ahead) and ahead > params.hands_ahead_max_thigh:
+        # the veto: no weight at the feet can be held this far ahead of them
+        margin = float(np.tanh((ahead - params.hands_ahead_max_thigh) / params.hands_ahead_scale_thigh))
+        feats["score"] = min(score, -margin)
+        conf = float(np.clip((0.5 + 0.5 * margin) * motion, 0.0, 1.0))
+        return LiftGuess("squat", conf, f"at the bottom the hands are {ahead:.2f} thigh lengths ahead of the shins "
+                         "and feet, too far to hold a weight resting at the feet (" + ", ".join(parts) + ")", feats)
+    lift = "deadlift" if score > 0 else "squat"
+    conf = float(np.clip((0.5 + 0.5 * abs(score)) * motion, 0.0, 1.0))
+    feats["score"] = score
+    return LiftGuess(lift, conf, reason, feats)
+
+
+def recognize_lift_by_reps(seq: PoseSequence, metrics: "FrameMetrics", rep_frames: list[np.ndarray],
+                           params: LiftParams | None = None) -> LiftGuess:
+    """Squat or deadlift from each movement cycle on its own, the evidence added up over the cycles.
+
+    Notes
+    -----
+    rep_frames
+        One bool mask (or index array) per movement cycle, e.g. the reps found
+        on the hip height before the lift is known. Without any, this is
+        :func:`recognize_lift` on the whole clip.
+
+    Each cycle's score (-1 squat .. +1 deadlift, :func:`recognize_lift`)
+    is read as independent evidence for the same lift and the evidence is
+    added as log-odds (``atanh`` of the score, clipped at
+    ``params.max_rep_score`` so that no one cycle is certain). A clear cycle
+    therefore outweighs several that are a coin toss: a squat with the hands
+    hanging to the floor at the bottom reads like a kettlebell deadlift
+    (scores near 0) and is told apart by its other reps, while a clip that
+    mixes the lift with other motion (a tutorial's talking and demonstrations)
+    is judged on its cycles, not on a pool of all its frames.
+    """
+    if params is None:
+        params = LiftParams.packaged()
+    clip = recognize_lift(seq, metrics, params)
+    guesses = [recognize_lift(seq, metrics, params, frames=f) for f in rep_frames]
+    scores = [g.features.get("score", float("nan")) for g in guesses if g.confidence > 0]
+    scores = [s for s in scores if np.isfinite(s)]
+    if not scores:
+        return clip
+    cap = params.max_rep_score
+    evidence = float(np.mean([np.arctanh(np.clip(s, -cap, cap)) for s in scores]))
+    lift = "deadlift" if evidence > 0 else "squat"
+    motion = float(np.clip(clip.features.get("hip_range_leg", float("nan")) / params.min_range_leg, 0.0, 1.0))
+    if not np.isfinite(motion):
+        motion = 0.5
+    conf = float(np.clip((0.5 + 0.5 * abs(np.tanh(evidence))) * motion, 0.0, 1.0))
+    n_dl = sum(s > 0 for s in scores)
+    feats = {**clip.features, "clip_score": clip.features.get("score", float("nan")), "score": float(np.tanh(evidence)),
+             "reps_read": float(len(scores)), "reps_deadlift_like": float(n_dl)}
+    like = "deadlift" if n_dl * 2 > len(scores) else "squat"
+    agree = n_dl if lift == "deadlift" else len(scores) - n_dl
+    reason = (f"{agree} of {len(scores)} movement cycles read as a {lift}"
+              + (f" (the clearest decide; most look like a {like})" if like != lift else "")
+              + f"; over the clip {clip.reason}")
     return LiftGuess(lift, conf, reason, feats)

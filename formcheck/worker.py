@@ -16,6 +16,12 @@ for the same key share one job.
 Outcomes are a session id or one friendly line for the user (not a video, no person,
 no complete rep, ...). An unexpected error is logged with its traceback under a short
 reference that the message quotes; the user never sees the traceback.
+
+Crashes: a job process dies with the server that started it (:func:`formcheck.procs.spawn`),
+even after a ``kill -9``. Each job is recorded in the store (:meth:`Store.record_job`) with
+the server as its owner; a job the dead server left queued or running is marked
+``interrupted`` when the next server opens the store, and :func:`retry_request` rebuilds
+its request for a retry.
 """
 
 from __future__ import annotations
@@ -36,11 +42,11 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Mapping
 
 from formcheck import __version__, procs
-from formcheck.storage import SOURCE_KINDS, Store, StoreError, clean_athlete
+from formcheck.storage import SOURCE_KINDS, JobRecord, Store, StoreError, clean_athlete
 
 __all__ = [
     "ENV_MAX_JOBS", "JOB_STATES", "AnalysisRejected", "AnalysisRequest", "JobManager", "JobState",
-    "analysis_key", "copy_and_hash", "file_sha256", "run_analysis",
+    "analysis_key", "copy_and_hash", "file_sha256", "retry_request", "run_analysis",
 ]
 
 ENV_MAX_JOBS = "FORMCHECK_MAX_JOBS"
@@ -98,6 +104,31 @@ class AnalysisRequest:
     @property
     def key(self) -> str:
         return analysis_key(self.video_sha256, self.lift, self.model)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON values (paths as strings), for the job record; :meth:`from_dict` reads it back."""
+        return {"video_path": str(self.video_path), "source_name": self.source_name, "source_kind": self.source_kind,
+                "video_sha256": self.video_sha256, "data_dir": str(self.data_dir), "db_url": self.db_url,
+                "lift": self.lift, "model": self.model, "athlete": self.athlete, "delete_input": self.delete_input}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "AnalysisRequest":
+        return cls(**{k: d[k] for k in ("video_path", "source_name", "source_kind", "video_sha256", "data_dir",
+                                        "db_url", "lift", "model", "athlete", "delete_input") if k in d})
+
+
+def retry_request(job: JobRecord) -> AnalysisRequest:
+    """The request of a recorded (e.g. interrupted) job, to run it again.
+
+    Raises :class:`AnalysisRejected` when its clip is gone (an upload copy is kept a day).
+    """
+    try:
+        request = AnalysisRequest.from_dict(job.request)
+    except (TypeError, ValueError) as exc:
+        raise AnalysisRejected(f"the analysis of “{job.source_name}” cannot be repeated ({exc})") from exc
+    if not request.video_path.is_file():
+        raise AnalysisRejected(f"the clip “{job.source_name}” is no longer on the server: upload it again")
+    return request
 
 
 @dataclass(frozen=True)
@@ -327,6 +358,9 @@ class JobManager:
         self._lock = threading.Lock()
         self._jobs: dict[str, _Job] = {}
         self._by_key: dict[tuple[str, str, str], str] = {}
+        #: This server process, as recorded on its jobs (tells a dead server's jobs apart).
+        self.owner = procs.owner_token()
+        self._stopping = False
         atexit.register(self.shutdown)
 
     def submit(self, request: AnalysisRequest, store: Store | None = None) -> str:
@@ -359,8 +393,39 @@ class JobManager:
             self._finish(job, replace(job.state, state="done", stage="done", fraction=1.0,
                                       session_id=cached.id, cached=True))
             return job_id
+        self._record(job, store)
         threading.Thread(target=self._run, args=(job,), name=f"formcheck-job-{job_id[:8]}", daemon=True).start()
         return job_id
+
+    def _record(self, job: _Job, store: Store | None) -> None:
+        """Record the job in its store (owner: this server) so a restart can tell it was interrupted."""
+        req = job.request
+        try:
+            target = store if store is not None else Store(req.data_dir, req.db_url)
+            try:
+                target.record_job(job.state.job_id, owner=self.owner, source_name=req.source_name,
+                                  source_kind=req.source_kind, request=req.to_dict())
+            finally:
+                if target is not store:
+                    target.close()
+        except Exception:  # noqa: BLE001 - bookkeeping must never stop an analysis
+            _log.warning("could not record job %s\n%s", job.state.job_id, traceback.format_exc())
+
+    def _save_state(self, job: _Job) -> None:
+        """Copy the job's state to its record (best effort; not once the server is stopping)."""
+        s, req = job.state, job.request
+        if self._stopping:
+            return
+        try:
+            store = Store(req.data_dir, req.db_url)
+            try:
+                if store.get_job(s.job_id) is not None:
+                    store.update_job(s.job_id, state=s.state, stage=s.stage, session_id=s.session_id,
+                                     message=s.message)
+            finally:
+                store.close()
+        except Exception:  # noqa: BLE001 - bookkeeping must never stop an analysis
+            _log.warning("could not update job %s\n%s", s.job_id, traceback.format_exc())
 
     def state(self, job_id: str) -> JobState:
         with self._lock:
@@ -393,6 +458,7 @@ class JobManager:
         try:
             with self._slots:
                 self._update(job, state="running", stage="starting")
+                self._save_state(job)
                 final = self._run_process(job)
         except Exception:  # noqa: BLE001 - a job must always finish, or its page would wait forever
             ref = uuid.uuid4().hex[:8]
@@ -402,13 +468,17 @@ class JobManager:
                 "the details are in the server log)."))
         if job.request.delete_input:
             job.request.video_path.unlink(missing_ok=True)
+        with self._lock:
+            job.state = final
+        self._save_state(job)
         self._finish(job, final)
 
     def _run_process(self, job: _Job) -> JobState:
         ctx = mp.get_context("spawn")
         messages = ctx.Queue()
-        # Not a daemon: the pipeline may start its own pose worker processes.
-        process = ctx.Process(target=_job_main, args=(job.request, messages), name="formcheck-analysis")
+        # Not a daemon: the pipeline may start its own pose worker processes. It dies with this
+        # server, even a killed one (procs.spawn); this thread lives until the process is done.
+        process = procs.spawn(_job_main, (job.request, messages), name="formcheck-analysis")
         job.process = process
         procs.start(process)
         final: JobState | None = None
@@ -436,14 +506,27 @@ class JobManager:
         return final
 
     def shutdown(self) -> None:
-        """Stop running job processes (server exit)."""
+        """Stop running job processes (server exit); their records say "interrupted"."""
         with self._lock:
-            running = [j.process for j in self._jobs.values() if j.process is not None and j.process.is_alive()]
+            self._stopping = True
+            unfinished = [j for j in self._jobs.values() if not j.state.finished]
+            running = [j.process for j in unfinished if j.process is not None and j.process.is_alive()]
         for p in running:
             p.terminate()
         deadline = time.monotonic() + 5
         for p in running:
             p.join(max(0.0, deadline - time.monotonic()))
+        for j in unfinished:
+            try:
+                store = Store(j.request.data_dir, j.request.db_url)
+                try:
+                    if store.get_job(j.state.job_id) is not None:
+                        store.update_job(j.state.job_id, state="interrupted",
+                                         message="The server was stopped while this analysis ran.")
+                finally:
+                    store.close()
+            except Exception:  # noqa: BLE001 - the server is exiting; the next start recovers the rest
+                _log.warning("could not mark job %s interrupted", j.state.job_id)
 
 
 def sample_request_fields(path: Path) -> Mapping[str, Any]:

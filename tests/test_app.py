@@ -65,6 +65,11 @@ def unescaped(text: str) -> str:
     return re.sub(r"\\.", "", text)
 
 
+def unescaped_md(text: str) -> str:
+    """``text`` with its Markdown backslash escapes undone (what the user reads)."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
 def flag_keys(at: AppTest, prefix: str) -> list[str]:
     return [b.key for b in at.button if b.key and b.key.startswith(prefix)]
 
@@ -448,3 +453,201 @@ def test_killed_analysis_reports_failure_and_leaves_nothing(tmp_path: Path) -> N
     assert not clip.exists()
     store.remove_leftovers(older_than_s=0, work_older_than_s=0)
     assert list(store.work_dir.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- review work visible everywhere
+
+
+def test_history_follows_the_review(analysed_copy: Path) -> None:
+    store = Store(analysed_copy)
+    before = app("history")
+    n_flags = int({m.label: m.value for m in before.metric}["Flags"])
+    f = store.review_queue()[0]
+    store.set_review(f.id, status="dismissed")
+    store.add_comment(f.id, f"false alarm {EVIL}")
+    at = app("history")
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Flags"]) == n_flags - 1, "a dismissed flag no longer counts"
+    assert metrics["Dismissed"] == "1" and int(metrics["Flags to review"]) == n_flags - 1
+    shown = texts(at)
+    assert any("1 dismissed" in t for t in shown)
+    assert any("false alarm" in t for t in shown), "comments are shown with the session's flags"
+    assert not any(raw in unescaped(t) for t in shown for raw in EVIL_RAW)
+
+
+@pytest.mark.parametrize("scope", ["all", "unreviewed"], ids=["all-reps", "not-yet-reviewed"])
+def test_missed_fault_on_a_clean_session(data_dir: Path, scope: str) -> None:
+    store = Store(data_dir)
+    clean = store.save_analysis(make_report(n_reps=2, flags=[]), athlete="Cleo", source_name="clean.mp4")
+    at = app("review")
+    assert not at.exception
+    assert not flag_keys(at, "confirm-"), "no flag anywhere: the flagged view is empty"
+    at.button_group(key="rv-scope").set_value(scope).run()
+    assert not at.exception
+    key = f"missed-{clean.id[:12]}-2"
+    assert any("formcheck flagged nothing on this rep" in t for t in texts(at))
+    at.selectbox(key=f"{key}-code").set_value("shallow_depth").run()
+    at.text_input(key=f"{key}-note").set_value("above parallel").run()
+    at.button(key=f"{key}-add").click().run()
+    assert not at.exception
+    (added,) = store.flags_for_session(clean.id)
+    assert (added.rep, added.code, added.origin, added.review_status) == (2, "shallow_depth", "coach", "confirmed")
+    assert [c.text for c in added.comments] == ["above parallel"]
+    assert store.export_labels()[0]["reps"][1]["faults"]["shallow_depth"] == "yes"
+
+
+def test_review_filters_by_date(data_dir: Path) -> None:
+    import datetime as dt
+
+    store = Store(data_dir)
+    store.save_analysis(make_report(n_reps=1, flags=[(1, "rounded_back", "major")]))
+    at = app("review")
+    assert len(flag_keys(at, "confirm-")) == 1
+    at.date_input(key="rv-since").set_value(dt.date.today() + dt.timedelta(days=1)).run()
+    assert not at.exception and not flag_keys(at, "confirm-")
+    at.button_group(key="rv-scope").set_value("all").run()
+    assert not at.exception
+    assert any("No rep matches these filters" in t for t in texts(at))
+
+
+# --------------------------------------------------------------------------- deleting
+
+
+def test_delete_session_from_history(data_dir: Path, tmp_path: Path) -> None:
+    store = Store(data_dir)
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"x")
+    old = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")]), athlete="Dee", source_name="old.mp4",
+                              video_path=video)
+    time.sleep(0.01)
+    new = store.save_analysis(make_report(flags=[]), athlete="Dee", source_name="new.mp4", video_path=video)
+    at = app("history")
+    at.selectbox(key="hist-session").set_value(old.id).run()
+    key = f"hist-{old.id[:8]}"
+    at.button(key=f"{key}-delete").click().run()
+    assert any("removed for good" in str(w.value) for w in at.warning), "asks first"
+    assert store.get_session(old.id) is not None and old.dir.is_dir()
+    at.button(key=f"{key}-delete-no").click().run()
+    assert store.get_session(old.id) is not None, "cancel keeps it"
+    assert not any("removed for good" in str(w.value) for w in at.warning)
+    at.button(key=f"{key}-delete").click().run()
+    at.button(key=f"{key}-delete-yes").click().run()
+    assert not at.exception
+    assert store.get_session(old.id) is None and not old.dir.exists() and store.flags_for_session(old.id) == []
+    assert [s.id for s in store.list_sessions()] == [new.id] and new.dir.is_dir()
+    assert any("Deleted" in t for t in texts(at))
+    assert at.selectbox(key="hist-session").value == new.id
+    at.button(key=f"hist-{new.id[:8]}-delete").click().run()
+    at.button(key=f"hist-{new.id[:8]}-delete-yes").click().run()
+    assert not at.exception and store.list_sessions() == []
+    assert any("No sessions yet" in t for t in texts(at))
+
+
+# --------------------------------------------------------------------------- after a server restart
+
+
+def _interrupted_job(data_dir: Path, tmp_path: Path, job_id: str = "d" * 32) -> tuple[Store, AnalysisRequest]:
+    import subprocess
+    import sys
+
+    from formcheck import procs
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    store = Store(data_dir)
+    clip = store.work_dir / "upload-interrupted.mp4"
+    clip.write_bytes(b"x")
+    req = AnalysisRequest(video_path=clip, source_name="squat day.mp4", source_kind="upload", video_sha256="3" * 64,
+                          data_dir=data_dir, model="lite", athlete="Ann", delete_input=True)
+    store.record_job(job_id, owner=procs.owner_token(dead.pid), source_name=req.source_name, source_kind="upload",
+                     request=req.to_dict())
+    store.update_job(job_id, state="running")
+    return store, req
+
+
+def test_page_open_across_a_restart_says_what_happened(data_dir: Path, tmp_path: Path) -> None:
+    store, req = _interrupted_job(data_dir, tmp_path)
+    session = store.save_analysis(make_report(athlete="Ann"), analysis_key=req.key, source_name="squat day.mp4")
+    at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
+    at.query_params["jobs"] = "d" * 32  # the tab's URL still names the job it followed
+    at.run()
+    assert not at.exception
+    assert any("was interrupted" in str(w.value) and "squat day" in str(w.value) for w in at.warning)
+    assert store.get_job("d" * 32).state == "interrupted"
+    at.button(key=f"fc_retry_{'d' * 32}").click().run(timeout=ANALYSIS_TIMEOUT_S)
+    assert not at.exception
+    assert store.get_job("d" * 32).state == "retried"
+    assert not any("was interrupted" in str(w.value) for w in at.warning)
+    assert session.source_name in [unescaped_md(s.value) for s in at.subheader], "the retry's result is shown"
+
+
+def test_interrupted_job_can_be_dismissed_or_reports_a_lost_upload(data_dir: Path, tmp_path: Path) -> None:
+    store, req = _interrupted_job(data_dir, tmp_path)
+    _interrupted_job(data_dir, tmp_path, job_id="e" * 32)
+    at = app()
+    assert sum("was interrupted" in str(w.value) for w in at.warning) == 2
+    at.button(key=f"fc_dismiss_{'d' * 32}").click().run()
+    assert store.get_job("d" * 32).state == "dismissed"
+    assert not req.video_path.exists(), "the upload copy kept for a retry goes with the dismissal"
+    at.button(key=f"fc_retry_{'e' * 32}").click().run()
+    assert not at.exception
+    assert any("upload it again" in str(e.value) for e in at.error)
+    assert not any("was interrupted" in str(w.value) for w in at.warning)
+
+
+def test_done_job_of_an_earlier_server_shows_its_result(data_dir: Path, tmp_path: Path) -> None:
+    store, req = _interrupted_job(data_dir, tmp_path)
+    s = store.save_analysis(make_report(athlete="Ann"), source_name="finished.mp4")
+    store.update_job("d" * 32, state="done", session_id=s.id)
+    at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
+    at.query_params["jobs"] = "d" * 32
+    at.run()
+    assert not at.exception
+    assert "finished.mp4" in [unescaped_md(x.value) for x in at.subheader]
+
+
+# --------------------------------------------------------------------------- offline
+
+
+def _favicon_of_app_icon() -> None:
+    import streamlit as st
+    from streamlit.commands.page_config import _get_favicon_string
+
+    from formcheck.app.ui import APP_ICON
+
+    st.text(_get_favicon_string(APP_ICON))
+
+
+def test_page_icon_is_served_by_the_app_itself(data_dir: Path) -> None:
+    """A ":material/...:" page icon makes the browser fetch the favicon from fonts.gstatic.com (offline: broken)."""
+    import streamlit as st
+
+    from formcheck.app.ui import APP_ICON
+
+    with mock.patch.object(st, "set_page_config", wraps=st.set_page_config) as spy:
+        at = app()
+    assert not at.exception
+    icon = spy.call_args.kwargs["page_icon"]
+    assert icon == APP_ICON and Path(icon).is_file() and Path(icon).suffix == ".png"
+    assert (REPO / "formcheck") in Path(icon).resolve().parents, "shipped in the package"
+    assert "app/icon.png" in (REPO / "pyproject.toml").read_text(), "and listed as package data"
+    favicon = AppTest.from_function(_favicon_of_app_icon).run().text[0].value
+    assert favicon.startswith("/") and "media/" in favicon and "://" not in favicon, favicon
+
+
+def test_reloaded_tab_follows_its_running_job(data_dir: Path, tmp_path: Path) -> None:
+    store = Store(data_dir)
+    clip = tmp_path / "c.mp4"
+    clip.write_bytes(b"x")
+    req = AnalysisRequest(video_path=clip, source_name="reloaded.mp4", source_kind="upload", video_sha256="4" * 64,
+                          data_dir=data_dir, model="lite")
+    store.save_analysis(make_report(), analysis_key=req.key, source_name="reloaded.mp4")
+    from formcheck.app.ui import get_jobs
+
+    job_id = get_jobs().submit(req, store)  # the server's job manager, as a tab started it
+    at = AppTest.from_file(APP, default_timeout=RUN_TIMEOUT_S)
+    at.query_params["jobs"] = job_id
+    at.run()
+    assert not at.exception
+    assert "reloaded.mp4" in [unescaped_md(x.value) for x in at.subheader]

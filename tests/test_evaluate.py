@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from formcheck.evaluate import PRF, ClipOutcome, evaluate, format_markdown, match_reps
+from formcheck.evaluate import (PRF, ClipOutcome, evaluate, evaluate_by_source, format_by_source, format_markdown,
+                                lift_confusion, match_reps, source_of_clips)
 from formcheck.faults import FAULT_CODES
 
 
@@ -96,3 +97,58 @@ def test_unusable_clips_do_not_count_for_reps() -> None:
     lab = label([(0, 2, faults())], usable=False)
     s = evaluate([ClipOutcome(lab, report([], []))])
     assert s.rep_clips == 0
+
+
+def _named(entry: dict, file: str, **kw) -> dict:
+    return {**entry, "file": file, **kw}
+
+
+def test_clean_clip_false_flag_rate() -> None:
+    p = PRF().add("no", "flagged").add("no", "clear").add("no", "not_assessable").add("yes", "flagged")
+    assert p.false_flag_rate == pytest.approx(1 / 3)
+    assert math.isnan(PRF().add("yes", "clear").false_flag_rate)
+
+
+def test_lift_confusion_by_view() -> None:
+    sq = _named(label([(0, 2, faults())]), "a.mp4", view="side")
+    dl = _named(label([(0, 2, faults())], lift="deadlift"), "b.mp4", view="side")
+    other = _named(label([], lift="other", usable=False), "c.mp4", view="45deg")
+    rep_sq, rep_dl = report([(0, 2)], []), report([(0, 2)], [])
+    outcomes = [ClipOutcome(sq, {**rep_sq, "lift": "deadlift"}), ClipOutcome(dl, {**rep_dl, "lift": "deadlift"}),
+                ClipOutcome(other, {**report([], []), "lift": "squat"})]
+    s = evaluate(outcomes)
+    assert len(s.lift_rows) == 2 and s.lift_correct == 1  # the "other" clip is not judged
+    assert lift_confusion(s) == {("deadlift", "side"): {"deadlift": 1}, ("squat", "side"): {"deadlift": 1}}
+    text = format_markdown(s)
+    assert "recognised: 1/2 = 0.50" in text and "| squat | side | 0 | 1 |" in text
+
+
+def test_source_of_clips_reads_the_shared_shape() -> None:
+    src = [{"file": "a.mp4", "source": {"type": "github", "repo": "x/y"}},
+           {"file": "b.mp4", "source": {"type": "self-made"}}]
+    assert source_of_clips(src) == {"a.mp4": "x/y", "b.mp4": "self-made"}
+
+
+@pytest.mark.parametrize("bad", [{}, [{"file": "a.mp4"}], [{"file": "a.mp4", "source": {}}], ["a.mp4"]],
+                         ids=["not-a-list", "no-source", "no-origin", "not-an-object"])
+def test_source_of_clips_rejects_other_shapes(bad) -> None:
+    with pytest.raises(ValueError, match="expected"):
+        source_of_clips(bad)
+
+
+def test_by_source_splits_the_summary() -> None:
+    a1 = _named(label([(0, 2, faults(rounded_back="yes"))], coach=1), "a1.mp4", view="side")
+    a2 = _named(label([(0, 2, faults())], coach=1), "a2.mp4", view="side")
+    b1 = _named(label([(0, 2, faults()), (3, 5, faults())], coach=2), "b1.mp4", view="side")
+    outcomes = [ClipOutcome(a1, report([(0, 2)], [(1, "rounded_back")])),
+                ClipOutcome(a2, report([(0, 2)], [(1, "rounded_back")])),
+                ClipOutcome(b1, report([(0, 2)], [])),
+                ClipOutcome(_named(a2, "z.mp4"), report([(0, 2)], []))]
+    by = evaluate_by_source(outcomes, {"a1.mp4": "src/a", "a2.mp4": "src/a", "b1.mp4": "src/b"})
+    assert list(by) == ["src/a", "src/b", "unknown"]
+    assert by["src/a"].rep_exact == 2 and by["src/b"].rep_exact == 0 and by["unknown"].clips == 1
+    rb = by["src/a"].clip_level["rounded_back"]
+    assert (rb.tp, rb.fp, rb.false_flag_rate) == (1, 1, 1.0)
+    text = format_by_source(by)
+    assert "| src/b | 1 | 1 | 0/1 = 0.00 |" in text
+    assert "| rounded_back | src/a | 1/2 | 1 | 1 | 0 | 0.67 | 1/1 = 1.00 |" in text

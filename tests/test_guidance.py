@@ -134,11 +134,10 @@ def test_causes_are_the_articles_seven_in_order(guidance):
 @pytest.mark.parametrize("code", FAULT_CODES)
 def test_fault_guidance_is_complete(guidance, code):
     fg = guidance.fault(code)
-    assert fg.title and fg.why and fg.seen
+    assert fg.title and fg.why
     assert fg.lifts and set(fg.lifts) <= {"squat", "deadlift"}
     assert 2 <= len(fg.cue.split()) <= 4
     assert 1 <= len(re.findall(r"[.!?](\s|$)", fg.why)) <= 2, fg.why
-    assert fg.units
     assert len(fg.causes) >= 4
     for fc in fg.causes:
         assert fc.note, f"{code}/{fc.cause.id} has no fault-specific note"
@@ -192,72 +191,81 @@ def test_cause_fixes_carry_the_articles_specifics(guidance, cause_id, specifics)
 
 
 @pytest.mark.parametrize(
-    "code, measured, limit, units, expected",
+    "code, measured, limit, measure, expected",
     [
         (
-            "excessive_forward_lean", 52.4, 45, "deg",
-            "Your trunk leaned 52° from vertical at the bottom; our limit is 45°.",
+            "excessive_forward_lean", 52.4, 45, "trunk_lean_max",
+            "Most forward torso lean: 52°, over our limit of 45° (0° = torso upright).",
         ),
         (
-            "excessive_forward_lean", 52.4, 45, None,
-            "Your trunk leaned 52° from vertical at the bottom; our limit is 45°.",
+            "shallow_depth", 0.123, 0.0, "depth_min",
+            "Hip crease height above the knee at the lowest point: 0.12 thigh lengths, over our limit of "
+            "0 thigh lengths (0 = thighs parallel to the floor).",
         ),
         (
-            "shallow_depth", 0.123, 0.0, None,
-            "At the bottom your hip crease stayed 0.12 thigh lengths above knee height; "
-            "our limit is 0.00 thigh lengths.",
+            "bar_drift", 0.414, 0.35, "bar_drift_from_start",
+            "Forward drift of the bar (at the hands) from the set-up: 0.41 thigh lengths, over our limit of "
+            "0.35 thigh lengths (0 = the bar went straight up from where it was set).",
         ),
         (
-            "bar_drift", 0.414, 0.35, "thigh",
-            "The bar (tracked at your hands) drifted 0.41 thigh lengths in front of mid-foot; "
-            "our limit is 0.35 thigh lengths.",
+            "hips_rise_early", 8.9, 8.0, "hip_rise_trunk_tip",
+            "Forward torso tip while the hips rose: 9°, over our limit of 8° "
+            "(0° = the chest rose with the hips).",
         ),
         (
-            "bar_drift", 7.4, 5, "cm",
-            "The bar (tracked at your hands) drifted 7.40 cm in front of mid-foot; our limit is 5.00 cm.",
+            "knee_cave", 0.624, 0.75, "knee_ankle_ratio_min",
+            "Knee gap at its narrowest: 0.62 of the ankle gap, under our minimum of 0.75 of the ankle gap "
+            "(1 = knees straight above the ankles).",
         ),
         (
-            "hips_rise_early", 1.84, 1.3, "ratio",
-            "Early in the way up your hips rose 1.8× as fast as your shoulders; our limit is 1.3× "
-            "(1.0× means they rise together).",
+            "heels_lift", 0.2, 0.15, "heel_rise",
+            "Heel rise above its usual height: 0.20 foot lengths, over our limit of 0.15 foot lengths "
+            "(0 = heel at its usual height).",
         ),
         (
-            "knee_cave", 0.824, 0.9, "ratio",
-            "At their narrowest your knees were 82% as far apart as your ankles; our limit is 90%.",
+            "incomplete_lockout", 33.2, 25, "top_trunk_lean",
+            "Torso lean from vertical at the top: 33°, over our limit of 25° (0° = standing fully upright).",
         ),
         (
-            "heels_lift", 0.2, 0.15, "foot",
-            "Your heels rose off the floor by 20% of your foot length; our limit is 15%.",
+            "hips_too_low_start", 21.45, 30, "start_trunk_lean",
+            "Torso lean from vertical in the set position: 21°, under our minimum of 30° "
+            "(0° = torso upright; 90° = horizontal).",
         ),
         (
-            "incomplete_lockout", 148.2, 155, "deg",
-            "At the top you straightened only to 148° (180° is fully upright); we look for at least 155°.",
+            "rounded_back", 16.2, 3, "head_drop_max",
+            "Head drop below the hip-to-shoulder line under load: 16°, over our limit of 3° "
+            "(0° = head held as when standing tall).",
+        ),
+        (
+            "excessive_forward_lean", 52.3, 52, "trunk_lean_max",
+            "Most forward torso lean: 52°, just over our limit of 52° (0° = torso upright).",
         ),
     ],
-    ids=["lean-deg", "lean-default-units", "depth-thigh", "drift-thigh", "drift-other-units", "hips-ratio",
-         "knees-percent", "heels-percent", "lockout-angle"],
+    ids=["lean-deg", "depth-thigh", "drift-thigh", "hips-tip-deg", "knees-ratio", "heels-foot", "lockout-lean",
+         "set-lean-below", "head-drop", "rounds-to-limit"],
 )
-def test_describe_formats_exactly(code, measured, limit, units, expected):
-    assert gmod.describe(code, measured, limit, units) == expected
+def test_describe_formats_exactly(code, measured, limit, measure, expected):
+    assert gmod.describe(code, measured, limit, measure) == expected
 
 
 @pytest.mark.parametrize("code", FAULT_CODES)
-def test_every_template_formats_with_sample_values(guidance, code):
-    text = guidance.describe(code, 0.37, 0.25)
+def test_describe_shows_measured_and_limit(guidance, code):
+    measure = {"rounded_back": "head_drop_max", "hips_rise_early": "hip_rise_trunk_tip"}.get(code, "trunk_lean_max")
+    text = guidance.describe(code, 37, 25, measure)
     assert "{" not in text and "}" not in text
-    assert guidance.describe(code, 0.77, 0.25) != text, "measured is not shown"
-    assert guidance.describe(code, 0.37, 0.65) != text, "limit is not shown"
+    assert guidance.describe(code, 77, 25, measure) != text, "measured is not shown"
+    assert guidance.describe(code, 37, 65, measure) != text, "limit is not shown"
 
 
-@pytest.mark.parametrize("code", FAULT_CODES)
-def test_default_units_are_rule_units(guidance, code):
-    assert guidance.fault(code).units in {"deg", "thigh", "ratio", "foot", "leg"}
+def test_describe_rejects_an_undefined_measure():
+    with pytest.raises(GuidanceError, match=r"describe\(rounded_back\): .*expected a \[measures\.nope\] table"):
+        gmod.describe("rounded_back", 10, 5, "nope")
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, "12", True], ids=["nan", "inf", "str", "bool"])
 def test_describe_rejects_non_finite_or_non_numbers(bad):
     with pytest.raises(GuidanceError, match=r"describe\(rounded_back\): expected finite measured"):
-        gmod.describe("rounded_back", bad, 10)
+        gmod.describe("rounded_back", bad, 10, "head_drop_max")
 
 
 @pytest.mark.parametrize(
@@ -414,10 +422,9 @@ _DELETE = object()
         (_set("faults.knee_cave.lifts", ["bench"]), r"^g\.toml: fault knee_cave: expected lifts among"),
         (_set("faults.knee_cave.title", ""), r"^g\.toml: fault knee_cave: expected 'title' to be non-empty text"),
         (_set("faults.knee_cave.why", _DELETE), r"^g\.toml: fault knee_cave: expected 'why' .*got None$"),
-        (_set("faults.knee_cave.seen", "Knees {measured} in"), r"fault knee_cave: expected 'seen' with \{measured\}"),
-        (_set("faults.knee_cave.seen", "{measured} {limit} {angle}"), r"fault knee_cave: expected 'seen' with"),
-        (_set("faults.knee_cave.seen", "{measured:.0q} {limit}"), r"expected 'seen' to format with sample values"),
-        (_set("faults.knee_cave.seen", "{measured {limit}"), r"expected 'seen' to be a valid format template"),
+        # what we saw comes from the measure's definition (measures.toml), never from a second per-fault sentence
+        (_set("faults.knee_cave.seen", "Knees {measured} in"), r"fault knee_cave: expected only keys .*got \['seen'\]$"),
+        (_set("faults.knee_cave.units", "ratio"), r"fault knee_cave: expected only keys .*got \['units'\]$"),
         (_set("faults.knee_cave.colour", "red"), r"fault knee_cave: expected only keys .*got \['colour'\]$"),
         (_set("faults.knee_cave.causes.0.cause", "bad_luck"), r"fault knee_cave: expected a cause among .*'bad_luck'"),
         (
@@ -437,8 +444,8 @@ _DELETE = object()
         (_set("disclaimer", _DELETE), r"^g\.toml: expected 'disclaimer' to be non-empty text, got None$"),
     ],
     ids=[
-        "schema", "cue-short", "cue-long", "lift", "empty-title", "missing-why", "template-no-limit",
-        "template-extra-field", "template-bad-spec", "template-broken", "unknown-key", "unknown-cause",
+        "schema", "cue-short", "cue-long", "lift", "empty-title", "missing-why", "no-per-fault-sentence",
+        "no-per-fault-units", "unknown-key", "unknown-cause",
         "unknown-fix", "no-causes", "missing-fault", "extra-fault", "duplicate-fix", "empty-exercise",
         "no-red-flags", "credit-not-text", "no-disclaimer",
     ],

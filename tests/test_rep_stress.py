@@ -4,8 +4,9 @@ Each case comes from :mod:`tests.support.stress_clips`: a lifter, a script (clip
 ending mid-lowering, lockouts held for seconds, walk-ins, plates loaded, ...), a camera that may pan,
 zoom and shake, 20-60 fps or a variable frame rate, and MediaPipe-like noise, swaps and dropouts. The
 sequence goes through the product's own path from a pose sequence to reps
-(:func:`formcheck.analysis.segment_sequence`) with the lift given; a subset also goes through lift
-recognition first. Targets (issue 10): >= 98 % exact counts over the suite, 0 reps on every rep-free
+(:func:`formcheck.analysis.segment_signals` on :func:`formcheck.metrics.rep_height_signals`, as
+:func:`formcheck.analysis.analyze_sequence` does) with the lift given; a subset also goes through the
+product's lift recognition first. Targets (issue 10): >= 98 % exact counts over the suite, 0 reps on every rep-free
 sequence.
 
 Run one family: ``pytest tests/test_rep_stress.py -k squat-starts-mid-descent``. The per-family table:
@@ -19,10 +20,10 @@ from functools import lru_cache
 
 import pytest
 
-from formcheck.analysis import segment_sequence
+from formcheck.analysis import _movement_cycles, segment_signals
 from formcheck.cleaning import clean
-from formcheck.metrics import compute_frame_metrics
-from formcheck.views import classify_view, recognize_lift
+from formcheck.metrics import compute_frame_metrics, rep_height_signals
+from formcheck.views import classify_view, recognize_lift_by_reps
 from tests.support.stress_clips import FAMILIES, REP_FREE, SEEDS_PER_FAMILY, StressCase, all_cases, make_case
 
 _NO_BAR = ("standing up after letting go of the bar (or bending down without it) moves hips and hands like a pull; "
@@ -64,7 +65,8 @@ def _case(family: str, seed: int) -> StressCase:
 @lru_cache(maxsize=None)
 def _count(family: str, seed: int) -> int:
     c = _case(family, seed)
-    return segment_sequence(c.seq, c.lift).count
+    hip_h, wrist_h = rep_height_signals(c.seq)
+    return segment_signals(c.seq.t_ms, hip_h, wrist_h, c.lift).count
 
 
 def _params():
@@ -100,9 +102,10 @@ def test_exact_count_with_lift_recognition(family: str, seed: int) -> None:
     """The lift recognised from the movement, then counted: the same count as with the lift given."""
     c = _case(family, seed)
     seq = clean(c.seq)
-    guess = recognize_lift(seq, compute_frame_metrics(seq, classify_view(seq)))
+    hip_h, wrist_h = rep_height_signals(c.seq)
+    guess = recognize_lift_by_reps(seq, compute_frame_metrics(seq, classify_view(seq)), _movement_cycles(c.seq.t_ms, hip_h))
     assert guess.lift == c.lift, f"{c.case_id}: recognised a {guess.lift} ({guess.reason})"
-    assert segment_sequence(c.seq, guess.lift).count == c.reps
+    assert segment_signals(c.seq.t_ms, hip_h, wrist_h, guess.lift).count == c.reps
 
 
 def family_table() -> dict[str, tuple[int, int, int]]:

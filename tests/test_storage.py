@@ -55,7 +55,7 @@ def make_report(*, lift: str = "squat", n_reps: int = 3, flags: Sequence[tuple[i
         source={"file": file, "sha256": sha, "duration_ms": 1000.0 + 3000.0 * n_reps, "n_frames": 300, "fps": 30.0,
                 "width": 640, "height": 480, "rotation_deg": 0},
         status="ok", lift=lift, lift_source="auto", lift_confidence=0.9, view="side", facing="left",
-        view_confidence=0.9, detection_rate=1.0, rep_count=n_reps, partial_reps=0, reps=reps, flags=flag_dicts,
+        view_confidence=0.9, detection_rate=1.0, rep_count=n_reps, partial_reps=[], reps=reps, flags=flag_dicts,
         verdicts=verdicts, not_assessable={c: "not assessable from a side view" for c in not_assessable if c in codes},
         guidance=guidance_block(sorted(flagged), lift), model="lite", athlete=athlete,
     )
@@ -534,3 +534,204 @@ def test_two_writer_processes(tmp_path: Path, writer_script: Path) -> None:
     for name in ("Ann", "Bob"):
         assert len(store.review_queue(athlete=name, status="confirmed")) == 12
         assert len(store.review_queue(athlete=name, status="pending")) == 12
+
+
+# --------------------------------------------------------------------------- every review action exported
+
+
+@pytest.mark.parametrize(
+    "action, check",
+    [
+        (lambda st, f: st.set_review(f.id, severity="minor"),
+         lambda e, row: e["review"][0]["severity"] == "minor" and e["review"][0]["auto_severity"] == "major"
+         and row["severity"] == "minor" and row["auto_severity"] == "major" and row["review_status"] == "pending"),
+        (lambda st, f: st.add_comment(f.id, "look at the hips"),
+         lambda e, row: e["review"][0]["comments"][0]["text"] == "look at the hips" and "look at the hips" in e["notes"]
+         and row["comments"] == "look at the hips"),
+        (lambda st, f: st.set_review(f.id, status="confirmed"),
+         lambda e, row: e["reps"][0]["faults"]["rounded_back"] == "yes" and row["label"] == "yes"),
+        (lambda st, f: st.set_review(f.id, status="dismissed"),
+         lambda e, row: e["reps"][0]["faults"]["rounded_back"] == "no" and row["label"] == "no"),
+        (lambda st, f: st.add_missed_fault(f.session_id, 3, "heels_lift"),
+         lambda e, row: e["reps"][2]["faults"]["heels_lift"] == "yes"
+         and any(r["code"] == "heels_lift" and r["origin"] == "coach" for r in e["review"])),
+    ],
+    ids=["severity-change-only", "comment-only", "confirm", "dismiss", "added-fault"],
+)
+def test_every_review_action_reaches_both_exports(store: Store, action: Any, check: Any) -> None:
+    import csv as csv_mod
+    import io
+
+    s = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")]))
+    other = store.save_analysis(make_report(flags=[(2, "shallow_depth", "minor")]))  # untouched: left out
+    assert store.export_labels() == [] and len(store.export_flags_csv().splitlines()) == 1
+    action(store, store.flags_for_session(s.id)[0])
+    labels = store.export_labels()
+    assert [e["session_id"] for e in labels] == [s.id]
+    rows = list(csv_mod.DictReader(io.StringIO(store.export_flags_csv())))
+    assert {r["session_id"] for r in rows} == {s.id} and other.id not in json.dumps(labels)
+    assert check(labels[0], next(r for r in rows if r["code"] == "rounded_back"))
+    assert len(store.export_labels(reviewed_only=False)) == 2
+
+
+def test_clean_session_with_an_added_fault_is_exported(store: Store) -> None:
+    s = store.save_analysis(make_report(flags=[]))
+    store.add_missed_fault(s.id, 2, "shallow_depth", comment="above parallel")
+    (e,) = store.export_labels()
+    assert e["reps"][1]["faults"]["shallow_depth"] == "yes" and e["reps"][0]["faults"]["shallow_depth"] == "no"
+    assert "above parallel" in store.export_flags_csv()
+
+
+EVIL_CELLS = ["=HYPERLINK(\"http://e.vil\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+def test_csv_export_guards_formula_cells(store: Store) -> None:
+    import csv as csv_mod
+    import io
+
+    s = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")]), athlete=EVIL_CELLS[0],
+                            source_name=EVIL_CELLS[3])
+    fid = store.flags_for_session(s.id)[0].id
+    store.add_comment(fid, EVIL_CELLS[1])
+    rows = list(csv_mod.reader(io.StringIO(store.export_flags_csv())))
+    for cell in (c for row in rows for c in row):
+        assert not cell.startswith(("=", "+", "@", "\t", "\r")), cell
+        assert not cell.startswith("-") or float(cell) < 0, cell
+    row = dict(zip(rows[0], rows[1]))
+    assert row["athlete"] == "'" + EVIL_CELLS[0] and row["file"] == "'" + EVIL_CELLS[3]
+    assert row["comments"] == "'" + EVIL_CELLS[1]
+
+
+@pytest.mark.parametrize(
+    "value, written",
+    [*[(v, "'" + v) for v in EVIL_CELLS],
+     ("-12.5", "-12.5"), ("+3", "+3"), ("-1e-05", "-1e-05"), (-4.0, -4.0), (7, 7), (None, None),
+     ("plain", "plain"), ("a=b", "a=b"), ("", "")],
+    ids=["equals", "plus", "minus-formula", "at", "tab", "cr", "negative-number", "plus-number", "exponent",
+         "float", "int", "none", "text", "equals-inside", "empty"],
+)
+def test_safe_cell(value: Any, written: Any) -> None:
+    from formcheck.csvsafe import safe_cell
+
+    assert safe_cell(value) == written
+
+
+def test_every_csv_writer_uses_the_guard() -> None:
+    """No module writes CSV except through formcheck.csvsafe (one helper, every writer)."""
+    offenders = [str(p.relative_to(REPO)) for p in sorted(REPO.rglob("*.py"))
+                 if ".venv" not in p.parts and p.name != "csvsafe.py" and "tests" not in p.parts
+                 and ("csv.writer(" in p.read_text(encoding="utf-8", errors="replace")
+                      or "csv.DictWriter(" in p.read_text(encoding="utf-8", errors="replace"))]
+    assert offenders == []
+
+
+def test_history_counts_follow_the_reviews(store: Store) -> None:
+    s = store.save_analysis(make_report(flags=[(1, "rounded_back", "major"), (2, "shallow_depth", "minor")],
+                                        athlete="Ann"))
+    fl = store.flags_for_session(s.id)
+    h = store.athlete_history("Ann")[0]
+    assert (h.pending, h.confirmed, h.dismissed) == (2, 0, 0)
+    store.set_review(fl[0].id, status="dismissed")
+    store.add_missed_fault(s.id, 3, "heels_lift")
+    h = store.athlete_history("Ann")[0]
+    assert (h.pending, h.confirmed, h.dismissed) == (1, 1, 1)
+    assert store.review_counts([s.id]) == {s.id: {"pending": 1, "confirmed": 1, "dismissed": 1}}
+
+
+# --------------------------------------------------------------------------- every rep reviewable
+
+
+def test_rep_queue_lists_clean_reps_and_sessions(store: Store) -> None:
+    from datetime import date, timedelta
+
+    clean = store.save_analysis(make_report(n_reps=2, flags=[], athlete="Ann"))
+    time.sleep(0.01)
+    flagged = store.save_analysis(make_report(n_reps=3, flags=[(2, "rounded_back", "major")], athlete="Bob"))
+    every = [(i.session.id, i.rep, [f.code for f in i.flags]) for i in store.rep_queue()]
+    assert every == [(flagged.id, 1, []), (flagged.id, 2, ["rounded_back"]), (flagged.id, 3, []),
+                     (clean.id, 1, []), (clean.id, 2, [])]
+    assert len(store.rep_queue(scope="unreviewed")) == 5, "nobody reviewed anything yet"
+    assert [(i.session.id, i.rep) for i in store.rep_queue(code="rounded_back")] == [(flagged.id, 2)]
+    assert [i.session.id for i in store.rep_queue(athlete="Ann")] == [clean.id] * 2
+    today = date.today()
+    assert len(store.rep_queue(since=today, until=today)) == 5
+    assert store.rep_queue(until=today - timedelta(days=1)) == []
+    assert store.rep_queue(since=today + timedelta(days=1)) == []
+
+    store.mark_session_reviewed(clean.id)  # looked at the clean clip: nothing to add
+    store.set_review(store.flags_for_session(flagged.id)[0].id, status="confirmed")
+    assert store.rep_queue(scope="unreviewed") == []
+    store.set_review(store.flags_for_session(flagged.id)[0].id, status="pending")
+    assert [(i.session.id, i.rep) for i in store.rep_queue(scope="unreviewed")] == [(flagged.id, 2)]
+
+
+def test_missed_fault_on_a_clean_session(store: Store) -> None:
+    s = store.save_analysis(make_report(n_reps=2, flags=[]))
+    assert store.review_queue(status=None) == [], "no flag, so the flag queue is empty"
+    m = store.add_missed_fault(s.id, 1, "rounded_back", severity="major", comment="flexed at the bottom")
+    item = store.rep_queue()[0]
+    assert [f.id for f in item.flags] == [m.id] and item.reviewed
+    assert store.get_session(s.id).reviewed_at is not None
+    assert store.export_labels()[0]["reps"][0]["faults"]["rounded_back"] == "yes"
+
+
+def test_rep_queue_rejects_a_bad_scope(store: Store) -> None:
+    with pytest.raises(StoreError, match="scope in"):
+        store.rep_queue(scope="flagged")
+
+
+# --------------------------------------------------------------------------- deleting a session
+
+
+def test_delete_session_removes_files_and_rows(store: Store, tmp_path: Path) -> None:
+    video = tmp_path / "in.mp4"
+    video.write_bytes(b"not really a video")
+    gone = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")], athlete="Ann"),
+                               video_path=video, original_path=video, files=_files(tmp_path))
+    kept = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")], athlete="Ann"), files=_files(tmp_path))
+    fid = store.flags_for_session(gone.id)[0].id
+    store.add_comment(fid, "flexion")
+    store.add_missed_fault(gone.id, 2, "heels_lift")
+    store.rep_clip_path(gone, 1).write_bytes(b"clip cut later by the app")
+    assert gone.file("video") and gone.file("original") and gone.file("csv")
+
+    store.delete_session(gone.id)
+    assert not gone.dir.exists() and not any((store.data_dir / ".staging").iterdir())
+    assert store.get_session(gone.id) is None and store.flags_for_session(gone.id) == []
+    con = sqlite3.connect(store.data_dir / "formcheck.db")
+    try:
+        assert con.execute("SELECT count(*) FROM sessions WHERE id = ?", (gone.id,)).fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM flags WHERE session_id = ?", (gone.id,)).fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM comments WHERE flag_id = ?", (fid,)).fetchone() == (0,)
+    finally:
+        con.close()
+    assert [s.id for s in store.list_sessions()] == [kept.id] and kept.file("csv") is not None
+    assert len(store.flags_for_session(kept.id)) == 1
+    assert store.athlete_history("Ann")[0].session_id == kept.id
+
+
+@pytest.mark.parametrize("sid", ["f" * 32, "../etc", ""], ids=["unknown", "path", "empty"])
+def test_delete_unknown_session(store: Store, sid: str) -> None:
+    store.save_analysis(make_report())
+    with pytest.raises(StoreError, match="no session"):
+        store.delete_session(sid)
+    assert len(store.list_sessions()) == 1
+
+
+def test_version_1_database_upgrades_in_place(tmp_path: Path) -> None:
+    """A database made before the jobs table (schema 1) keeps its sessions and gains the table."""
+    old = Store(tmp_path / "d")
+    s = old.save_analysis(make_report(flags=[(1, "rounded_back", "major")]))
+    old.set_review(old.flags_for_session(s.id)[0].id, status="confirmed")
+    old.close()
+    con = sqlite3.connect(tmp_path / "d" / "formcheck.db")
+    con.execute("DROP TABLE jobs")
+    con.execute("DELETE FROM schema_migrations WHERE version > 1")
+    con.commit()
+    con.close()
+    upgraded = Store(tmp_path / "d")
+    assert upgraded.schema_version() == SCHEMA_VERSION == 2
+    assert upgraded.get_session(s.id) is not None
+    assert upgraded.flags_for_session(s.id)[0].review_status == "confirmed"
+    upgraded.record_job("f" * 32, owner="x", source_name="c.mp4", source_kind="upload", request={})
+    assert upgraded.get_job("f" * 32).state == "queued"

@@ -11,12 +11,19 @@ from typing import Any
 import streamlit as st
 
 from formcheck.app.media import suffix_for
-from formcheck.app.results import render_session
-from formcheck.app.ui import UPLOAD_TYPES, Settings, get_jobs, get_store, md, settings
+from formcheck.app.results import delete_control, deleted_notice, render_session
+from formcheck.app.ui import UPLOAD_TYPES, Settings, fmt_time, get_jobs, get_store, md, settings
 from formcheck.models import ModelNotFoundError, list_models
 from formcheck.storage import Store
 from formcheck.video import VideoError, probe
-from formcheck.worker import AnalysisRejected, AnalysisRequest, JobManager, copy_and_hash, sample_request_fields
+from formcheck.worker import (
+    AnalysisRejected,
+    AnalysisRequest,
+    JobManager,
+    copy_and_hash,
+    retry_request,
+    sample_request_fields,
+)
 
 MB = 1 << 20
 POLL_S = 0.3
@@ -25,6 +32,9 @@ MODEL_WORDS = {"lite": "Lite: fastest", "full": "Full: accurate (default)", "hea
 
 # Session-state keys of this page.
 JOBS, RESULTS, ERRORS = "fc_jobs", "fc_results", "fc_errors"
+#: URL query parameter naming the jobs a tab follows: after a server restart (the session state is
+#: gone, the URL is not) the page looks them up in the store and says what became of them.
+JOB_PARAM = "jobs"
 
 
 def sample_clips(samples_dir: Path) -> list[Path]:
@@ -99,6 +109,62 @@ def _start(jobs: JobManager, store: Store, requests: list[AnalysisRequest], erro
     st.session_state[JOBS] = [jobs.submit(r, store) for r in requests]
     st.session_state[RESULTS] = []
     st.session_state[ERRORS] = errors
+    if st.session_state[JOBS]:
+        st.query_params[JOB_PARAM] = ",".join(st.session_state[JOBS])
+
+
+def _retry(jobs: JobManager, store: Store, job_id: str) -> None:
+    job = store.get_job(job_id)
+    if job is None or job.state != "interrupted":
+        return
+    try:
+        request = retry_request(job)
+    except AnalysisRejected as exc:
+        store.update_job(job_id, state="dismissed")
+        st.session_state[ERRORS] = [f"Cannot retry: {exc}."]
+        return
+    store.update_job(job_id, state="retried")
+    _start(jobs, store, [request], [])
+
+
+def _dismiss(store: Store, job_id: str) -> None:
+    job = store.update_job(job_id, state="dismissed")
+    clip = Path(str(job.request.get("video_path", "")))
+    if job.request.get("delete_input") and clip.parent == store.work_dir:
+        clip.unlink(missing_ok=True)  # the upload copy kept for a retry is not needed any more
+
+
+def _recover(jobs: JobManager, store: Store) -> None:
+    """What became of this tab's jobs across a server restart, and any interrupted job to retry."""
+    followed = [j for j in str(st.query_params.get(JOB_PARAM, "")).split(",") if j]
+    if followed and not st.session_state.get(JOBS):
+        unknown, known = [], []
+        for j in followed:
+            try:
+                jobs.state(j)
+                known.append(j)
+            except KeyError:
+                unknown.append(j)
+        if known:  # the tab was reloaded while this server runs them: follow them again
+            st.session_state[JOBS] = known
+        if unknown:  # started by an earlier server: look them up
+            records = [r for r in (store.get_job(j) for j in unknown) if r is not None]
+            done = [r.session_id for r in records if r.state == "done" and r.session_id]
+            failed = [r.message for r in records if r.state == "failed" and r.message]
+            if done:
+                st.session_state[RESULTS] = done
+            if failed:
+                st.session_state[ERRORS] = failed
+            del st.query_params[JOB_PARAM]
+    for job in store.interrupted_jobs():
+        with st.container(border=True, key=f"fc_interrupted_{job.id}"):
+            st.warning(f"The analysis of “{md(job.source_name)}” was interrupted: the server stopped (restarted or "
+                       f"crashed) while it ran (started {fmt_time(job.created_at)}), so it did not finish. Run it again?",
+                       icon=":material/restart_alt:")
+            c1, c2, _ = st.columns([1, 1, 3])
+            c1.button("Retry", key=f"fc_retry_{job.id}", type="primary", icon=":material/replay:",
+                      on_click=_retry, args=(jobs, store, job.id))
+            c2.button("Dismiss", key=f"fc_dismiss_{job.id}", on_click=_dismiss, args=(store, job.id))
 
 
 def _follow(jobs: JobManager) -> None:
@@ -132,6 +198,8 @@ def _follow(jobs: JobManager) -> None:
     st.session_state[RESULTS] = list(dict.fromkeys(s.session_id for s in states if s.state == "done"))
     st.session_state[ERRORS] = st.session_state.get(ERRORS, []) + [s.message for s in states if s.state == "failed"]
     st.session_state[JOBS] = []
+    if JOB_PARAM in st.query_params:
+        del st.query_params[JOB_PARAM]
 
 
 def render() -> None:
@@ -139,6 +207,7 @@ def render() -> None:
     st.title("Analyse a lift")
     st.write("Upload a squat or deadlift clip, or try a bundled sample. formcheck tracks the lifter, counts the reps, "
              "flags what loads the lower back and explains what to work on.")
+    _recover(jobs, store)
     options = _options()
     up_col, sample_col = st.columns([3, 2], gap="large")
     with up_col:
@@ -171,6 +240,7 @@ def render() -> None:
                                       **options)], [])
 
     _follow(jobs)
+    deleted_notice()
     for e in st.session_state.get(ERRORS, []):
         st.error(md(e), icon=":material/error:")
     sessions = [x for x in (store.get_session(i) for i in st.session_state.get(RESULTS, [])) if x is not None]
@@ -188,3 +258,5 @@ def render() -> None:
                         key="fc_pick")
         chosen = next(x for x in sessions if x.id == pick)
     render_session(store, chosen, key=f"an-{chosen.id[:8]}")
+    st.divider()
+    delete_control(store, chosen, key=f"an-{chosen.id[:8]}", forget=("fc_pick",))

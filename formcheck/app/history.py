@@ -6,7 +6,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from formcheck.app.results import render_session
+from formcheck.app.results import delete_control, deleted_notice, render_session
 from formcheck.app.ui import athlete_label, fault_title, fmt_time, get_store
 from formcheck.faults import FAULT_CODES
 from formcheck.storage import HistoryPoint
@@ -41,18 +41,23 @@ def trend_chart(df: pd.DataFrame) -> alt.Chart:
 def render() -> None:
     store = get_store()
     st.title("Athlete history")
+    deleted_notice()
     athletes = store.athletes()
     if not athletes:
         st.info("No sessions yet. Analyse a clip (give the athlete's name) and it shows up here, with how each "
                 "fault trends from session to session.", icon=":material/info:")
         st.page_link("formcheck/app/pages/analyse.py", label="Go to Analyse", icon=":material/play_circle:")
         return
+    if st.session_state.get("hist-athlete") not in (None, *athletes):
+        del st.session_state["hist-athlete"]  # the athlete's last session was deleted
     athlete = st.selectbox("Athlete", athletes, format_func=athlete_label, key="hist-athlete")
     history = store.athlete_history(athlete)
-    c = st.columns(3)
+    c = st.columns(5)
     c[0].metric("Sessions", len(history))
     c[1].metric("Reps analysed", sum(h.rep_count for h in history))
     c[2].metric("Flags to review", sum(h.pending for h in history))
+    c[3].metric("Confirmed", sum(h.confirmed for h in history), help="Confirmed flags and faults the coach added")
+    c[4].metric("Dismissed", sum(h.dismissed for h in history), help="False flags")
 
     df = trend_frame(history)
     st.subheader("How often each fault shows up")
@@ -74,12 +79,15 @@ def render() -> None:
     st.subheader("Sessions")
     table = pd.DataFrame([{"Date": fmt_time(h.created_at), "Clip": h.source_name, "Lift": h.lift, "Reps": h.rep_count,
                            "Faults (reps)": ", ".join(f"{fault_title(k)} ({v})" for k, v in h.fault_reps.items()) or "–",
-                           "To review": h.pending} for h in reversed(history)])
+                           "To review": h.pending, "Confirmed": h.confirmed, "Dismissed": h.dismissed}
+                          for h in reversed(history)])
     st.dataframe(table, hide_index=True, width="stretch")
 
     sessions = store.list_sessions(athlete=athlete)
     labels = {s.id: f"{fmt_time(s.created_at)} · {s.source_name} · {s.lift}, {s.rep_count} reps" for s in sessions}
     pick = st.selectbox("Open a session", list(labels), format_func=labels.__getitem__, key="hist-session")
-    session = next(s for s in sessions if s.id == pick)
+    session = next((s for s in sessions if s.id == pick), sessions[0])
     st.divider()
     render_session(store, session, key=f"hist-{session.id[:8]}")
+    st.divider()
+    delete_control(store, session, key=f"hist-{session.id[:8]}", forget=("hist-session",))

@@ -13,10 +13,13 @@ import streamlit as st
 
 from formcheck.app.media import frame_at, make_rep_clip
 from formcheck.app.ui import athlete_label, fault_title, fmt_time, md
-from formcheck.guidance import units_display
-from formcheck.storage import SessionRecord, Store
+from formcheck.measures import chart_label, flag_evidence, flag_sentence, measure_book, phases_text, tempo_text
+from formcheck.report import upgrade_report
+from formcheck.reps import DEADLIFT_PHASES, SQUAT_PHASES
+from formcheck.storage import SessionRecord, Store, StoreError
 from formcheck.video import VideoError
 
+REVIEW_WORDS = {"pending": "to review", "confirmed": ":green[confirmed]", "dismissed": ":gray[~~dismissed~~]"}
 ANGLES = {"trunk_deg": "Trunk lean", "hip_deg": "Hip angle", "knee_deg": "Knee angle"}
 FLAG_RED = "#b42318"
 REP_BLUE = "#2e90fa"
@@ -25,17 +28,25 @@ REP_BLUE = "#2e90fa"
 # --------------------------------------------------------------------------- formatting
 
 
-def evidence(measured: float | None, limit: float | None, units: str) -> str:
-    """"55.2° (limit 45°)" for a flag; "added by the coach" without a measurement."""
+def evidence(measured: float | None, limit: float | None, units: str, measure: str = "") -> str:
+    """"most forward torso lean 55° (limit 52°)" for a flag (:func:`formcheck.measures.flag_evidence`);
+    "added by the coach" without a measurement."""
     if measured is None:
         return "added by the coach"
-    u = units_display(units)
-    lim = "" if limit is None else f" (limit {_num(limit)}{u})"
-    return f"{_num(measured)}{u}{lim}"
+    return flag_evidence(measure, measured, limit, units)
 
 
-def _num(x: float) -> str:
-    return f"{x:.2f}" if abs(x) < 10 else f"{x:.0f}"
+def flag_text(message: str, measured: float | None, limit: float | None, measure: str) -> str:
+    """The flag's "what we saw" sentence from its measure's definition (so a session stored with
+    older wording reads the same as a new one); the stored ``message`` when it cannot be made."""
+    if measured is None or limit is None or measure not in measure_book().measures:
+        return message
+    return flag_sentence(measure, measured, limit)
+
+
+#: What the tempo column lists, per lift (the phase names of formcheck.reps, in order).
+TEMPO_HELP = (f"Time spent in each phase of the rep: {phases_text(SQUAT_PHASES)} for a squat, "
+              f"{phases_text(DEADLIFT_PHASES)} for a deadlift")
 
 
 def _s(ms: float | None) -> str:
@@ -74,17 +85,17 @@ def rep_table(report: Mapping[str, Any], frames: pd.DataFrame | None) -> pd.Data
     rows = []
     for r in report.get("reps", []):
         n = r["rep"]
-        tempo = " / ".join(f"{v / 1000:.1f}" for v in r.get("tempo_ms", {}).values())
+        tempo = tempo_text(r.get("tempo_ms", {}))
         fl = [f for f in report.get("flags", []) if f["rep"] == n]
         row: dict[str, Any] = {"Rep": n, "Start (s)": r["start_ms"] / 1000, "Bottom (s)": r["bottom_ms"] / 1000,
-                               "End (s)": r["end_ms"] / 1000, "Tempo (s)": tempo}
+                               "End (s)": r["end_ms"] / 1000, "Tempo": tempo}
         if frames is not None:
             in_rep = frames[frames["rep"] == n]
             for col, label, fn in (("trunk_deg", "Max trunk lean (°)", "max"), ("hip_deg", "Min hip angle (°)", "min"),
                                    ("knee_deg", "Min knee angle (°)", "min")):
                 v = getattr(in_rep[col], fn)() if col in in_rep and len(in_rep) else math.nan
                 row[label] = round(float(v), 1) if pd.notna(v) else None
-        row["Flags"] = "; ".join(f"{fault_title(f['code'])} {evidence(f['measured'], f['limit'], f['units'])} "
+        row["Flags"] = "; ".join(f"{fault_title(f['code'])}: {evidence(f['measured'], f['limit'], f['units'], f.get('measure', ''))} "
                                  f"[{f['severity']}]" for f in fl) or "–"
         rows.append(row)
     return pd.DataFrame(rows)
@@ -119,10 +130,13 @@ def angle_chart(frames: pd.DataFrame, reps: Sequence[Mapping[str, Any]], flags: 
     layers.append(lines)
     if flags:
         flag_df = pd.DataFrame([{"fault": fault_title(f["code"]), "rep": f["rep"], "t": f["t_ms"] / 1000,
-                                 "severity": f["severity"], "evidence": evidence(f["measured"], f["limit"], f["units"])}
+                                 "severity": f["severity"],
+                                 "measure": (chart_label(f["measure"]) if f.get("measure") in measure_book().measures
+                                             else ""),
+                                 "evidence": evidence(f["measured"], f["limit"], f["units"], f.get("measure", ""))}
                                 for f in flags])
         tips = [alt.Tooltip("fault:N"), alt.Tooltip("rep:Q"), alt.Tooltip("t:Q", title="time (s)", format=".2f"),
-                alt.Tooltip("evidence:N"), alt.Tooltip("severity:N")]
+                alt.Tooltip("measure:N"), alt.Tooltip("evidence:N"), alt.Tooltip("severity:N")]
         layers.append(alt.Chart(flag_df).mark_rule(color=FLAG_RED, strokeDash=[5, 3]).encode(x="t:Q", tooltip=tips))
         layers.append(alt.Chart(flag_df).mark_point(shape="triangle-down", filled=True, size=110, color=FLAG_RED)
                       .encode(x="t:Q", y=alt.value(6), tooltip=tips))
@@ -132,16 +146,26 @@ def angle_chart(frames: pd.DataFrame, reps: Sequence[Mapping[str, Any]], flags: 
 # --------------------------------------------------------------------------- sections
 
 
-def _cards(report: Mapping[str, Any], flag_count: int) -> None:
+def review_summary(counts: Mapping[str, int]) -> str:
+    """"2 to review · 1 confirmed · 1 dismissed" (states with none left out; "no flags" when empty)."""
+    parts = [f"{counts.get(k, 0)} {w}" for k, w in (("pending", "to review"), ("confirmed", "confirmed"),
+                                                     ("dismissed", "dismissed")) if counts.get(k, 0)]
+    return " · ".join(parts) or "no flags"
+
+
+def _cards(report: Mapping[str, Any], counts: Mapping[str, int]) -> None:
     c = st.columns(5)
     lift_help = ("recognised from the movement" if report.get("lift_source") == "auto" else "as chosen")
     if report.get("lift_confidence") is not None:
         lift_help += f", {report['lift_confidence']:.0%} sure"
     c[0].metric("Lift", str(report.get("lift", "")).capitalize(), help=lift_help.capitalize())
-    partial = report.get("partial_reps", 0)
-    c[1].metric("Reps", report.get("rep_count", 0), help=f"{partial} partial rep(s) at the clip's edges not counted")
-    majors = sum(f["severity"] == "major" for f in report.get("flags", []))
-    c[2].metric("Flags", flag_count, help=f"{majors} major" if flag_count else "No fault flagged")
+    partial = upgrade_report(report).get("partial_reps", [])
+    c[1].metric("Reps", report.get("rep_count", 0),
+                help=f"{len(partial)} partial rep(s) cut by the clip's edges: not counted, not judged"
+                + "".join(f"; {p['description']}" for p in partial))
+    # After the coach's review: dismissed flags no longer count, added faults do.
+    open_flags = counts.get("pending", 0) + counts.get("confirmed", 0)
+    c[2].metric("Flags", open_flags, help=review_summary(counts).capitalize())
     c[3].metric("View", str(report.get("view", "")).capitalize(), help=f"Facing {report.get('facing', '')}")
     conf = report.get("view_confidence")
     c[4].metric("Confidence", f"{conf:.0%}" if conf is not None else "–",
@@ -216,9 +240,10 @@ def _flagged_reps(store: Store, session: SessionRecord, key: str) -> None:
                 for f in fl:
                     sev = ":red[major]" if f["severity"] == "major" else ":orange[minor]"
                     st.markdown(f"**{fault_title(f['code'])}** ({sev}, confidence {f['confidence']:.0%}) at "
-                                f"{_s(f['t_ms'])}: {evidence(f['measured'], f['limit'], f['units'])}")
-                    if f.get("message"):
-                        st.caption(f["message"])
+                                f"{_s(f['t_ms'])}: {evidence(f['measured'], f['limit'], f['units'], f.get('measure', ''))}")
+                    text = flag_text(str(f.get("message", "")), f.get("measured"), f.get("limit"), f.get("measure", ""))
+                    if text:
+                        st.caption(text)
                 for f in fl:
                     img = session.file(f"worst_{rep_no}_{f['code']}")
                     if img is not None:
@@ -271,6 +296,48 @@ def _downloads(session: SessionRecord, key: str) -> None:
                                    key=f"{key}-dl-{name}", icon=":material/download:", on_click="ignore")
 
 
+DELETED_NOTICE = "fc_deleted_notice"
+
+
+def _ask_delete(key: str, ask: bool) -> None:
+    st.session_state[f"{key}-ask-delete"] = ask
+
+
+def _delete(store: Store, session_id: str, name: str, key: str, forget: tuple[str, ...]) -> None:
+    try:
+        store.delete_session(session_id)
+        st.session_state[DELETED_NOTICE] = f"Deleted “{name}” with its video, reports and reviews."
+    except StoreError as exc:
+        st.session_state[DELETED_NOTICE] = f"That did not work: {exc}."
+    st.session_state.pop(f"{key}-ask-delete", None)
+    for k in forget:  # widgets that picked the deleted session start afresh
+        st.session_state.pop(k, None)
+
+
+def deleted_notice() -> None:
+    """Show (once) what the last delete did."""
+    text = st.session_state.pop(DELETED_NOTICE, None)
+    if text:
+        st.success(md(text), icon=":material/delete:")
+
+
+def delete_control(store: Store, session: SessionRecord, key: str, forget: tuple[str, ...] = ()) -> None:
+    """A "Delete this session" button that asks for confirmation before removing it for good."""
+    name = session.source_name or "Recorded session"
+    if not st.session_state.get(f"{key}-ask-delete"):
+        st.button("Delete this session…", key=f"{key}-delete", icon=":material/delete:", type="tertiary",
+                  on_click=_ask_delete, args=(key, True),
+                  help="Remove the clip, its reports, flags and reviews from this computer")
+        return
+    with st.container(border=True, key=f"{key}-confirm-box"):
+        st.warning(f"Delete “{md(name)}” ({fmt_time(session.created_at)})? Its video, reports, flags, comments and "
+                   "reviews are removed for good; they also leave the exports.", icon=":material/warning:")
+        c1, c2 = st.columns(2)
+        c1.button("Yes, delete it", key=f"{key}-delete-yes", type="primary", icon=":material/delete_forever:",
+                  on_click=_delete, args=(store, session.id, name, key, forget), width="stretch")
+        c2.button("Cancel", key=f"{key}-delete-no", on_click=_ask_delete, args=(key, False), width="stretch")
+
+
 def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
     """Everything about one analysed clip. ``key`` makes the widget keys unique on the page."""
     report = session.report
@@ -279,7 +346,11 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
                f"model {md(session.model)} · {session.source_kind}")
     for w in report.get("warnings", []):
         st.warning(md(w), icon="ℹ️")
-    _cards(report, len(report.get("flags", [])))
+    reviewed = store.flags_for_session(session.id)
+    counts = store.review_counts([session.id])[session.id]
+    _cards(report, counts)
+    st.caption(f"Review: {review_summary(counts)}"
+               + (f" · session reviewed {fmt_time(session.reviewed_at)}" if session.reviewed_at else ""))
 
     frames = session_frames(session)
     video = session.file("video")
@@ -292,13 +363,14 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
             st.info("No annotated video was kept for this session.")
     with right:
         st.markdown("**Flags**")
-        flags_ = report.get("flags", [])
-        if not flags_:
+        if not reviewed:
             st.success("No fault flagged.")
-        for f in flags_:
-            sev = ":red[major]" if f["severity"] == "major" else ":orange[minor]"
-            st.markdown(f"- Rep {f['rep']} · **{fault_title(f['code'])}** · "
-                        f"{evidence(f['measured'], f['limit'], f['units'])} · {sev}")
+        for f in reviewed:
+            sev = ":red[major]" if f.severity == "major" else ":orange[minor]"
+            st.markdown(f"- Rep {f.rep} · **{fault_title(f.code)}** · "
+                        f"{evidence(f.measured, f.limit, f.units, f.measure)} · {sev} · {REVIEW_WORDS[f.review_status]}")
+            for c in f.comments:
+                st.caption(f"💬 {md(c.text)} · {fmt_time(c.created_at)}")
         na = report.get("not_assessable", {})
         if na:
             st.caption("Not assessable here: " + "; ".join(f"{fault_title(c)} ({why})" for c, why in na.items()))
@@ -316,8 +388,7 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
         st.dataframe(table, hide_index=True, width="stretch", column_config={
             "Start (s)": seconds, "Bottom (s)": seconds, "End (s)": seconds, "Max trunk lean (°)": degrees,
             "Min hip angle (°)": degrees, "Min knee angle (°)": degrees,
-            "Tempo (s)": st.column_config.TextColumn(help="Phase durations: descent / bottom / ascent for a squat, "
-                                                          "pull / lockout / lowering for a deadlift"),
+            "Tempo": st.column_config.TextColumn(help=TEMPO_HELP),
             "Flags": st.column_config.TextColumn(width="large")})
     st.subheader("Flagged reps")
     _flagged_reps(store, session, key)

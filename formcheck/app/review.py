@@ -1,4 +1,4 @@
-"""Review page: the coach's queue of flagged reps across sessions, the actions on them, the export."""
+"""Review page: the coach's queue of reps across sessions (flagged, all, not yet reviewed), the actions, the export."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
-from formcheck.app.results import evidence, rep_clip
+from formcheck.app.results import evidence, flag_text, rep_clip
 from formcheck.app.ui import athlete_label, fault_title, fmt_time, get_store, md
 from formcheck.faults import FAULT_CODES
 from formcheck.storage import SEVERITIES, FlagRecord, SessionRecord, Store, StoreError
@@ -20,6 +20,7 @@ STATUS_BADGE = {"pending": ":orange-badge[To review]", "confirmed": ":green-badg
                 "dismissed": ":gray-badge[Dismissed]"}
 SEVERITY_BADGE = {"major": ":red-badge[major]", "minor": ":orange-badge[minor]"}
 ORDER_WORDS = {"newest": "Newest first", "severity": "Most severe first"}
+SCOPE_WORDS = {"flagged": "Flagged reps", "all": "All reps", "unreviewed": "Not yet reviewed"}
 NOTICE = "fc_review_notice"
 
 
@@ -94,9 +95,11 @@ def _flag_block(store: Store, f: FlagRecord) -> None:
         else:
             conf = f"{f.confidence:.0%}" if f.confidence is not None else "–"
             t = f"{f.t_ms / 1000:.2f} s" if f.t_ms is not None else "–"
-            st.markdown(f"{evidence(f.measured, f.limit, f.units)} at {t} ({f.phase or 'rep'}), confidence {conf}")
-            if f.message:
-                st.caption(f.message)
+            st.markdown(f"{evidence(f.measured, f.limit, f.units, f.measure)} at {t} ({f.phase or 'rep'}), "
+                        f"confidence {conf}")
+            text = flag_text(f.message, f.measured, f.limit, f.measure)
+            if text:
+                st.caption(text)
             if f.auto_severity and f.auto_severity != f.severity:
                 st.caption(f"formcheck said {f.auto_severity}; the coach changed it to {f.severity}.")
         b1, b2, b3 = st.columns([1, 1, 1.2], vertical_alignment="bottom")
@@ -122,18 +125,25 @@ def _flag_block(store: Store, f: FlagRecord) -> None:
 
 
 def rep_card(store: Store, session: SessionRecord, rep_no: int, queued: list[FlagRecord]) -> None:
-    """A flagged rep: its slow-motion clip and worst moments, and each queued flag with its actions."""
-    first = queued[0]
-    with st.container(border=True, key=f"rep-{session.id[:12]}-{rep_no}"):
+    """One rep: its slow-motion clip and worst moments, each shown flag with its actions (none for a clean
+    rep), and the form to add a fault formcheck missed."""
+    key = f"rep-{session.id[:12]}-{rep_no}"
+    with st.container(border=True, key=key):
         st.markdown(f"#### Rep {rep_no} · {md(session.source_name)}")
-        st.caption(f"{md(athlete_label(first.athlete))} · {first.lift} · {first.view} view · "
-                   f"{fmt_time(first.session_created_at)}")
+        st.caption(f"{md(athlete_label(session.athlete))} · {session.lift} · {session.view} view · "
+                   f"{fmt_time(session.created_at)}")
         left, right = st.columns([1, 1], gap="medium")
         with left:
-            clip = rep_clip(store, session, rep_no)
-            if clip is not None:
-                st.video(str(clip), loop=True, muted=True)
-                st.caption(f"Rep {rep_no} at ¼ speed, looping: press play.")
+            # A flagged rep's clip is shown at once (cut at analysis time, or now); a clean rep's only when
+            # asked for, so a page of clean reps does not cut five clips before it shows.
+            have = store.rep_clip_path(session, rep_no).is_file()
+            if have or queued or st.toggle(f"Watch rep {rep_no} in slow motion", key=f"{key}-watch"):
+                clip = rep_clip(store, session, rep_no)
+                if clip is not None:
+                    st.video(str(clip), loop=True, muted=True)
+                    st.caption(f"Rep {rep_no} at ¼ speed, looping: press play.")
+                else:
+                    st.caption("There is no video of this session to cut the rep from.")
             worst = [(f, session.file(f"worst_{rep_no}_{f.code}")) for f in queued]
             worst = [(f, p) for f, p in worst if p is not None]
             if worst:
@@ -141,6 +151,9 @@ def rep_card(store: Store, session: SessionRecord, rep_no: int, queued: list[Fla
                     for f, p in worst:
                         st.image(str(p), caption=fault_title(f.code), width="stretch")
         with right:
+            if not queued:
+                st.markdown(":green-badge[No flag] formcheck flagged nothing on this rep.")
+                st.caption("Saw a fault anyway? Add it below.")
             for f in queued:
                 _flag_block(store, f)
         _missed_fault_form(store, session, rep_no)
@@ -181,9 +194,11 @@ def group_by_rep(queue: list[FlagRecord]) -> list[tuple[str, int, list[FlagRecor
 def _export(store: Store, athlete: str | None, lift: str | None) -> None:
     st.subheader("Export reviewed flags")
     labels = store.export_labels(athlete=athlete, lift=lift)
-    st.write(f"{len(labels)} reviewed session(s) with the current athlete and lift filters. The labels file follows "
-             "the `labels.json` format of the hand labels: confirmed → yes, dismissed → no, not reviewed → unsure, "
-             "a missed fault you added → yes, faults not judged for the lift → n/a.")
+    st.write(f"{len(labels)} reviewed session(s) with the current athlete and lift filters (a session counts once "
+             "you confirmed, dismissed, re-graded or commented a flag, added a fault or marked it reviewed). The "
+             "labels file follows the `labels.json` format of the hand labels: confirmed → yes, dismissed → no, not "
+             "reviewed → unsure, a missed fault you added → yes, faults not judged for the lift → n/a; each entry's "
+             "`review` lists every flag with its decision, severities and comments.")
     c1, c2 = st.columns(2)
     c1.download_button("labels.json", data=json.dumps(labels, indent=2, ensure_ascii=False), file_name="labels.json",
                        mime="application/json", icon=":material/download:", disabled=not labels, on_click="ignore",
@@ -197,11 +212,16 @@ def render() -> None:
     store = get_store()
     st.title("Review flags")
     st.write("Watch each flagged rep, then confirm it or dismiss it as a false flag, adjust the severity, leave a "
-             "comment or add a fault formcheck missed. Every decision is saved and becomes labelled data.")
+             "comment or add a fault formcheck missed, on any rep, clean ones too (Show: All reps). Every decision "
+             "is saved and becomes labelled data.")
     if not store.list_sessions(limit=1):
         st.info("Nothing to review yet. Analyse a clip first: its flagged reps appear here.", icon=":material/info:")
         st.page_link("formcheck/app/pages/analyse.py", label="Go to Analyse", icon=":material/play_circle:")
         return
+    scope = st.segmented_control("Show", list(SCOPE_WORDS), format_func=SCOPE_WORDS.__getitem__, default="flagged",
+                                 key="rv-scope", help="Flagged reps: the flags to judge. All reps: every rep of "
+                                 "every session, clean ones too, to add a fault formcheck missed. Not yet reviewed: "
+                                 "reps with a flag waiting, and every rep of a session nobody has reviewed.") or "flagged"
     c = st.columns(5)
     athletes = store.athletes()
     athlete = c[0].selectbox("Athlete", [ALL, *athletes], format_func=lambda a: a if a == ALL else athlete_label(a),
@@ -209,28 +229,45 @@ def render() -> None:
     lift = c[1].selectbox("Lift", [ALL, "squat", "deadlift"], key="rv-lift")
     code = c[2].selectbox("Fault", [ALL, *FAULT_CODES], format_func=lambda x: x if x == ALL else fault_title(x),
                           key="rv-code")
-    status = c[3].selectbox("Status", list(STATUS_WORDS), format_func=STATUS_WORDS.__getitem__, key="rv-status")
-    order = c[4].selectbox("Order", list(ORDER_WORDS), format_func=ORDER_WORDS.__getitem__, key="rv-order")
+    since = c[3].date_input("From", value=None, key="rv-since", help="Sessions analysed on this day or later")
+    until = c[4].date_input("To", value=None, key="rv-until", help="Sessions analysed on this day or earlier")
     f_athlete = None if athlete == ALL else athlete
     f_lift = None if lift == ALL else lift
-    queue = store.review_queue(athlete=f_athlete, lift=f_lift, code=None if code == ALL else code,
-                               status=None if status == ALL else status, order=order)
+    f_code = None if code == ALL else code
     notice = st.session_state.pop(NOTICE, None)
     if notice:
         st.toast(md(notice), icon="✅")
-    if not queue:
-        if status == "pending":
-            st.success("All caught up: no flag is waiting for review with these filters.", icon=":material/done_all:")
-        else:
-            st.info("No flag matches these filters.", icon=":material/filter_alt_off:")
-    else:
+    if scope == "flagged":
+        c2 = st.columns(5)
+        status = c2[0].selectbox("Status", list(STATUS_WORDS), format_func=STATUS_WORDS.__getitem__, key="rv-status")
+        order = c2[1].selectbox("Order", list(ORDER_WORDS), format_func=ORDER_WORDS.__getitem__, key="rv-order")
+        queue = store.review_queue(athlete=f_athlete, lift=f_lift, code=f_code, since=since, until=until,
+                                   status=None if status == ALL else status, order=order)
         groups = group_by_rep(queue)
+        if not queue:
+            if status == "pending":
+                st.success("All caught up: no flag is waiting for review with these filters.",
+                           icon=":material/done_all:")
+            else:
+                st.info("No flag matches these filters.", icon=":material/filter_alt_off:")
+        summary = f"{len(queue)} flag(s) on {len(groups)} rep(s)"
+    else:
+        items = store.rep_queue(scope=scope, athlete=f_athlete, lift=f_lift, code=f_code, since=since, until=until)
+        groups = [(i.session.id, i.rep, list(i.flags)) for i in items]
+        if not items:
+            if scope == "unreviewed":
+                st.success("All caught up: every rep with these filters has been reviewed.",
+                           icon=":material/done_all:")
+            else:
+                st.info("No rep matches these filters.", icon=":material/filter_alt_off:")
+        clean = sum(not i.flags for i in items)
+        summary = f"{len(items)} rep(s), {clean} without a flag"
+    if groups:
         pages = (len(groups) + PAGE_SIZE - 1) // PAGE_SIZE
         page = 1
         if pages > 1:
-            page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="rv-page")
-        st.caption(f"{len(queue)} flag(s) on {len(groups)} rep(s); showing reps "
-                   f"{(page - 1) * PAGE_SIZE + 1}-{min(len(groups), page * PAGE_SIZE)}.")
+            page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"rv-page-{scope}")
+        st.caption(f"{summary}; showing reps {(page - 1) * PAGE_SIZE + 1}-{min(len(groups), page * PAGE_SIZE)}.")
         sessions: dict[str, SessionRecord | None] = {}
         for sid, rep_no, fl in groups[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]:
             if sid not in sessions:

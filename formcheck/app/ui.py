@@ -29,7 +29,9 @@ ENV_MAX_UPLOAD_MB = "FORMCHECK_MAX_UPLOAD_MB"
 ENV_SAMPLES_DIR = "FORMCHECK_SAMPLES_DIR"
 DEFAULT_MAX_UPLOAD_MB = 500
 APP_TITLE = "formcheck"
-APP_ICON = ":material/fitness_center:"
+#: The browser tab's icon: a file shipped in the package, served by the app. (A ":material/...:" page
+#: icon makes Streamlit's frontend fetch the favicon from fonts.gstatic.com, which breaks offline use.)
+APP_ICON = Path(__file__).resolve().with_name("icon.png")
 UPLOAD_TYPES = ("mp4", "mov", "avi", "webm", "mkv")
 REPO_SAMPLES = Path(__file__).resolve().parents[2] / "sample_videos"
 
