@@ -31,7 +31,10 @@ Counting (``coach_reps``)
     are visible: a clip opening more than ``top_band_frac`` of the way down,
     or ending before the lifter is back up, gives a partial rep. A deadlift
     pull counts whenever it reaches lockout, also when the clip opens with the
-    lifter already at the bar or part-way up (a concentric-only fragment).
+    lifter already at the bar or part-way up (a concentric-only fragment),
+    unless the clip opens more than ``pull_open_frac`` of the way up the pull
+    (measured against the bottoms of the clip's other pulls): that pull is a
+    partial rep.
     The set-down after a deadlift's last lockout belongs to that rep's cycle:
     it is reported in ``ignored`` (reason ``"set-down"``), not as a partial;
     so is a rise of less than ``top_band_frac`` of the depth after it (a
@@ -44,7 +47,10 @@ Counting (``coach_reps``)
 Method (offline, :func:`segment_reps`)
 --------------------------------------
 1. Short NaN gaps (``<= max_gap_ms``) are interpolated in time; longer gaps
-   split the signal into runs whose ends are treated like clip edges.
+   split the signal into runs whose ends are treated like clip edges. So
+   does an edit: a jump of at least ``cut_jump_norm`` between two frames,
+   faster than ``cut_speed_norm_s``, after which the signal stays at the new
+   level (the live counter, whose streams are never edited, has no such rule).
 2. A running median and a centred moving average over ``smooth_ms`` remove
    single-frame outliers and jitter.
 3. The standing level is the ``standing_pct`` percentile of the whole clip,
@@ -209,18 +215,6 @@ class RepParams(Calibrated):
         For deadlifts ``aux_signal`` (wrist height) is used when at least this
         fraction of its samples is finite; otherwise the primary signal.
         0.5: a wrist track lost for half the clip is worse than the hips.
-    min_top_norm
-        A deadlift rep must end locked out: at its top the primary signal,
-        the hips' height above the floor, reaches at least this many leg
-        lengths. The standing level is otherwise relative to the clip, and a
-        lifter who stays bent over the bar for a whole clip (hips at 0.5-0.7)
-        has shifts of the hands as deep as reps below it. 0.78: standing hips
-        read 0.88-1.02 on the real deadlift clips (0.88-0.92 from behind at 45
-        degrees), a lifter set at the bar 0.4-0.75. Applied when the hands are
-        segmented (``aux_signal``, the clip pipeline's deadlifts), where the
-        primary signal is the hips. Not applied to squats: an edited squat
-        clip whose shots differ in zoom reads its tops at 0.65 against the leg
-        length of the whole clip.
     pull_open_frac
         A deadlift clip that opens on a pull already more than this fraction
         of the way from the floor to lockout shows a partial pull, not a rep
@@ -257,14 +251,13 @@ class RepParams(Calibrated):
     min_hold_ms: float
     min_dip_norm: float
     min_aux_valid_frac: float
-    min_top_norm: float
     pull_open_frac: float
     cut_jump_norm: float
     cut_speed_norm_s: float
 
     def __post_init__(self) -> None:
         for name in ("min_rom_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "standing_window_ms", "min_hold_ms",
-                     "min_dip_norm", "dead_stop_ms", "min_top_norm", "cut_jump_norm", "cut_speed_norm_s"):
+                     "min_dip_norm", "dead_stop_ms", "cut_jump_norm", "cut_speed_norm_s"):
             object.__setattr__(self, name, _positive(name, getattr(self, name)))
         object.__setattr__(self, "smooth_ms", _positive("smooth_ms", self.smooth_ms, allow_zero=True))
         for name in ("top_band_frac", "bottom_band_frac", "settle_frac", "min_aux_valid_frac", "pull_open_frac"):
@@ -830,16 +823,10 @@ def segment_reps(
     x = _split_at_edits(t, _fill_short_gaps(t, raw, params.max_gap_ms), params)
     ok = np.isfinite(x)
     runs = [(a, b) for a, b in _runs(ok) if b > a]
-    # the hips' height (the primary signal) on the same runs, for the "a rep ends standing" check
-    hips = np.where(ok, _fill_short_gaps(t, x0, params.max_gap_ms), np.nan)
     extremes = []
     top_heights: list[float] = []
     for a, b in runs:
         x[a : b + 1] = _smooth(t[a : b + 1], x[a : b + 1], params.smooth_ms)
-        if which == "primary":
-            hips[a : b + 1] = x[a : b + 1]
-        else:
-            hips[a : b + 1] = _smooth(t[a : b + 1], hips[a : b + 1], params.smooth_ms)
         troughs, tops = _extremes(x[a : b + 1], params)
         extremes.append((troughs, tops))
         top_heights += _prominent_tops(t[a : b + 1], x[a : b + 1], troughs, tops, params)
@@ -851,7 +838,7 @@ def segment_reps(
     pending_ignored: list[tuple[float, float, str | None]] = []
     covered: list[tuple[float, float]] = []
     for r, (a, b) in enumerate(runs):
-        tr, xr, hr = t[a : b + 1], x[a : b + 1], hips[a : b + 1]
+        tr, xr = t[a : b + 1], x[a : b + 1]
         opens_at_clip = a == 0
         closes_at_clip = b == t.size - 1
         cycles = _cycles(xr, *extremes[r], standing, params)
@@ -879,10 +866,6 @@ def segment_reps(
             if c.opens_low and (lift == "squat" or (c.bottoms[0] == 0 and _opens_mid_pull(xr, floor_ref, standing,
                                                                                            params))):
                 partial.append((*span, "clip start" if opens_at_clip else "gap", r, True, False))
-                covered.append(span)
-                continue
-            if which == "aux" and not _ends_standing(hr, bd, c, params):
-                pending_ignored.append((*span, ""))
                 covered.append(span)
                 continue
             if span[1] - span[0] < params.min_rep_ms:
@@ -925,16 +908,6 @@ def _opens_mid_pull(x: np.ndarray, floor: float, standing: float, p: RepParams) 
     if not (math.isfinite(floor) and standing - floor >= p.min_rom_norm):
         return False
     return float(x[0]) - floor > p.pull_open_frac * (standing - floor)
-
-
-def _ends_standing(hips: np.ndarray, bd: _Bounds, c: _Cycle, p: RepParams) -> bool:
-    """True when the hips reach ``min_top_norm`` between the rep's end and the top that closes it.
-
-    Hips not tracked there (NaN) do not veto the rep.
-    """
-    seg = hips[bd.end : c.top_b + 1]
-    seg = seg[np.isfinite(seg)]
-    return not seg.size or float(np.max(seg)) >= p.min_top_norm
 
 
 def without_reps(seg: RepSegmentation, indices: Iterable[int]) -> RepSegmentation:

@@ -34,17 +34,17 @@ _NO_BAR = ("standing up after letting go of the bar (or bending down without it)
 KNOWN_FAILING: dict[str, tuple[str, tuple[int, ...]]] = {
     "deadlift-set-down-stand-up": (f"0/18 exact: {_NO_BAR}", tuple(range(18))),
     "deadlift-walk-in-walk-off": (f"0/18 exact (the stand-up before the walk-off): {_NO_BAR}", tuple(range(18))),
-    "deadlift-load-plates-first": (f"3/18 exact: {_NO_BAR}", (0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)),
+    "deadlift-load-plates-first": (f"2/18 exact: {_NO_BAR}", (0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17)),
     "none-walking": ("11/18 with 0 reps: walking toward or away from the camera changes the lifter's size, and the "
                      "height signals keep one leg length for the whole clip", (0, 2, 3, 4, 10, 11, 12)),
     "squat-camera-pan-zoom-shake": ("15/18 exact: a zoom changes the standing height against the clip's one leg "
                                     "length, so a rep's top or bottom is misjudged", (7, 11, 15)),
-    "deadlift-camera-pan-zoom-shake": ("16/18 exact: a zoom, as for squats", (8, 14)),
     "squat-walk-in-walk-off": ("17/18 exact: the walk changes the lifter's size, as for none-walking", (11,)),
     "deadlift-romanian-top-start": ("16/18 exact: the generator's RDL takes the bar only to the knee (0.2 leg "
                                     "lengths); seen at 45 degrees with noise it is missed", (10, 16)),
-    "deadlift-bent-over-no-pull": ("16/18 with 0 reps: a lifter at the bar whose hips shift up to 0.78 leg lengths "
-                                   "reads as locked out", (14, 15)),
+    "deadlift-bent-over-no-pull": ("15/18 with 0 reps: a lifter who never stands up gives no standing level or "
+                                   "leg length to measure against (bent knees shorten the leg in the picture), so "
+                                   "a shift of the hands by 0.15 leg lengths reads as a pull", (8, 14, 15)),
 }
 #: The same for lift recognition then counting (the lift is recognised right on all of them).
 KNOWN_FAILING_AUTO: dict[str, tuple[str, tuple[int, ...]]] = {
@@ -127,7 +127,8 @@ def test_suite_size_and_ids() -> None:
     assert len(FAMILIES) * SEEDS_PER_FAMILY == len(cases)
 
 
-@pytest.mark.xfail(strict=True, reason="measured 508/576 = 88.2% exact (target 98%); 7 walking and 2 bent-over "
+@pytest.mark.xfail(strict=True, reason="measured 508/576 = 88.2% exact (target 98%; 506/522 = 96.9% without the "
+                                       "3 families that need the image's bar check); 7 walking and 3 bent-over "
                                        "sequences get a rep; see KNOWN_FAILING")
 def test_aggregate_exact_rate() -> None:
     tab = family_table()
