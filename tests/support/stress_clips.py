@@ -97,7 +97,7 @@ def _curve(body: Body, kind: str, knob: float) -> np.ndarray:
 
     ``squat_fwd`` / ``squat_bar``: bodyweight (arms forward) or back squat down to ``knob`` times the
     full depth (knee bend 128 deg). ``pull``: the deadlift pull of the kinematic model, lockout (q=0)
-    to the bar on the floor (q=1). ``rdl``: a hinge with soft knees, bar in hand, to a trunk lean of
+    to the bar on the floor (q=1). ``rdl``: a hinge with soft knees (32 deg), bar in hand, to a trunk lean of
     ``knob`` deg. ``bend``: a hinge without a bar, arms hanging, trunk to ``knob`` deg.
     """
     if kind == "pull":
@@ -127,7 +127,7 @@ def _curve(body: Body, kind: str, knob: float) -> np.ndarray:
                          stance_half_m=0.24, toe_out_deg=20.0, arms="forward" if kind == "squat_fwd" else "back_bar",
                          grip_half_m=0.42)
         elif kind == "rdl":
-            c = Controls(knee_flex_deg=20.0 * q, shank_deg=4.0 * q, trunk_deg=knob * q, stance_half_m=0.16,
+            c = Controls(knee_flex_deg=32.0 * q, shank_deg=8.0 * q, trunk_deg=knob * q, stance_half_m=0.16,
                          toe_out_deg=8.0, arms="bar_hands", grip_half_m=0.25)
         elif kind == "bend":
             c = Controls(knee_flex_deg=45.0 * q, shank_deg=15.0 * q, trunk_deg=knob * q, stance_half_m=0.18,
@@ -790,9 +790,10 @@ def fam_dl_slow_eccentric(rng):
 
 
 def fam_dl_romanian(rng):
-    """Top-start pulls: standing with the bar, hinge to mid-shin and back, n times (a cycle like a squat's)."""
+    """Top-start pulls: standing with the bar, hinge (knees soft) until the bar is below the knees or at mid-shin
+    (the hands 0.4-0.55 leg lengths lower), back up, n times (a cycle like a squat's)."""
     body = make_body(rng)
-    sc = Script(body).use("rdl", float(rng.choice([65.0, 75.0, 85.0])))
+    sc = Script(body).use("rdl", float(rng.choice([85.0, 90.0, 95.0])))
     sc.hold(_tempo(rng, 0.6, 2.0))
     _squat_set(sc, rng, int(rng.integers(1, 7)), down=(0.8, 2.5), bottom=(0.0, 0.4), up=(0.7, 1.6),
                rest=(0.1, 1.0))
