@@ -80,7 +80,8 @@ def _params():
 def test_exact_count(family: str, seed: int) -> None:
     c = _case(family, seed)
     got = _count(family, seed)
-    assert got == c.reps, (f"{c.case_id} ({c.lift}, {c.seq.n_frames} frames): counted {got}, truth {c.reps} (reps at {c.rep_spans_ms} ms, "
+    assert got == c.reps, (f"{c.case_id} ({c.lift}, {c.seq.n_frames} frames): counted {got}, truth {c.reps} "
+                           f"(reps at {c.rep_spans_ms} ms, "
                            f"partial at {c.partial_spans_ms} ms)")
 
 
@@ -101,7 +102,8 @@ def test_exact_count_with_lift_recognition(family: str, seed: int) -> None:
     c = _case(family, seed)
     seq = clean(c.seq)
     hip_h, wrist_h = rep_height_signals(c.seq)
-    guess = recognize_lift_by_reps(seq, compute_frame_metrics(seq, classify_view(seq)), _movement_cycles(c.seq.t_ms, hip_h))
+    metrics = compute_frame_metrics(seq, classify_view(seq))
+    guess = recognize_lift_by_reps(seq, metrics, _movement_cycles(c.seq.t_ms, hip_h))
     assert guess.lift == c.lift, f"{c.case_id}: recognised a {guess.lift} ({guess.reason})"
     assert segment_signals(c.seq.t_ms, hip_h, wrist_h, guess.lift).count == c.reps
 
