@@ -224,7 +224,7 @@ def analyze_sequence(
     if seq.detection_rate < 0.8:
         warnings.append(f"the lifter was tracked in only {seq.detection_rate:.0%} of frames")
 
-    seg = segment_reps(raw.t_ms, hip_h, chosen, aux_signal=wrist_h if chosen == "deadlift" else None)
+    seg = segment_signals(raw.t_ms, hip_h, wrist_h, chosen)
     if not_reps and chosen == "deadlift":
         seg = without_reps(seg, [r.index for r in seg.reps
                                  if any(abs(r.bottom_ms - b) <= 1.0 and abs(r.end_ms - e) <= 1.0 for b, e in not_reps)])
@@ -259,6 +259,21 @@ def analyze_sequence(
                **dict(extra or {})},
     )
     return Analysis(raw, seq, view, metrics, chosen, guess, seg, result, report, spine)
+
+
+def segment_sequence(raw: PoseSequence, lift: str) -> RepSegmentation:
+    """The rep segmentation of a clip's pose sequence as ``lift`` (what :func:`analyze_sequence` counts).
+
+    From the *uncleaned* landmarks (see :func:`formcheck.metrics.rep_height_signals` for why): the
+    hip height, and for deadlifts the hands' height too.
+    """
+    hip_h, wrist_h = rep_height_signals(raw)
+    return segment_signals(raw.t_ms, hip_h, wrist_h, lift)
+
+
+def segment_signals(t_ms: np.ndarray, hip_h: np.ndarray, wrist_h: np.ndarray, lift: str) -> RepSegmentation:
+    """Reps of ``lift`` from :func:`formcheck.metrics.rep_height_signals` (the hands only for deadlifts)."""
+    return segment_reps(t_ms, hip_h, lift, aux_signal=wrist_h if lift == "deadlift" else None)
 
 
 def _movement_cycles(t_ms: np.ndarray, hip_h: np.ndarray) -> list[np.ndarray]:
