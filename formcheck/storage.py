@@ -34,6 +34,10 @@ API (the app and the live page use only this)
     store.delete_session(session_id) -> None      (its rows, reviews and every file, for good)
     store.athlete_history(athlete) -> list[HistoryPoint]
     store.review_counts(session_ids) -> {session id: {"pending": n, "confirmed": n, "dismissed": n}}
+    store.review_records(session_id) -> list[dict]   (every flag's decision, severities and comments)
+    store.coach_reviewed_at(session) -> datetime | None   (the coach's latest action on it, None if none)
+    store.reviewed_report(session_id, fmt="html" | "md") -> str | None
+        (the report re-rendered with the review, :mod:`formcheck.reviewed`; None before any review action)
     store.export_labels(*, athlete=None, lift=None, reviewed_only=True) -> list[dict]
     store.export_flags_csv(*, athlete=None, lift=None, reviewed_only=True) -> str
     store.rep_clip_path(session, rep) -> Path   (where a rep's slow-motion clip is kept)
@@ -1027,6 +1031,42 @@ class Store:
             for sid, status, n in conn.execute(q):
                 out[sid][status] = int(n)
         return out
+
+    def review_records(self, session_id: str) -> list[dict[str, Any]]:
+        """Every flag of the session (the tool's and the coach's) with its decision, both severities and its
+        comments, as plain dicts (the ``review`` entries of :meth:`export_labels`)."""
+        return [_review_entry(f) for f in self.flags_for_session(session_id)]
+
+    def coach_reviewed_at(self, session: SessionRecord) -> datetime | None:
+        """When the coach last acted on the session (a decision, a severity, a comment, an added fault, or
+        marking it reviewed); None when nothing was done yet."""
+        fl = self.flags_for_session(session.id)
+        if session.reviewed_at is None and not any(_touched(f) for f in fl):
+            return None
+        stamps = [session.reviewed_at] if session.reviewed_at else []
+        stamps += [f.reviewed_at for f in fl if f.reviewed_at is not None]
+        stamps += [c.created_at for f in fl for c in f.comments]
+        return max(stamps) if stamps else None
+
+    def reviewed_report(self, session_id: str, fmt: str = "html") -> str | None:
+        """The session's report re-rendered with the coach's decisions and comments (``fmt`` "html", with
+        the angle plot and worst frames embedded, or "md"); None before the coach did anything to it."""
+        from formcheck.reviewed import render_reviewed_html, render_reviewed_markdown
+
+        _check(fmt in ("html", "md"), "fmt 'html' or 'md'", fmt)
+        session = self.get_session(session_id)
+        if session is None:
+            raise StoreError(f"no session {session_id!r}")
+        when = self.coach_reviewed_at(session)
+        if when is None:
+            return None
+        records = self.review_records(session_id)
+        day = when.date().isoformat()
+        if fmt == "md":
+            return render_reviewed_markdown(session.report, records, reviewed_on=day)
+        images = {("angles" if k == "plot" else k): p for k, p in session.files.items()
+                  if k == "plot" or k.startswith("worst_")}
+        return render_reviewed_html(session.report, records, reviewed_on=day, images=images)
 
     def _export_sessions(self, athlete: str | None, lift: str | None, reviewed_only: bool
                          ) -> list[tuple[SessionRecord, list[FlagRecord]]]:

@@ -651,3 +651,25 @@ def test_reloaded_tab_follows_its_running_job(data_dir: Path, tmp_path: Path) ->
     at.run()
     assert not at.exception
     assert "reloaded.mp4" in [unescaped_md(x.value) for x in at.subheader]
+
+
+# --------------------------------------------------------------------------- the reviewed report
+
+
+def test_session_view_shows_the_coach_review_and_its_report(data_dir: Path) -> None:
+    store = Store(data_dir)
+    s = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")]), athlete="Ann", source_name="a.mp4")
+    at = app("history")
+    assert not at.exception
+    assert not any("Reviewed by the coach" in t for t in texts(at)), "nothing reviewed yet"
+    assert not any(b.label.startswith("Reviewed report") for b in at.download_button)
+    f = store.flags_for_session(s.id)[0]
+    store.set_review(f.id, status="dismissed")
+    store.add_comment(f.id, f"not rounded {EVIL}")
+    at = app("history")
+    assert not at.exception
+    day = store.coach_reviewed_at(store.get_session(s.id)).date().isoformat()
+    assert any(f"Reviewed by the coach on {day}" in t for t in texts(at))
+    assert {"Reviewed report (HTML)", "Reviewed report (Markdown)"} <= {b.label for b in at.download_button}
+    page = store.reviewed_report(s.id, "html")
+    assert "<del class=dismissed>rounded_back</del>" in page and "<img src=x" not in page

@@ -296,6 +296,21 @@ def _downloads(session: SessionRecord, key: str) -> None:
                                    key=f"{key}-dl-{name}", icon=":material/download:", on_click="ignore")
 
 
+def _reviewed_downloads(store: Store, session: SessionRecord, key: str) -> None:
+    """The report re-rendered with the coach's decisions and comments (made when asked for)."""
+    stem = download_stem(session.source_name)
+    st.caption("After the coach's review: confirmed, dismissed and added faults, changed severities and comments.")
+    c1, c2, _ = st.columns([1, 1, 2])
+    with c1:
+        st.download_button("Reviewed report (HTML)", data=lambda: store.reviewed_report(session.id, "html") or "",
+                           file_name=f"{stem}.reviewed.html", mime="text/html", key=f"{key}-dl-reviewed-html",
+                           icon=":material/download:", on_click="ignore")
+    with c2:
+        st.download_button("Reviewed report (Markdown)", data=lambda: store.reviewed_report(session.id, "md") or "",
+                           file_name=f"{stem}.reviewed.md", mime="text/markdown", key=f"{key}-dl-reviewed-md",
+                           icon=":material/download:", on_click="ignore")
+
+
 DELETED_NOTICE = "fc_deleted_notice"
 
 
@@ -351,6 +366,10 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
     _cards(report, counts)
     st.caption(f"Review: {review_summary(counts)}"
                + (f" · session reviewed {fmt_time(session.reviewed_at)}" if session.reviewed_at else ""))
+    coach_at = store.coach_reviewed_at(session)
+    if coach_at is not None:
+        st.info(f"Reviewed by the coach on {coach_at:%Y-%m-%d}: the flags below show the coach's decisions and "
+                "comments; the reviewed report is under Downloads.", icon=":material/verified:")
 
     frames = session_frames(session)
     video = session.file("video")
@@ -394,3 +413,5 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
     _flagged_reps(store, session, key)
     guidance_panel(report)
     _downloads(session, key)
+    if coach_at is not None:
+        _reviewed_downloads(store, session, key)
