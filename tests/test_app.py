@@ -673,3 +673,49 @@ def test_session_view_shows_the_coach_review_and_its_report(data_dir: Path) -> N
     assert {"Reviewed report (HTML)", "Reviewed report (Markdown)"} <= {b.label for b in at.download_button}
     page = store.reviewed_report(s.id, "html")
     assert "<del class=dismissed>rounded_back</del>" in page and "<img src=x" not in page
+
+
+# --------------------------------------------------------------------------- comments on the timeline
+
+
+def test_review_comment_pinned_to_a_time(data_dir: Path) -> None:
+    store = Store(data_dir)
+    s = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")]), athlete="Ann", source_name="a.mp4")
+    fid = store.flags_for_session(s.id)[0].id  # rep 1 spans 1.00-3.50 s
+    at = app("review")
+    at.text_input(key=f"comment-{fid}").set_value("general note").run()
+    at.number_input(key=f"comment-{fid}-t").set_value(2.2).run()
+    at.text_input(key=f"comment-{fid}").set_value(f"knees in here {EVIL}").run()
+    assert not at.exception
+    assert [(c.text, c.t_ms) for c in store.get_flag(fid).comments] == [
+        (f"knees in here {EVIL}", 2200.0), ("general note", None)]
+    assert at.number_input(key=f"comment-{fid}-t").value is None, "the time is cleared for the next comment"
+    shown = texts(app("review"))
+    assert any("at 2.20 s:" in t and "knees in here" in t for t in shown)
+    assert not any(raw in unescaped(t) for t in shown for raw in EVIL_RAW)
+
+
+def test_session_view_pins_a_comment_to_the_stepped_frame(analysed_copy: Path) -> None:
+    store = Store(analysed_copy)
+    (s,) = store.list_sessions()
+    at = app("history")
+    assert not at.exception
+    assert not at.get("video")[0].proto.subtitles, "no captions before any timed comment"
+    slider = at.slider[0]
+    slider.set_value(slider.max).run()
+    save = next(b for b in at.button if b.key and b.key.endswith("-tc-save"))
+    ckey = save.key.removesuffix("-save")
+    t_label = float(re.search(r"at ([0-9.]+) s", save.label).group(1))
+    at.text_input(key=f"{ckey}-text").set_value(f"lost the brace {EVIL}")
+    save.click().run()
+    assert not at.exception
+    timed = [(f, c) for f in store.flags_for_session(s.id) for c in f.comments if c.t_ms is not None]
+    assert len(timed) == 1 and timed[0][1].text == f"lost the brace {EVIL}"
+    assert abs(timed[0][1].t_ms / 1000 - t_label) < 0.006
+    rep = s.rep(timed[0][0].rep)
+    assert rep["start_ms"] <= timed[0][1].t_ms <= rep["end_ms"]
+    shown = texts(at)
+    assert any("💬 at" in t and "lost the brace" in t for t in shown), "shown with the frame it is pinned to"
+    assert not any(raw in unescaped(t) for t in shown for raw in EVIL_RAW)
+    fresh = app("history")
+    assert fresh.get("video")[0].proto.subtitles, "the annotated video carries the comment as a caption track"

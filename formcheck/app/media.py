@@ -65,3 +65,33 @@ def frame_at(video: str | Path, t_ms: float, *, max_side: int | None = 720) -> n
     for f in iter_frames(video, max_side=max_side, start_ms=max(0.0, t_ms - 400.0), end_ms=t_ms + 0.5):
         found = f.rgb
     return found
+
+
+def caption_frame(rgb: np.ndarray, lines: list[str]) -> np.ndarray:
+    """``rgb`` with ``lines`` written on a dark band along its bottom edge (a copy; unchanged without lines)."""
+    if not lines:
+        return rgb
+    from PIL import Image, ImageDraw, ImageFont
+
+    img = Image.fromarray(np.ascontiguousarray(rgb[..., :3]).astype(np.uint8))
+    w, h = img.size
+    size = max(12, round(min(w, h) / 24))
+    font = ImageFont.load_default(size=size)
+    draw = ImageDraw.Draw(img, "RGBA")
+    wrapped: list[str] = []
+    for line in lines:
+        words, cur = " ".join(line.split()).split(" "), ""
+        for word in words:
+            trial = f"{cur} {word}".strip()
+            if cur and draw.textlength(trial, font=font) > w - 2 * size:
+                wrapped.append(cur)
+                cur = word
+            else:
+                cur = trial
+        wrapped.append(cur)
+    wrapped = wrapped[-6:]  # at most six lines, the band must not hide the lifter
+    band = (len(wrapped) * 1.3 + 0.8) * size
+    draw.rectangle([0, h - band, w, h], fill=(0, 0, 0, 170))
+    for i, line in enumerate(wrapped):
+        draw.text((size, h - band + (0.4 + 1.3 * i) * size), line, font=font, fill=(255, 255, 255, 255))
+    return np.asarray(img)

@@ -11,12 +11,13 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from formcheck.app.media import frame_at, make_rep_clip
+from formcheck.app.media import CLIP_PAD_MS, SLOWDOWN, caption_frame, frame_at, make_rep_clip
 from formcheck.app.ui import athlete_label, fault_title, fmt_time, md
 from formcheck.measures import chart_label, flag_evidence, flag_sentence, measure_book, phases_text, tempo_text
 from formcheck.report import upgrade_report
 from formcheck.reps import DEADLIFT_PHASES, SQUAT_PHASES
-from formcheck.storage import SessionRecord, Store, StoreError
+from formcheck.storage import CommentRecord, FlagRecord, SessionRecord, Store, StoreError
+from formcheck.timeline import comments_near, webvtt
 from formcheck.video import VideoError
 
 REVIEW_WORDS = {"pending": "to review", "confirmed": ":green[confirmed]", "dismissed": ":gray[~~dismissed~~]"}
@@ -76,6 +77,38 @@ def session_frames(session: SessionRecord) -> pd.DataFrame | None:
 @st.cache_data(show_spinner=False, max_entries=64)
 def _frame_image(video: str, mtime_ns: int, t_ms: float) -> Any:
     return frame_at(video, t_ms)
+
+
+def comment_caption(c: CommentRecord) -> str:
+    """"💬 at 2.10 s: text · date" (user text escaped; the time only for a comment pinned to one)."""
+    at = f"at {c.t_ms / 1000:.2f} s: " if c.t_ms is not None else ""
+    return f"💬 {at}{md(c.text)} · {fmt_time(c.created_at)}"
+
+
+def timed_comments(flag_records: Sequence[FlagRecord], rep_no: int | None = None) -> list[tuple[float, str]]:
+    """The comments pinned to a time, of one rep's flags (every rep when ``rep_no`` is None), in time order."""
+    out = [(c.t_ms, c.text) for f in flag_records if rep_no is None or f.rep == rep_no
+           for c in f.comments if c.t_ms is not None]
+    return sorted(out, key=lambda x: x[0])
+
+
+def _captions(vtt: str | None) -> dict[str, bytes] | None:
+    return {"Coach's comments": vtt.encode("utf-8")} if vtt else None
+
+
+def video_captions(flag_records: Sequence[FlagRecord]) -> dict[str, bytes] | None:
+    """Captions for the whole annotated video: each timed comment around its time (None without any)."""
+    return _captions(webvtt(timed_comments(flag_records)))
+
+
+def rep_clip_captions(session: SessionRecord, rep_no: int, flag_records: Sequence[FlagRecord]) -> dict[str, bytes] | None:
+    """Captions for a rep's slow-motion clip (its time starts at the rep's start less the pad, runs slower)."""
+    rep = session.rep(rep_no)
+    if rep is None:
+        return None
+    start = max(0.0, float(rep["start_ms"]) - CLIP_PAD_MS)
+    return _captions(webvtt(timed_comments(flag_records, rep_no), clip_start_ms=start, slowdown=SLOWDOWN,
+                            clip_end_ms=float(rep["end_ms"]) + CLIP_PAD_MS))
 
 
 # --------------------------------------------------------------------------- tables and charts
@@ -192,36 +225,81 @@ def rep_clip(store: Store, session: SessionRecord, rep_no: int) -> Path | None:
 
 
 def frame_stepper(session: SessionRecord, frames: pd.DataFrame | None, rep_no: int, start_t_ms: float | None,
-                  key: str) -> None:
-    """A slider over the rep's frames showing the annotated frame and its angles."""
+                  key: str, comments: Sequence[tuple[float, str]] = ()) -> float | None:
+    """A slider over the rep's frames showing the annotated frame and its angles, with the timed comments
+    near the frame written on it; returns the time (ms) of the frame shown (None without a stepper)."""
     video = session.file("video")
     if video is None or frames is None:
-        return
+        return None
     in_rep = frames[frames["rep"] == rep_no].reset_index(drop=True)
     if len(in_rep) < 2:
-        return
+        return None
     default = 0
     if start_t_ms is not None:
         default = int((in_rep["t_ms"] - start_t_ms).abs().idxmin())
     i = st.slider("Step through the rep, frame by frame", 0, len(in_rep) - 1, default, key=key,
                   help="Drag, or click the handle and use the arrow keys")
     row = in_rep.iloc[i]
-    img = _frame_image(str(video), video.stat().st_mtime_ns, float(row["t_ms"]))
+    t_ms = float(row["t_ms"])
+    img = _frame_image(str(video), video.stat().st_mtime_ns, t_ms)
     angles = " · ".join(f"{label} {row[c]:.0f}°" for c, label in ANGLES.items() if c in row and pd.notna(row[c]))
+    near = comments_near(comments, t_ms)
     if img is not None:
+        img = caption_frame(img, [f"at {t / 1000:.2f} s: {text}" for t, text in near])
         st.image(img, caption=f"frame {int(row['frame'])} at {row['t_s']:.2f} s · {angles}", width="stretch")
+    for t, text in near:
+        st.caption(f"💬 at {t / 1000:.2f} s: {md(text)}")
+    return t_ms
+
+
+def _comment_here(store: Store, key: str, t_ms: float) -> None:
+    text = str(st.session_state.get(f"{key}-text") or "").strip()
+    flag_id = st.session_state.get(f"{key}-flag")
+    if not text or flag_id is None:
+        return
+    try:
+        store.add_comment(int(flag_id), text, t_ms=t_ms)
+        st.session_state[f"{key}-text"] = ""
+        st.session_state[f"{key}-said"] = f"Comment saved at {t_ms / 1000:.2f} s."
+    except StoreError as exc:
+        st.session_state[f"{key}-said"] = f"That did not work: {exc}."
 
 
 @st.fragment
 def rep_tools(store: Store, session: SessionRecord, rep_no: int, start_t_ms: float | None, key: str) -> None:
-    """The slow-motion loop and the frame stepper of one rep (a fragment: using them reruns only this)."""
+    """The slow-motion loop and the frame stepper of one rep, the rep's timeline comments shown on both, and a
+    comment pinned to the frame shown (a fragment: using them reruns only this)."""
+    here = [f for f in store.flags_for_session(session.id) if f.rep == rep_no]
     if st.toggle(f"Loop rep {rep_no} in slow motion (¼ speed)", key=f"{key}-loop"):
         clip = rep_clip(store, session, rep_no)
         if clip is not None:
-            st.video(str(clip), loop=True, autoplay=True, muted=True)
+            st.video(str(clip), loop=True, autoplay=True, muted=True,
+                     subtitles=rep_clip_captions(session, rep_no, here))
         else:
             st.info("There is no video of this session to cut the rep from.")
-    frame_stepper(session, session_frames(session), rep_no, start_t_ms, key=f"{key}-step")
+    timed = timed_comments(here, rep_no)
+    t_ms = frame_stepper(session, session_frames(session), rep_no, start_t_ms, key=f"{key}-step", comments=timed)
+    if t_ms is None or not here:
+        return
+    ckey = f"{key}-tc"
+    with st.expander(f"Comment at this frame ({t_ms / 1000:.2f} s)"
+                     + (f" · {len(timed)} on this rep's timeline" if timed else "")):
+        for f in here:
+            for c in f.comments:
+                if c.t_ms is not None:
+                    st.caption(f"{fault_title(f.code)}: {comment_caption(c)}")
+        names = {f.id: f"{fault_title(f.code)} ({f.review_status})" for f in here}
+        if len(here) > 1:
+            st.selectbox("On the flag", list(names), format_func=names.__getitem__, key=f"{ckey}-flag")
+        else:
+            st.session_state[f"{ckey}-flag"] = here[0].id
+        st.text_input("Comment", key=f"{ckey}-text", max_chars=500,
+                      placeholder="What happens at this frame? Shown on the video around this time.")
+        st.button(f"Pin the comment at {t_ms / 1000:.2f} s", key=f"{ckey}-save", icon=":material/push_pin:",
+                  on_click=_comment_here, args=(store, ckey, t_ms))
+        said = st.session_state.pop(f"{ckey}-said", None)
+        if said:
+            st.caption(md(said))
 
 
 def _flagged_reps(store: Store, session: SessionRecord, key: str) -> None:
@@ -376,7 +454,7 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
     left, right = st.columns([3, 2])
     with left:
         if video is not None:
-            st.video(str(video))
+            st.video(str(video), subtitles=video_captions(reviewed))
             st.caption("Annotated video: the tracked skeleton, the measured angles and the flags as they happen.")
         else:
             st.info("No annotated video was kept for this session.")
@@ -389,7 +467,7 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
             st.markdown(f"- Rep {f.rep} · **{fault_title(f.code)}** · "
                         f"{evidence(f.measured, f.limit, f.units, f.measure)} · {sev} · {REVIEW_WORDS[f.review_status]}")
             for c in f.comments:
-                st.caption(f"💬 {md(c.text)} · {fmt_time(c.created_at)}")
+                st.caption(comment_caption(c))
         na = report.get("not_assessable", {})
         if na:
             st.caption("Not assessable here: " + "; ".join(f"{fault_title(c)} ({why})" for c, why in na.items()))
