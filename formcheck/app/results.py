@@ -11,6 +11,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from formcheck.app.compare import compare_toggle
 from formcheck.app.media import CLIP_PAD_MS, SLOWDOWN, caption_frame, frame_at, make_rep_clip
 from formcheck.app.ui import athlete_label, fault_title, fmt_time, md
 from formcheck.measures import chart_label, flag_evidence, flag_sentence, measure_book, phases_text, tempo_text
@@ -328,6 +329,7 @@ def _flagged_reps(store: Store, session: SessionRecord, key: str) -> None:
                         st.image(str(img), caption=f"{fault_title(f['code'])}: the worst moment", width="stretch")
             with right:
                 rep_tools(store, session, rep_no, fl[0].get("t_ms"), key=f"{key}-{rep_no}")
+            compare_toggle(store, session, rep_no, key=f"{key}-{rep_no}")
 
 
 def guidance_panel(report: Mapping[str, Any]) -> None:

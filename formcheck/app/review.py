@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
+from formcheck.app.compare import compare_toggle
 from formcheck.app.results import comment_caption, evidence, flag_text, rep_clip, rep_clip_captions
 from formcheck.app.ui import athlete_label, fault_title, fmt_time, get_store, md
 from formcheck.faults import FAULT_CODES
@@ -169,6 +170,7 @@ def rep_card(store: Store, session: SessionRecord, rep_no: int, queued: list[Fla
             for f in queued:
                 _flag_block(store, f, session.rep(rep_no))
         _missed_fault_form(store, session, rep_no)
+        compare_toggle(store, session, rep_no, key=key)
 
 
 def _missed_fault_form(store: Store, session: SessionRecord, rep_no: int) -> None:
