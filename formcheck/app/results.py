@@ -15,7 +15,7 @@ from formcheck.app.compare import compare_toggle
 from formcheck.app.media import CLIP_PAD_MS, SLOWDOWN, caption_frame, frame_at, make_rep_clip
 from formcheck.app.ui import athlete_label, fault_title, fmt_time, md
 from formcheck.measures import chart_label, flag_evidence, flag_sentence, measure_book, phases_text, tempo_text
-from formcheck.report import upgrade_report
+from formcheck.report import UNSEEN_LABEL, min_quality_for, unseen_spans, upgrade_report
 from formcheck.reps import DEADLIFT_PHASES, SQUAT_PHASES
 from formcheck.storage import CommentRecord, FlagRecord, SessionRecord, Store, StoreError
 from formcheck.timeline import comments_near, webvtt
@@ -24,6 +24,7 @@ from formcheck.video import VideoError
 REVIEW_WORDS = {"pending": "to review", "confirmed": ":green[confirmed]", "dismissed": ":gray[~~dismissed~~]"}
 ANGLES = {"trunk_deg": "Trunk lean", "hip_deg": "Hip angle", "knee_deg": "Knee angle"}
 FLAG_RED = "#b42318"
+UNSEEN_GREY = "#9ca3af"
 REP_BLUE = "#2e90fa"
 
 
@@ -136,22 +137,46 @@ def rep_table(report: Mapping[str, Any], frames: pd.DataFrame | None) -> pd.Data
 
 
 def angle_chart(frames: pd.DataFrame, reps: Sequence[Mapping[str, Any]], flags: Sequence[Mapping[str, Any]],
-                height: int = 320) -> alt.LayerChart:
-    """Trunk, hip and knee angles over time; reps shaded and labelled, flags marked (hover for details)."""
+                height: int = 320, min_quality: float | None = None) -> alt.LayerChart:
+    """Trunk, hip and knee angles over time; reps shaded and labelled, flags marked (hover for details).
+
+    With ``min_quality`` and a ``quality`` column, the stretches tracked below it are shaded grey
+    ("not seen clearly") and their angles drawn as grey dashes, not as measurements."""
     cols = [c for c in ANGLES if c in frames]
-    long = frames.melt(id_vars=["t_s", "rep"], value_vars=cols, var_name="signal", value_name="degrees")
+    df = frames.copy()
+    low = (~(df["quality"] >= min_quality)) if min_quality is not None and "quality" in df else pd.Series(False, df.index)
+    near = low | low.shift(-1, fill_value=False) | low.shift(1, fill_value=False)  # joins the dashes to the lines
+    df["_seen_run"] = (low != low.shift(fill_value=False)).cumsum()
+    df["_low"], df["_near"] = low, near
+    df["_unseen_run"] = (near != near.shift(fill_value=False)).cumsum()
+    long = df.melt(id_vars=["t_s", "rep", "_low", "_near", "_seen_run", "_unseen_run"], value_vars=cols,
+                   var_name="signal", value_name="degrees")
     long["angle"] = long["signal"].map(ANGLES)
     long = long.dropna(subset=["degrees"])
     pick = alt.selection_point(fields=["angle"], bind="legend")
     x = alt.X("t_s:Q", title="time (s)")
-    lines = (alt.Chart(long).mark_line(strokeWidth=2)
+    lines = (alt.Chart(long[~long["_low"]].drop(columns=["_low", "_near", "_unseen_run"])).mark_line(strokeWidth=2)
              .encode(x=x, y=alt.Y("degrees:Q", title="degrees"),
                      color=alt.Color("angle:N", title=None, legend=alt.Legend(orient="top")),
+                     detail="_seen_run:N",
                      opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
                      tooltip=[alt.Tooltip("angle:N"), alt.Tooltip("t_s:Q", title="time (s)", format=".2f"),
                               alt.Tooltip("degrees:Q", format=".1f")])
              .add_params(pick))
     layers: list[alt.Chart] = []
+    if bool(low.any()):
+        spans = unseen_spans(df["t_ms"] if "t_ms" in df else df["t_s"] * 1000, df["quality"], min_quality)
+        band = pd.DataFrame([{"start": a / 1000, "end": b / 1000, "what": f"{UNSEEN_LABEL}: the joints behind these "
+                              f"angles were tracked below {min_quality:g} (0 = not seen, 1 = clearly); not a "
+                              "measurement"} for a, b in spans])
+        layers.append(alt.Chart(band).mark_rect(opacity=0.22, color=UNSEEN_GREY).encode(
+            x="start:Q", x2="end:Q", tooltip=[alt.Tooltip("what:N", title=""),
+                                              alt.Tooltip("start:Q", format=".2f"), alt.Tooltip("end:Q", format=".2f")]))
+        dashed = long[long["_near"]].drop(columns=["_low", "_near", "_seen_run"])
+        layers.append(alt.Chart(dashed).mark_line(strokeWidth=1.5, strokeDash=[4, 3], color=UNSEEN_GREY).encode(
+            x="t_s:Q", y="degrees:Q", detail=["angle:N", "_unseen_run:N"],
+            tooltip=[alt.Tooltip("angle:N"), alt.Tooltip("t_s:Q", title="time (s)", format=".2f"),
+                     alt.Tooltip("degrees:Q", title=f"degrees ({UNSEEN_LABEL})", format=".1f")]))
     if reps:
         rep_df = pd.DataFrame([{"rep": f"rep {r['rep']}", "start": r["start_ms"] / 1000, "end": r["end_ms"] / 1000,
                                 "bottom": r["bottom_ms"] / 1000} for r in reps])
@@ -476,9 +501,14 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
 
     if frames is not None and any(c in frames for c in ANGLES):
         st.subheader("Angles over time")
-        st.altair_chart(angle_chart(frames, report.get("reps", []), report.get("flags", [])), width="stretch")
+        min_q = min_quality_for(str(report.get("lift", "")))
+        st.altair_chart(angle_chart(frames, report.get("reps", []), report.get("flags", []), min_quality=min_q),
+                        width="stretch")
+        unseen = "quality" in frames and bool((~(frames["quality"] >= min_q)).any())
         st.caption("Shaded: reps (dotted line: the bottom). Red: flags, hover for the numbers. "
-                   "Click a legend entry to pick one angle; drag to pan, scroll to zoom.")
+                   + (f"Grey band, dashed: {UNSEEN_LABEL} (the pose model could not see those joints well; tracking "
+                      f"below {min_q:g}), so those angles are not measurements. " if unseen else "")
+                   + "Click a legend entry to pick one angle; drag to pan, scroll to zoom.")
     st.subheader("Reps")
     table = rep_table(report, frames)
     if len(table):
