@@ -93,7 +93,7 @@ def _split(report: Mapping[str, Any], reviews: Sequence[Mapping[str, Any]]) -> d
 def _severity_note(rec: Mapping[str, Any]) -> str:
     auto, sev = rec.get("auto_severity"), rec.get("severity")
     if rec.get("origin") == "coach":
-        return f"{sev}, added by the coach"
+        return str(sev or "")
     if auto and sev and auto != sev:
         return f"{sev}, severity changed by the coach from {auto} to {sev}"
     return str(sev or "")
@@ -159,9 +159,9 @@ def render_reviewed_html(report: Mapping[str, Any], reviews: Sequence[Mapping[st
         r, f = i["rec"], i["flag"]
         added = r.get("origin") == "coach"
         status = "added by the coach" if added else STATUS_WORDS.get(str(r.get("review_status")), "")
-        at = _s(f.get("t_ms")) if f else (_ts(r.get("t_s")) or "–")
+        at = "" if added else f", at {_s(f.get('t_ms')) if f else (_ts(r.get('t_s')) or '–')}"
         out.append(f"<h3>Rep {int(r['rep'])}: {e(r['code'])} <span class=coach>({e(status)})</span> <span class=small>"
-                   f"({e(_severity_note(r))}, at {e(at)})</span></h3>")
+                   f"({e(_severity_note(r) + at)})</span></h3>")
         if f.get("message") and not added:
             out.append(f"<p>{e(str(f['message']))}</p>")
         out.append(_comments_html(r))
@@ -237,8 +237,8 @@ def render_reviewed_markdown(report: Mapping[str, Any], reviews: Sequence[Mappin
         r, f = i["rec"], i["flag"]
         added = r.get("origin") == "coach"
         status = "added by the coach" if added else STATUS_WORDS.get(str(r.get("review_status")), "")
-        at = _s(f.get("t_ms")) if f else (_ts(r.get("t_s")) or "–")
-        lines.append(f"- **Rep {int(r['rep'])} – {r['code']}** ({status}; {_severity_note(r)}) at {at}"
+        at = "" if added else f" at {_s(f.get('t_ms')) if f else (_ts(r.get('t_s')) or '–')}"
+        lines.append(f"- **Rep {int(r['rep'])} – {r['code']}** ({status}; {_severity_note(r)}){at}"
                      + (f": {md_escape(f['message'])}" if f.get("message") and not added else ""))
         lines += _comments_md(r)
     if split["standing"]:

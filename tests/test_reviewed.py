@@ -68,6 +68,9 @@ def test_markdown_strikes_dismissed_and_escapes() -> None:
     assert "**Reviewed by the coach on 2026-12-08**" in text
     assert "~~Rep 2 – excessive_forward_lean at 5.20 s~~" in text
     assert "heels_lift (added by the coach)" in text
+    assert "- **Rep 2 – heels_lift** (added by the coach; minor)\n" in text
+    assert "- **Rep 1 – rounded_back** (confirmed by the coach; minor, severity changed by the coach from major to " \
+           "minor) at 2.20 s" in text
     assert "<script>" not in text and md_escape(EVIL) in text
     assert "## When to see a professional" in text and REPORT["guidance"]["disclaimer"] in text
 
