@@ -74,6 +74,8 @@ def compare_panel(store: Store, session: SessionRecord, rep_no: int, key: str) -
     ids = [f"{i.session.id}:{i.rep}" for i in items]
     by_id = dict(zip(ids, items))
     default = ids.index(f"{ref.session.id}:{ref.rep}") if ref is not None else 0
+    if st.session_state.get(f"{key}-with") not in (None, *ids):
+        del st.session_state[f"{key}-with"]  # the rep picked before was deleted
     pick = st.selectbox("Compare with", ids, index=default, format_func=lambda i: _label(by_id[i], ref),
                         key=f"{key}-with", help="By default the athlete's most recent clean rep of this lift "
                         "(no flag, or every flag dismissed); pick any rep of any session")
