@@ -20,7 +20,7 @@ from formcheck.barcheck import BarCheck, check_rise
 from formcheck.guidance import load_guidance
 from formcheck.overlay import write_overlay_video
 from formcheck.pose import PoseResult, extract_pose
-from formcheck.report import plot_angles, render_html, render_markdown, write_frame_csv
+from formcheck.report import min_quality_for, plot_angles, render_html, render_markdown, write_frame_csv
 from formcheck.rules import load_rules
 
 FORMATS = ("json", "md", "html")
@@ -136,7 +136,8 @@ def analyze_video(
                                        analysis.partial_of_frame())
         files["plot"] = plot_angles(out / f"{stem}.angles.png", analysis.t_ms, signals, rep_dicts, flag_dicts,
                                     title=f"{path.name}: {report.lift}, {report.view} view",
-                                    partial_reps=list(report.partial_reps))
+                                    partial_reps=list(report.partial_reps),
+                                    min_quality=min_quality_for(report.lift, (rules_paths or {}).get(report.lift)))
     guidance = load_guidance()
     cues = {code: guidance.cue(code) for code in {f["code"] for f in flag_dicts}}
     report_progress("images", 0.0)

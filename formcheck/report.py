@@ -393,12 +393,51 @@ def write_frame_csv(path: str | Path, t_ms: np.ndarray, signals: Mapping[str, np
 
 
 PLOT_SIGNALS = (("trunk_deg", "trunk lean (°)"), ("hip_deg", "hip angle (°)"), ("knee_deg", "knee angle (°)"))
+#: How the charts name a stretch whose angles rest on joints the pose model could not see well.
+UNSEEN_LABEL = "not seen clearly"
+
+
+def min_quality_for(lift: str, rules_path: str | Path | None = None) -> float:
+    """The tracking quality below which the rules judge nothing (``min_quality`` of the lift's rules; for an
+    unknown lift the lower of the two): below it the charts mark an angle as not seen rather than measured."""
+    from formcheck.rules import load_rules
+
+    if lift in ("squat", "deadlift"):
+        return load_rules(lift, rules_path).min_quality
+    return min(load_rules(x).min_quality for x in ("squat", "deadlift"))
+
+
+def unseen_spans(t_ms: Any, quality: Any, min_quality: float) -> list[tuple[float, float]]:
+    """The stretches ``(from_ms, to_ms)`` of consecutive frames whose tracking quality is below
+    ``min_quality`` (a missing quality counts as not seen); each runs from its first frame's time to the
+    next frame's (the last frame's own time at the clip's end)."""
+    t = np.asarray(t_ms, dtype=float)
+    q = np.asarray(quality, dtype=float)
+    if t.shape != q.shape or t.ndim != 1:
+        raise ValueError(f"quality: expected one value per frame ({t.shape}), got {q.shape}")
+    low = ~(q >= min_quality)
+    spans = []
+    i, n = 0, len(t)
+    while i < n:
+        if not low[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and low[j + 1]:
+            j += 1
+        spans.append((float(t[i]), float(t[j + 1] if j + 1 < n else t[j])))
+        i = j + 1
+    return spans
 
 
 def plot_angles(path: str | Path, t_ms: np.ndarray, signals: Mapping[str, np.ndarray],
                 reps: Sequence[Mapping[str, Any]], flags: Sequence[Mapping[str, Any]], title: str = "",
-                partial_reps: Sequence[Mapping[str, Any]] = ()) -> Path:
-    """PNG of trunk, hip and knee angles over time, rep spans shaded, partial reps hatched, flags marked."""
+                partial_reps: Sequence[Mapping[str, Any]] = (), min_quality: float | None = None) -> Path:
+    """PNG of trunk, hip and knee angles over time, rep spans shaded, partial reps hatched, flags marked.
+
+    With ``min_quality`` and a ``quality`` signal, the stretches tracked below it (:func:`unseen_spans`)
+    are shaded grey and labelled "not seen clearly", and the angles there are drawn dashed and grey
+    instead of as measurements."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -407,10 +446,25 @@ def plot_angles(path: str | Path, t_ms: np.ndarray, signals: Mapping[str, np.nda
     path = Path(path)
     t_s = np.asarray(t_ms) / 1000.0
     fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
+    quality = signals.get("quality")
+    low = None
+    if min_quality is not None and quality is not None and np.shape(quality) == np.shape(t_s):
+        low = ~(np.asarray(quality, dtype=float) >= min_quality)
     try:
         for name, label in PLOT_SIGNALS:
             if name in signals and signals[name] is not None:
-                ax.plot(t_s, signals[name], label=label, lw=1.6)
+                y = np.asarray(signals[name], dtype=float)
+                if low is None or not low.any():
+                    ax.plot(t_s, y, label=label, lw=1.6)
+                    continue
+                # Seen: solid. Not seen: grey dashes (a frame either side keeps the pieces joined).
+                near_low = low | np.r_[low[1:], False] | np.r_[False, low[:-1]]
+                ax.plot(t_s, np.where(low, np.nan, y), label=label, lw=1.6)
+                ax.plot(t_s, np.where(near_low, y, np.nan), color="#9ca3af", ls="--", lw=1.2)
+        if low is not None and low.any():
+            for n, (a, b) in enumerate(unseen_spans(t_ms, quality, min_quality)):
+                ax.axvspan(a / 1000, b / 1000, color="#9ca3af", alpha=0.22, lw=0,
+                           label=f"{UNSEEN_LABEL} (tracking < {min_quality:g})" if n == 0 else None)
         for rep in reps:
             ax.axvspan(rep["start_ms"] / 1000, rep["end_ms"] / 1000, color="#8ecae6", alpha=0.18)
             ax.text(rep["start_ms"] / 1000, 1.0, f" rep {rep['rep']}", transform=ax.get_xaxis_transform(),
