@@ -104,3 +104,51 @@ def test_frames_near_match_the_per_time_reads_in_one_pass(
 
 def test_frames_near_of_no_times_reads_nothing(clip: Path) -> None:
     assert pipeline._frames_near(clip, [], max_side=128) == []
+
+
+SIZE_CASES = [
+    ("1080p-landscape", (1920, 1080), 720, (1280, 720)),
+    ("1080p-portrait", (1080, 1920), 720, (720, 1280)),
+    ("small-kept", (640, 360), 720, (640, 360)),
+    ("odd-made-even", (641, 361), 720, (640, 360)),
+    ("odd-after-scaling", (1001, 1500), 720, (720, 1078)),
+    ("no-cap", (1920, 1080), None, (1920, 1080)),
+]
+
+
+@pytest.mark.parametrize(("name", "src", "max_lines", "want"), SIZE_CASES, ids=[c[0] for c in SIZE_CASES])
+def test_annotated_video_size_caps_the_short_side_keeps_aspect_and_is_even(
+        name: str, src: tuple[int, int], max_lines: int | None, want: tuple[int, int]) -> None:
+    from formcheck.overlay import output_size
+
+    assert output_size(*src, max_lines) == want
+
+
+def test_1080p_clip_gives_a_720_line_video_written_after_the_reports(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Results first: every report and flag image exists when the video writer starts; the video is 720p."""
+    from formcheck import overlay
+
+    n = 12
+    big = mc.write_clip(tmp_path / "big.mp4", n_frames=n, size=(1920, 1080), fps=FPS)
+    # landmarks in full-size pixels (as with pose max_side=None): the cap, not the pose size, must shrink it
+    seq = make_seq(uniform_t_ms(n, fps=FPS), frame_w=1920, frame_h=1080, height_px=800.0)
+    monkeypatch.setattr(pipeline, "extract_pose",
+                        lambda path, **kw: PoseResult(sequence=seq, masks=None, info=video.probe(path)))
+    out = tmp_path / "out"
+    seen: list[list[str]] = []
+    real_writer = overlay.video.VideoWriter
+
+    def checking_writer(path, fps, size, **kw):  # noqa: ANN001, ANN202
+        seen.append(sorted(p.name for p in out.iterdir()))
+        return real_writer(path, fps, size, **kw)
+
+    monkeypatch.setattr(overlay.video, "VideoWriter", checking_writer)
+    res = pipeline.analyze_video(big, out_dir=out)
+    assert len(seen) == 1
+    assert {"big.report.json", "big.report.md", "big.report.html"} <= set(seen[0])
+    images = [p.name for k, p in res.files.items() if k.startswith("worst_") or k == "plot"]
+    assert set(images) <= set(seen[0])
+    frames = video.read_all(res.files["video"])
+    assert len(frames) == n
+    assert (frames[0].width, frames[0].height) == (1280, 720)
