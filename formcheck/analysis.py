@@ -18,7 +18,7 @@ from formcheck.metrics import FrameMetrics, compute_frame_metrics, rep_height_si
 from formcheck.repmetrics import RepMeasure
 from formcheck.reps import RepSegmentation, segment_reps, without_reps
 from formcheck.report import FormReport, flag_message, guidance_block
-from formcheck.rules import RuleResult, evaluate, load_rules
+from formcheck.rules import RuleResult, RuleSet, evaluate, load_rules
 from formcheck.sequence import PoseSequence
 from formcheck.spine import MaskSource, SpineEstimate, SpineParams, estimate_spine
 from formcheck.views import LiftGuess, ViewInfo, classify_view, recognize_lift
@@ -114,7 +114,7 @@ def analyze_sequence(
     raw: PoseSequence,
     *,
     lift: str = "auto",
-    rules_paths: Mapping[str, str | Path] | None = None,
+    rules_paths: Mapping[str, str | Path | RuleSet] | None = None,
     source: Mapping[str, Any] | None = None,
     model: str = "",
     athlete: str = "",
@@ -128,7 +128,8 @@ def analyze_sequence(
     """Analyse one clip's pose sequence.
 
     ``lift`` is ``"auto"`` (recognised from the movement) or the user's choice,
-    which always wins. ``rules_paths`` may map a lift to a tuned TOML file.
+    which always wins. ``rules_paths`` may map a lift to a tuned TOML file or to its
+    :class:`~formcheck.rules.RuleSet` already read (parsed once at the edge).
     ``masks`` (the lifter's silhouettes, one per frame of ``raw``) turn on the
     silhouette back-rounding estimate (:mod:`formcheck.spine`) on reps seen
     side-on; the rounded-back rules judge it alongside the landmark proxy.

@@ -34,7 +34,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -339,19 +339,20 @@ def models(
 
 
 # --------------------------------------------------------------------------- analyze
-def _rules_paths(rules: list[Path] | None) -> dict[str, Path]:
-    """Map each tuned rules file to its lift (read from the file's ``lift`` key)."""
-    import tomllib
+def _rules_paths(rules: list[Path] | None) -> dict[str, Any]:
+    """Each tuned rules file, read and checked once, by its lift (read from the file's ``lift`` key).
 
-    out: dict[str, Path] = {}
+    The values are :class:`formcheck.rules.RuleSet` objects, handed inward so no clip parses the file again.
+    """
+    from formcheck.rules import read_rules_file
+
+    out: dict[str, Any] = {}
     for p in rules or []:
         try:
-            lift = tomllib.loads(Path(p).read_text(encoding="utf-8")).get("lift")
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise typer.BadParameter(f"{p}: expected a readable rules TOML ({exc})") from exc
-        if lift not in ("squat", "deadlift"):
-            raise typer.BadParameter(f"{p}: expected lift = \"squat\" or \"deadlift\", got {lift!r}")
-        out[lift] = Path(p)
+            rs = read_rules_file(p)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        out[rs.lift] = rs
     return out
 
 

@@ -21,7 +21,7 @@ from formcheck.guidance import load_guidance
 from formcheck.overlay import write_overlay_video
 from formcheck.pose import PoseResult, extract_pose
 from formcheck.report import plot_angles, render_html, render_markdown, write_frame_csv
-from formcheck.rules import load_rules
+from formcheck.rules import RuleSet, load_rules, load_rulesets
 
 FORMATS = ("json", "md", "html")
 ProgressFn = Callable[[str, float], None]
@@ -74,7 +74,7 @@ def analyze_video(
     make_video: bool = True,
     formats: Sequence[str] = FORMATS,
     progress: ProgressFn | None = None,
-    rules_paths: Mapping[str, str | Path] | None = None,
+    rules_paths: Mapping[str, str | Path | RuleSet] | None = None,
     workers: int | None = None,
     keep_masks: bool = True,
 ) -> ClipResult:
@@ -98,6 +98,7 @@ def analyze_video(
     if bad:
         raise ValueError(f"formats: expected some of {', '.join(FORMATS)}, got {bad}")
     t0 = time.perf_counter()
+    rules_paths = load_rulesets(rules_paths)  # each tuned file parsed once per run, then handed inward
     path = Path(path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -206,7 +207,7 @@ def pose_cached(path: str | Path, *, model: str, cache_dir: str | Path | None, w
 
 
 def analyze_for_eval(path: str | Path, *, model: str = "full", cache_dir: str | Path | None = None,
-                     lift: str = "auto", rules_paths: Mapping[str, str | Path] | None = None,
+                     lift: str = "auto", rules_paths: Mapping[str, str | Path | RuleSet] | None = None,
                      masks: bool = False) -> dict[str, Any]:
     """Report dict for one labelled clip (pose from the cache when possible; no files written).
 
@@ -214,6 +215,7 @@ def analyze_for_eval(path: str | Path, *, model: str = "full", cache_dir: str | 
     silhouettes, which turns on the silhouette back-rounding estimate.
     """
     path = Path(path)
+    rules_paths = load_rulesets(rules_paths)  # each tuned file parsed once per clip, then handed inward
     warnings: list[str] = []
     seq, sha, mask_track = pose_cached(path, model=model, cache_dir=cache_dir, warn=warnings.append, masks=masks)
     source = {"file": path.name, "sha256": sha, "duration_ms": round(seq.duration_ms, 1), "n_frames": seq.n_frames}
@@ -262,7 +264,7 @@ def _gray(rgb: np.ndarray) -> np.ndarray:
 
 
 def deadlift_bar_checks(path: str | Path, analysis: Analysis,
-                        rules_paths: Mapping[str, str | Path] | None = None) -> list[tuple[Any, BarCheck]]:
+                        rules_paths: Mapping[str, str | Path | RuleSet] | None = None) -> list[tuple[Any, BarCheck]]:
     """Per counted deadlift rep: ``(Rep, BarCheck)`` from its floor-moment and lockout frames
     (and, from the second rep, the frame where its lowering began).
 
@@ -308,7 +310,7 @@ def _s(ms: float) -> str:
 
 
 def with_bar_check(path: str | Path, analysis: Analysis, rerun: Callable[..., Analysis],
-                   rules_paths: Mapping[str, str | Path] | None = None) -> Analysis:
+                   rules_paths: Mapping[str, str | Path | RuleSet] | None = None) -> Analysis:
     """Drop deadlift rises that left the bar on the floor (the image check of :mod:`formcheck.barcheck`).
 
     ``rerun(not_reps=..., extra_warnings=..., extra=...)`` re-analyses the clip without them (only

@@ -152,3 +152,49 @@ def test_1080p_clip_gives_a_720_line_video_written_after_the_reports(
     frames = video.read_all(res.files["video"])
     assert len(frames) == n
     assert (frames[0].width, frames[0].height) == (1280, 720)
+
+
+def test_one_analyze_run_parses_each_rules_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tuned rules file given on the command line is parsed once per run (the CLI reads it, then the
+    analysis, its bar-check re-run and the bar check use that object); a packaged one at most once."""
+    import importlib.resources
+    import tomllib
+    from types import SimpleNamespace
+
+    from formcheck import cli, rules
+    from support.landmark_sim import simulate_sequence
+
+    tuned = tmp_path / "my_deadlift.toml"
+    tuned.write_text((importlib.resources.files("formcheck") / "config" / "deadlift.toml").read_text("utf-8"),
+                     encoding="utf-8")
+    parsed: list[str] = []
+
+    def counting_loads(text: str, **kw):  # noqa: ANN202
+        data = tomllib.loads(text, **kw)
+        parsed.append(str(data.get("lift")) + (" tuned" if text == tuned.read_text("utf-8") else " packaged"))
+        return data
+
+    monkeypatch.setattr(rules, "tomllib", SimpleNamespace(loads=counting_loads, TOMLDecodeError=tomllib.TOMLDecodeError))
+    rules._load_packaged.cache_clear()  # so a packaged parse in this run is seen
+    seq = simulate_sequence("deadlift", view_deg=90.0, reps=2).seq
+    assert seq.n_frames > 0
+    clip = mc.write_clip(tmp_path / "clip.mp4", n_frames=30, fps=FPS)
+    monkeypatch.setattr(pipeline, "extract_pose",
+                        lambda path, **kw: PoseResult(sequence=seq, masks=None, info=video.probe(path)))
+    bar_checks: list[int] = []
+    real_checks = pipeline.deadlift_bar_checks
+
+    def vetoing_checks(path, analysis, rules_paths=None):  # noqa: ANN001, ANN202
+        out = real_checks(path, analysis, rules_paths)
+        bar_checks.append(len(out))
+        return [(rep, pipeline.BarCheck("bar stayed", 0.0, 0.0, 0.0, 0.0, "test")) for rep, _ in out[:1]] + out[1:]
+
+    monkeypatch.setattr(pipeline, "deadlift_bar_checks", vetoing_checks)
+    given = cli._rules_paths([tuned])
+    res = pipeline.analyze_video(clip, lift="deadlift", out_dir=tmp_path / "out", make_video=False,
+                                 rules_paths=given)
+    assert bar_checks and bar_checks[0] >= 1, "the bar check must have run on a counted rep"
+    assert any("left the bar on the floor" in w for w in res.report.warnings), "the re-run must have happened"
+    assert parsed.count("deadlift tuned") == 1
+    assert parsed.count("deadlift packaged") == 0
+    assert parsed.count("squat packaged") <= 1
