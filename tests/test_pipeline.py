@@ -38,7 +38,7 @@ def test_analyze_video_hashes_the_clip_once_even_when_the_bar_check_reruns(
     monkeypatch.setattr(pipeline, "file_sha256", counting_sha)
     reruns: list[int] = []
 
-    def vetoing_bar_check(path, analysis, rerun, rules_paths=None):  # noqa: ANN001, ANN202
+    def vetoing_bar_check(path, analysis, rerun, rules_paths=None, frames=None):  # noqa: ANN001, ANN202
         reruns.append(1)
         return rerun(not_reps=[], extra_warnings=["a rise at 1.0 s left the bar on the floor: not counted"],
                      extra={"bar_check": []})
@@ -184,8 +184,8 @@ def test_one_analyze_run_parses_each_rules_file_once(tmp_path: Path, monkeypatch
     bar_checks: list[int] = []
     real_checks = pipeline.deadlift_bar_checks
 
-    def vetoing_checks(path, analysis, rules_paths=None):  # noqa: ANN001, ANN202
-        out = real_checks(path, analysis, rules_paths)
+    def vetoing_checks(path, analysis, rules_paths=None, frames=None):  # noqa: ANN001, ANN202
+        out = real_checks(path, analysis, rules_paths, frames=frames)
         bar_checks.append(len(out))
         return [(rep, pipeline.BarCheck("bar stayed", 0.0, 0.0, 0.0, 0.0, "test")) for rep, _ in out[:1]] + out[1:]
 
@@ -198,3 +198,57 @@ def test_one_analyze_run_parses_each_rules_file_once(tmp_path: Path, monkeypatch
     assert parsed.count("deadlift tuned") == 1
     assert parsed.count("deadlift packaged") == 0
     assert parsed.count("squat packaged") <= 1
+
+
+def test_bar_check_and_worst_flag_frames_come_from_one_decoding_pass(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deadlift with flags and bar checks on every rep (and a vetoed rise, so the analysis re-runs)
+    opens the clip once for all those frames; each flag image shows the frame nearest its time."""
+    from support.landmark_sim import MEDIAPIPE_LIKE, simulate_sequence
+    from tools.synth.kinematics import FAULT_PRESETS
+
+    # side view (0 deg), a fault on the second rep: the first rep's rise is vetoed below, the flag stays
+    seq = simulate_sequence("deadlift", 0.0, 3, corruption=MEDIAPIPE_LIKE.with_seed(1),
+                            faults={1: FAULT_PRESETS["hips_rise_early"]}, seed=0).seq
+    n = int(np.searchsorted(seq.t_ms, seq.t_ms[-1])) + 1
+    clip = mc.write_clip(tmp_path / "clip.mp4", n_frames=n, fps=FPS, gop=15)
+    monkeypatch.setattr(pipeline, "extract_pose",
+                        lambda path, **kw: PoseResult(sequence=seq, masks=None, info=video.probe(path)))
+    real_checks = pipeline.deadlift_bar_checks
+    checked: list[int] = []
+
+    def vetoing_checks(path, analysis, rules_paths=None, frames=None):  # noqa: ANN001, ANN202
+        out = real_checks(path, analysis, rules_paths, frames=frames)
+        checked.append(len(out))
+        return [(rep, pipeline.BarCheck("bar stayed", 0.0, 0.0, 0.0, 0.0, "test")) for rep, _ in out[:1]] + out[1:]
+
+    monkeypatch.setattr(pipeline, "deadlift_bar_checks", vetoing_checks)
+    opened: list[dict] = []
+    real_iter = video.iter_frames
+
+    def counting_iter(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+        opened.append(kw)
+        return real_iter(*a, **kw)
+
+    monkeypatch.setattr(pipeline.video, "iter_frames", counting_iter)
+    drawn: dict[float, video.Frame] = {}
+    real_draw = pipeline.draw_flag_frame
+
+    def recording_draw(frame, seq_, flag, *a, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        drawn[flag["t_ms"]] = frame
+        return real_draw(frame, seq_, flag, *a, **kw)
+
+    monkeypatch.setattr(pipeline, "draw_flag_frame", recording_draw)
+    res = pipeline.analyze_video(clip, lift="deadlift", out_dir=tmp_path / "out", make_video=False)
+    assert len(checked) == 1 and checked[0] >= 3, "every rep must have been bar-checked"
+    assert res.report.flags, "the clip must have flags whose frames are drawn"
+    assert len(opened) == 1, opened
+    every = list(real_iter(clip))
+    for f in res.report.flags:
+        png = res.files[f"worst_{f['rep']}_{f['code']}"]
+        assert png.is_file()
+        want = min((fr for fr in every if f["t_ms"] - 500.0 <= fr.t_ms < f["t_ms"] + 200.0),
+                   key=lambda fr: abs(fr.t_ms - f["t_ms"]))
+        got = drawn[f["t_ms"]]
+        assert (got.index, got.t_ms) == (want.index, want.t_ms)
+        assert mc.read_code(np.asarray(got.rgb)) == want.index
