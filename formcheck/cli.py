@@ -262,6 +262,9 @@ def pose(
     ),
     no_video: bool = typer.Option(False, "--no-video", help="Skip the annotated overlay video."),
     masks: bool = typer.Option(False, "--masks", help="Also save the lifter's segmentation silhouette."),
+    every_frame: bool = typer.Option(False, "--every-frame",
+                                     help="Analyse every frame; by default a clip filmed faster than 30 fps is analysed "
+                                          "at about 30 fps (calibration.toml [pose] max_analysis_fps)."),
 ) -> None:
     """Extract the lifter's pose from each clip.
 
@@ -290,7 +293,7 @@ def pose(
         task.stage("pose")
         res = extract_pose(
             clip, model=str(model_file), max_side=max_side or None, workers=workers, keep_masks=masks,
-            progress=task.update, warn=lambda m: warn_line(m),
+            every_frame=every_frame, progress=task.update, warn=lambda m: warn_line(m),
         )
         stats = {**res.stats, "model": label}
         seq = res.sequence.with_(model=label)
@@ -414,6 +417,9 @@ def analyze(
     silhouette: bool = typer.Option(True, "--silhouette/--no-silhouette",
                                     help="Measure the back's curve from the lifter's silhouette on side-on reps, beside "
                                          "the landmark proxy (on by default; about +5-20% pose time; docs/accuracy.md)."),
+    every_frame: bool = typer.Option(False, "--every-frame",
+                                     help="Analyse every frame; by default a clip filmed faster than 30 fps is analysed "
+                                          "at about 30 fps (calibration.toml [pose] max_analysis_fps)."),
 ) -> None:
     """Analyse squat/deadlift clips: reps, faults with evidence, guidance, reports and an annotated video."""
     from formcheck.pipeline import FORMATS, analyze_video
@@ -443,7 +449,7 @@ def analyze(
 
         res = analyze_video(clip, lift=lift, model=str(model_file) if model_path else model_name, out_dir=out,
                             athlete=athlete, make_video=not no_video, formats=formats, progress=progress,
-                            rules_paths=rules_paths, workers=workers, keep_masks=silhouette)
+                            rules_paths=rules_paths, workers=workers, keep_masks=silhouette, every_frame=every_frame)
         print_report_summary(res.report, console)
         main_file = res.files.get("html") or res.files.get("md") or res.files.get("json")
         return f"{clip.name}: {len(res.report.flags)} flag(s) in {res.report.rep_count} rep(s); report: {main_file} ({res.seconds:.1f} s)"

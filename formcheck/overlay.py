@@ -261,6 +261,7 @@ def write_overlay_video(
     annotators: Sequence[Annotator] | None = None,
     max_side: int | None = None,
     max_lines: int | None = MAX_LINES,
+    only_rows: bool | None = None,
     crf: int = 23,
     progress: Callable[[int, int], None] | None = None,
     warn: Callable[[str], None] | None = None,
@@ -285,6 +286,12 @@ def write_overlay_video(
     max_lines
         The short side is then capped at this (:data:`MAX_LINES`; None: no
         cap) and both sides are made even (:func:`output_size`).
+    only_rows
+        Write only the frames that have a pose row (the others are decoded but
+        neither converted nor encoded). None (default) does so when the pose
+        pass analysed fewer frames than the clip has (``seq.meta["frames_skipped"]``,
+        the frame-rate cap of :func:`formcheck.pose.extract_pose`), so the
+        skeleton does not flicker on the frames between.
     crf
         libx264 quality (lower is better and bigger).
     progress
@@ -308,10 +315,13 @@ def write_overlay_video(
     fps = float(min(max(fps, video.FPS_SANE_MIN), video.FPS_SANE_MAX))
     tol_ms = 0.25 * (1000.0 / fps)
     total = seq.n_frames
+    if only_rows is None:
+        only_rows = bool(seq.meta.get("frames_skipped"))
+    want = (lambda t: _row_for(seq.t_ms, t, tol_ms) is not None) if only_rows else None
     writer: video.VideoWriter | None = None
     n = 0
     try:
-        for frame in video.iter_frames(path, max_side=max(size), warn=warn):
+        for frame in video.iter_frames(path, max_side=max(size), warn=warn, want=want):
             if (frame.width, frame.height) == size:
                 rgb = np.array(frame.rgb, copy=True)
             else:

@@ -77,6 +77,7 @@ def analyze_video(
     rules_paths: Mapping[str, str | Path | RuleSet] | None = None,
     workers: int | None = None,
     keep_masks: bool = True,
+    every_frame: bool = False,
 ) -> ClipResult:
     """Analyse one clip and write its report files into ``out_dir``.
 
@@ -92,7 +93,9 @@ def analyze_video(
     rounded-back fault; on the labelled real clips this beats the proxy alone
     (docs/accuracy.md, "Rounded back from the silhouette"). Cost: about +5 to
     +20 % of the pose time (``benchmarks/bench_spine.py``); off, the proxy
-    judges alone.
+    judges alone. ``every_frame`` turns off the pose pass's frame-rate cap
+    (:func:`formcheck.pose.extract_pose`): a 60 fps clip is then analysed at 60 fps.
+    The annotated video is written last, after the reports and images.
     """
     bad = [f for f in formats if f not in FORMATS]
     if bad:
@@ -111,7 +114,7 @@ def analyze_video(
 
     info = video.probe(path)
     report_progress("pose", 0.0)
-    pose = extract_pose(path, model=model, workers=workers, keep_masks=keep_masks, warn=warn,
+    pose = extract_pose(path, model=model, workers=workers, keep_masks=keep_masks, warn=warn, every_frame=every_frame,
                         progress=lambda done, total: report_progress("pose", min(1.0, done / max(total, 1))))
     report_progress("analysis", 0.0)
     source = _source(info, pose, file_sha256(path))  # once: a vetoed bar check re-runs the analysis
@@ -179,14 +182,17 @@ def analyze_video(
 
 # --------------------------------------------------------------------------- evaluation runs
 def pose_cached(path: str | Path, *, model: str, cache_dir: str | Path | None, workers: int | None = None,
-                warn: Callable[[str], None] | None = None, masks: bool = False) -> tuple[Any, str, Any]:
+                warn: Callable[[str], None] | None = None, masks: bool = False,
+                every_frame: bool = True) -> tuple[Any, str, Any]:
     """The clip's pose sequence, from ``cache_dir`` when it was extracted before.
 
     The cache key is the file's sha256 and the model name, so a renamed clip
     hits the cache and an edited one does not. Returns ``(PoseSequence, sha256,
     MaskTrack or None)``; the silhouettes are kept only with ``masks=True``
     (cached beside the pose as ``<key>.masks.npz``; a pose cached without masks
-    is extracted again).
+    is extracted again). Poses are extracted from every frame by default
+    (``every_frame``), like the ones already in the evaluation cache, so a cache
+    never mixes frame rates.
     """
     from formcheck.pose import MaskTrack
     from formcheck.sequence import PoseSequence
@@ -197,7 +203,7 @@ def pose_cached(path: str | Path, *, model: str, cache_dir: str | Path | None, w
     if cached is not None and cached.is_file() and (not masks or cached_masks.is_file()):
         seq = PoseSequence.load(cached)
         return seq, sha, MaskTrack.load(cached_masks) if masks else None
-    res = extract_pose(path, model=model, workers=workers, warn=warn, keep_masks=masks)
+    res = extract_pose(path, model=model, workers=workers, warn=warn, keep_masks=masks, every_frame=every_frame)
     stats = {k: v for k, v in res.stats.items() if isinstance(v, (int, float, str))}
     seq = res.sequence.with_(meta={**res.sequence.meta, "stats": stats})
     if cached is not None:

@@ -72,6 +72,7 @@ from formcheck import __version__
 from formcheck import video
 from formcheck.landmarks import N_LANDMARKS, Landmark
 from formcheck.sequence import PoseSequence
+from formcheck.settings import Calibrated
 
 #: Long side (px) frames are downscaled to before inference, unless asked otherwise.
 DEFAULT_MAX_SIDE = 640
@@ -91,6 +92,55 @@ _IMG_FIELDS = 5  # x_px, y_px, z_px, visibility, presence
 
 ProgressFn = Callable[[int, int], None]
 WarnFn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PoseParams(Calibrated):
+    """The pose pass's frame-rate policy (table ``[pose]`` of ``calibration.toml``).
+
+    Notes
+    -----
+    max_analysis_fps
+        At most this many frames per second of video go through the model
+        (see :func:`analysis_frames`); the others are decoded but not analysed.
+        ``extract_pose(every_frame=True)`` (``--every-frame``) analyses them all.
+    """
+
+    TABLE = "pose"
+    max_analysis_fps: float
+
+    def __post_init__(self) -> None:
+        if not video.FPS_SANE_MIN <= self.max_analysis_fps <= video.FPS_SANE_MAX:
+            raise ValueError(f"max_analysis_fps: expected {video.FPS_SANE_MIN:g}-{video.FPS_SANE_MAX:g}, "
+                             f"got {self.max_analysis_fps}")
+
+
+#: The analysis slots start this share of a slot early, so the frames of common rates (24, 25, 30, 50,
+#: 60, 90, 120 fps and their 1000/1001 kin) never land on a slot boundary: 60 fps frames sit 0.2 slot
+#: (6.7 ms) away from one, so timestamp jitter does not change which frame a slot keeps.
+_SLOT_PHASE = 0.3
+
+
+def analysis_slot(t_ms: float, max_fps: float) -> int:
+    """The ``1000 / max_fps`` ms slot of the clip that a frame at ``t_ms`` falls in (see :func:`analysis_frames`)."""
+    return int(np.floor(t_ms * max_fps / 1000.0 + _SLOT_PHASE))
+
+
+def analysis_frames(t_ms: np.ndarray, max_fps: float | None) -> np.ndarray:
+    """Which of the decoded frames (times ``t_ms``, increasing) go through the model: a bool mask.
+
+    The clip's time is cut into slots of ``1000 / max_fps`` ms (offset by
+    :data:`_SLOT_PHASE`); the first frame of each slot is analysed. So a 60 fps clip is
+    analysed every other frame, a 50 fps one at an average 30 fps, a clip at or
+    below ``max_fps`` whole. The choice depends on timestamps only (never on
+    frame counts), and each frame's on its own and the previous frame's time,
+    so chunks decoded separately choose the same frames. None keeps every frame.
+    """
+    t = np.asarray(t_ms, dtype=float)
+    if max_fps is None or t.size == 0:
+        return np.ones(t.shape, dtype=bool)
+    slots = np.floor(t * max_fps / 1000.0 + _SLOT_PHASE)
+    return np.concatenate([[True], slots[1:] != slots[:-1]])
 
 
 def _verbose() -> bool:
@@ -372,6 +422,7 @@ class _ChunkJob:
     decode_to_ms: float | None
     keep_from_ms: float
     keep_to_ms: float
+    max_fps: float | None = None
 
 
 @dataclass
@@ -389,6 +440,7 @@ class _ChunkOut:
     num_poses: int
     people_seen: int
     scans: int
+    skipped: int = 0
 
 
 def _create_landmarker(model_path: str, num_poses: int, masks: bool, video_mode: bool = True) -> Any:
@@ -549,10 +601,24 @@ def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: War
     crops: list[_MaskCrop | None] = []
     frame_wh: tuple[int, int] | None = None
     warmup = 0
+    skipped = 0
+    prev_slot: list[int | None] = [None]
+
+    def want(t_ms: float) -> bool:
+        # the frame-rate cap (analysis_frames, one frame at a time): a skipped frame is never converted
+        nonlocal skipped
+        if job.max_fps is None:
+            return True
+        slot = analysis_slot(t_ms, job.max_fps)
+        keep = slot != prev_slot[0]
+        prev_slot[0] = slot
+        if not keep and job.keep_from_ms <= t_ms < job.keep_to_ms:
+            skipped += 1
+        return keep
 
     def frames() -> Iterator[Any]:
         for fr in video.iter_frames(job.path, max_side=job.max_side, start_ms=job.decode_from_ms,
-                                    end_ms=job.decode_to_ms, warn=warn):
+                                    end_ms=job.decode_to_ms, warn=warn, want=want):
             if fr.t_ms >= job.keep_to_ms:
                 return
             yield fr.t_ms, np.ascontiguousarray(fr.rgb)
@@ -602,6 +668,7 @@ def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: War
         num_poses=lms.num_poses,
         people_seen=lms.people_seen,
         scans=lms.scans,
+        skipped=skipped,
     )
 
 
@@ -825,8 +892,9 @@ def extract_pose(
     progress: ProgressFn | None = None,
     warn: WarnFn | None = None,
     num_poses: int | None = None,
+    every_frame: bool = False,
 ) -> PoseResult:
-    """Find the lifter in every frame of a clip.
+    """Find the lifter in the frames of a clip (at most ``[pose] max_analysis_fps`` per second).
 
     Parameters
     ----------
@@ -858,6 +926,11 @@ def extract_pose(
         pass per frame (asking MediaPipe for more people than it tracks runs
         its person detector on every frame), a lifter with bystanders is still
         told apart from them. An int fixes it and turns the scan off.
+    every_frame
+        Analyse every decoded frame. By default a clip filmed faster than
+        ``max_analysis_fps`` (``calibration.toml`` ``[pose]``, :class:`PoseParams`)
+        is analysed at about that rate, frames chosen by timestamp
+        (:func:`analysis_frames`); the sequence then has rows for those frames only.
 
     Returns
     -------
@@ -887,13 +960,17 @@ def extract_pose(
     info = video.probe(path)
     n_workers = auto_workers(info.duration_ms) if workers is None else int(workers)
     plan = _plan_chunks(info.duration_ms, n_workers)
+    max_fps = None if every_frame else PoseParams.packaged().max_analysis_fps
     jobs = [
         _ChunkJob(index=i, path=str(path), model_path=str(model_path), max_side=max_side,
                   num_poses=None if num_poses is None else int(num_poses), scan_every_ms=SCAN_EVERY_MS,
-                  keep_masks=keep_masks, decode_from_ms=a, decode_to_ms=b, keep_from_ms=c, keep_to_ms=d)
+                  keep_masks=keep_masks, decode_from_ms=a, decode_to_ms=b, keep_from_ms=c, keep_to_ms=d,
+                  max_fps=max_fps)
         for i, (a, b, c, d) in enumerate(plan)
     ]
     total_est = _frames_estimate(info)
+    if max_fps is not None and info.duration_ms:
+        total_est = min(total_est, int(round(info.duration_ms * max_fps / 1000.0)) + 1)
     done = 0
 
     def on_frames(n: int) -> None:
@@ -928,11 +1005,14 @@ def extract_pose(
         "frame_h": seq.frame_h,
         "chunks": [(j.keep_from_ms, j.keep_to_ms) for j in jobs],
         "warmup_frames": int(sum(o.warmup_frames for o in outs)),
+        "max_analysis_fps": max_fps,
+        "frames_skipped": int(sum(o.skipped for o in outs)),
         "num_poses": max(o.num_poses for o in outs),
         "people_scanned_max": max(o.people_seen for o in outs),
         **track_stats,
     }
-    seq = seq.with_(meta={**seq.meta, "workers": len(jobs), "seconds": round(seconds, 3)})
+    seq = seq.with_(meta={**seq.meta, "workers": len(jobs), "seconds": round(seconds, 3),
+                          "max_analysis_fps": max_fps, "frames_skipped": stats["frames_skipped"]})
     return PoseResult(sequence=seq, masks=masks, info=info, stats=stats)
 
 

@@ -651,3 +651,65 @@ def test_write_overlay_video_matches_rows_by_time(tmp_path):
         knee_drawn = int(f.rgb[lk[1], lk[0]].astype(int).sum()) > 3 * 60
         label_drawn = int(f.rgb[12, 12, 0]) > 80
         assert knee_drawn == (i < n // 2) and label_drawn == (i >= n // 2), i
+
+
+# --------------------------------------------------------------------------- frame-rate cap
+def _times(fps: float, seconds: float, jitter_ms: float = 0.0) -> np.ndarray:
+    n = int(round(fps * seconds))
+    t = np.arange(n) * 1000.0 / fps
+    if jitter_ms:
+        t = t + np.random.default_rng(0).uniform(-jitter_ms, jitter_ms, n)
+        t[0] = 0.0
+    return t
+
+
+CAP_CASES = [
+    # (id, frame times, cap, analysed frames in the first 2 s, largest gap between analysed frames in ms)
+    ("60fps-every-other", _times(60, 2), 30.0, 60, 1000.0 / 30 + 0.01),
+    ("59.94fps-every-other", _times(59.94, 2), 30.0, 60, 1000.0 / 29.97 + 0.01),
+    ("60fps-jittered-2ms", _times(60, 2, jitter_ms=2.0), 30.0, 60, 1000.0 / 30 + 4.01),
+    ("50fps-30-a-second", _times(50, 2), 30.0, 60, 40.01),
+    ("120fps-every-fourth", _times(120, 2), 30.0, 61, 1000.0 / 30 + 0.01),
+    ("30fps-all", _times(30, 2), 30.0, 60, 1000.0 / 30 + 0.01),
+    ("29.97fps-all", _times(29.97, 2), 30.0, 60, 1000.0 / 29.97 + 0.01),
+    ("25fps-all", _times(25, 2), 30.0, 50, 40.01),
+    ("60fps-no-cap", _times(60, 2), None, 120, 1000.0 / 60 + 0.01),
+]
+
+
+@pytest.mark.parametrize(("name", "t_ms", "cap", "n_kept", "max_gap"), CAP_CASES, ids=[c[0] for c in CAP_CASES])
+def test_analysis_frames_cap_the_rate_by_timestamp(name, t_ms, cap, n_kept, max_gap):
+    keep = pose.analysis_frames(t_ms, cap)
+    assert keep[0] and int(keep.sum()) == n_kept
+    assert np.diff(t_ms[keep]).max() <= max_gap
+    # one frame at a time (as the decoder sees them, from any chunk start) chooses the same frames
+    for start in (0, 7, 31):
+        prev, got = None, []
+        for t in t_ms[start:]:
+            slot = None if cap is None else pose.analysis_slot(t, cap)
+            got.append(cap is None or slot != prev)
+            prev = slot
+        np.testing.assert_array_equal(np.array(got)[1:], keep[start + 1:])
+
+
+def test_high_fps_clip_is_analysed_at_the_cap_unless_every_frame(tmp_path, short_clip, model_path):
+    person = video.read_all(short_clip[0], end_ms=2000.0)
+    frames = [(i * 1000.0 / 60.0, person[i // 2].rgb) for i in range(2 * len(person))]
+    clip = _write(tmp_path / "sixty.mp4", frames, fps=60.0)
+    capped = extract_pose(clip, model=str(model_path), workers=1)
+    every = extract_pose(clip, model=str(model_path), workers=1, every_frame=True)
+    split = extract_pose(clip, model=str(model_path), workers=2)
+    t_all = np.array([t for t, _ in frames])
+    np.testing.assert_allclose(every.sequence.t_ms, t_all, atol=0.1)
+    np.testing.assert_allclose(capped.sequence.t_ms, t_all[pose.analysis_frames(t_all, 30.0)], atol=0.1)
+    assert capped.stats["frames_skipped"] == len(frames) - capped.sequence.n_frames == len(frames) // 2
+    assert capped.sequence.meta["max_analysis_fps"] == 30.0 and every.stats["frames_skipped"] == 0
+    np.testing.assert_array_equal(split.sequence.t_ms, capped.sequence.t_ms)  # chunks choose the same frames
+    same = np.isin(np.round(every.sequence.t_ms, 1), np.round(capped.sequence.t_ms, 1))
+    diff = np.linalg.norm(every.sequence.xy_px[same][:, BODY] - capped.sequence.xy_px[:, BODY], axis=2)
+    assert np.nanmedian(diff) < 3.0
+    # the overlay of a capped sequence writes its analysed frames only (no frames without a skeleton)
+    from formcheck import overlay
+
+    out = overlay.write_overlay_video(tmp_path / "o.mp4", clip, capped.sequence)
+    assert len(video.read_all(out)) == capped.sequence.n_frames
