@@ -101,8 +101,8 @@ class PoseParams(Calibrated):
     Notes
     -----
     max_analysis_fps
-        At most this many frames per second of video go through the model
-        (see :func:`analysis_frames`); the others are decoded but not analysed.
+        About this many frames per second of video go through the model, evenly
+        spaced (see :func:`analysis_step_ms`); the others are decoded but not analysed.
         ``extract_pose(every_frame=True)`` (``--every-frame``) analyses them all.
     """
 
@@ -121,25 +121,40 @@ class PoseParams(Calibrated):
 _SLOT_PHASE = 0.3
 
 
-def analysis_slot(t_ms: float, max_fps: float) -> int:
-    """The ``1000 / max_fps`` ms slot of the clip that a frame at ``t_ms`` falls in (see :func:`analysis_frames`)."""
-    return int(np.floor(t_ms * max_fps / 1000.0 + _SLOT_PHASE))
+def analysis_step_ms(fps_nominal: float | None, max_fps: float | None) -> float | None:
+    """The slot width (ms) of :func:`analysis_frames` for a clip of ``fps_nominal`` under a cap of ``max_fps``.
+
+    A whole number of the clip's frame intervals, ``round(fps_nominal / max_fps)`` of them (at least
+    one), so the analysed frames are evenly spaced: 60 fps is analysed at 30, 50 fps at 25, 120 fps
+    at 30, 40 fps and below whole. (Uneven spacing, 30 a second out of 50 taken as 40-40-20 ms, moved
+    a rounded-back measure across its limit on one labelled 50 fps clip; even spacing did not.)
+    Without a nominal rate the width is ``1000 / max_fps``. None (no cap) gives None.
+    """
+    if max_fps is None:
+        return None
+    if not fps_nominal or not np.isfinite(fps_nominal) or fps_nominal <= 0:
+        return 1000.0 / max_fps
+    return max(1, round(fps_nominal / max_fps)) * 1000.0 / fps_nominal
 
 
-def analysis_frames(t_ms: np.ndarray, max_fps: float | None) -> np.ndarray:
+def analysis_slot(t_ms: float, step_ms: float) -> int:
+    """The ``step_ms`` slot of the clip that a frame at ``t_ms`` falls in (see :func:`analysis_frames`)."""
+    return int(np.floor(t_ms / step_ms + _SLOT_PHASE))
+
+
+def analysis_frames(t_ms: np.ndarray, step_ms: float | None) -> np.ndarray:
     """Which of the decoded frames (times ``t_ms``, increasing) go through the model: a bool mask.
 
-    The clip's time is cut into slots of ``1000 / max_fps`` ms (offset by
-    :data:`_SLOT_PHASE`); the first frame of each slot is analysed. So a 60 fps clip is
-    analysed every other frame, a 50 fps one at an average 30 fps, a clip at or
-    below ``max_fps`` whole. The choice depends on timestamps only (never on
-    frame counts), and each frame's on its own and the previous frame's time,
-    so chunks decoded separately choose the same frames. None keeps every frame.
+    The clip's time is cut into slots of ``step_ms`` (:func:`analysis_step_ms`; offset by
+    :data:`_SLOT_PHASE`) and the first frame of each slot is analysed, so a 60 fps clip is analysed
+    every other frame and a clip at or below the cap whole. The choice depends on timestamps only
+    (never on frame counts), a frame's on its own and the previous frame's time, so chunks decoded
+    separately choose the same frames. None keeps every frame.
     """
     t = np.asarray(t_ms, dtype=float)
-    if max_fps is None or t.size == 0:
+    if step_ms is None or t.size == 0:
         return np.ones(t.shape, dtype=bool)
-    slots = np.floor(t * max_fps / 1000.0 + _SLOT_PHASE)
+    slots = np.floor(t / step_ms + _SLOT_PHASE)
     return np.concatenate([[True], slots[1:] != slots[:-1]])
 
 
@@ -422,7 +437,7 @@ class _ChunkJob:
     decode_to_ms: float | None
     keep_from_ms: float
     keep_to_ms: float
-    max_fps: float | None = None
+    step_ms: float | None = None
 
 
 @dataclass
@@ -607,9 +622,9 @@ def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: War
     def want(t_ms: float) -> bool:
         # the frame-rate cap (analysis_frames, one frame at a time): a skipped frame is never converted
         nonlocal skipped
-        if job.max_fps is None:
+        if job.step_ms is None:
             return True
-        slot = analysis_slot(t_ms, job.max_fps)
+        slot = analysis_slot(t_ms, job.step_ms)
         keep = slot != prev_slot[0]
         prev_slot[0] = slot
         if not keep and job.keep_from_ms <= t_ms < job.keep_to_ms:
@@ -929,8 +944,9 @@ def extract_pose(
     every_frame
         Analyse every decoded frame. By default a clip filmed faster than
         ``max_analysis_fps`` (``calibration.toml`` ``[pose]``, :class:`PoseParams`)
-        is analysed at about that rate, frames chosen by timestamp
-        (:func:`analysis_frames`); the sequence then has rows for those frames only.
+        is analysed at about that rate, evenly spaced frames chosen by timestamp
+        (:func:`analysis_step_ms`, :func:`analysis_frames`); the sequence then has rows for those
+        frames only.
 
     Returns
     -------
@@ -961,16 +977,17 @@ def extract_pose(
     n_workers = auto_workers(info.duration_ms) if workers is None else int(workers)
     plan = _plan_chunks(info.duration_ms, n_workers)
     max_fps = None if every_frame else PoseParams.packaged().max_analysis_fps
+    step_ms = analysis_step_ms(info.fps_nominal, max_fps)
     jobs = [
         _ChunkJob(index=i, path=str(path), model_path=str(model_path), max_side=max_side,
                   num_poses=None if num_poses is None else int(num_poses), scan_every_ms=SCAN_EVERY_MS,
                   keep_masks=keep_masks, decode_from_ms=a, decode_to_ms=b, keep_from_ms=c, keep_to_ms=d,
-                  max_fps=max_fps)
+                  step_ms=step_ms)
         for i, (a, b, c, d) in enumerate(plan)
     ]
     total_est = _frames_estimate(info)
-    if max_fps is not None and info.duration_ms:
-        total_est = min(total_est, int(round(info.duration_ms * max_fps / 1000.0)) + 1)
+    if step_ms is not None and info.duration_ms:
+        total_est = min(total_est, int(info.duration_ms / step_ms) + 1)
     done = 0
 
     def on_frames(n: int) -> None:
@@ -1006,6 +1023,7 @@ def extract_pose(
         "chunks": [(j.keep_from_ms, j.keep_to_ms) for j in jobs],
         "warmup_frames": int(sum(o.warmup_frames for o in outs)),
         "max_analysis_fps": max_fps,
+        "analysis_step_ms": step_ms,
         "frames_skipped": int(sum(o.skipped for o in outs)),
         "num_poses": max(o.num_poses for o in outs),
         "people_scanned_max": max(o.people_seen for o in outs),

@@ -664,30 +664,34 @@ def _times(fps: float, seconds: float, jitter_ms: float = 0.0) -> np.ndarray:
 
 
 CAP_CASES = [
-    # (id, frame times, cap, analysed frames in the first 2 s, largest gap between analysed frames in ms)
-    ("60fps-every-other", _times(60, 2), 30.0, 60, 1000.0 / 30 + 0.01),
-    ("59.94fps-every-other", _times(59.94, 2), 30.0, 60, 1000.0 / 29.97 + 0.01),
-    ("60fps-jittered-2ms", _times(60, 2, jitter_ms=2.0), 30.0, 60, 1000.0 / 30 + 4.01),
-    ("50fps-30-a-second", _times(50, 2), 30.0, 60, 40.01),
-    ("120fps-every-fourth", _times(120, 2), 30.0, 61, 1000.0 / 30 + 0.01),
-    ("30fps-all", _times(30, 2), 30.0, 60, 1000.0 / 30 + 0.01),
-    ("29.97fps-all", _times(29.97, 2), 30.0, 60, 1000.0 / 29.97 + 0.01),
-    ("25fps-all", _times(25, 2), 30.0, 50, 40.01),
-    ("60fps-no-cap", _times(60, 2), None, 120, 1000.0 / 60 + 0.01),
+    # (id, frame times, nominal fps, cap, analysed frames in the first 2 s, smallest and largest gap in ms)
+    ("60fps-every-other", _times(60, 2), 60.0, 30.0, 60, (33.3, 33.4)),
+    ("59.94fps-every-other", _times(59.94, 2), 59.94, 30.0, 60, (33.3, 33.4)),
+    ("60fps-jittered-2ms", _times(60, 2, jitter_ms=2.0), 60.0, 30.0, 60, (29.3, 37.4)),
+    ("50fps-every-other", _times(50, 2), 50.0, 30.0, 50, (39.9, 40.1)),
+    ("120fps-every-fourth", _times(120, 2), 120.0, 30.0, 61, (24.9, 33.4)),
+    ("40fps-all", _times(40, 2), 40.0, 30.0, 80, (24.9, 25.1)),
+    ("30fps-all", _times(30, 2), 30.0, 30.0, 60, (33.3, 33.4)),
+    ("29.97fps-all", _times(29.97, 2), 29.97, 30.0, 60, (33.3, 33.4)),
+    ("25fps-all", _times(25, 2), 25.0, 30.0, 50, (39.9, 40.1)),
+    ("60fps-no-nominal-rate", _times(60, 2), None, 30.0, 60, (33.3, 33.4)),
+    ("60fps-no-cap", _times(60, 2), 60.0, None, 120, (16.6, 16.7)),
 ]
 
 
-@pytest.mark.parametrize(("name", "t_ms", "cap", "n_kept", "max_gap"), CAP_CASES, ids=[c[0] for c in CAP_CASES])
-def test_analysis_frames_cap_the_rate_by_timestamp(name, t_ms, cap, n_kept, max_gap):
-    keep = pose.analysis_frames(t_ms, cap)
+@pytest.mark.parametrize(("name", "t_ms", "fps", "cap", "n_kept", "gaps"), CAP_CASES, ids=[c[0] for c in CAP_CASES])
+def test_analysis_frames_cap_the_rate_evenly_by_timestamp(name, t_ms, fps, cap, n_kept, gaps):
+    step = pose.analysis_step_ms(fps, cap)
+    keep = pose.analysis_frames(t_ms, step)
     assert keep[0] and int(keep.sum()) == n_kept
-    assert np.diff(t_ms[keep]).max() <= max_gap
+    d = np.diff(t_ms[keep])
+    assert gaps[0] <= d[1:].min() and d.max() <= gaps[1]  # (the first slot is shorter by the phase)
     # one frame at a time (as the decoder sees them, from any chunk start) chooses the same frames
     for start in (0, 7, 31):
         prev, got = None, []
         for t in t_ms[start:]:
-            slot = None if cap is None else pose.analysis_slot(t, cap)
-            got.append(cap is None or slot != prev)
+            slot = None if step is None else pose.analysis_slot(t, step)
+            got.append(step is None or slot != prev)
             prev = slot
         np.testing.assert_array_equal(np.array(got)[1:], keep[start + 1:])
 
@@ -701,7 +705,7 @@ def test_high_fps_clip_is_analysed_at_the_cap_unless_every_frame(tmp_path, short
     split = extract_pose(clip, model=str(model_path), workers=2)
     t_all = np.array([t for t, _ in frames])
     np.testing.assert_allclose(every.sequence.t_ms, t_all, atol=0.1)
-    np.testing.assert_allclose(capped.sequence.t_ms, t_all[pose.analysis_frames(t_all, 30.0)], atol=0.1)
+    np.testing.assert_allclose(capped.sequence.t_ms, t_all[::2], atol=0.1)
     assert capped.stats["frames_skipped"] == len(frames) - capped.sequence.n_frames == len(frames) // 2
     assert capped.sequence.meta["max_analysis_fps"] == 30.0 and every.stats["frames_skipped"] == 0
     np.testing.assert_array_equal(split.sequence.t_ms, capped.sequence.t_ms)  # chunks choose the same frames
