@@ -85,8 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         capped = extract_pose(path, model=args.model, keep_masks=True)
         secs = time.perf_counter() - t0
-        a = _summary(_report(path, seq_all, masks_all))
-        b = _summary(_report(path, capped.sequence, capped.masks))
+        ra, rb = _report(path, seq_all, masks_all), _report(path, capped.sequence, capped.masks)
+        a, b = _summary(ra), _summary(rb)
         ok = a[:2] == b[:2]
         same += ok
         print(f"| {c['file']} | {c['fps']:g} | {seq_all.n_frames} / {capped.sequence.n_frames} | {secs:.1f} | "
@@ -95,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         if a[2] != b[2]:
             diff = {k: (a[2].get(k), b[2].get(k)) for k in set(a[2]) | set(b[2]) if a[2].get(k) != b[2].get(k)}
             print(f"|   verdicts differ: {diff} | | | | | | | |", flush=True)
+            for code in diff:
+                def vals(rep):  # noqa: ANN001, ANN202
+                    return [r["measures"].get(code, {}).get("value") for r in rep["reps"]]
+                print(f"|   {code} per rep, every frame {vals(ra)}, capped {vals(rb)}; limit "
+                      f"{[f['limit'] for f in ra['flags'] + rb['flags'] if f['code'] == code][:1]} | | | | | | | |",
+                      flush=True)
     print(f"\nsame rep count and flags with and without the cap: {same} of {len(clips)} clips")
     return 0
 
