@@ -19,7 +19,7 @@ from formcheck.repmetrics import RepMeasure
 from formcheck.reps import RepSegmentation, bar_height, segment_reps, without_reps
 from formcheck.measures import article
 from formcheck.report import FormReport, flag_message, guidance_block
-from formcheck.rules import RuleResult, evaluate, load_rules
+from formcheck.rules import RuleResult, RuleSet, evaluate, load_rules
 from formcheck.sequence import PoseSequence
 from formcheck.spine import MaskSource, SpineEstimate, SpineParams, estimate_spine
 from formcheck.views import LiftGuess, ViewInfo, classify_view, recognize_lift_by_reps
@@ -166,7 +166,7 @@ def analyze_sequence(
     raw: PoseSequence,
     *,
     lift: str = "auto",
-    rules_paths: Mapping[str, str | Path] | None = None,
+    rules_paths: Mapping[str, str | Path | RuleSet] | None = None,
     source: Mapping[str, Any] | None = None,
     model: str = "",
     athlete: str = "",
@@ -180,7 +180,8 @@ def analyze_sequence(
     """Analyse one clip's pose sequence.
 
     ``lift`` is ``"auto"`` (recognised from the movement) or the user's choice,
-    which always wins. ``rules_paths`` may map a lift to a tuned TOML file.
+    which always wins. ``rules_paths`` may map a lift to a tuned TOML file or to its
+    :class:`~formcheck.rules.RuleSet` already read (parsed once at the edge).
     ``masks`` (the lifter's silhouettes, one per frame of ``raw``) turn on the
     silhouette back-rounding estimate (:mod:`formcheck.spine`) on reps seen
     side-on; the rounded-back rules judge it alongside the landmark proxy.

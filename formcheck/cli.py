@@ -34,7 +34,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -262,6 +262,9 @@ def pose(
     ),
     no_video: bool = typer.Option(False, "--no-video", help="Skip the annotated overlay video."),
     masks: bool = typer.Option(False, "--masks", help="Also save the lifter's segmentation silhouette."),
+    every_frame: bool = typer.Option(False, "--every-frame",
+                                     help="Analyse every frame; by default a clip filmed faster than 30 fps is analysed "
+                                          "at about 30 fps (calibration.toml [pose] max_analysis_fps)."),
 ) -> None:
     """Extract the lifter's pose from each clip.
 
@@ -290,7 +293,7 @@ def pose(
         task.stage("pose")
         res = extract_pose(
             clip, model=str(model_file), max_side=max_side or None, workers=workers, keep_masks=masks,
-            progress=task.update, warn=lambda m: warn_line(m),
+            every_frame=every_frame, progress=task.update, warn=lambda m: warn_line(m),
         )
         stats = {**res.stats, "model": label}
         seq = res.sequence.with_(model=label)
@@ -339,19 +342,20 @@ def models(
 
 
 # --------------------------------------------------------------------------- analyze
-def _rules_paths(rules: list[Path] | None) -> dict[str, Path]:
-    """Map each tuned rules file to its lift (read from the file's ``lift`` key)."""
-    import tomllib
+def _rules_paths(rules: list[Path] | None) -> dict[str, Any]:
+    """Each tuned rules file, read and checked once, by its lift (read from the file's ``lift`` key).
 
-    out: dict[str, Path] = {}
+    The values are :class:`formcheck.rules.RuleSet` objects, handed inward so no clip parses the file again.
+    """
+    from formcheck.rules import read_rules_file
+
+    out: dict[str, Any] = {}
     for p in rules or []:
         try:
-            lift = tomllib.loads(Path(p).read_text(encoding="utf-8")).get("lift")
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise typer.BadParameter(f"{p}: expected a readable rules TOML ({exc})") from exc
-        if lift not in ("squat", "deadlift"):
-            raise typer.BadParameter(f"{p}: expected lift = \"squat\" or \"deadlift\", got {lift!r}")
-        out[lift] = Path(p)
+            rs = read_rules_file(p)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        out[rs.lift] = rs
     return out
 
 
@@ -420,6 +424,9 @@ def analyze(
     silhouette: bool = typer.Option(True, "--silhouette/--no-silhouette",
                                     help="Measure the back's curve from the lifter's silhouette on side-on reps, beside "
                                          "the landmark proxy (on by default; about +5-20% pose time; docs/accuracy.md)."),
+    every_frame: bool = typer.Option(False, "--every-frame",
+                                     help="Analyse every frame; by default a clip filmed faster than 30 fps is analysed "
+                                          "at about 30 fps (calibration.toml [pose] max_analysis_fps)."),
 ) -> None:
     """Analyse squat/deadlift clips: reps, faults with evidence, guidance, reports and an annotated video."""
     from formcheck.pipeline import FORMATS, analyze_video
@@ -449,7 +456,7 @@ def analyze(
 
         res = analyze_video(clip, lift=lift, model=str(model_file) if model_path else model_name, out_dir=out,
                             athlete=athlete, make_video=not no_video, formats=formats, progress=progress,
-                            rules_paths=rules_paths, workers=workers, keep_masks=silhouette)
+                            rules_paths=rules_paths, workers=workers, keep_masks=silhouette, every_frame=every_frame)
         print_report_summary(res.report, console)
         main_file = res.files.get("html") or res.files.get("md") or res.files.get("json")
         return f"{clip.name}: {len(res.report.flags)} flag(s) in {res.report.rep_count} rep(s); report: {main_file} ({res.seconds:.1f} s)"

@@ -397,7 +397,7 @@ PLOT_SIGNALS = (("trunk_deg", "trunk lean (°)"), ("hip_deg", "hip angle (°)"),
 UNSEEN_LABEL = "not seen clearly"
 
 
-def min_quality_for(lift: str, rules_path: str | Path | None = None) -> float:
+def min_quality_for(lift: str, rules_path: "str | Path | RuleSet | None" = None) -> float:
     """The tracking quality below which the rules judge nothing (``min_quality`` of the lift's rules; for an
     unknown lift the lower of the two): below it the charts mark an angle as not seen rather than measured."""
     from formcheck.rules import load_rules

@@ -201,21 +201,43 @@ def _load_packaged(lift: str) -> RuleSet:
     return parse_ruleset(tomllib.loads(ref.read_text(encoding="utf-8")), where=f"{lift}.toml")
 
 
-def load_rules(lift: str, path: str | Path | None = None) -> RuleSet:
-    """The rule set of ``lift`` from the packaged TOML, or from ``path`` (a tuned copy)."""
+def load_rules(lift: str, path: "str | Path | RuleSet | None" = None) -> RuleSet:
+    """The rule set of ``lift`` from the packaged TOML, or from ``path`` (a tuned copy).
+
+    ``path`` may also be a :class:`RuleSet` already read at the edge (the CLI
+    and :func:`formcheck.pipeline.analyze_video` read each tuned file once per
+    run and hand the result inward); it is returned as is once its lift is
+    checked. The packaged files are parsed once per process.
+    """
     if lift not in LIFTS:
         raise ValueError(f"lift: expected one of {', '.join(LIFTS)}, got {lift!r}")
     if path is None:
         return _load_packaged(lift)
+    if isinstance(path, RuleSet):
+        if path.lift != lift:
+            raise ValueError(f"{path.source}: expected rules for {lift}, got {path.lift}")
+        return path
+    rs = read_rules_file(path)
+    if rs.lift != lift:
+        raise ValueError(f"{path}: expected rules for {lift}, got {rs.lift}")
+    return rs
+
+
+def read_rules_file(path: str | Path) -> RuleSet:
+    """A tuned rules file, parsed and checked once; its lift comes from its own ``lift`` key."""
     p = Path(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"{p}: expected a readable TOML rules file ({exc})") from exc
-    rs = parse_ruleset(data, where=str(p))
-    if rs.lift != lift:
-        raise ValueError(f"{p}: expected rules for {lift}, got {rs.lift}")
-    return rs
+    if data.get("lift") not in LIFTS:
+        raise ValueError(f"{p}: expected lift = \"squat\" or \"deadlift\", got {data.get('lift')!r}")
+    return parse_ruleset(data, where=str(p))
+
+
+def load_rulesets(paths: Mapping[str, "str | Path | RuleSet"] | None) -> dict[str, RuleSet]:
+    """``{lift: RuleSet}`` for tuned files given by lift (each parsed once; RuleSets kept as they are)."""
+    return {lift: load_rules(lift, p) for lift, p in (paths or {}).items()}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from formcheck.barcheck import BarCheckParams
 from formcheck.cleaning import CleaningParams, LiveFilterParams
 from formcheck.live import LIVE_CALIBRATION_KEYS, LiveConfig, live_calibration, packaged_live_calibration
 from formcheck.metrics import MetricParams
+from formcheck.pose import PoseParams
 from formcheck.reps import RepParams
 from formcheck.settings import CALIBRATION_FILE, params_from_toml, read_packaged
 from formcheck.spine import SpineParams
@@ -25,6 +26,7 @@ CLASSES = [
     (ViewParams, "views"),
     (LiftParams, "lift_recognition"),
     (MetricParams, "metrics"),
+    (PoseParams, "pose"),
 ]
 CLASS_IDS = [table for _, table in CLASSES]
 TABLES = CLASS_IDS + ["live"]
