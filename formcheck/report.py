@@ -24,7 +24,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
@@ -33,6 +33,9 @@ from formcheck.csvsafe import csv_writer
 from formcheck.faults import FAULT_CODES
 from formcheck.guidance import load_guidance
 from formcheck.measures import description, measure_book, tempo_text
+
+if TYPE_CHECKING:
+    from formcheck.rules import RuleSet
 
 SCHEMA_VERSION = 2
 #: Older report versions that :func:`upgrade_report` turns into the current one.
@@ -397,7 +400,7 @@ PLOT_SIGNALS = (("trunk_deg", "trunk lean (°)"), ("hip_deg", "hip angle (°)"),
 UNSEEN_LABEL = "not seen clearly"
 
 
-def min_quality_for(lift: str, rules_path: "str | Path | RuleSet | None" = None) -> float:
+def min_quality_for(lift: str, rules_path: str | Path | RuleSet | None = None) -> float:
     """The tracking quality below which the rules judge nothing (``min_quality`` of the lift's rules; for an
     unknown lift the lower of the two): below it the charts mark an angle as not seen rather than measured."""
     from formcheck.rules import load_rules
