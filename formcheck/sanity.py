@@ -246,7 +246,8 @@ def check_clip(seq: PoseSequence, hip_height_norm: np.ndarray | None = None, tru
         problems.append(SanityProblem("lying_sideways", (
             f"the lifter appears to lie on their side in the picture (in {sideways:.0%} of the frames): the "
             "video's rotation information is probably missing or wrong. Rotate the video a quarter turn so the "
-            "lifter stands upright and analyse it again; no faults were judged")))
+            "lifter stands upright and analyse it again (a lift done lying down is not a squat or a deadlift); "
+            "no faults were judged")))
     if n_det and knees < p.min_knees_in_view_frac:
         problems.append(SanityProblem("cut_off_knees", (
             f"the lifter's knees are out of the picture in {1 - knees:.0%} of the frames: depth and the knee and "

@@ -85,10 +85,10 @@ def cropped_at_knees() -> PoseSequence:
     return seq.with_(frame_h=int(knee_top) - 5)
 
 
-def never_upright() -> PoseSequence:
-    """A side squat cut down to the frames where the hips are below 0.7 leg lengths (true height)."""
+def never_upright(below_leg: float = 0.6) -> PoseSequence:
+    """A side squat cut down to the frames where the hips are below ``below_leg`` leg lengths (true height)."""
     res = simulate_sequence("squat", view_deg=0.0, reps=2, corruption=MEDIAPIPE_LIKE)
-    low = np.flatnonzero(truth_height_norm(res.truth, L.LEFT_HIP, L.RIGHT_HIP) < 0.7)
+    low = np.flatnonzero(truth_height_norm(res.truth, L.LEFT_HIP, L.RIGHT_HIP) < below_leg)
     s = res.seq
     return s.with_(t_ms=s.t_ms[low], xy_px=s.xy_px[low], z_px=s.z_px[low], world_m=s.world_m[low],
                    visibility=s.visibility[low], presence=s.presence[low])
@@ -122,6 +122,8 @@ CASES = [
     pytest.param(knees_lost(0.3), (), id="knees-lost-30pct-passes"),
     pytest.param(cropped_at_knees, ("cut_off_knees",), id="picture-ends-above-knees"),
     pytest.param(never_upright, ("never_upright",), id="never-stands-upright"),
+    # the same cut higher up: the hips reach 0.8 leg lengths with the trunk still near vertical
+    pytest.param(lambda: never_upright(0.8), (), id="cut-at-0.8-leg-passes"),
 ]
 
 
