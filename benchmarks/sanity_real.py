@@ -8,7 +8,7 @@ not cached is listed as such and skipped, never extracted, unless ``--extract``)
 Per clip (``labels.json`` order): whether the clip is labelled usable, the
 problems found (none = ``ok``) and the measures behind them: the median body
 axis (feet to shoulders, degrees from image-up), the share of frames reading
-upside down / sideways, the share of frames with a knee in the picture, the
+upside down / sideways, the shares of frames with a knee / an ankle in the picture, the
 upright time (ms) and the highest hip (leg lengths). The summary says how
 many usable clips tripped a check (it should be none) and how many unusable
 ones did.
@@ -54,19 +54,19 @@ def main(argv: list[str] | None = None) -> int:
     from formcheck.views import classify_view
 
     labels = json.loads(labels_path.read_text(encoding="utf-8"))
-    print("| clip | usable | result | body axis deg | upside down | sideways | knees in view | upright ms | highest hip |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| clip | usable | result | body axis deg | upside down | sideways | knees in view | feet in view | upright ms | highest hip |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     counts = {"usable_ok": 0, "usable_tripped": 0, "unusable_ok": 0, "unusable_tripped": 0, "not_cached": 0}
     tripped_usable: list[str] = []
     for item in labels:
         clip = args.lifts / "videos" / item["file"]
         if not clip.is_file():
-            print(f"| {item['file']} | {item['usable']} | missing file | | | | | | |")
+            print(f"| {item['file']} | {item['usable']} | missing file | | | | | | | |")
             continue
         key = f"{file_sha256(clip)[:24]}.{Path(str(args.model)).stem}.npz"
         if not args.extract and (args.cache is None or not (args.cache / key).is_file()):
             counts["not_cached"] += 1
-            print(f"| {item['file']} | {item['usable']} | not cached | | | | | | |")
+            print(f"| {item['file']} | {item['usable']} | not cached | | | | | | | |")
             continue
         raw, _sha, _ = pose_cached(clip, model=args.model, cache_dir=args.cache)
         seq = clean(raw)
@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             tripped_usable.append(item["file"])
         print(f"| {item['file']} | {usable} | {', '.join(res.codes) or 'ok'} | {_f(ms['body_axis_median_deg'], '.0f')} | "
               f"{_f(ms['upside_down_frac'], '.2f')} | {_f(ms['sideways_frac'], '.2f')} | "
-              f"{_f(ms['knees_in_view_frac'], '.2f')} | {_f(ms['upright_ms'], '.0f')} | "
+              f"{_f(ms['knees_in_view_frac'], '.2f')} | {_f(ms['feet_in_view_frac'], '.2f')} | "
+              f"{_f(ms['upright_ms'], '.0f')} | "
               f"{_f(ms['max_hip_height_norm'], '.2f')} |")
     print()
     print(f"usable clips: {counts['usable_ok']} pass, {counts['usable_tripped']} tripped"

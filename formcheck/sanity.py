@@ -17,8 +17,13 @@ Measures (image landmarks of the cleaned sequence; y grows downward)
   and a deep squat still read well under 45 degrees: the trunk alone would not
   do. The clip is upside down (sideways) when most frames with a body axis
   read so.
-- **Knees in view**: share of the frames with a lifter where at least one knee
-  is seen (not dropped by the cleaning for low visibility) inside the picture.
+- **Knees in view**, **feet in view**: share of the frames with a lifter where
+  at least one knee (ankle) is seen (not dropped by the cleaning for low
+  visibility) inside the picture. Without the knees there is no depth and no
+  knee or hip angle; without the ankles no height above the floor (standing,
+  the head proxy's reference) and no shin. MediaPipe still places a joint
+  that is out of the picture or hidden behind the plates, with a low
+  visibility score: the cleaning drops those guesses.
 - **Upright time**: how long the lifter stands, with the definition of
   :class:`formcheck.metrics.FrameMetrics` (hip height above the ankles in leg
   lengths and the trunk angle), with limits of its own (looser than the head
@@ -46,7 +51,7 @@ __all__ = ["PROBLEM_CODES", "SanityParams", "SanityProblem", "SanityResult", "bo
            "not_judged"]
 
 #: Problem codes, in the order they are reported.
-PROBLEM_CODES = ("upside_down", "lying_sideways", "cut_off_knees", "never_upright")
+PROBLEM_CODES = ("upside_down", "lying_sideways", "cut_off_knees", "feet_not_seen", "never_upright")
 #: Problems after which the rep count means nothing (the heights it follows are not heights).
 DROPS_REPS = ("upside_down", "lying_sideways")
 
@@ -69,8 +74,13 @@ class SanityParams(Calibrated):
     min_knees_in_view_frac
         Below this share of the frames with a lifter showing a knee inside the
         picture, the clip is cut off at the knees.
+    min_feet_in_view_frac
+        Below this share showing an ankle, the feet are not seen (out of the
+        picture or hidden). Lower than "most frames": plates hide the feet of
+        a deadlift set-up for a good part of a usable clip (the lowest usable
+        real clip shows them in 48 % of its frames, ``benchmarks/sanity_real.py``).
     edge_margin_ratio
-        A knee this close to the picture's edge (share of its width / height)
+        A knee or ankle this close to the picture's edge (share of its width / height)
         or beyond counts as out of the picture.
     upright_hip_height_norm, upright_max_trunk_deg
         A frame is upright when the hips are at least this high above the
@@ -88,6 +98,7 @@ class SanityParams(Calibrated):
     min_wrong_frac: float
     min_axis_frames: int
     min_knees_in_view_frac: float
+    min_feet_in_view_frac: float
     edge_margin_ratio: float
     upright_hip_height_norm: float
     upright_max_trunk_deg: float
@@ -98,7 +109,7 @@ class SanityParams(Calibrated):
         if not 0.0 < self.upright_axis_max_deg < self.upside_down_min_deg < 180.0:
             raise ValueError("upright_axis_max_deg: expected 0 < upright_axis_max_deg < upside_down_min_deg < 180, "
                              f"got {self.upright_axis_max_deg} and {self.upside_down_min_deg}")
-        for name in ("min_wrong_frac", "min_knees_in_view_frac"):
+        for name in ("min_wrong_frac", "min_knees_in_view_frac", "min_feet_in_view_frac"):
             if not 0.0 < float(getattr(self, name)) <= 1.0:
                 raise ValueError(f"{name}: expected a share in (0, 1], got {getattr(self, name)}")
         if not 0.0 <= self.edge_margin_ratio < 0.5:
@@ -188,11 +199,11 @@ def body_axis_deg(seq: PoseSequence) -> np.ndarray:
     return np.where(np.linalg.norm(v, axis=1) > 1e-9, ang, np.nan)
 
 
-def _knee_in_view(seq: PoseSequence, margin: float) -> np.ndarray:
-    """Per frame: at least one knee is seen inside the picture (``margin`` shares away from its edges)."""
+def _in_view(seq: PoseSequence, landmarks: tuple[L, ...], margin: float) -> np.ndarray:
+    """Per frame: one of ``landmarks`` at least is seen inside the picture (``margin`` shares away from its edges)."""
     w, h = float(seq.frame_w), float(seq.frame_h)
     inside = np.zeros(seq.n_frames, dtype=bool)
-    for lm in (L.LEFT_KNEE, L.RIGHT_KNEE):
+    for lm in landmarks:
         x, y = seq.xy_px[:, int(lm), 0], seq.xy_px[:, int(lm), 1]
         with np.errstate(invalid="ignore"):
             inside |= ((x >= margin * w) & (x <= (1 - margin) * w) & (y >= margin * h) & (y <= (1 - margin) * h))
@@ -229,11 +240,15 @@ def check_clip(seq: PoseSequence, hip_height_norm: np.ndarray | None = None, tru
         upside = float((axis[measured] >= p.upside_down_min_deg).mean()) if n_axis else float("nan")
         sideways = float(((axis[measured] > p.upright_axis_max_deg) & (axis[measured] < p.upside_down_min_deg)).mean()
                          ) if n_axis else float("nan")
-    knees = float(_knee_in_view(seq, p.edge_margin_ratio)[detected].mean()) if n_det else float("nan")
+    knees = float(_in_view(seq, (L.LEFT_KNEE, L.RIGHT_KNEE), p.edge_margin_ratio)[detected].mean()
+                  ) if n_det else float("nan")
+    feet = float(_in_view(seq, (L.LEFT_ANKLE, L.RIGHT_ANKLE), p.edge_margin_ratio)[detected].mean()
+                 ) if n_det else float("nan")
     measures: dict[str, float] = {
         "frames_with_lifter": float(n_det), "frames_with_body_axis": float(n_axis),
         "body_axis_median_deg": float(np.median(axis[measured])) if n_axis else float("nan"),
         "upside_down_frac": upside, "sideways_frac": sideways, "knees_in_view_frac": knees,
+        "feet_in_view_frac": feet,
         "upright_ms": float("nan"), "max_hip_height_norm": float("nan"),
     }
     problems: list[SanityProblem] = []
@@ -253,6 +268,11 @@ def check_clip(seq: PoseSequence, hip_height_norm: np.ndarray | None = None, tru
             f"the lifter's knees are out of the picture in {1 - knees:.0%} of the frames: depth and the knee and "
             "hip angles cannot be measured. Film the whole body, head to feet, and analyse it again; no faults "
             "were judged")))
+    elif n_det and feet < p.min_feet_in_view_frac:
+        problems.append(SanityProblem("feet_not_seen", (
+            f"the lifter's feet are out of the picture or hidden in {1 - feet:.0%} of the frames: the height above "
+            "the floor, the standing posture and the shins cannot be measured. Film the whole body, head to feet, "
+            "with nothing in front of the feet, and analyse it again; no faults were judged")))
     if not problems and hip_height_norm is not None and trunk_deg is not None:
         hip_h = np.where(detected, np.asarray(hip_height_norm, float), np.nan)
         trunk = np.asarray(trunk_deg, float)

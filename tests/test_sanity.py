@@ -78,6 +78,25 @@ def knees_lost(share: float) -> Callable[[], PoseSequence]:
     return build
 
 
+def feet_lost(share: float) -> Callable[[], PoseSequence]:
+    """A side deadlift whose ankles, heels and toes are lost in the first ``share`` of its frames (plates)."""
+    def build() -> PoseSequence:
+        seq = sim("deadlift")
+        return lose(seq, LOWER_LEG[2:], np.arange(int(round(share * seq.n_frames))))
+    return build
+
+
+def cropped_at_shins() -> PoseSequence:
+    """A side squat whose picture ends just above the ankles, below the knees."""
+    seq = sim("squat")
+    y = seq.xy_px[..., 1]
+    knee_low = float(np.nanmax(y[:, [int(L.LEFT_KNEE), int(L.RIGHT_KNEE)]]))
+    ankle_top = float(np.nanmin(y[:, [int(L.LEFT_ANKLE), int(L.RIGHT_ANKLE)]]))
+    frame_h = int(ankle_top) - 2
+    assert knee_low < frame_h
+    return seq.with_(frame_h=frame_h)
+
+
 def cropped_at_knees() -> PoseSequence:
     """A side squat whose picture ends above the knees: MediaPipe still places them, confidently, below it."""
     seq = sim("squat")
@@ -121,6 +140,9 @@ CASES = [
     pytest.param(knees_lost(0.8), ("cut_off_knees",), id="knees-lost-80pct"),
     pytest.param(knees_lost(0.3), (), id="knees-lost-30pct-passes"),
     pytest.param(cropped_at_knees, ("cut_off_knees",), id="picture-ends-above-knees"),
+    pytest.param(cropped_at_shins, ("feet_not_seen",), id="picture-ends-at-shins"),
+    pytest.param(feet_lost(0.8), ("feet_not_seen",), id="feet-hidden-80pct"),
+    pytest.param(feet_lost(0.5), (), id="feet-hidden-50pct-passes"),
     pytest.param(never_upright, ("never_upright",), id="never-stands-upright"),
     # the same cut higher up: the hips reach 0.8 leg lengths with the trunk still near vertical
     pytest.param(lambda: never_upright(0.8), (), id="cut-at-0.8-leg-passes"),
@@ -181,12 +203,13 @@ def test_packaged_params_load() -> None:
     ("upside_down_min_deg", 30.0, "upright_axis_max_deg"),
     ("min_wrong_frac", 0.0, "min_wrong_frac"),
     ("min_knees_in_view_frac", 1.5, "min_knees_in_view_frac"),
+    ("min_feet_in_view_frac", -0.1, "min_feet_in_view_frac"),
     ("edge_margin_ratio", 0.6, "edge_margin_ratio"),
     ("min_axis_frames", 0, "min_axis_frames"),
     ("upright_max_trunk_deg", 120.0, "upright_max_trunk_deg"),
     ("min_upright_ms", -1.0, "min_upright_ms"),
     ("min_axis_frames", 2.5, "expected a whole number"),
-], ids=["order", "wrong-frac", "knees-frac", "margin", "axis-frames", "trunk", "upright-ms", "int-type"])
+], ids=["order", "wrong-frac", "knees-frac", "feet-frac", "margin", "axis-frames", "trunk", "upright-ms", "int-type"])
 def test_bad_params_are_rejected(key: str, value: float, match: str) -> None:
     data = read_packaged()
     data["sanity"][key] = value
