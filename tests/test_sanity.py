@@ -290,3 +290,23 @@ def test_problem_codes_are_documented() -> None:
 def test_params_are_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         SanityParams.packaged().min_wrong_frac = 0.1  # type: ignore[misc]
+
+
+# ----------------------------------------------------------------------------- real footage
+@pytest.mark.slow
+def test_no_usable_real_clip_trips_the_checks(shared_lifts, real_pose_cache) -> None:
+    """Every usable labelled clip passes (the six stored with -90 degree rotation metadata included);
+    the figures and margins are in docs/accuracy.md ("Clip checks before judging")."""
+    import json
+
+    from formcheck.pipeline import pose_cached
+
+    tripped = {}
+    for entry in json.loads((shared_lifts / "labels.json").read_text()):
+        if not entry["usable"]:
+            continue
+        raw, _, _ = pose_cached(shared_lifts / "videos" / entry["file"], model="full", cache_dir=real_pose_cache)
+        res = check(raw)
+        if not res.ok:
+            tripped[entry["file"]] = res.codes
+    assert tripped == {}
