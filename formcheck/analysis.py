@@ -7,7 +7,7 @@ Pure numpy/SciPy (no cv2, mediapipe or streamlit): the CLI and the app call
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -20,6 +20,7 @@ from formcheck.reps import RepSegmentation, bar_height, segment_reps, without_re
 from formcheck.measures import article
 from formcheck.report import FormReport, flag_message, guidance_block
 from formcheck.rules import RuleResult, RuleSet, evaluate, load_rules
+from formcheck.sanity import SanityResult, check_clip, not_judged
 from formcheck.sequence import PoseSequence
 from formcheck.spine import MaskSource, SpineEstimate, SpineParams, estimate_spine
 from formcheck.views import LiftGuess, ViewInfo, classify_view, recognize_lift_by_reps
@@ -44,6 +45,7 @@ class Analysis:
     rules: RuleResult | None
     report: FormReport
     spine: SpineEstimate | None = None
+    sanity: SanityResult | None = None
 
     @property
     def t_ms(self) -> np.ndarray:
@@ -225,7 +227,13 @@ def analyze_sequence(
     if seq.detection_rate < 0.8:
         warnings.append(f"the lifter was tracked in only {seq.detection_rate:.0%} of frames")
 
+    # an upside-down, sideways, cut-off or never-upright lifter: a warning and no fault verdicts (formcheck.sanity)
+    sanity = check_clip(seq, metrics.hip_height_norm, metrics.trunk_deg)
+    warnings.extend(pr.reason for pr in sanity.problems)
+
     seg = segment_signals(raw.t_ms, hip_h, wrist_h, chosen)
+    if sanity.drops_reps:  # the "heights" the reps follow are not heights
+        seg = replace(seg, reps=(), partial_reps=(), ignored=())
     if not_reps and chosen == "deadlift":
         seg = without_reps(seg, [r.index for r in seg.reps
                                  if any(abs(r.bottom_ms - b) <= 1.0 and abs(r.end_ms - e) <= 1.0 for b, e in not_reps)])
@@ -236,6 +244,8 @@ def analyze_sequence(
     ruleset = load_rules(chosen, rules_paths.get(chosen))
     signals = metric_signals(metrics)
     result = evaluate(ruleset, seq.t_ms, signals, list(seg.reps), view.view, notes=metrics.notes)
+    if not sanity.ok:
+        result = not_judged(result, sanity.reason)
     reads_outline = any(r.measure == "spine_flexion_loaded" for r in ruleset.rules.get("rounded_back", ()))
     if reads_outline and not spine_note["used"] and result.verdicts.get("rounded_back") in ("clear", "flagged"):
         # say what the "clear" rests on: the head proxy cannot see a rounded lower back with the head held up
@@ -254,12 +264,12 @@ def analyze_sequence(
         reps=_rep_entries(seg, result, seq), flags=flags, verdicts=dict(result.verdicts),
         not_assessable=dict(result.reasons), guidance=guidance_block(flagged, chosen), model=model,
         warnings=warnings, athlete=athlete,
-        extra={"lift_reason": guess.reason, "spine": spine_note,
+        extra={"lift_reason": guess.reason, "spine": spine_note, "sanity": sanity.to_dict(),
                "ignored": [{"start_ms": round(s.start_ms, 1), "end_ms": round(s.end_ms, 1), "reason": s.reason}
                            for s in seg.ignored],
                **dict(extra or {})},
     )
-    return Analysis(raw, seq, view, metrics, chosen, guess, seg, result, report, spine)
+    return Analysis(raw, seq, view, metrics, chosen, guess, seg, result, report, spine, sanity)
 
 
 def segment_sequence(raw: PoseSequence, lift: str) -> RepSegmentation:

@@ -364,6 +364,7 @@ def print_report_summary(report: "FormReport", console: Console) -> None:
     from rich.table import Table
 
     from formcheck.measures import flag_evidence
+    from formcheck.report import clip_problems
 
     r = report
     head = (f"[bold]{r.source.get('file', '')}[/]: {r.lift} ({r.lift_source}), {r.view} view, "
@@ -374,10 +375,14 @@ def print_report_summary(report: "FormReport", console: Console) -> None:
     if r.status == "no_person":
         console.print("  No person found: film the whole body, head to feet, from the side or at 45°.")
         return
-    if r.status == "no_complete_rep":
+    problems = clip_problems(r)
+    for pr in problems:
+        console.print(f"  [bold red]NOT JUDGED:[/] {escape(pr)}", markup=True)
+    if r.status == "no_complete_rep" and not problems:
         console.print("  No complete rep found: the clip must show each rep from the top, to the bottom and back.")
     for w in r.warnings:
-        console.print(f"  [yellow]note:[/] {escape(w)}", markup=True)
+        if w not in problems:
+            console.print(f"  [yellow]note:[/] {escape(w)}", markup=True)
     for p in r.partial_reps:
         span = ("" if p["start_ms"] is None
                 else f" {p['start_ms'] / 1000:.1f}-{p['end_ms'] / 1000:.1f} s")

@@ -207,6 +207,14 @@ def guidance_block(flag_codes: Sequence[str], lift: str) -> dict[str, Any]:
     }
 
 
+def clip_problems(report: FormReport) -> list[str]:
+    """Why no fault of the clip was judged (``extra.sanity``, :mod:`formcheck.sanity`): one reason per problem."""
+    sanity = report.extra.get("sanity") if isinstance(report.extra, Mapping) else None
+    if not isinstance(sanity, Mapping):
+        return []
+    return [str(p.get("reason", "")) for p in sanity.get("problems", ()) if isinstance(p, Mapping)]
+
+
 def flag_message(code: str, measured: float, limit: float, measure: str) -> str:
     """The "what we saw" sentence of a flag, from its measure's definition (:mod:`formcheck.measures`)."""
     return load_guidance().describe(code, measured, limit, measure)
@@ -233,13 +241,17 @@ def render_markdown(report: FormReport, images: Mapping[str, str] | None = None)
         f"Reps: **{r.rep_count}**{_partial_note(r)} · Lifter tracked in {r.detection_rate:.0%} of frames",
         "",
     ]
+    problems = clip_problems(r)
+    for pr in problems:
+        lines += [f"**This clip was not judged:** {pr}", ""]
     if r.status == "no_person":
         lines += ["**No person was found in this clip.** Film the whole body, head to feet, from the side or at 45°.", ""]
-    elif r.status == "no_complete_rep":
+    elif r.status == "no_complete_rep" and not problems:
         lines += ["**No complete rep was found.** Make sure the clip shows each rep from standing to the bottom and back.", ""]
-    for w in r.warnings:
+    notes = [w for w in r.warnings if w not in problems]
+    for w in notes:
         lines.append(f"> Note: {w}")
-    if r.warnings:
+    if notes:
         lines.append("")
     lines += ["## Verdicts", "", "| fault | verdict | note |", "|---|---|---|"]
     for code, v in r.verdicts.items():
@@ -322,12 +334,16 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
              ("View", f"{r.view}, facing {r.facing}"), ("Flags", str(len(r.flags))),
              ("Tracked", f"{r.detection_rate:.0%} of frames")]
     out.append("<div>" + "".join(f'<span class=card><b>{e(k)}</b><br>{e(v)}</span>' for k, v in cards) + "</div>")
-    if r.status != "ok":
+    problems = clip_problems(r)
+    for pr in problems:
+        out.append(f"<p class=flagged>This clip was not judged: {e(pr)}</p>")
+    if r.status != "ok" and not problems:
         msg = {"no_person": "No person was found in this clip. Film the whole body, head to feet, from the side or at 45°.",
                "no_complete_rep": "No complete rep was found. Make sure the clip shows each rep from standing to the bottom and back."}[r.status]
         out.append(f"<p class=flagged>{e(msg)}</p>")
     for w in r.warnings:
-        out.append(f"<p class=small>Note: {e(w)}</p>")
+        if w not in problems:
+            out.append(f"<p class=small>Note: {e(w)}</p>")
     out.append("<h2>Verdicts</h2><table><tr><th>fault</th><th>verdict</th><th>note</th></tr>")
     for code, v in r.verdicts.items():
         out.append(f"<tr><td>{e(code)}</td><td class={v}>{e(VERDICT_WORDS[v])}</td><td>{e(r.not_assessable.get(code, ''))}</td></tr>")
