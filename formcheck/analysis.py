@@ -244,7 +244,7 @@ def analyze_sequence(
     signals = metric_signals(metrics)
     result = evaluate(ruleset, seq.t_ms, signals, list(seg.reps), view.view, notes=metrics.notes)
     reads_outline = any(r.measure == "spine_flexion_loaded" for r in ruleset.rules.get("rounded_back", ()))
-    if reads_outline and not spine_note["used"] and result.verdicts.get("rounded_back") in ("clear", "flagged"):
+    if reads_outline and not spine_note["used"] and result.verdicts.get("rounded_back") in ("clear", "borderline", "flagged"):
         # say what the "clear" rests on: the head proxy cannot see a rounded lower back with the head held up
         warnings.append(f"rounded back judged from the head's position only ({spine_note['reason']}): a rounded "
                         "lower back with the head held up can go unflagged; film square from the side")
