@@ -280,3 +280,21 @@ def test_reliability_bins_flags_by_confidence() -> None:
     assert rows[(0.8, 1.0)] == (2, 1) and rows[(0.0, 0.4)] == (1, 0)
     assert sum(n for n, _ in rows.values()) == 3
     assert "### Confidence reliability" in format_markdown(s)
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def test_app_shows_borderline_reps_marked_and_apart_from_flags(tmp_path) -> None:
+    from formcheck.app.results import rep_table
+    from formcheck.app.review import borderline_of_rep
+
+    sim = simulate_sequence("squat", view_deg=0.0, reps=3, corruption=MEDIAPIPE_LIKE,
+                            faults={1: "excessive_forward_lean"})
+    d = analyze_sequence(sim.seq, lift="squat", rules_paths=_wide_band_rules(tmp_path, 25.0)).report.to_dict()
+    table = rep_table(d, None)
+    col = table["Borderline (not flags)"].tolist()
+    assert col[0] == "–" and col[2] == "–"
+    assert "within ±25" in col[1] and table["Flags"][1] == "–"  # shown apart, not as a flag
+    assert [b["code"] for b in borderline_of_rep(d, 2)] == ["excessive_forward_lean"]
+    assert borderline_of_rep(d, 1) == [] and borderline_of_rep({"reps": []}, 1) == []
