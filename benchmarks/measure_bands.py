@@ -2,7 +2,7 @@
 
 For every measure a packaged rule judges (``formcheck/config/{squat,deadlift}.toml``), this
 simulates sets with the kinematic athlete of ``tools/synth`` (several body shapes, camera
-heights, camera angles, a barbell or none, one fault on the middle rep at its preset magnitude or
+heights, camera angles, a barbell or (squat, second build) none, one fault on the middle rep at its preset magnitude or
 none), reads each rep twice through the product's own analysis and compares:
 
 - **measured**: the landmarks with MediaPipe-like errors (``tests/support/landmark_sim.py``,
@@ -164,7 +164,7 @@ def main() -> None:
                       f"{np.percentile(a, 90):.3g} | {a.max():.3g} | {np.nanmedian(bias):+.3g} | {rule.limit:g} "
                       f"| {rule.band:g} |")
     print(f"\n({time.time() - t0:.0f} s; bodies: {', '.join(BODIES)}; camera heights {CAMERA_HEIGHTS_M} m; "
-          f"views {', '.join(VIEWS)}; squat with and without a barbell)")
+          f"views {', '.join(VIEWS)}; squat with a barbell and, for the second build, without)")
 
 
 if __name__ == "__main__":
