@@ -1,9 +1,9 @@
-"""Error bands of the rule measures: how far a reading strays from the value exact landmarks give.
+"""Error bands of the rule measures: how far one reading strays from the same rep read without random error.
 
 For every measure a packaged rule judges (``formcheck/config/{squat,deadlift}.toml``), this
 simulates sets with the kinematic athlete of ``tools/synth`` (several body shapes, camera
-heights, camera angles, a barbell or (squat, second build) none, one fault on the middle rep at its preset magnitude or
-none), reads each rep twice through the product's own analysis and compares:
+heights, camera angles, a barbell or (squat, second build) none, one fault on the middle rep at
+its preset magnitude or none), reads each rep twice through the product's own analysis and compares:
 
 - **measured**: the landmarks with MediaPipe-like errors (``tests/support/landmark_sim.py``,
   ``MEDIAPIPE_LIKE``: pixel noise, the hip point offset from the joint, left/right swaps in bursts, a
