@@ -41,8 +41,6 @@ PACKAGED_IDS = [f"{lift}-{r.code}-{r.measure}" for lift, r in PACKAGED]
 @pytest.mark.parametrize("lift, rule", PACKAGED, ids=PACKAGED_IDS)
 def test_every_packaged_rule_has_a_measured_band(lift: str, rule: FaultRule) -> None:
     assert rule.band > 0.0, f"{lift}.toml {rule.code} ({rule.measure}): no band_{rule.units}"
-    # a band is an error, not a new limit: it never swallows the whole minor range
-    assert rule.band < abs(rule.major - rule.limit) + rule.band  # finite and ordered
     assert np.isfinite(rule.flag_line(rule.limit))
 
 
