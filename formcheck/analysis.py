@@ -17,7 +17,7 @@ from formcheck.cleaning import CleaningParams, clean
 from formcheck.metrics import FrameMetrics, compute_frame_metrics, rep_height_signals
 from formcheck.repmetrics import RepMeasure
 from formcheck.reps import RepSegmentation, bar_height, segment_reps, without_reps
-from formcheck.measures import article
+from formcheck.measures import article, borderline_sentence
 from formcheck.report import FormReport, flag_message, guidance_block
 from formcheck.rules import RuleResult, RuleSet, evaluate, load_rules
 from formcheck.sanity import SanityResult, check_clip, not_judged
@@ -158,10 +158,18 @@ def _flag_entries(rules: RuleResult) -> list[dict[str, Any]]:
         out.append({
             "code": f.code, "rep": f.rep + 1, "phase": f.phase, "t_ms": round(f.t_ms, 1), "frame": f.frame,
             "measured": f.measured, "limit": f.limit, "units": f.units, "severity": f.severity,
-            "confidence": f.confidence, "measure": f.measure,
+            "confidence": f.confidence, "measure": f.measure, "band": f.band,
             "message": flag_message(f.code, f.measured, f.limit, f.measure),
         })
     return out
+
+
+def _borderline_entries(rules: RuleResult) -> list[dict[str, Any]]:
+    """The report's ``borderline``: readings past the limit but within the measure's error band (not flags)."""
+    return [{"code": b.code, "rep": b.rep + 1, "phase": b.phase, "t_ms": round(b.t_ms, 1), "frame": b.frame,
+             "measured": b.measured, "limit": b.limit, "band": b.band, "units": b.units,
+             "confidence": b.confidence, "measure": b.measure,
+             "message": borderline_sentence(b.measure, b.measured, b.limit, b.band)} for b in rules.borderline]
 
 
 def analyze_sequence(
@@ -247,7 +255,7 @@ def analyze_sequence(
     if not sanity.ok:
         result = not_judged(result, sanity.reason)
     reads_outline = any(r.measure == "spine_flexion_loaded" for r in ruleset.rules.get("rounded_back", ()))
-    if reads_outline and not spine_note["used"] and result.verdicts.get("rounded_back") in ("clear", "flagged"):
+    if reads_outline and not spine_note["used"] and result.verdicts.get("rounded_back") in ("clear", "borderline", "flagged"):
         # say what the "clear" rests on: the head proxy cannot see a rounded lower back with the head held up
         warnings.append(f"rounded back judged from the head's position only ({spine_note['reason']}): a rounded "
                         "lower back with the head held up can go unflagged; film square from the side")
@@ -262,7 +270,8 @@ def analyze_sequence(
         detection_rate=round(seq.detection_rate, 3), rep_count=seg.count,
         partial_reps=_partial_entries(seg, raw.t_ms, bar_height(hip_h, wrist_h) if seg.signal == "aux" else hip_h),
         reps=_rep_entries(seg, result, seq), flags=flags, verdicts=dict(result.verdicts),
-        not_assessable=dict(result.reasons), guidance=guidance_block(flagged, chosen), model=model,
+        not_assessable=dict(result.reasons), guidance=guidance_block(flagged, chosen),
+        borderline=_borderline_entries(result), model=model,
         warnings=warnings, athlete=athlete,
         extra={"lift_reason": guess.reason, "spine": spine_note, "sanity": sanity.to_dict(),
                "ignored": [{"start_ms": round(s.start_ms, 1), "end_ms": round(s.end_ms, 1), "reason": s.reason}

@@ -403,6 +403,8 @@ def print_report_summary(report: "FormReport", console: Console) -> None:
         console.print(f"  not assessable here: {', '.join(na)}")
     for f in r.flags:
         console.print(f"  • rep {f['rep']}: {f['message']}", markup=False)
+    for b in r.borderline:
+        console.print(f"  ~ rep {b['rep']} (borderline, not a flag): {b['message']}", markup=False)
     g = r.guidance
     if g.get("top_causes"):
         console.print("  [bold]Most likely causes and first fixes:[/]")

@@ -11,7 +11,9 @@ Conventions
 - Rep numbers in the report are 1-based (``"rep": 2`` is the second rep).
 - Times are ``t_ms`` from the clip's first frame.
 - ``verdicts`` maps every fault code judged for the lift to ``flagged``,
-  ``clear`` or ``not_assessable``; ``not_assessable`` says why.
+  ``borderline``, ``clear`` or ``not_assessable``; ``not_assessable`` says why.
+  ``borderline``: no rep flagged, but a reading past the limit by no more than the
+  measure's error band (``borderline`` lists them); never counted as a flag.
 - ``status`` is ``ok``, ``no_person`` (nobody was tracked) or ``no_complete_rep``:
   these are results, not errors.
 """
@@ -41,10 +43,11 @@ SCHEMA_VERSION = 2
 #: Older report versions that :func:`upgrade_report` turns into the current one.
 UPGRADABLE_VERSIONS = (1,)
 STATUSES = ("ok", "no_person", "no_complete_rep")
-VERDICTS = ("flagged", "clear", "not_assessable")
+VERDICTS = ("flagged", "borderline", "clear", "not_assessable")
 
 #: What a verdict means, in words for the report.
-VERDICT_WORDS = {"flagged": "flagged", "clear": "clear", "not_assessable": "not assessable"}
+VERDICT_WORDS = {"flagged": "flagged", "borderline": "borderline (within our measurement error; not a flag)",
+                 "clear": "clear", "not_assessable": "not assessable"}
 
 
 def _num(x: Any, nd: int = 3) -> float | None:
@@ -75,6 +78,8 @@ class FormReport:
     verdicts: Mapping[str, str]
     not_assessable: Mapping[str, str]
     guidance: Mapping[str, Any]
+    #: readings past the limit but within the measure's error band: shown, never counted as flags
+    borderline: Sequence[Mapping[str, Any]] = ()
     model: str = ""
     warnings: Sequence[str] = ()
     athlete: str = ""
@@ -89,6 +94,7 @@ class FormReport:
         d = asdict(self)
         d["reps"] = [dict(r) for r in self.reps]
         d["flags"] = [dict(f) for f in self.flags]
+        d["borderline"] = [dict(b) for b in self.borderline]
         d["partial_reps"] = [dict(p) for p in self.partial_reps]
         d["warnings"] = list(self.warnings)
         return d
@@ -171,6 +177,19 @@ def validate_report(d: Mapping[str, Any]) -> None:
         need(f["t_ms"] >= rep["start_ms"], f"a flag no earlier than its rep's start ({rep['start_ms']} ms)", f["t_ms"])
         need(f["severity"] in ("minor", "major"), "severity minor|major", f["severity"])
         need(0.0 <= f["confidence"] <= 1.0, "confidence in [0, 1]", f["confidence"])
+    borderline = d.get("borderline", [])
+    need(isinstance(borderline, Sequence) and not isinstance(borderline, str), "a list of borderline readings",
+         borderline)
+    for b in borderline:
+        for k in ("code", "rep", "t_ms", "measured", "limit", "band", "units"):
+            need(isinstance(b, Mapping) and k in b, f"borderline key {k}", b)
+        need(verdicts.get(b["code"]) in ("flagged", "borderline"),
+             f"verdict 'flagged' or 'borderline' for borderline reading {b['code']}", verdicts.get(b["code"]))
+        need(b["rep"] in rep_numbers, "a borderline reading on a counted rep", b["rep"])
+    for code, v in verdicts.items():
+        if v == "borderline":
+            need(any(b["code"] == code for b in borderline), f"a borderline reading behind verdict borderline "
+                 f"({code})", [b["code"] for b in borderline])
     g = d.get("guidance", {})
     need(bool(g.get("red_flags")) and bool(g.get("disclaimer")) and bool(g.get("credit")),
          "guidance with red_flags, disclaimer and credit", sorted(g))
@@ -230,6 +249,13 @@ def _partial_note(r: FormReport) -> str:
     return f" (+{n} partial, not counted)" if n else ""
 
 
+def _rep_codes(r: FormReport, rep: int) -> str:
+    """A rep's flags, then its borderline readings marked as such: ``heels_lift, rounded_back (borderline)``."""
+    codes = [f["code"] for f in r.flags if f["rep"] == rep]
+    codes += [f"{b['code']} (borderline)" for b in r.borderline if b["rep"] == rep]
+    return ", ".join(codes) or "–"
+
+
 def render_markdown(report: FormReport, images: Mapping[str, str] | None = None) -> str:
     """A readable Markdown summary. ``images``: name -> relative path (plot, worst frames)."""
     r, images = report, images or {}
@@ -261,7 +287,7 @@ def render_markdown(report: FormReport, images: Mapping[str, str] | None = None)
         lines += ["## Reps", "", "| rep | start | bottom | end | tempo (time per phase) | flags |",
                   "|---|---|---|---|---|---|"]
         for rep in r.reps:
-            fl = ", ".join(f["code"] for f in r.flags if f["rep"] == rep["rep"]) or "–"
+            fl = _rep_codes(r, rep["rep"])
             t_txt = tempo_text(rep.get("tempo_ms", {}))
             lines.append(f"| {rep['rep']} | {_s(rep['start_ms'])} | {_s(rep['bottom_ms'])} | {_s(rep['end_ms'])} | {t_txt} | {fl} |")
         lines.append("")
@@ -289,6 +315,13 @@ def render_markdown(report: FormReport, images: Mapping[str, str] | None = None)
             if note:
                 lines += ["", f"> {note}"]
         lines.append("")
+    if r.borderline:
+        lines += ["## Borderline (not counted as flags)", "",
+                  "Past the limit, but by less than our measurement error: a coach may want to look; "
+                  "we do not count these as faults.", ""]
+        for b in r.borderline:
+            lines.append(f"- Rep {b['rep']} – {b['code']} at {_s(b['t_ms'])}: {b.get('message', '')}")
+        lines.append("")
     g = r.guidance
     if g.get("faults"):
         lines += ["## What to work on", ""]
@@ -307,7 +340,7 @@ def render_markdown(report: FormReport, images: Mapping[str, str] | None = None)
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#1b1f23}
 h1{font-size:1.5em} table{border-collapse:collapse;margin:1em 0} td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left}
-.flagged{color:#b42318;font-weight:600} .clear{color:#067647} .not_assessable{color:#6b7280}
+.flagged{color:#b42318;font-weight:600} .borderline{color:#b54708} .clear{color:#067647} .not_assessable{color:#6b7280}
 .card{display:inline-block;border:1px solid #d0d7de;border-radius:8px;padding:8px 14px;margin:4px}
 .red{border-left:4px solid #b42318;padding:8px 12px;background:#fef3f2} img{max-width:100%}
 .small{color:#6b7280;font-size:.9em}
@@ -351,7 +384,7 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
     if r.reps:
         out.append("<h2>Reps</h2><table><tr><th>rep</th><th>start</th><th>bottom</th><th>end</th><th>phases</th><th>flags</th></tr>")
         for rep in r.reps:
-            fl = ", ".join(f["code"] for f in r.flags if f["rep"] == rep["rep"]) or "–"
+            fl = _rep_codes(r, rep["rep"])
             ph = tempo_text(rep.get("tempo_ms", {}), sep=", ")
             out.append(f"<tr><td>{rep['rep']}</td><td>{_s(rep['start_ms'])}</td><td>{_s(rep['bottom_ms'])}</td>"
                        f"<td>{_s(rep['end_ms'])}</td><td>{e(ph)}</td><td>{e(fl)}</td></tr>")
@@ -375,6 +408,13 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
             note = load_guidance().explain_measure(m)
             if note:
                 out.append(f"<p class=small>{e(note)}</p>")
+    if r.borderline:
+        out.append("<h2>Borderline (not counted as flags)</h2><p class=small>Past the limit, but by less than our "
+                   "measurement error: a coach may want to look; we do not count these as faults.</p><ul>")
+        for b in r.borderline:
+            out.append(f"<li class=borderline>Rep {b['rep']} – {e(b['code'])} at {_s(b['t_ms'])}: "
+                       f"{e(str(b.get('message', '')))}</li>")
+        out.append("</ul>")
     g = r.guidance
     if g.get("faults"):
         out.append("<h2>What to work on</h2>")

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SAMPLES
+from formcheck.report import SCHEMA_VERSION
 
 STEMS = sorted(p.stem for p in SAMPLES.glob("*.mp4"))
 
@@ -32,6 +33,17 @@ KNOWN_FLAG_DEFECTS = {
                             "it, and the silhouette is not read because the clip is filmed 20 deg off the side "
                             "(the landmarks put its reps at 62-70 deg, under spine.toml min_yaw_deg = 75); "
                             "the same fault filmed square from the side is caught (deadlift_side_rounded)",
+}
+
+
+# Injected faults whose reading on the rendered clip sits past the limit but within the measure's error band
+# (band_<units> in the rules TOML, benchmarks/measure_bands.py): by design they are "borderline" (shown, not
+# flagged). (stem, code) -> why; the test pins them as borderline on exactly the faulty rep.
+BORDERLINE_BY_DESIGN = {
+    ("deadlift_side_rounded", "rounded_back"): "the 47 deg rounding reads 41.1 deg on the silhouette, within "
+                                               "its 11.3 deg band over the 30 deg limit",
+    ("squat_side_faults", "hips_rise_early"): "the rendered hips-rise reads 8.9 deg, inside the 5.2 deg band over "
+                                              "the 8 deg limit (tests/test_faults_sim.py: the same on landmarks)",
 }
 
 
@@ -89,7 +101,11 @@ def test_sample_flags_match_injected_faults(stem: str, sample_analyses: dict) ->
         for code in gt["faults"]:
             expected.add((reps[m]["rep"], code))
     got = {(f["rep"], f["code"]) for f in report.flags}
-    assert expected <= got, f"missed: {sorted(expected - got)}"
+    near = {(b["rep"], b["code"]): b["measured"] for b in report.borderline}
+    by_design = {(rep, code) for rep, code in expected if (stem, code) in BORDERLINE_BY_DESIGN}
+    assert by_design <= set(near), f"expected borderline: {sorted(by_design)}, got {near}, flags {sorted(got)}"
+    expected -= by_design
+    assert expected <= got, f"missed: {sorted(expected - got)}; borderline {near}"
     extra = got - expected
     assert not extra, f"false flags: {sorted(extra)}"
 
@@ -111,7 +127,7 @@ def test_sample_report_files(stem: str, sample_analyses: dict) -> None:
     for f in res.report.flags:
         assert f"worst_{f['rep']}_{f['code']}" in res.files
     data = json.loads(Path(res.files["json"]).read_text())
-    assert data["schema_version"] == 2 and data["rep_count"] == res.report.rep_count
+    assert data["schema_version"] == SCHEMA_VERSION and data["rep_count"] == res.report.rep_count
     html = Path(res.files["html"]).read_text()
     assert "not medical advice" in html.lower() or "not a medical" in html.lower()
     for item in data["guidance"]["red_flags"]:

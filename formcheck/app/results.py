@@ -132,6 +132,10 @@ def rep_table(report: Mapping[str, Any], frames: pd.DataFrame | None) -> pd.Data
                 row[label] = round(float(v), 1) if pd.notna(v) else None
         row["Flags"] = "; ".join(f"{fault_title(f['code'])}: {evidence(f['measured'], f['limit'], f['units'], f.get('measure', ''))} "
                                  f"[{f['severity']}]" for f in fl) or "–"
+        near = [b for b in report.get("borderline", []) if b["rep"] == n]
+        row["Borderline (not flags)"] = "; ".join(
+            f"{fault_title(b['code'])}: {evidence(b['measured'], b['limit'], b['units'], b.get('measure', ''))} "
+            f"(within ±{b['band']:g})" for b in near) or "–"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -333,6 +337,12 @@ def _flagged_reps(store: Store, session: SessionRecord, key: str) -> None:
     by_rep: dict[int, list[Mapping[str, Any]]] = {}
     for f in report.get("flags", []):
         by_rep.setdefault(int(f["rep"]), []).append(f)
+    near = report.get("borderline", [])
+    if near:
+        with st.expander(f"Borderline: {len(near)} reading(s) within our measurement error of a limit (not flags)"):
+            for b in near:
+                st.markdown(f"Rep {b['rep']} · **{fault_title(b['code'])}** :orange-badge[Borderline: not a flag]")
+                st.caption(md(str(b.get("message", ""))))
     if not by_rep:
         st.success("No fault was flagged on any rep. Keep filming from the side to track your form over time.")
         return

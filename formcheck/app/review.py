@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import streamlit as st
 
@@ -136,6 +136,18 @@ def _flag_block(store: Store, f: FlagRecord, rep: Any = None) -> None:
                       on_click=_set_status, args=(store, f.id, "pending"))
 
 
+def borderline_of_rep(report: Mapping[str, Any], rep_no: int) -> list[Mapping[str, Any]]:
+    """The report's borderline readings on rep ``rep_no`` (past the limit within the error band: not flags)."""
+    return [b for b in report.get("borderline", []) if int(b.get("rep", -1)) == rep_no]
+
+
+def _borderline_block(b: Mapping[str, Any]) -> None:
+    """A borderline reading: shown to the coach, clearly marked, with no review actions (it is not a flag)."""
+    with st.container(border=True):
+        st.markdown(f"**{fault_title(b['code'])}** :orange-badge[Borderline: not a flag]")
+        st.caption(md(str(b.get("message", ""))))
+
+
 def rep_card(store: Store, session: SessionRecord, rep_no: int, queued: list[FlagRecord]) -> None:
     """One rep: its slow-motion clip and worst moments, each shown flag with its actions (none for a clean
     rep), and the form to add a fault formcheck missed."""
@@ -164,11 +176,14 @@ def rep_card(store: Store, session: SessionRecord, rep_no: int, queued: list[Fla
                     for f, p in worst:
                         st.image(str(p), caption=fault_title(f.code), width="stretch")
         with right:
+            near = borderline_of_rep(session.report, rep_no)
             if not queued:
                 st.markdown(":green-badge[No flag] formcheck flagged nothing on this rep.")
                 st.caption("Saw a fault anyway? Add it below.")
             for f in queued:
                 _flag_block(store, f, session.rep(rep_no))
+            for b in near:
+                _borderline_block(b)
         _missed_fault_form(store, session, rep_no)
         compare_toggle(store, session, rep_no, key=key)
 
