@@ -505,3 +505,40 @@ def test_hips_rise_early_limit_boundaries(tip: float, expected: str) -> None:
     t, sig = pull_signals(tip_deg=tip)
     res = evaluate(rs, t, sig, [pull_rep()], "side")
     assert res.rep_verdicts[0]["hips_rise_early"] == expected
+
+
+#: The views each packaged measure is valid in (issue 11): the silhouette and the head proxy only in a
+#: side view, knee cave only from the front or at about 45 degrees (oblique).
+VALID_VIEWS = [
+    ("squat", "rounded_back", ("side",)),
+    ("deadlift", "rounded_back", ("side",)),
+    ("squat", "knee_cave", ("front", "oblique")),
+    ("deadlift", "knee_cave", ("front", "oblique")),
+]
+
+
+def _every_signal_faulty(t: np.ndarray, reps: list[R]) -> dict[str, np.ndarray]:
+    """Signals where the rounded-back and knee-cave measures see a clear fault on every rep."""
+    bump = lambda peak, base=0.0: sum(rep_profile(t, r, peak, base) - base for r in reps) + base  # noqa: E731
+    return {"quality": np.ones_like(t), "trunk_deg": np.full_like(t, 45.0),
+            "back_rounding_proxy": bump(40.0), "spine_flexion_deg": bump(50.0),
+            "knee_ankle_ratio": bump(0.4, 1.0)}
+
+
+@pytest.mark.parametrize("view", ["side", "oblique", "front"])
+@pytest.mark.parametrize("lift, code, valid", VALID_VIEWS, ids=[f"{lift}-{code}" for lift, code, _ in VALID_VIEWS])
+def test_packaged_measures_are_judged_only_in_their_views(lift: str, code: str, valid: tuple, view: str) -> None:
+    """In its views the fault is flagged on every rep; outside them it is not_assessable, the reason naming the view."""
+    rs = load_rules(lift)
+    assert {v for r in rs.rules[code] for v in r.views} == set(valid)
+    t, reps = set_of_reps(2)
+    res = evaluate(rs, t, _every_signal_faulty(t, reps), reps, view)
+    if view in valid:
+        assert res.verdicts[code] == "flagged"
+        assert [f.rep for f in res.flags if f.code == code] == [0, 1]
+        assert code not in res.reasons
+    else:
+        assert res.verdicts[code] == "not_assessable"
+        assert [res.rep_verdicts[r.index][code] for r in reps] == ["not_assessable"] * 2
+        assert not [f for f in res.flags if f.code == code]
+        assert res.reasons[code] == f"not assessable from {'an' if view == 'oblique' else 'a'} {view} view"
