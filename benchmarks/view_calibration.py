@@ -49,6 +49,8 @@ HEIGHTS_M = (0.8, 1.5)
 BODIES: dict[str, tuple[float, float, float]] = {"base": (1.0, 1.0, 1.0), "broad": (1.08, 1.0, 1.15),
                                                   "slim": (0.92, 1.06, 0.90)}
 FPS = 12.0
+#: knots of the fitted curve closer than this (raw degrees) are merged
+MIN_KNOT_GAP_DEG = 3.0
 WIDTH, HEIGHT = 640, 480
 
 
@@ -201,14 +203,21 @@ def fit_curve(raw: np.ndarray, true: np.ndarray) -> tuple[list[float], list[floa
     """Knots (raw -> true) of a monotone piecewise-linear curve: the median raw yaw of each true yaw."""
     levels = sorted(set(true.tolist()))
     med = [float(np.median(raw[true == t])) for t in levels]
-    # keep it monotone: a knot below its predecessor is merged into it
-    xs, ys = [0.0], [0.0]
+    # keep it monotone and not too steep: a knot less than MIN_KNOT_GAP_DEG above its predecessor is
+    # merged into it (raw and true averaged), so reading noise near square-on is not amplified
+    xs, ys, ns = [0.0], [0.0], [0]
     for m, t in zip(med, levels):
-        if m > xs[-1] + 0.5:
-            xs.append(round(m, 1))
+        if m > xs[-1] + MIN_KNOT_GAP_DEG or ns[-1] == 0:
+            xs.append(m)
             ys.append(float(t))
+            ns.append(1)
         else:
-            ys[-1] = 0.5 * (ys[-1] + float(t))
+            k = ns[-1]
+            xs[-1], ys[-1], ns[-1] = (k * xs[-1] + m) / (k + 1), (k * ys[-1] + t) / (k + 1), k + 1
+    if len(xs) > 1 and xs[1] <= 0.0:
+        xs.pop(1), ys.pop(1), ns.pop(1)
+    xs = [round(x, 1) for x in xs]
+    ys = [round(y, 1) for y in ys]
     if xs[-1] < 89.5:
         xs.append(90.0)
         ys.append(90.0)
@@ -281,9 +290,36 @@ def main(argv: list[str] | None = None) -> int:
         raw = np.array([v.features.get("yaw_raw_deg", v.yaw_deg) for _, v in rows])
         true = np.array([c.true_yaw_deg for c, _ in rows])
         xs, ys = fit_curve(raw, true)
+        from formcheck.views import ViewParams, calibrated_yaw_deg
+
+        cal = calibrated_yaw_deg(raw, replace(ViewParams.packaged(), yaw_curve_raw_deg=tuple(xs),
+                                              yaw_curve_true_deg=tuple(ys)))
+        az = 90.0 - true
         print("\n# fitted by: nice python benchmarks/view_calibration.py --fit")
         print(f"yaw_curve_raw_deg = {xs}")
         print(f"yaw_curve_true_deg = {ys}")
+        print(f"# with it: yaw error mean {np.mean(cal - true):+.1f}, mean |error| {np.mean(np.abs(cal - true)):.1f}, "
+              f"largest {np.max(np.abs(cal - true)):.1f} deg over {len(true)} reps")
+        # out of sample: the curve fitted on two bodies, tested on the third
+        bodies = np.array([c.body for c, _ in rows])
+        cv = np.full(len(true), np.nan)
+        for b in sorted(set(bodies)):
+            mine = bodies == b
+            if len(set(true[~mine])) >= 2:
+                bx, by_ = fit_curve(raw[~mine], true[~mine])
+                cv[mine] = calibrated_yaw_deg(raw[mine], replace(ViewParams.packaged(), yaw_curve_raw_deg=tuple(bx),
+                                                                 yaw_curve_true_deg=tuple(by_)))
+        e = cv - true
+        print(f"# leave-one-body-out: yaw error mean {np.nanmean(e):+.1f}, mean |error| {np.nanmean(np.abs(e)):.1f}, "
+              f"largest {np.nanmax(np.abs(e)):.1f} deg; per true yaw: "
+              + ", ".join(f"{t:g}: {np.nanmean(e[true == t]):+.1f}" for t in sorted(set(true))))
+        for name, above, lo, hi in (("side_min_yaw_deg", az <= 25.0, 50.0, 85.0),
+                                    ("front_max_yaw_deg", az < 65.0, 5.0, 40.0)):
+            cands = np.arange(lo, hi + 0.01, 0.5)
+            ok = np.array([np.sum((cal > c) == above) for c in cands])
+            best = cands[ok == ok.max()]
+            print(f"# {name}: {ok.max()}/{len(true)} reps on the right side for thresholds {best.min():g}-{best.max():g}"
+                  f" (calibrated yaw of the nearest reps: {np.max(cal[~above]):.1f} / {np.min(cal[above]):.1f})")
     return 0
 
 
