@@ -317,3 +317,15 @@ def test_the_view_is_decided_on_the_calibrated_yaw(curve: dict, view: str) -> No
     """The same 45-degree landmarks are side, oblique or front according to the curve (thresholds unchanged)."""
     sim = simulate_sequence("deadlift", 45.0, reps=1, corruption=HIP_OFFSET_ONLY, facing="right")
     assert classify_view(sim.seq, params=replace(ViewParams.packaged(), **curve)).view == view
+
+
+def test_metrics_geometry_uses_the_raw_yaw_not_the_curve() -> None:
+    """The curve names the camera's angle; the oblique image geometry (tuned on the raw yaw) is unchanged by it."""
+    sim = simulate_sequence("squat", 45.0, reps=1, corruption=HIP_OFFSET_ONLY, facing="left")
+    ident = replace(ViewParams.packaged(), yaw_curve_raw_deg=(0.0, 90.0), yaw_curve_true_deg=(0.0, 90.0))
+    steep = replace(ViewParams.packaged(), **CURVE)
+    a, b = classify_view(sim.seq, params=ident), classify_view(sim.seq, params=steep)
+    assert a.view == b.view == "oblique" and abs(a.yaw_deg - b.yaw_deg) > 1.0
+    ma, mb = compute_frame_metrics(sim.seq, a), compute_frame_metrics(sim.seq, b)
+    np.testing.assert_array_equal(ma.knee_deg, mb.knee_deg)
+    np.testing.assert_array_equal(ma.trunk_deg, mb.trunk_deg)
