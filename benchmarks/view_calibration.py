@@ -313,6 +313,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# leave-one-body-out: yaw error mean {np.nanmean(e):+.1f}, mean |error| {np.nanmean(np.abs(e)):.1f}, "
               f"largest {np.nanmax(np.abs(e)):.1f} deg; per true yaw: "
               + ", ".join(f"{t:g}: {np.nanmean(e[true == t]):+.1f}" for t in sorted(set(true))))
+        vp = ViewParams.packaged()
+        cv_view = np.where(cv < vp.front_max_yaw_deg, "front", np.where(cv > vp.side_min_yaw_deg, "side", "oblique"))
+        want = np.array([c.true_view for c, _ in rows])
+        print(f"# leave-one-body-out view decision (packaged thresholds): right on {np.sum(cv_view == want)} of "
+              f"{len(want)} reps")
         for name, above, lo, hi in (("side_min_yaw_deg", az <= 25.0, 50.0, 85.0),
                                     ("front_max_yaw_deg", az < 65.0, 5.0, 40.0)):
             cands = np.arange(lo, hi + 0.01, 0.5)
