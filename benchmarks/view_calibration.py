@@ -1,11 +1,13 @@
 """Camera yaw and view decision on rendered clips at known azimuths, through MediaPipe (issue #11).
 
 Run from the repository root (rendering needs the ``synth`` extra and libosmesa6,
-``docs/synthetic.md``; 10-40 s of CPU per clip, then cached in ``--dir``)::
+``docs/synthetic.md``; 15-70 s per clip on the shared 2 cores, then cached in ``--dir``)::
 
     nice python benchmarks/view_calibration.py --render     # render + extract what is missing, then the table
     nice python benchmarks/view_calibration.py              # only the clips already extracted
     nice python benchmarks/view_calibration.py --fit        # also print the [views] yaw curve fitted on them
+    nice python benchmarks/view_calibration.py --real ../shared/data/lifts   # also the labelled real clips
+                                                            # (poses from --real-cache only, none extracted)
 
 The grid (:func:`grid`): squats (empty bar, 2 reps) and deadlifts (loaded bar,
 1 rep) filmed at camera azimuths 0-90 degrees (0 = side-on, 90 = front), from
