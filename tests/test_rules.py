@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -515,3 +515,50 @@ def test_hips_rise_early_limit_boundaries(beyond_band: bool, off: float, expecte
     t, sig = pull_signals(tip_deg=tip)
     res = evaluate(rs, t, sig, [pull_rep()], "side")
     assert res.rep_verdicts[0]["hips_rise_early"] == expected
+
+
+#: The views each packaged measure is valid in (issue 11; the choices are measured in docs/accuracy.md,
+#: "Views on renders"): the silhouette only in a side view, the head proxy in side and oblique views,
+#: knee cave only from the front. (code, measure or None for every table of the fault, views)
+VALID_VIEWS = [
+    ("squat", "rounded_back", "spine_flexion_loaded", ("side",)),
+    ("deadlift", "rounded_back", "spine_flexion_loaded", ("side",)),
+    ("squat", "rounded_back", "head_drop_max", ("side", "oblique")),
+    ("deadlift", "rounded_back", "head_drop_max", ("side", "oblique")),
+    ("squat", "knee_cave", None, ("front",)),
+    ("deadlift", "knee_cave", None, ("front",)),
+]
+
+
+def _every_signal_faulty(t: np.ndarray, reps: list[R]) -> dict[str, np.ndarray]:
+    """Signals where the rounded-back and knee-cave measures see a clear fault on every rep."""
+    bump = lambda peak, base=0.0: sum(rep_profile(t, r, peak, base) - base for r in reps) + base  # noqa: E731
+    return {"quality": np.ones_like(t), "trunk_deg": np.full_like(t, 45.0),
+            "back_rounding_proxy": bump(40.0), "spine_flexion_deg": bump(50.0),
+            "knee_ankle_ratio": bump(0.4, 1.0)}
+
+
+@pytest.mark.parametrize("view", ["side", "oblique", "front"])
+@pytest.mark.parametrize("lift, code, measure_name, valid", VALID_VIEWS,
+                         ids=[f"{lift}-{code}-{m or 'all'}" for lift, code, m, _ in VALID_VIEWS])
+def test_packaged_measures_are_judged_only_in_their_views(lift: str, code: str, measure_name: str | None,
+                                                          valid: tuple, view: str) -> None:
+    """In its views a measure flags every (faulty) rep; outside them it adds nothing, and a fault with no
+    measure valid in the view is not_assessable, the reason naming the view."""
+    rs = load_rules(lift)
+    tables = [r for r in rs.rules[code] if measure_name in (None, r.measure)]
+    assert tables and {v for r in tables for v in r.views} == set(valid)
+    if measure_name is not None:  # judge this measure alone: the fault's other tables dropped
+        rs = replace(rs, rules={**rs.rules, code: tuple(replace(r, alongside=False) for r in tables)})
+    t, reps = set_of_reps(2)
+    res = evaluate(rs, t, _every_signal_faulty(t, reps), reps, view)
+    if view in valid:
+        assert res.verdicts[code] == "flagged"
+        assert [f.rep for f in res.flags if f.code == code] == [0, 1]
+        assert {f.measure for f in res.flags if f.code == code} == {r.measure for r in tables}
+        assert code not in res.reasons
+    else:
+        assert res.verdicts[code] == "not_assessable"
+        assert [res.rep_verdicts[r.index][code] for r in reps] == ["not_assessable"] * 2
+        assert not [f for f in res.flags if f.code == code]
+        assert res.reasons[code] == f"not assessable from {'an' if view == 'oblique' else 'a'} {view} view"
