@@ -291,10 +291,11 @@ def check_clip(seq: PoseSequence, hip_height_norm: np.ndarray | None = None, tru
 
 
 def not_judged(result: RuleResult, reason: str) -> RuleResult:
-    """A :class:`formcheck.rules.RuleResult` with every verdict (clip and rep) ``not_assessable`` for ``reason``, no flags."""
+    """A :class:`formcheck.rules.RuleResult` with every verdict (clip and rep) ``not_assessable`` for ``reason``,
+    no flags and no borderline readings."""
     codes = list(result.verdicts)
     return replace(
-        result, flags=(), verdicts={c: "not_assessable" for c in codes},
+        result, flags=(), borderline=(), verdicts={c: "not_assessable" for c in codes},
         rep_verdicts={i: {c: "not_assessable" for c in rv} for i, rv in result.rep_verdicts.items()},
         reasons={c: reason for c in codes},
     )

@@ -21,7 +21,7 @@ from formcheck.cleaning import clean
 from formcheck.landmarks import Landmark as L
 from formcheck.metrics import compute_frame_metrics
 from formcheck.report import FormReport, clip_problems, render_html, render_markdown
-from formcheck.sanity import PROBLEM_CODES, SanityParams, SanityResult, body_axis_deg, check_clip
+from formcheck.sanity import PROBLEM_CODES, SanityParams, SanityResult, body_axis_deg, check_clip, not_judged
 from formcheck.sequence import PoseSequence
 from formcheck.settings import params_from_toml, read_packaged
 from formcheck.views import classify_view
@@ -310,3 +310,19 @@ def test_no_usable_real_clip_trips_the_checks(shared_lifts, real_pose_cache) -> 
         if not res.ok:
             tripped[entry["file"]] = res.codes
     assert tripped == {}
+
+
+def test_not_judged_drops_borderline_readings_too() -> None:
+    """A clip that is not judged keeps no borderline reading (the report would contradict its verdicts).
+
+    Found on a real clip cut at the shins with a borderline depth reading: the analysis raised instead of
+    reporting "not judged"."""
+    from formcheck.rules import Flag, RuleResult
+
+    b = Flag(code="shallow_depth", rep=0, phase="bottom", t_ms=100.0, frame=3, measured=0.5, limit=0.45,
+             units="thigh", severity="minor", confidence=0.5, measure="depth_thigh")
+    result = RuleResult(lift="squat", view="side", flags=(), verdicts={"shallow_depth": "borderline"}, rep_verdicts={0: {"shallow_depth": "borderline"}},
+                        reasons={}, measures={}, limits={"shallow_depth": 0.45}, borderline=(b,))
+    out = not_judged(result, "the feet are not in the picture")
+    assert out.borderline == () and out.flags == ()
+    assert out.verdicts == {"shallow_depth": "not_assessable"}
