@@ -415,7 +415,15 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
             out.append(f"<li class=borderline>Rep {b['rep']} – {e(b['code'])} at {_s(b['t_ms'])}: "
                        f"{e(str(b.get('message', '')))}</li>")
         out.append("</ul>")
-    g = r.guidance
+    out += guidance_html(r.guidance)
+    return "\n".join(x for x in out if x)
+
+
+def guidance_html(g: Mapping[str, Any]) -> list[str]:
+    """The HTML tail of a report: what to work on (when anything was flagged), then the red flags,
+    disclaimer and credit, closing the page. Every text is escaped."""
+    e = html.escape
+    out = []
     if g.get("faults"):
         out.append("<h2>What to work on</h2>")
         for fg in g["faults"]:
@@ -427,7 +435,7 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
             out.append("</ul>")
     out.append(f"<h2>When to see a professional</h2><p class=red>{e(g['red_flag_notice'])}</p>")
     out.append(f"<p class=small>{e(g['disclaimer'])}</p><p class=small>{e(g['credit'])}</p></body></html>")
-    return "\n".join(x for x in out if x)
+    return out
 
 
 # --------------------------------------------------------------------------- CSV and plots

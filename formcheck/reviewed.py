@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from formcheck.measures import tempo_text
-from formcheck.report import _CSS, VERDICT_WORDS, _img_tag, guidance_block, upgrade_report
+from formcheck.report import _CSS, VERDICT_WORDS, _img_tag, guidance_block, guidance_html, upgrade_report
 
 #: How a review state reads in the reviewed report.
 STATUS_WORDS = {"confirmed": "confirmed by the coach", "pending": "not reviewed yet",
@@ -175,18 +175,7 @@ def render_reviewed_html(report: Mapping[str, Any], reviews: Sequence[Mapping[st
             out.append(f"<li class=dismissed><del>Rep {int(r['rep'])}: {e(r['code'])}"
                        f"{' at ' + e(_s(f.get('t_ms'))) if f else ''}</del>{_comments_html(r)}</li>")
         out.append("</ul>")
-    g = _guidance(rep, split["codes"])
-    if g.get("faults"):
-        out.append("<h2>What to work on</h2>")
-        for fg in g["faults"]:
-            out.append(f"<h3>{e(fg['title'])}</h3><p>{e(fg['why'])}</p><p>Cue: <i>{e(fg['cue'])}</i></p><ul>")
-            for c in fg["causes"]:
-                note = f": {e(c['note'])}" if c.get("note") else ""
-                fixes = "".join(f"<li>{e(fx)}</li>" for fx in c["fixes"])
-                out.append(f"<li><b>{e(c['name'])}</b>{note}<ul>{fixes}</ul></li>")
-            out.append("</ul>")
-    out.append(f"<h2>When to see a professional</h2><p class=red>{e(g['red_flag_notice'])}</p>")
-    out.append(f"<p class=small>{e(g['disclaimer'])}</p><p class=small>{e(g['credit'])}</p></body></html>")
+    out += guidance_html(_guidance(rep, split["codes"]))
     return "\n".join(x for x in out if x)
 
 
