@@ -155,6 +155,15 @@ class Access:
     def rep_clip_path(self, session: SessionRecord, rep: int) -> Path:
         return self.store.rep_clip_path(self.session(session.id), rep)
 
+    def coach_reviewed_at(self, session: SessionRecord) -> Any:
+        return self.store.coach_reviewed_at(self.session(session.id))
+
+    def reviewed_report(self, session_id: str, fmt: str = "html") -> str | None:
+        return self.store.reviewed_report(self.session(session_id).id, fmt)
+
+    def review_records(self, session_id: str) -> list[dict[str, Any]]:
+        return self.store.review_records(self.session(session_id).id)
+
     def export_labels(self, **filters: Any) -> list[dict[str, Any]]:
         self.require_reviewer()
         return self.store.export_labels(owners=self.owners(), **filters)
@@ -193,9 +202,9 @@ class Access:
         self.require_reviewer()
         return self.store.set_review(self.flag(flag_id).id, **changes)
 
-    def add_comment(self, flag_id: int, text: str) -> FlagRecord:
+    def add_comment(self, flag_id: int, text: str, **kw: Any) -> FlagRecord:
         self.require_reviewer()
-        return self.store.add_comment(self.flag(flag_id).id, text)
+        return self.store.add_comment(self.flag(flag_id).id, text, **kw)
 
     def add_missed_fault(self, session_id: str, rep: int, code: str, **kw: Any) -> FlagRecord:
         self.require_reviewer()

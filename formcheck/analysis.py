@@ -7,7 +7,7 @@ Pure numpy/SciPy (no cv2, mediapipe or streamlit): the CLI and the app call
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -17,9 +17,10 @@ from formcheck.cleaning import CleaningParams, clean
 from formcheck.metrics import FrameMetrics, compute_frame_metrics, rep_height_signals
 from formcheck.repmetrics import RepMeasure
 from formcheck.reps import RepSegmentation, bar_height, segment_reps, without_reps
-from formcheck.measures import article
+from formcheck.measures import article, borderline_sentence
 from formcheck.report import FormReport, flag_message, guidance_block
-from formcheck.rules import RuleResult, evaluate, load_rules
+from formcheck.rules import RuleResult, RuleSet, evaluate, load_rules
+from formcheck.sanity import SanityResult, check_clip, not_judged
 from formcheck.sequence import PoseSequence
 from formcheck.spine import MaskSource, SpineEstimate, SpineParams, estimate_spine
 from formcheck.views import LiftGuess, ViewInfo, classify_view, recognize_lift_by_reps
@@ -44,6 +45,7 @@ class Analysis:
     rules: RuleResult | None
     report: FormReport
     spine: SpineEstimate | None = None
+    sanity: SanityResult | None = None
 
     @property
     def t_ms(self) -> np.ndarray:
@@ -156,17 +158,25 @@ def _flag_entries(rules: RuleResult) -> list[dict[str, Any]]:
         out.append({
             "code": f.code, "rep": f.rep + 1, "phase": f.phase, "t_ms": round(f.t_ms, 1), "frame": f.frame,
             "measured": f.measured, "limit": f.limit, "units": f.units, "severity": f.severity,
-            "confidence": f.confidence, "measure": f.measure,
+            "confidence": f.confidence, "measure": f.measure, "band": f.band,
             "message": flag_message(f.code, f.measured, f.limit, f.measure),
         })
     return out
+
+
+def _borderline_entries(rules: RuleResult) -> list[dict[str, Any]]:
+    """The report's ``borderline``: readings past the limit but within the measure's error band (not flags)."""
+    return [{"code": b.code, "rep": b.rep + 1, "phase": b.phase, "t_ms": round(b.t_ms, 1), "frame": b.frame,
+             "measured": b.measured, "limit": b.limit, "band": b.band, "units": b.units,
+             "confidence": b.confidence, "measure": b.measure,
+             "message": borderline_sentence(b.measure, b.measured, b.limit, b.band)} for b in rules.borderline]
 
 
 def analyze_sequence(
     raw: PoseSequence,
     *,
     lift: str = "auto",
-    rules_paths: Mapping[str, str | Path] | None = None,
+    rules_paths: Mapping[str, str | Path | RuleSet] | None = None,
     source: Mapping[str, Any] | None = None,
     model: str = "",
     athlete: str = "",
@@ -180,7 +190,8 @@ def analyze_sequence(
     """Analyse one clip's pose sequence.
 
     ``lift`` is ``"auto"`` (recognised from the movement) or the user's choice,
-    which always wins. ``rules_paths`` may map a lift to a tuned TOML file.
+    which always wins. ``rules_paths`` may map a lift to a tuned TOML file or to its
+    :class:`~formcheck.rules.RuleSet` already read (parsed once at the edge).
     ``masks`` (the lifter's silhouettes, one per frame of ``raw``) turn on the
     silhouette back-rounding estimate (:mod:`formcheck.spine`) on reps seen
     side-on; the rounded-back rules judge it alongside the landmark proxy.
@@ -224,7 +235,13 @@ def analyze_sequence(
     if seq.detection_rate < 0.8:
         warnings.append(f"the lifter was tracked in only {seq.detection_rate:.0%} of frames")
 
-    seg = segment_reps(raw.t_ms, hip_h, chosen, aux_signal=wrist_h if chosen == "deadlift" else None)
+    # an upside-down, sideways, cut-off or never-upright lifter: a warning and no fault verdicts (formcheck.sanity)
+    sanity = check_clip(seq, metrics.hip_height_norm, metrics.trunk_deg)
+    warnings.extend(pr.reason for pr in sanity.problems)
+
+    seg = segment_signals(raw.t_ms, hip_h, wrist_h, chosen)
+    if sanity.drops_reps:  # the "heights" the reps follow are not heights
+        seg = replace(seg, reps=(), partial_reps=(), ignored=())
     if not_reps and chosen == "deadlift":
         seg = without_reps(seg, [r.index for r in seg.reps
                                  if any(abs(r.bottom_ms - b) <= 1.0 and abs(r.end_ms - e) <= 1.0 for b, e in not_reps)])
@@ -235,8 +252,10 @@ def analyze_sequence(
     ruleset = load_rules(chosen, rules_paths.get(chosen))
     signals = metric_signals(metrics)
     result = evaluate(ruleset, seq.t_ms, signals, list(seg.reps), view.view, notes=metrics.notes)
+    if not sanity.ok:
+        result = not_judged(result, sanity.reason)
     reads_outline = any(r.measure == "spine_flexion_loaded" for r in ruleset.rules.get("rounded_back", ()))
-    if reads_outline and not spine_note["used"] and result.verdicts.get("rounded_back") in ("clear", "flagged"):
+    if reads_outline and not spine_note["used"] and result.verdicts.get("rounded_back") in ("clear", "borderline", "flagged"):
         # say what the "clear" rests on: the head proxy cannot see a rounded lower back with the head held up
         warnings.append(f"rounded back judged from the head's position only ({spine_note['reason']}): a rounded "
                         "lower back with the head held up can go unflagged; film square from the side")
@@ -251,14 +270,30 @@ def analyze_sequence(
         detection_rate=round(seq.detection_rate, 3), rep_count=seg.count,
         partial_reps=_partial_entries(seg, raw.t_ms, bar_height(hip_h, wrist_h) if seg.signal == "aux" else hip_h),
         reps=_rep_entries(seg, result, seq), flags=flags, verdicts=dict(result.verdicts),
-        not_assessable=dict(result.reasons), guidance=guidance_block(flagged, chosen), model=model,
+        not_assessable=dict(result.reasons), guidance=guidance_block(flagged, chosen),
+        borderline=_borderline_entries(result), model=model,
         warnings=warnings, athlete=athlete,
-        extra={"lift_reason": guess.reason, "spine": spine_note,
+        extra={"lift_reason": guess.reason, "spine": spine_note, "sanity": sanity.to_dict(),
                "ignored": [{"start_ms": round(s.start_ms, 1), "end_ms": round(s.end_ms, 1), "reason": s.reason}
                            for s in seg.ignored],
                **dict(extra or {})},
     )
-    return Analysis(raw, seq, view, metrics, chosen, guess, seg, result, report, spine)
+    return Analysis(raw, seq, view, metrics, chosen, guess, seg, result, report, spine, sanity)
+
+
+def segment_sequence(raw: PoseSequence, lift: str) -> RepSegmentation:
+    """The rep segmentation of a clip's pose sequence as ``lift`` (what :func:`analyze_sequence` counts).
+
+    From the *uncleaned* landmarks (see :func:`formcheck.metrics.rep_height_signals` for why): the
+    hip height, and for deadlifts the hands' height too.
+    """
+    hip_h, wrist_h = rep_height_signals(raw)
+    return segment_signals(raw.t_ms, hip_h, wrist_h, lift)
+
+
+def segment_signals(t_ms: np.ndarray, hip_h: np.ndarray, wrist_h: np.ndarray, lift: str) -> RepSegmentation:
+    """Reps of ``lift`` from :func:`formcheck.metrics.rep_height_signals` (the hands only for deadlifts)."""
+    return segment_reps(t_ms, hip_h, lift, aux_signal=wrist_h if lift == "deadlift" else None)
 
 
 def _movement_cycles(t_ms: np.ndarray, hip_h: np.ndarray) -> list[np.ndarray]:

@@ -191,6 +191,10 @@ def analysis_annotators(seq: PoseSequence, signals: Mapping[str, np.ndarray], re
     return out
 
 
+#: The worst frame of a flag is looked for this far (ms) before the flag's time (and 200 ms after it).
+FLAG_FRAME_BEFORE_MS = 500.0
+
+
 def render_flag_frame(path: str | Path, seq: PoseSequence, flag: Mapping[str, Any],
                       signals: Mapping[str, np.ndarray], cue: str, message: str = "",
                       spine: Any = None) -> np.ndarray | None:
@@ -199,20 +203,29 @@ def render_flag_frame(path: str | Path, seq: PoseSequence, flag: Mapping[str, An
     A rounded-back flag measured from the silhouette (``spine``, a
     :class:`formcheck.spine.SpineEstimate`) also shows the back outline that was measured.
 
-    Decodes only up to the flag's frame. Returns None when that frame cannot be read.
+    Decodes only up to the flag's frame (the nearest in ``[t - 500 ms, t + 200 ms)``,
+    the earlier on a tie). Returns None when that frame cannot be read. A caller
+    that already holds the frame uses :func:`draw_flag_frame`.
     """
     target = float(flag["t_ms"])
     best = None
     for frame in video.iter_frames(path, max_side=max(seq.frame_w, seq.frame_h),
-                                   start_ms=max(0.0, target - 500.0), end_ms=target + 200.0):
+                                   start_ms=max(0.0, target - FLAG_FRAME_BEFORE_MS), end_ms=target + 200.0):
         if best is None or abs(frame.t_ms - target) < abs(best.t_ms - target):
             best = frame
         if frame.t_ms > target:
             break
     if best is None:
         return None
-    rgb = np.array(best.rgb, copy=True)
-    row = int(np.argmin(np.abs(seq.t_ms - best.t_ms)))
+    return draw_flag_frame(best, seq, flag, signals, cue, message, spine=spine)
+
+
+def draw_flag_frame(frame: video.Frame, seq: PoseSequence, flag: Mapping[str, Any],
+                    signals: Mapping[str, np.ndarray], cue: str, message: str = "",
+                    spine: Any = None) -> np.ndarray:
+    """:func:`render_flag_frame` on a frame already decoded (a copy is drawn on)."""
+    rgb = np.array(frame.rgb, copy=True)
+    row = int(np.argmin(np.abs(seq.t_ms - frame.t_ms)))
     scale = max(rgb.shape[:2]) / max(seq.frame_w, seq.frame_h)
     draw_skeleton(rgb, seq.xy_px[row], seq.visibility[row], scale=scale)
     if "trunk_deg" in signals:

@@ -37,7 +37,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 import typing
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -268,6 +268,9 @@ def pose(
     ),
     no_video: bool = typer.Option(False, "--no-video", help="Skip the annotated overlay video."),
     masks: bool = typer.Option(False, "--masks", help="Also save the lifter's segmentation silhouette."),
+    every_frame: bool = typer.Option(False, "--every-frame",
+                                     help="Analyse every frame; by default a clip filmed faster than 30 fps is analysed "
+                                          "at about 30 fps (calibration.toml [pose] max_analysis_fps)."),
 ) -> None:
     """Extract the lifter's pose from each clip.
 
@@ -296,7 +299,7 @@ def pose(
         task.stage("pose")
         res = extract_pose(
             clip, model=str(model_file), max_side=max_side or None, workers=workers, keep_masks=masks,
-            progress=task.update, warn=lambda m: warn_line(m),
+            every_frame=every_frame, progress=task.update, warn=lambda m: warn_line(m),
         )
         stats = {**res.stats, "model": label}
         seq = res.sequence.with_(model=label)
@@ -345,19 +348,20 @@ def models(
 
 
 # --------------------------------------------------------------------------- analyze
-def _rules_paths(rules: list[Path] | None) -> dict[str, Path]:
-    """Map each tuned rules file to its lift (read from the file's ``lift`` key)."""
-    import tomllib
+def _rules_paths(rules: list[Path] | None) -> dict[str, Any]:
+    """Each tuned rules file, read and checked once, by its lift (read from the file's ``lift`` key).
 
-    out: dict[str, Path] = {}
+    The values are :class:`formcheck.rules.RuleSet` objects, handed inward so no clip parses the file again.
+    """
+    from formcheck.rules import read_rules_file
+
+    out: dict[str, Any] = {}
     for p in rules or []:
         try:
-            lift = tomllib.loads(Path(p).read_text(encoding="utf-8")).get("lift")
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise typer.BadParameter(f"{p}: expected a readable rules TOML ({exc})") from exc
-        if lift not in ("squat", "deadlift"):
-            raise typer.BadParameter(f"{p}: expected lift = \"squat\" or \"deadlift\", got {lift!r}")
-        out[lift] = Path(p)
+            rs = read_rules_file(p)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        out[rs.lift] = rs
     return out
 
 
@@ -366,6 +370,7 @@ def print_report_summary(report: "FormReport", console: Console) -> None:
     from rich.table import Table
 
     from formcheck.measures import flag_evidence
+    from formcheck.report import clip_problems
 
     r = report
     head = (f"[bold]{r.source.get('file', '')}[/]: {r.lift} ({r.lift_source}), {r.view} view, "
@@ -376,10 +381,14 @@ def print_report_summary(report: "FormReport", console: Console) -> None:
     if r.status == "no_person":
         console.print("  No person found: film the whole body, head to feet, from the side or at 45°.")
         return
-    if r.status == "no_complete_rep":
+    problems = clip_problems(r)
+    for pr in problems:
+        console.print(f"  [bold red]NOT JUDGED:[/] {escape(pr)}", markup=True)
+    if r.status == "no_complete_rep" and not problems:
         console.print("  No complete rep found: the clip must show each rep from the top, to the bottom and back.")
     for w in r.warnings:
-        console.print(f"  [yellow]note:[/] {escape(w)}", markup=True)
+        if w not in problems:
+            console.print(f"  [yellow]note:[/] {escape(w)}", markup=True)
     for p in r.partial_reps:
         span = ("" if p["start_ms"] is None
                 else f" {p['start_ms'] / 1000:.1f}-{p['end_ms'] / 1000:.1f} s")
@@ -400,6 +409,8 @@ def print_report_summary(report: "FormReport", console: Console) -> None:
         console.print(f"  not assessable here: {', '.join(na)}")
     for f in r.flags:
         console.print(f"  • rep {f['rep']}: {f['message']}", markup=False)
+    for b in r.borderline:
+        console.print(f"  ~ rep {b['rep']} (borderline, not a flag): {b['message']}", markup=False)
     g = r.guidance
     if g.get("top_causes"):
         console.print("  [bold]Most likely causes and first fixes:[/]")
@@ -426,6 +437,9 @@ def analyze(
     silhouette: bool = typer.Option(True, "--silhouette/--no-silhouette",
                                     help="Measure the back's curve from the lifter's silhouette on side-on reps, beside "
                                          "the landmark proxy (on by default; about +5-20% pose time; docs/accuracy.md)."),
+    every_frame: bool = typer.Option(False, "--every-frame",
+                                     help="Analyse every frame; by default a clip filmed faster than 30 fps is analysed "
+                                          "at about 30 fps (calibration.toml [pose] max_analysis_fps)."),
 ) -> None:
     """Analyse squat/deadlift clips: reps, faults with evidence, guidance, reports and an annotated video."""
     from formcheck.pipeline import FORMATS, analyze_video
@@ -455,7 +469,7 @@ def analyze(
 
         res = analyze_video(clip, lift=lift, model=str(model_file) if model_path else model_name, out_dir=out,
                             athlete=athlete, make_video=not no_video, formats=formats, progress=progress,
-                            rules_paths=rules_paths, workers=workers, keep_masks=silhouette)
+                            rules_paths=rules_paths, workers=workers, keep_masks=silhouette, every_frame=every_frame)
         print_report_summary(res.report, console)
         main_file = res.files.get("html") or res.files.get("md") or res.files.get("json")
         return f"{clip.name}: {len(res.report.flags)} flag(s) in {res.report.rep_count} rep(s); report: {main_file} ({res.seconds:.1f} s)"

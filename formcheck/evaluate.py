@@ -13,7 +13,9 @@ Definitions
   left out) against the report's verdict. ``flagged`` is a positive; ``clear``
   and ``not_assessable`` are negatives, so a tool cannot raise its precision
   by declining to judge. The share of judgements returned as
-  ``not_assessable`` is reported beside it.
+  ``not_assessable`` is reported beside it. ``borderline`` (a reading past the limit
+  but within the measure's error band) is not a flag: a negative too, its share
+  reported beside it.
 - **Rep level**: each labelled rep is matched to the detected rep that
   overlaps it most in time (at least ``MIN_OVERLAP`` of the shorter of the
   two); an unmatched labelled rep counts as not flagged.
@@ -27,6 +29,9 @@ Definitions
 - **By source** (:func:`evaluate_by_source`): the same summary per origin of
   the clips (``source.repo`` in the labels' ``SOURCES.json``), so a change is
   judged on every source and not on the pooled figure alone.
+- **Reliability of confidence** (:func:`reliability`): every flag on a detected rep
+  matched to a labelled rep whose label for that fault is ``yes`` or ``no``, binned by
+  the flag's confidence; precision per bin = share of those flags whose label is ``yes``.
 - An analysis that failed (error) counts as zero reps and no flags.
 """
 
@@ -62,6 +67,7 @@ class PRF:
     fn: int = 0
     tn: int = 0
     not_assessable: int = 0
+    borderline: int = 0
 
     @property
     def n(self) -> int:
@@ -91,13 +97,19 @@ class PRF:
     def not_assessable_share(self) -> float:
         return self.not_assessable / self.n if self.n else math.nan
 
+    @property
+    def borderline_share(self) -> float:
+        """Share of judgements returned ``borderline`` (counted as not flagged)."""
+        return self.borderline / self.n if self.n else math.nan
+
     def add(self, label: str, predicted: str) -> "PRF":
         """Count one judgement: ``label`` yes/no, ``predicted`` a verdict."""
         pos = predicted == "flagged"
         na = int(predicted == "not_assessable")
+        bl = self.borderline + int(predicted == "borderline")
         if label == "yes":
-            return PRF(self.tp + pos, self.fp, self.fn + (not pos), self.tn, self.not_assessable + na)
-        return PRF(self.tp, self.fp + pos, self.fn, self.tn + (not pos), self.not_assessable + na)
+            return PRF(self.tp + pos, self.fp, self.fn + (not pos), self.tn, self.not_assessable + na, bl)
+        return PRF(self.tp, self.fp + pos, self.fn, self.tn + (not pos), self.not_assessable + na, bl)
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,8 @@ class EvalSummary:
     clean_reps_flagged: int
     unmatched_flags: int
     per_clip: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
+    #: (confidence, label is yes) of every flag on a matched rep labelled yes/no for its fault
+    flag_judgements: tuple[tuple[float, bool], ...] = ()
 
     @property
     def lift_rows(self) -> tuple[Mapping[str, Any], ...]:
@@ -173,6 +187,7 @@ def evaluate(outcomes: Sequence[ClipOutcome]) -> EvalSummary:
     rep_level = {c: PRF() for c in FAULT_CODES}
     failed, rep_rows, errors, per_clip = [], [], [], []
     rep_clips = rep_exact = clean = clean_flagged = unmatched_flags = 0
+    judgements: list[tuple[float, bool]] = []
     for oc in outcomes:
         lab, rep = oc.label, oc.report or {}
         if oc.error:
@@ -193,8 +208,11 @@ def evaluate(outcomes: Sequence[ClipOutcome]) -> EvalSummary:
         matches = match_reps(d_reps, lab.get("reps", []))
         matched = {m for m in matches if m is not None}
         flags_by_rep: dict[int, set[str]] = {}
+        confidence: dict[tuple[int, str], float] = {}
         for f in rep.get("flags", []):
             flags_by_rep.setdefault(int(f["rep"]), set()).add(f["code"])
+            key = (int(f["rep"]), f["code"])
+            confidence[key] = max(confidence.get(key, 0.0), float(f.get("confidence", 0.0)))
         for j, dr in enumerate(d_reps):
             if j not in matched:
                 unmatched_flags += len(flags_by_rep.get(int(dr["rep"]), ()))
@@ -208,8 +226,10 @@ def evaluate(outcomes: Sequence[ClipOutcome]) -> EvalSummary:
                     continue
                 if code in rep_flags:
                     pred = "flagged"
+                    judgements.append((confidence[(int(dr["rep"]), code)], v == "yes"))
                 else:
-                    pred = "not_assessable" if rep_verdicts.get(code) == "not_assessable" else "clear"
+                    got_v = rep_verdicts.get(code)
+                    pred = got_v if got_v in ("not_assessable", "borderline") else "clear"
                 rep_level[code] = rep_level[code].add(v, pred)
             values = set(lr.get("faults", {}).values())
             if dr is not None and values <= {"no", "n/a"}:
@@ -220,14 +240,43 @@ def evaluate(outcomes: Sequence[ClipOutcome]) -> EvalSummary:
             "expected_reps": expected_reps(lab), "reps": got, "error": oc.error,
             "label_yes": sorted(c for c, v in lab.get("faults", {}).items() if v == "yes"),
             "flagged": sorted(c for c, v in verdicts.items() if v == "flagged"),
+            "borderline": sorted(c for c, v in verdicts.items() if v == "borderline"),
             "detected_lift": rep.get("lift"), "detected_view": rep.get("view"),
         })
     return EvalSummary(
         clips=len(outcomes), failed=tuple(failed), rep_clips=rep_clips, rep_exact=rep_exact,
         rep_abs_errors=tuple(errors), rep_rows=tuple(rep_rows), clip_level=clip_level, rep_level=rep_level,
         clean_reps=clean, clean_reps_flagged=clean_flagged, unmatched_flags=unmatched_flags,
-        per_clip=tuple(per_clip),
+        per_clip=tuple(per_clip), flag_judgements=tuple(judgements),
     )
+
+
+#: Confidence bins of :func:`reliability`: [lo, hi) each, the last one closed.
+CONFIDENCE_BINS = ((0.0, 0.4), (0.4, 0.5), (0.5, 0.6), (0.6, 0.8), (0.8, 1.0))
+
+
+def reliability(s: EvalSummary, bins: Sequence[tuple[float, float]] = CONFIDENCE_BINS
+                ) -> list[tuple[float, float, int, int]]:
+    """``(lo, hi, flags, correct)`` per confidence bin: how often a flag of that confidence was right.
+
+    A flag is judged when it sits on a detected rep matched to a labelled rep labelled
+    ``yes`` or ``no`` for its fault (``correct`` = labelled ``yes``).
+    """
+    out = []
+    for i, (lo, hi) in enumerate(bins):
+        last = i == len(bins) - 1
+        inside = [ok for c, ok in s.flag_judgements if lo <= c < hi or (last and c == hi)]
+        out.append((lo, hi, len(inside), sum(inside)))
+    return out
+
+
+def format_reliability(s: EvalSummary) -> str:
+    """The reliability table (confidence bin -> precision) as Markdown."""
+    out = ["### Confidence reliability (flags on labelled reps)", "",
+           "| flag confidence | flags judged | labelled yes | precision |", "|---|---|---|---|"]
+    for lo, hi, n, ok in reliability(s):
+        out.append(f"| {lo:.1f}-{hi:.1f} | {n} | {ok} | {_f(ok / n) if n else '–'} |")
+    return "\n".join(out + [""])
 
 
 def _f(x: float) -> str:
@@ -264,8 +313,8 @@ def format_markdown(s: EvalSummary) -> str:
         "",
         "### Faults", "",
         "| fault | clip yes | clip P | clip R | clip F1 | rep yes | rep P | rep R | rep F1 | not assessable (clip) "
-        "| clean clips flagged |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| borderline (clip) | clean clips flagged |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for code in FAULT_CODES:
         c, r = s.clip_level[code], s.rep_level[code]
@@ -274,7 +323,7 @@ def format_markdown(s: EvalSummary) -> str:
         out.append(
             f"| {code} | {c.tp + c.fn}/{c.n} | {_f(c.precision)} | {_f(c.recall)} | {_f(c.f1)} | "
             f"{r.tp + r.fn}/{r.n} | {_f(r.precision)} | {_f(r.recall)} | {_f(r.f1)} | {_f(c.not_assessable_share)} "
-            f"| {_pct(c.fp, c.fp + c.tn)} |"
+            f"| {_f(c.borderline_share)} | {_pct(c.fp, c.fp + c.tn)} |"
         )
     out += [
         "",
@@ -282,6 +331,7 @@ def format_markdown(s: EvalSummary) -> str:
         f"(labelled reps with every fault `no`/`n/a`, matched to a detected rep)",
         f"Flags on detected reps that match no labelled rep: {s.unmatched_flags}",
         "",
+        format_reliability(s),
     ]
     if s.failed:
         out += ["Failed clips:", ""] + [f"- {f}: {e}" for f, e in s.failed] + [""]

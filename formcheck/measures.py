@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 from formcheck.settings import params_from_toml, read_packaged
 
-__all__ = ["MEASURES_FILE", "Measure", "MeasureBook", "Unit", "Words", "article", "chart_label", "check_rule",
+__all__ = ["MEASURES_FILE", "Measure", "MeasureBook", "Unit", "Words", "article", "borderline_sentence", "chart_label", "check_rule",
            "description", "evidence_line", "evidence_parts", "flag_evidence", "flag_sentence", "format_number", "format_value", "load_measures",
            "measure_book", "phases_text", "tempo_text", "unit_text"]
 
@@ -60,6 +60,8 @@ class Words:
     near: str
     limit_above: str
     limit_below: str
+    within_band: str
+    not_counted: str
 
 
 @dataclass(frozen=True)
@@ -223,6 +225,21 @@ def flag_sentence(measure: str, value: float, limit: float) -> str:
     m = measure_book().get(measure)
     return (f"{_cap(m.label)}: {format_value(measure, value)}, {_compare(measure, value, limit)} our "
             f"{_limit_noun(measure)} of {format_value(measure, limit)} ({_zero_text(measure)} = {m.zero}).")
+
+
+def borderline_sentence(measure: str, value: float, limit: float, band: float) -> str:
+    """What we saw on a borderline rep: past the limit, but by no more than the measure's error band.
+
+    ``Torso lean from vertical at the top: 28°, over our limit of 25° but within our measurement
+    error of it (±6°), so not counted as a flag (0° = standing fully upright).``
+    """
+    value, limit = _finite(measure, value, "borderline_sentence"), _finite(measure, limit, "borderline_sentence")
+    band = _finite(measure, band, "borderline_sentence")
+    book = measure_book()
+    m = book.get(measure)
+    return (f"{_cap(m.label)}: {format_value(measure, value)}, {_compare(measure, value, limit)} our "
+            f"{_limit_noun(measure)} of {format_value(measure, limit)} {book.words.within_band} "
+            f"(±{format_value(measure, band)}), {book.words.not_counted} ({_zero_text(measure)} = {m.zero}).")
 
 
 def evidence_parts(measure: str, value: float | None, limit: float | None, units: str = "") -> tuple[str, str]:

@@ -626,7 +626,10 @@ def compute_frame_metrics(seq: PoseSequence, view: ViewInfo, params: MetricParam
     torso_px = geo.nan_percentile(geo.distance(sh_mid, vmid(xy, L.LEFT_HIP, L.RIGHT_HIP)), p.length_percentile)
     w_left = _near_left_weight(seq, view, torso_px if torso_px > 0 else 1.0, p)
     w_left = np.where(seq.detected, w_left, 0.5)
-    yaw = float(view.yaw_deg) if np.isfinite(view.yaw_deg) else 45.0
+    # the landmarks' own (raw) yaw, before the calibration curve that names the camera's angle: the image
+    # geometry below (hip offset, oblique stretch) was tuned on it and is unchanged by the curve
+    yaw = float(view.features.get("yaw_raw_deg", view.yaw_deg))
+    yaw = yaw if np.isfinite(yaw) else 45.0
     img_fwd_x = float(view.facing_sign) * np.sin(np.radians(yaw))
 
     # -------- image scales, corrected hips, heights

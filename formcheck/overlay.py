@@ -234,6 +234,25 @@ def _row_for(t_sorted: np.ndarray, t_ms: float, tol_ms: float) -> int | None:
     return best
 
 
+#: The annotated video's short side is at most this many pixels (720p in either orientation): encoding
+#: cost grows with the pixel count and a phone screen shows no more.
+MAX_LINES = 720
+
+
+def output_size(width: int, height: int, max_lines: int | None = MAX_LINES) -> tuple[int, int]:
+    """``(width, height)`` of the annotated video for frames of ``width`` x ``height``.
+
+    Shrunk (aspect kept) so the short side is at most ``max_lines`` (None: no
+    limit), never enlarged, and both sides made even (yuv420p needs even
+    sides) by rounding down, to at least 2 px.
+    """
+    w, h = int(width), int(height)
+    if max_lines is not None and min(w, h) > max_lines:
+        scale = max_lines / min(w, h)
+        w, h = round(w * scale), round(h * scale)
+    return max(2, w - w % 2), max(2, h - h % 2)
+
+
 def write_overlay_video(
     out_path: str | Path,
     path: str | Path,
@@ -241,6 +260,8 @@ def write_overlay_video(
     *,
     annotators: Sequence[Annotator] | None = None,
     max_side: int | None = None,
+    max_lines: int | None = MAX_LINES,
+    only_rows: bool | None = None,
     crf: int = 23,
     progress: Callable[[int, int], None] | None = None,
     warn: Callable[[str], None] | None = None,
@@ -262,6 +283,15 @@ def write_overlay_video(
     max_side
         Long side of the output in pixels; None uses the analysed frame size
         (``seq.frame_w`` x ``seq.frame_h``), so landmarks need no rescaling.
+    max_lines
+        The short side is then capped at this (:data:`MAX_LINES`; None: no
+        cap) and both sides are made even (:func:`output_size`).
+    only_rows
+        Write only the frames that have a pose row (the others are decoded but
+        neither converted nor encoded). None (default) does so when the pose
+        pass analysed fewer frames than the clip has (``seq.meta["frames_skipped"]``,
+        the frame-rate cap of :func:`formcheck.pose.extract_pose`), so the
+        skeleton does not flicker on the frames between.
     crf
         libx264 quality (lower is better and bigger).
     progress
@@ -279,15 +309,23 @@ def write_overlay_video(
     if annotators is None:
         annotators = [skeleton_annotator(seq), no_person_annotator(seq)]
     side = max(seq.frame_w, seq.frame_h) if max_side is None else int(max_side)
+    info = video.probe(path)
+    size = output_size(*video.scaled_size(info.width, info.height, side), max_lines)
     fps = seq.fps_est if np.isfinite(seq.fps_est) else 30.0
     fps = float(min(max(fps, video.FPS_SANE_MIN), video.FPS_SANE_MAX))
     tol_ms = 0.25 * (1000.0 / fps)
     total = seq.n_frames
+    if only_rows is None:
+        only_rows = bool(seq.meta.get("frames_skipped"))
+    want = (lambda t: _row_for(seq.t_ms, t, tol_ms) is not None) if only_rows else None
     writer: video.VideoWriter | None = None
     n = 0
     try:
-        for frame in video.iter_frames(path, max_side=side, warn=warn):
-            rgb = np.array(frame.rgb, copy=True)
+        for frame in video.iter_frames(path, max_side=max(size), warn=warn, want=want):
+            if (frame.width, frame.height) == size:
+                rgb = np.array(frame.rgb, copy=True)
+            else:
+                rgb = cv2.resize(frame.rgb, size, interpolation=cv2.INTER_AREA)
             h, w = rgb.shape[:2]
             if writer is None:
                 writer = video.VideoWriter(out_path, fps, (w, h), crf=crf)

@@ -15,13 +15,13 @@ import numpy as np
 
 from formcheck import video
 from formcheck.analysis import Analysis, analyze_sequence
-from formcheck.annotate import analysis_annotators, render_flag_frame, save_png
+from formcheck.annotate import FLAG_FRAME_BEFORE_MS, analysis_annotators, draw_flag_frame, save_png
 from formcheck.barcheck import BarCheck, check_rise
 from formcheck.guidance import load_guidance
 from formcheck.overlay import write_overlay_video
 from formcheck.pose import PoseResult, extract_pose
-from formcheck.report import plot_angles, render_html, render_markdown, write_frame_csv
-from formcheck.rules import load_rules
+from formcheck.report import min_quality_for, plot_angles, render_html, render_markdown, write_frame_csv
+from formcheck.rules import RuleSet, load_rules, load_rulesets
 
 FORMATS = ("json", "md", "html")
 ProgressFn = Callable[[str, float], None]
@@ -74,9 +74,10 @@ def analyze_video(
     make_video: bool = True,
     formats: Sequence[str] = FORMATS,
     progress: ProgressFn | None = None,
-    rules_paths: Mapping[str, str | Path] | None = None,
+    rules_paths: Mapping[str, str | Path | RuleSet] | None = None,
     workers: int | None = None,
     keep_masks: bool = True,
+    every_frame: bool = False,
 ) -> ClipResult:
     """Analyse one clip and write its report files into ``out_dir``.
 
@@ -92,12 +93,15 @@ def analyze_video(
     rounded-back fault; on the labelled real clips this beats the proxy alone
     (docs/accuracy.md, "Rounded back from the silhouette"). Cost: about +5 to
     +20 % of the pose time (``benchmarks/bench_spine.py``); off, the proxy
-    judges alone.
+    judges alone. ``every_frame`` turns off the pose pass's frame-rate cap
+    (:func:`formcheck.pose.extract_pose`): a 60 fps clip is then analysed at 60 fps.
+    The annotated video is written last, after the reports and images.
     """
     bad = [f for f in formats if f not in FORMATS]
     if bad:
         raise ValueError(f"formats: expected some of {', '.join(FORMATS)}, got {bad}")
     t0 = time.perf_counter()
+    rules_paths = load_rulesets(rules_paths)  # each tuned file parsed once per run, then handed inward
     path = Path(path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -110,7 +114,7 @@ def analyze_video(
 
     info = video.probe(path)
     report_progress("pose", 0.0)
-    pose = extract_pose(path, model=model, workers=workers, keep_masks=keep_masks, warn=warn,
+    pose = extract_pose(path, model=model, workers=workers, keep_masks=keep_masks, warn=warn, every_frame=every_frame,
                         progress=lambda done, total: report_progress("pose", min(1.0, done / max(total, 1))))
     report_progress("analysis", 0.0)
     source = _source(info, pose, file_sha256(path))  # once: a vetoed bar check re-runs the analysis
@@ -123,7 +127,11 @@ def analyze_video(
             warnings=[*warnings, *extra_warnings], not_reps=not_reps, extra=extra, masks=pose.masks,
         )
 
-    analysis = with_bar_check(path, run(), run, rules_paths)
+    first = run()
+    # the bar check's frames and the worst-flag frames, decoded in one pass and kept (a few per rep)
+    bank = FrameBank(path, max(pose.sequence.frame_w, pose.sequence.frame_h))
+    bank.fetch([*_bar_check_requests(first), *_flag_requests(first)])
+    analysis = with_bar_check(path, first, run, rules_paths, frames=bank)
     report = analysis.report
     stem = path.stem
     files: dict[str, Path] = {}
@@ -136,15 +144,18 @@ def analyze_video(
                                        analysis.partial_of_frame())
         files["plot"] = plot_angles(out / f"{stem}.angles.png", analysis.t_ms, signals, rep_dicts, flag_dicts,
                                     title=f"{path.name}: {report.lift}, {report.view} view",
-                                    partial_reps=list(report.partial_reps))
+                                    partial_reps=list(report.partial_reps),
+                                    min_quality=min_quality_for(report.lift, (rules_paths or {}).get(report.lift)))
     guidance = load_guidance()
     cues = {code: guidance.cue(code) for code in {f["code"] for f in flag_dicts}}
     report_progress("images", 0.0)
+    bank.fetch(_flag_requests(analysis))  # reads nothing unless the bar check's re-run moved a flag
     for f in flag_dicts:
         key = f"worst_{f['rep']}_{f['code']}"
-        rgb = render_flag_frame(path, analysis.sequence, f, signals, cues.get(f["code"], ""), f.get("message", ""),
-                                spine=analysis.spine)
-        if rgb is not None:
+        frame = bank.get(float(f["t_ms"]), FLAG_FRAME_BEFORE_MS)
+        if frame is not None:
+            rgb = draw_flag_frame(frame, analysis.sequence, f, signals, cues.get(f["code"], ""),
+                                  f.get("message", ""), spine=analysis.spine)
             files[key] = save_png(out / f"{stem}.rep{f['rep']}.{f['code']}.png", rgb)
     images = {k: v for k, v in files.items() if k == "plot" or k.startswith("worst_")}
     rel = {("angles" if k == "plot" else k): v.name for k, v in images.items()}
@@ -174,14 +185,17 @@ def analyze_video(
 
 # --------------------------------------------------------------------------- evaluation runs
 def pose_cached(path: str | Path, *, model: str, cache_dir: str | Path | None, workers: int | None = None,
-                warn: Callable[[str], None] | None = None, masks: bool = False) -> tuple[Any, str, Any]:
+                warn: Callable[[str], None] | None = None, masks: bool = False,
+                every_frame: bool = True) -> tuple[Any, str, Any]:
     """The clip's pose sequence, from ``cache_dir`` when it was extracted before.
 
     The cache key is the file's sha256 and the model name, so a renamed clip
     hits the cache and an edited one does not. Returns ``(PoseSequence, sha256,
     MaskTrack or None)``; the silhouettes are kept only with ``masks=True``
     (cached beside the pose as ``<key>.masks.npz``; a pose cached without masks
-    is extracted again).
+    is extracted again). Poses are extracted from every frame by default
+    (``every_frame``), like the ones already in the evaluation cache, so a cache
+    never mixes frame rates.
     """
     from formcheck.pose import MaskTrack
     from formcheck.sequence import PoseSequence
@@ -192,7 +206,7 @@ def pose_cached(path: str | Path, *, model: str, cache_dir: str | Path | None, w
     if cached is not None and cached.is_file() and (not masks or cached_masks.is_file()):
         seq = PoseSequence.load(cached)
         return seq, sha, MaskTrack.load(cached_masks) if masks else None
-    res = extract_pose(path, model=model, workers=workers, warn=warn, keep_masks=masks)
+    res = extract_pose(path, model=model, workers=workers, warn=warn, keep_masks=masks, every_frame=every_frame)
     stats = {k: v for k, v in res.stats.items() if isinstance(v, (int, float, str))}
     seq = res.sequence.with_(meta={**res.sequence.meta, "stats": stats})
     if cached is not None:
@@ -208,7 +222,7 @@ def pose_cached(path: str | Path, *, model: str, cache_dir: str | Path | None, w
 
 
 def analyze_for_eval(path: str | Path, *, model: str = "full", cache_dir: str | Path | None = None,
-                     lift: str = "auto", rules_paths: Mapping[str, str | Path] | None = None,
+                     lift: str = "auto", rules_paths: Mapping[str, str | Path | RuleSet] | None = None,
                      masks: bool = False) -> dict[str, Any]:
     """Report dict for one labelled clip (pose from the cache when possible; no files written).
 
@@ -216,6 +230,7 @@ def analyze_for_eval(path: str | Path, *, model: str = "full", cache_dir: str | 
     silhouettes, which turns on the silhouette back-rounding estimate.
     """
     path = Path(path)
+    rules_paths = load_rulesets(rules_paths)  # each tuned file parsed once per clip, then handed inward
     warnings: list[str] = []
     seq, sha, mask_track = pose_cached(path, model=model, cache_dir=cache_dir, warn=warnings.append, masks=masks)
     source = {"file": path.name, "sha256": sha, "duration_ms": round(seq.duration_ms, 1), "n_frames": seq.n_frames}
@@ -236,16 +251,19 @@ _NEAR_BEFORE_MS = 300.0
 _NEAR_AFTER_MS = 200.0
 
 
-def _frames_near(path: Path, times_ms: Sequence[float], max_side: int) -> list[video.Frame | None]:
+def _frames_near(path: Path, times_ms: Sequence[float], max_side: int,
+                 before_ms: Sequence[float] | None = None) -> list[video.Frame | None]:
     """The decoded frame nearest each of ``times_ms``, read in one decoding pass.
 
     A time's frame is the nearest among those in ``[t - 300 ms, t + 200 ms)`` (the earlier on a
-    tie; None when there is none). One seek to the earliest window and one pass to the latest
-    time decode each frame once; only frames inside a window are converted to RGB.
+    tie; None when there is none); ``before_ms`` gives each time another reach back than 300 ms.
+    One seek to the earliest window and one pass to the latest time decode each frame once; only
+    frames inside a window are converted to RGB.
     """
     if not times_ms:
         return []
-    wins = [(max(0.0, t - _NEAR_BEFORE_MS), t + _NEAR_AFTER_MS) for t in times_ms]
+    backs = [_NEAR_BEFORE_MS] * len(times_ms) if before_ms is None else list(before_ms)
+    wins = [(max(0.0, t - b), t + _NEAR_AFTER_MS) for t, b in zip(times_ms, backs)]
     best: list[video.Frame | None] = [None] * len(times_ms)
     last = max(times_ms)
     for frame in video.iter_frames(path, max_side=max_side, start_ms=min(a for a, _ in wins),
@@ -259,16 +277,68 @@ def _frames_near(path: Path, times_ms: Sequence[float], max_side: int) -> list[v
     return best
 
 
+class FrameBank:
+    """Frames of one clip at one size, looked up by time, decoded in as few passes as possible and kept.
+
+    A request is ``(t_ms, before_ms)``: the frame nearest ``t_ms`` in ``[t - before_ms, t + 200 ms)``
+    (see :func:`_frames_near`). :meth:`fetch` reads every request not yet held in one decoding pass;
+    :meth:`get` answers from what is held (reading a missing one on its own). Only the requested
+    frames are kept (a few per rep), so memory stays small. ``passes`` counts the decoding passes.
+    A clip that cannot be read gives None frames.
+    """
+
+    def __init__(self, path: str | Path, max_side: int) -> None:
+        self.path = Path(path)
+        self.max_side = int(max_side)
+        self.passes = 0
+        self._held: dict[tuple[float, float], video.Frame | None] = {}
+
+    def fetch(self, requests: Sequence[tuple[float, float]]) -> None:
+        todo = sorted({(float(t), float(b)) for t, b in requests} - set(self._held))
+        if not todo:
+            return
+        self.passes += 1
+        try:
+            frames = _frames_near(self.path, [t for t, _ in todo], self.max_side, [b for _, b in todo])
+        except video.VideoError:
+            frames = [None] * len(todo)
+        self._held.update(zip(todo, frames))
+
+    def get(self, t_ms: float, before_ms: float = _NEAR_BEFORE_MS) -> video.Frame | None:
+        key = (float(t_ms), float(before_ms))
+        self.fetch([key])
+        return self._held[key]
+
+
+def _bar_check_times(rep: Any) -> tuple[float, ...]:
+    # the "before" frame (lowering begins, bar in hand at the previous lockout) exists from the 2nd rep
+    return (rep.bottom_ms, rep.end_ms) + ((rep.start_ms,) if rep.index >= 1 else ())
+
+
+def _bar_check_requests(analysis: Analysis) -> list[tuple[float, float]]:
+    seg = analysis.segmentation
+    if analysis.lift != "deadlift" or seg is None:
+        return []
+    return [(t, _NEAR_BEFORE_MS) for rep in seg.reps for t in _bar_check_times(rep)]
+
+
+def _flag_requests(analysis: Analysis) -> list[tuple[float, float]]:
+    return [(float(f["t_ms"]), FLAG_FRAME_BEFORE_MS) for f in analysis.report.flags]
+
+
 def _gray(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
 
 
 def deadlift_bar_checks(path: str | Path, analysis: Analysis,
-                        rules_paths: Mapping[str, str | Path] | None = None) -> list[tuple[Any, BarCheck]]:
+                        rules_paths: Mapping[str, str | Path | RuleSet] | None = None,
+                        frames: FrameBank | None = None) -> list[tuple[Any, BarCheck]]:
     """Per counted deadlift rep: ``(Rep, BarCheck)`` from its floor-moment and lockout frames
     (and, from the second rep, the frame where its lowering began).
 
     Empty for other lifts. A frame that cannot be read gives an ``"unsure"`` check (the rep is kept).
+    ``frames`` (at the analysed frame size) may already hold them; the frames of all reps not held
+    are read in one pass.
     """
     seg = analysis.segmentation
     if analysis.lift != "deadlift" or seg is None or not seg.reps:
@@ -277,16 +347,13 @@ def deadlift_bar_checks(path: str | Path, analysis: Analysis,
     assert params is not None  # a deadlift rule set always has one (parse_ruleset requires [bar_check])
     seq = analysis.sequence
     side = max(seq.frame_w, seq.frame_h)
+    bank = frames if frames is not None else FrameBank(path, side)
+    bank.fetch(_bar_check_requests(analysis))
     out = []
     nan = float("nan")
     for rep in seg.reps:
-        try:
-            # the "before" frame (lowering begins, bar in hand at the previous lockout) exists from the 2nd rep
-            times = (rep.bottom_ms, rep.end_ms) + ((rep.start_ms,) if rep.index >= 1 else ())
-            frames = _frames_near(Path(path), times, side) + [None] * (3 - len(times))
-        except video.VideoError:
-            frames = [None, None, None]
-        fa, fb, fs = frames
+        times = _bar_check_times(rep)
+        fa, fb, fs = [bank.get(t) for t in times] + [None] * (3 - len(times))
         if fa is None or fb is None or fa.rgb.shape != fb.rgb.shape:
             out.append((rep, BarCheck("unsure", nan, nan, nan, nan, "the frames could not be read")))
             continue
@@ -310,14 +377,15 @@ def _s(ms: float) -> str:
 
 
 def with_bar_check(path: str | Path, analysis: Analysis, rerun: Callable[..., Analysis],
-                   rules_paths: Mapping[str, str | Path] | None = None) -> Analysis:
+                   rules_paths: Mapping[str, str | Path | RuleSet] | None = None,
+                   frames: FrameBank | None = None) -> Analysis:
     """Drop deadlift rises that left the bar on the floor (the image check of :mod:`formcheck.barcheck`).
 
     ``rerun(not_reps=..., extra_warnings=..., extra=...)`` re-analyses the clip without them (only
-    when there are any); each gets a plain-words warning. The checks of every rep go to
+    when there are any); each gets a plain-words warning. ``frames``: see :func:`deadlift_bar_checks`. The checks of every rep go to
     ``report.extra["bar_check"]``. Other lifts come back unchanged.
     """
-    checks = deadlift_bar_checks(path, analysis, rules_paths)
+    checks = deadlift_bar_checks(path, analysis, rules_paths, frames=frames)
     if not checks:
         return analysis
 

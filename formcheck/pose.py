@@ -72,6 +72,7 @@ from formcheck import __version__
 from formcheck import video
 from formcheck.landmarks import N_LANDMARKS, Landmark
 from formcheck.sequence import PoseSequence
+from formcheck.settings import Calibrated
 
 #: Long side (px) frames are downscaled to before inference, unless asked otherwise.
 DEFAULT_MAX_SIDE = 640
@@ -91,6 +92,70 @@ _IMG_FIELDS = 5  # x_px, y_px, z_px, visibility, presence
 
 ProgressFn = Callable[[int, int], None]
 WarnFn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PoseParams(Calibrated):
+    """The pose pass's frame-rate policy (table ``[pose]`` of ``calibration.toml``).
+
+    Notes
+    -----
+    max_analysis_fps
+        About this many frames per second of video go through the model, evenly
+        spaced (see :func:`analysis_step_ms`); the others are decoded but not analysed.
+        ``extract_pose(every_frame=True)`` (``--every-frame``) analyses them all.
+    """
+
+    TABLE = "pose"
+    max_analysis_fps: float
+
+    def __post_init__(self) -> None:
+        if not video.FPS_SANE_MIN <= self.max_analysis_fps <= video.FPS_SANE_MAX:
+            raise ValueError(f"max_analysis_fps: expected {video.FPS_SANE_MIN:g}-{video.FPS_SANE_MAX:g}, "
+                             f"got {self.max_analysis_fps}")
+
+
+#: The analysis slots start this share of a slot early, so the frames of common rates (24, 25, 30, 50,
+#: 60, 90, 120 fps and their 1000/1001 kin) never land on a slot boundary: 60 fps frames sit 0.2 slot
+#: (6.7 ms) away from one, so timestamp jitter does not change which frame a slot keeps.
+_SLOT_PHASE = 0.3
+
+
+def analysis_step_ms(fps_nominal: float | None, max_fps: float | None) -> float | None:
+    """The slot width (ms) of :func:`analysis_frames` for a clip of ``fps_nominal`` under a cap of ``max_fps``.
+
+    A whole number of the clip's frame intervals, ``round(fps_nominal / max_fps)`` of them (at least
+    one), so the analysed frames are evenly spaced: 60 fps is analysed at 30, 50 fps at 25, 120 fps
+    at 30, 40 fps and below whole. (Uneven spacing, 30 a second out of 50 taken as 40-40-20 ms, moved
+    a rounded-back measure across its limit on one labelled 50 fps clip; even spacing did not.)
+    Without a nominal rate the width is ``1000 / max_fps``. None (no cap) gives None.
+    """
+    if max_fps is None:
+        return None
+    if not fps_nominal or not np.isfinite(fps_nominal) or fps_nominal <= 0:
+        return 1000.0 / max_fps
+    return max(1, round(fps_nominal / max_fps)) * 1000.0 / fps_nominal
+
+
+def analysis_slot(t_ms: float, step_ms: float) -> int:
+    """The ``step_ms`` slot of the clip that a frame at ``t_ms`` falls in (see :func:`analysis_frames`)."""
+    return int(np.floor(t_ms / step_ms + _SLOT_PHASE))
+
+
+def analysis_frames(t_ms: np.ndarray, step_ms: float | None) -> np.ndarray:
+    """Which of the decoded frames (times ``t_ms``, increasing) go through the model: a bool mask.
+
+    The clip's time is cut into slots of ``step_ms`` (:func:`analysis_step_ms`; offset by
+    :data:`_SLOT_PHASE`) and the first frame of each slot is analysed, so a 60 fps clip is analysed
+    every other frame and a clip at or below the cap whole. The choice depends on timestamps only
+    (never on frame counts), a frame's on its own and the previous frame's time, so chunks decoded
+    separately choose the same frames. None keeps every frame.
+    """
+    t = np.asarray(t_ms, dtype=float)
+    if step_ms is None or t.size == 0:
+        return np.ones(t.shape, dtype=bool)
+    slots = np.floor(t / step_ms + _SLOT_PHASE)
+    return np.concatenate([[True], slots[1:] != slots[:-1]])
 
 
 def _verbose() -> bool:
@@ -372,6 +437,7 @@ class _ChunkJob:
     decode_to_ms: float | None
     keep_from_ms: float
     keep_to_ms: float
+    step_ms: float | None = None
 
 
 @dataclass
@@ -389,6 +455,7 @@ class _ChunkOut:
     num_poses: int
     people_seen: int
     scans: int
+    skipped: int = 0
 
 
 def _create_landmarker(model_path: str, num_poses: int, masks: bool, video_mode: bool = True) -> Any:
@@ -549,10 +616,24 @@ def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: War
     crops: list[_MaskCrop | None] = []
     frame_wh: tuple[int, int] | None = None
     warmup = 0
+    skipped = 0
+    prev_slot: list[int | None] = [None]
+
+    def want(t_ms: float) -> bool:
+        # the frame-rate cap (analysis_frames, one frame at a time): a skipped frame is never converted
+        nonlocal skipped
+        if job.step_ms is None:
+            return True
+        slot = analysis_slot(t_ms, job.step_ms)
+        keep = slot != prev_slot[0]
+        prev_slot[0] = slot
+        if not keep and job.keep_from_ms <= t_ms < job.keep_to_ms:
+            skipped += 1
+        return keep
 
     def frames() -> Iterator[Any]:
         for fr in video.iter_frames(job.path, max_side=job.max_side, start_ms=job.decode_from_ms,
-                                    end_ms=job.decode_to_ms, warn=warn):
+                                    end_ms=job.decode_to_ms, warn=warn, want=want):
             if fr.t_ms >= job.keep_to_ms:
                 return
             yield fr.t_ms, np.ascontiguousarray(fr.rgb)
@@ -602,6 +683,7 @@ def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: War
         num_poses=lms.num_poses,
         people_seen=lms.people_seen,
         scans=lms.scans,
+        skipped=skipped,
     )
 
 
@@ -825,8 +907,9 @@ def extract_pose(
     progress: ProgressFn | None = None,
     warn: WarnFn | None = None,
     num_poses: int | None = None,
+    every_frame: bool = False,
 ) -> PoseResult:
-    """Find the lifter in every frame of a clip.
+    """Find the lifter in the frames of a clip (at most ``[pose] max_analysis_fps`` per second).
 
     Parameters
     ----------
@@ -858,6 +941,12 @@ def extract_pose(
         pass per frame (asking MediaPipe for more people than it tracks runs
         its person detector on every frame), a lifter with bystanders is still
         told apart from them. An int fixes it and turns the scan off.
+    every_frame
+        Analyse every decoded frame. By default a clip filmed faster than
+        ``max_analysis_fps`` (``calibration.toml`` ``[pose]``, :class:`PoseParams`)
+        is analysed at about that rate, evenly spaced frames chosen by timestamp
+        (:func:`analysis_step_ms`, :func:`analysis_frames`); the sequence then has rows for those
+        frames only.
 
     Returns
     -------
@@ -887,13 +976,18 @@ def extract_pose(
     info = video.probe(path)
     n_workers = auto_workers(info.duration_ms) if workers is None else int(workers)
     plan = _plan_chunks(info.duration_ms, n_workers)
+    max_fps = None if every_frame else PoseParams.packaged().max_analysis_fps
+    step_ms = analysis_step_ms(info.fps_nominal, max_fps)
     jobs = [
         _ChunkJob(index=i, path=str(path), model_path=str(model_path), max_side=max_side,
                   num_poses=None if num_poses is None else int(num_poses), scan_every_ms=SCAN_EVERY_MS,
-                  keep_masks=keep_masks, decode_from_ms=a, decode_to_ms=b, keep_from_ms=c, keep_to_ms=d)
+                  keep_masks=keep_masks, decode_from_ms=a, decode_to_ms=b, keep_from_ms=c, keep_to_ms=d,
+                  step_ms=step_ms)
         for i, (a, b, c, d) in enumerate(plan)
     ]
     total_est = _frames_estimate(info)
+    if step_ms is not None and info.duration_ms:
+        total_est = min(total_est, int(info.duration_ms / step_ms) + 1)
     done = 0
 
     def on_frames(n: int) -> None:
@@ -928,11 +1022,15 @@ def extract_pose(
         "frame_h": seq.frame_h,
         "chunks": [(j.keep_from_ms, j.keep_to_ms) for j in jobs],
         "warmup_frames": int(sum(o.warmup_frames for o in outs)),
+        "max_analysis_fps": max_fps,
+        "analysis_step_ms": step_ms,
+        "frames_skipped": int(sum(o.skipped for o in outs)),
         "num_poses": max(o.num_poses for o in outs),
         "people_scanned_max": max(o.people_seen for o in outs),
         **track_stats,
     }
-    seq = seq.with_(meta={**seq.meta, "workers": len(jobs), "seconds": round(seconds, 3)})
+    seq = seq.with_(meta={**seq.meta, "workers": len(jobs), "seconds": round(seconds, 3),
+                          "max_analysis_fps": max_fps, "frames_skipped": stats["frames_skipped"]})
     return PoseResult(sequence=seq, masks=masks, info=info, stats=stats)
 
 

@@ -11,7 +11,9 @@ Conventions
 - Rep numbers in the report are 1-based (``"rep": 2`` is the second rep).
 - Times are ``t_ms`` from the clip's first frame.
 - ``verdicts`` maps every fault code judged for the lift to ``flagged``,
-  ``clear`` or ``not_assessable``; ``not_assessable`` says why.
+  ``borderline``, ``clear`` or ``not_assessable``; ``not_assessable`` says why.
+  ``borderline``: no rep flagged, but a reading past the limit by no more than the
+  measure's error band (``borderline`` lists them); never counted as a flag.
 - ``status`` is ``ok``, ``no_person`` (nobody was tracked) or ``no_complete_rep``:
   these are results, not errors.
 """
@@ -24,7 +26,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
@@ -34,14 +36,18 @@ from formcheck.faults import FAULT_CODES
 from formcheck.guidance import load_guidance
 from formcheck.measures import description, measure_book, tempo_text
 
+if TYPE_CHECKING:
+    from formcheck.rules import RuleSet
+
 SCHEMA_VERSION = 2
 #: Older report versions that :func:`upgrade_report` turns into the current one.
 UPGRADABLE_VERSIONS = (1,)
 STATUSES = ("ok", "no_person", "no_complete_rep")
-VERDICTS = ("flagged", "clear", "not_assessable")
+VERDICTS = ("flagged", "borderline", "clear", "not_assessable")
 
 #: What a verdict means, in words for the report.
-VERDICT_WORDS = {"flagged": "flagged", "clear": "clear", "not_assessable": "not assessable"}
+VERDICT_WORDS = {"flagged": "flagged", "borderline": "borderline (within our measurement error; not a flag)",
+                 "clear": "clear", "not_assessable": "not assessable"}
 
 
 def _num(x: Any, nd: int = 3) -> float | None:
@@ -72,6 +78,8 @@ class FormReport:
     verdicts: Mapping[str, str]
     not_assessable: Mapping[str, str]
     guidance: Mapping[str, Any]
+    #: readings past the limit but within the measure's error band: shown, never counted as flags
+    borderline: Sequence[Mapping[str, Any]] = ()
     model: str = ""
     warnings: Sequence[str] = ()
     athlete: str = ""
@@ -86,6 +94,7 @@ class FormReport:
         d = asdict(self)
         d["reps"] = [dict(r) for r in self.reps]
         d["flags"] = [dict(f) for f in self.flags]
+        d["borderline"] = [dict(b) for b in self.borderline]
         d["partial_reps"] = [dict(p) for p in self.partial_reps]
         d["warnings"] = list(self.warnings)
         return d
@@ -168,6 +177,19 @@ def validate_report(d: Mapping[str, Any]) -> None:
         need(f["t_ms"] >= rep["start_ms"], f"a flag no earlier than its rep's start ({rep['start_ms']} ms)", f["t_ms"])
         need(f["severity"] in ("minor", "major"), "severity minor|major", f["severity"])
         need(0.0 <= f["confidence"] <= 1.0, "confidence in [0, 1]", f["confidence"])
+    borderline = d.get("borderline", [])
+    need(isinstance(borderline, Sequence) and not isinstance(borderline, str), "a list of borderline readings",
+         borderline)
+    for b in borderline:
+        for k in ("code", "rep", "t_ms", "measured", "limit", "band", "units"):
+            need(isinstance(b, Mapping) and k in b, f"borderline key {k}", b)
+        need(verdicts.get(b["code"]) in ("flagged", "borderline"),
+             f"verdict 'flagged' or 'borderline' for borderline reading {b['code']}", verdicts.get(b["code"]))
+        need(b["rep"] in rep_numbers, "a borderline reading on a counted rep", b["rep"])
+    for code, v in verdicts.items():
+        if v == "borderline":
+            need(any(b["code"] == code for b in borderline), f"a borderline reading behind verdict borderline "
+                 f"({code})", [b["code"] for b in borderline])
     g = d.get("guidance", {})
     need(bool(g.get("red_flags")) and bool(g.get("disclaimer")) and bool(g.get("credit")),
          "guidance with red_flags, disclaimer and credit", sorted(g))
@@ -204,6 +226,14 @@ def guidance_block(flag_codes: Sequence[str], lift: str) -> dict[str, Any]:
     }
 
 
+def clip_problems(report: FormReport) -> list[str]:
+    """Why no fault of the clip was judged (``extra.sanity``, :mod:`formcheck.sanity`): one reason per problem."""
+    sanity = report.extra.get("sanity") if isinstance(report.extra, Mapping) else None
+    if not isinstance(sanity, Mapping):
+        return []
+    return [str(p.get("reason", "")) for p in sanity.get("problems", ()) if isinstance(p, Mapping)]
+
+
 def flag_message(code: str, measured: float, limit: float, measure: str) -> str:
     """The "what we saw" sentence of a flag, from its measure's definition (:mod:`formcheck.measures`)."""
     return load_guidance().describe(code, measured, limit, measure)
@@ -219,6 +249,13 @@ def _partial_note(r: FormReport) -> str:
     return f" (+{n} partial, not counted)" if n else ""
 
 
+def _rep_codes(r: FormReport, rep: int) -> str:
+    """A rep's flags, then its borderline readings marked as such: ``heels_lift, rounded_back (borderline)``."""
+    codes = [f["code"] for f in r.flags if f["rep"] == rep]
+    codes += [f"{b['code']} (borderline)" for b in r.borderline if b["rep"] == rep]
+    return ", ".join(codes) or "–"
+
+
 def render_markdown(report: FormReport, images: Mapping[str, str] | None = None) -> str:
     """A readable Markdown summary. ``images``: name -> relative path (plot, worst frames)."""
     r, images = report, images or {}
@@ -230,13 +267,17 @@ def render_markdown(report: FormReport, images: Mapping[str, str] | None = None)
         f"Reps: **{r.rep_count}**{_partial_note(r)} · Lifter tracked in {r.detection_rate:.0%} of frames",
         "",
     ]
+    problems = clip_problems(r)
+    for pr in problems:
+        lines += [f"**This clip was not judged:** {pr}", ""]
     if r.status == "no_person":
         lines += ["**No person was found in this clip.** Film the whole body, head to feet, from the side or at 45°.", ""]
-    elif r.status == "no_complete_rep":
+    elif r.status == "no_complete_rep" and not problems:
         lines += ["**No complete rep was found.** Make sure the clip shows each rep from standing to the bottom and back.", ""]
-    for w in r.warnings:
+    notes = [w for w in r.warnings if w not in problems]
+    for w in notes:
         lines.append(f"> Note: {w}")
-    if r.warnings:
+    if notes:
         lines.append("")
     lines += ["## Verdicts", "", "| fault | verdict | note |", "|---|---|---|"]
     for code, v in r.verdicts.items():
@@ -246,7 +287,7 @@ def render_markdown(report: FormReport, images: Mapping[str, str] | None = None)
         lines += ["## Reps", "", "| rep | start | bottom | end | tempo (time per phase) | flags |",
                   "|---|---|---|---|---|---|"]
         for rep in r.reps:
-            fl = ", ".join(f["code"] for f in r.flags if f["rep"] == rep["rep"]) or "–"
+            fl = _rep_codes(r, rep["rep"])
             t_txt = tempo_text(rep.get("tempo_ms", {}))
             lines.append(f"| {rep['rep']} | {_s(rep['start_ms'])} | {_s(rep['bottom_ms'])} | {_s(rep['end_ms'])} | {t_txt} | {fl} |")
         lines.append("")
@@ -274,6 +315,13 @@ def render_markdown(report: FormReport, images: Mapping[str, str] | None = None)
             if note:
                 lines += ["", f"> {note}"]
         lines.append("")
+    if r.borderline:
+        lines += ["## Borderline (not counted as flags)", "",
+                  "Past the limit, but by less than our measurement error: a coach may want to look; "
+                  "we do not count these as faults.", ""]
+        for b in r.borderline:
+            lines.append(f"- Rep {b['rep']} – {b['code']} at {_s(b['t_ms'])}: {b.get('message', '')}")
+        lines.append("")
     g = r.guidance
     if g.get("faults"):
         lines += ["## What to work on", ""]
@@ -292,7 +340,7 @@ def render_markdown(report: FormReport, images: Mapping[str, str] | None = None)
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#1b1f23}
 h1{font-size:1.5em} table{border-collapse:collapse;margin:1em 0} td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left}
-.flagged{color:#b42318;font-weight:600} .clear{color:#067647} .not_assessable{color:#6b7280}
+.flagged{color:#b42318;font-weight:600} .borderline{color:#b54708} .clear{color:#067647} .not_assessable{color:#6b7280}
 .card{display:inline-block;border:1px solid #d0d7de;border-radius:8px;padding:8px 14px;margin:4px}
 .red{border-left:4px solid #b42318;padding:8px 12px;background:#fef3f2} img{max-width:100%}
 .small{color:#6b7280;font-size:.9em}
@@ -319,12 +367,16 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
              ("View", f"{r.view}, facing {r.facing}"), ("Flags", str(len(r.flags))),
              ("Tracked", f"{r.detection_rate:.0%} of frames")]
     out.append("<div>" + "".join(f'<span class=card><b>{e(k)}</b><br>{e(v)}</span>' for k, v in cards) + "</div>")
-    if r.status != "ok":
+    problems = clip_problems(r)
+    for pr in problems:
+        out.append(f"<p class=flagged>This clip was not judged: {e(pr)}</p>")
+    if r.status != "ok" and not problems:
         msg = {"no_person": "No person was found in this clip. Film the whole body, head to feet, from the side or at 45°.",
                "no_complete_rep": "No complete rep was found. Make sure the clip shows each rep from standing to the bottom and back."}[r.status]
         out.append(f"<p class=flagged>{e(msg)}</p>")
     for w in r.warnings:
-        out.append(f"<p class=small>Note: {e(w)}</p>")
+        if w not in problems:
+            out.append(f"<p class=small>Note: {e(w)}</p>")
     out.append("<h2>Verdicts</h2><table><tr><th>fault</th><th>verdict</th><th>note</th></tr>")
     for code, v in r.verdicts.items():
         out.append(f"<tr><td>{e(code)}</td><td class={v}>{e(VERDICT_WORDS[v])}</td><td>{e(r.not_assessable.get(code, ''))}</td></tr>")
@@ -332,7 +384,7 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
     if r.reps:
         out.append("<h2>Reps</h2><table><tr><th>rep</th><th>start</th><th>bottom</th><th>end</th><th>phases</th><th>flags</th></tr>")
         for rep in r.reps:
-            fl = ", ".join(f["code"] for f in r.flags if f["rep"] == rep["rep"]) or "–"
+            fl = _rep_codes(r, rep["rep"])
             ph = tempo_text(rep.get("tempo_ms", {}), sep=", ")
             out.append(f"<tr><td>{rep['rep']}</td><td>{_s(rep['start_ms'])}</td><td>{_s(rep['bottom_ms'])}</td>"
                        f"<td>{_s(rep['end_ms'])}</td><td>{e(ph)}</td><td>{e(fl)}</td></tr>")
@@ -356,7 +408,22 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
             note = load_guidance().explain_measure(m)
             if note:
                 out.append(f"<p class=small>{e(note)}</p>")
-    g = r.guidance
+    if r.borderline:
+        out.append("<h2>Borderline (not counted as flags)</h2><p class=small>Past the limit, but by less than our "
+                   "measurement error: a coach may want to look; we do not count these as faults.</p><ul>")
+        for b in r.borderline:
+            out.append(f"<li class=borderline>Rep {b['rep']} – {e(b['code'])} at {_s(b['t_ms'])}: "
+                       f"{e(str(b.get('message', '')))}</li>")
+        out.append("</ul>")
+    out += guidance_html(r.guidance)
+    return "\n".join(x for x in out if x)
+
+
+def guidance_html(g: Mapping[str, Any]) -> list[str]:
+    """The HTML tail of a report: what to work on (when anything was flagged), then the red flags,
+    disclaimer and credit, closing the page. Every text is escaped."""
+    e = html.escape
+    out = []
     if g.get("faults"):
         out.append("<h2>What to work on</h2>")
         for fg in g["faults"]:
@@ -368,7 +435,7 @@ def render_html(report: FormReport, images: Mapping[str, Path] | None = None) ->
             out.append("</ul>")
     out.append(f"<h2>When to see a professional</h2><p class=red>{e(g['red_flag_notice'])}</p>")
     out.append(f"<p class=small>{e(g['disclaimer'])}</p><p class=small>{e(g['credit'])}</p></body></html>")
-    return "\n".join(x for x in out if x)
+    return out
 
 
 # --------------------------------------------------------------------------- CSV and plots
@@ -393,12 +460,51 @@ def write_frame_csv(path: str | Path, t_ms: np.ndarray, signals: Mapping[str, np
 
 
 PLOT_SIGNALS = (("trunk_deg", "trunk lean (°)"), ("hip_deg", "hip angle (°)"), ("knee_deg", "knee angle (°)"))
+#: How the charts name a stretch whose angles rest on joints the pose model could not see well.
+UNSEEN_LABEL = "not seen clearly"
+
+
+def min_quality_for(lift: str, rules_path: str | Path | RuleSet | None = None) -> float:
+    """The tracking quality below which the rules judge nothing (``min_quality`` of the lift's rules; for an
+    unknown lift the lower of the two): below it the charts mark an angle as not seen rather than measured."""
+    from formcheck.rules import load_rules
+
+    if lift in ("squat", "deadlift"):
+        return load_rules(lift, rules_path).min_quality
+    return min(load_rules(x).min_quality for x in ("squat", "deadlift"))
+
+
+def unseen_spans(t_ms: Any, quality: Any, min_quality: float) -> list[tuple[float, float]]:
+    """The stretches ``(from_ms, to_ms)`` of consecutive frames whose tracking quality is below
+    ``min_quality`` (a missing quality counts as not seen); each runs from its first frame's time to the
+    next frame's (the last frame's own time at the clip's end)."""
+    t = np.asarray(t_ms, dtype=float)
+    q = np.asarray(quality, dtype=float)
+    if t.shape != q.shape or t.ndim != 1:
+        raise ValueError(f"quality: expected one value per frame ({t.shape}), got {q.shape}")
+    low = ~(q >= min_quality)
+    spans = []
+    i, n = 0, len(t)
+    while i < n:
+        if not low[i]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < n and low[j + 1]:
+            j += 1
+        spans.append((float(t[i]), float(t[j + 1] if j + 1 < n else t[j])))
+        i = j + 1
+    return spans
 
 
 def plot_angles(path: str | Path, t_ms: np.ndarray, signals: Mapping[str, np.ndarray],
                 reps: Sequence[Mapping[str, Any]], flags: Sequence[Mapping[str, Any]], title: str = "",
-                partial_reps: Sequence[Mapping[str, Any]] = ()) -> Path:
-    """PNG of trunk, hip and knee angles over time, rep spans shaded, partial reps hatched, flags marked."""
+                partial_reps: Sequence[Mapping[str, Any]] = (), min_quality: float | None = None) -> Path:
+    """PNG of trunk, hip and knee angles over time, rep spans shaded, partial reps hatched, flags marked.
+
+    With ``min_quality`` and a ``quality`` signal, the stretches tracked below it (:func:`unseen_spans`)
+    are shaded grey and labelled "not seen clearly", and the angles there are drawn dashed and grey
+    instead of as measurements."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -407,10 +513,25 @@ def plot_angles(path: str | Path, t_ms: np.ndarray, signals: Mapping[str, np.nda
     path = Path(path)
     t_s = np.asarray(t_ms) / 1000.0
     fig, ax = plt.subplots(figsize=(10, 4), dpi=100)
+    quality = signals.get("quality")
+    low = None
+    if min_quality is not None and quality is not None and np.shape(quality) == np.shape(t_s):
+        low = ~(np.asarray(quality, dtype=float) >= min_quality)
     try:
         for name, label in PLOT_SIGNALS:
             if name in signals and signals[name] is not None:
-                ax.plot(t_s, signals[name], label=label, lw=1.6)
+                y = np.asarray(signals[name], dtype=float)
+                if low is None or not low.any():
+                    ax.plot(t_s, y, label=label, lw=1.6)
+                    continue
+                # Seen: solid. Not seen: grey dashes (a frame either side keeps the pieces joined).
+                near_low = low | np.r_[low[1:], False] | np.r_[False, low[:-1]]
+                ax.plot(t_s, np.where(low, np.nan, y), label=label, lw=1.6)
+                ax.plot(t_s, np.where(near_low, y, np.nan), color="#9ca3af", ls="--", lw=1.2)
+        if low is not None and low.any():
+            for n, (a, b) in enumerate(unseen_spans(t_ms, quality, min_quality)):
+                ax.axvspan(a / 1000, b / 1000, color="#9ca3af", alpha=0.22, lw=0,
+                           label=f"{UNSEEN_LABEL} (tracking < {min_quality:g})" if n == 0 else None)
         for rep in reps:
             ax.axvspan(rep["start_ms"] / 1000, rep["end_ms"] / 1000, color="#8ecae6", alpha=0.18)
             ax.text(rep["start_ms"] / 1000, 1.0, f" rep {rep['rep']}", transform=ax.get_xaxis_transform(),

@@ -31,7 +31,10 @@ Counting (``coach_reps``)
     are visible: a clip opening more than ``top_band_frac`` of the way down,
     or ending before the lifter is back up, gives a partial rep. A deadlift
     pull counts whenever it reaches lockout, also when the clip opens with the
-    lifter already at the bar or part-way up (a concentric-only fragment).
+    lifter already at the bar or part-way up (a concentric-only fragment),
+    unless the clip opens more than ``pull_open_frac`` of the way up the pull
+    (measured against the bottoms of the clip's other pulls): that pull is a
+    partial rep.
     The set-down after a deadlift's last lockout belongs to that rep's cycle:
     it is reported in ``ignored`` (reason ``"set-down"``), not as a partial;
     so is a rise of less than ``top_band_frac`` of the depth after it (a
@@ -44,7 +47,10 @@ Counting (``coach_reps``)
 Method (offline, :func:`segment_reps`)
 --------------------------------------
 1. Short NaN gaps (``<= max_gap_ms``) are interpolated in time; longer gaps
-   split the signal into runs whose ends are treated like clip edges.
+   split the signal into runs whose ends are treated like clip edges. So
+   does an edit: a jump of at least ``cut_jump_norm`` between two frames,
+   faster than ``cut_speed_norm_s``, after which the signal stays at the new
+   level (the live counter, whose streams are never edited, has no such rule).
 2. A running median and a centred moving average over ``smooth_ms`` remove
    single-frame outliers and jitter.
 3. The standing level is the ``standing_pct`` percentile of the whole clip,
@@ -209,6 +215,24 @@ class RepParams(Calibrated):
         For deadlifts ``aux_signal`` (wrist height) is used when at least this
         fraction of its samples is finite; otherwise the primary signal.
         0.5: a wrist track lost for half the clip is worse than the hips.
+    pull_open_frac
+        A deadlift clip that opens on a pull already more than this fraction
+        of the way from the floor to lockout shows a partial pull, not a rep
+        (a clip opening with the lifter set at the bar, or just breaking the
+        bar off the floor, counts). The floor is the median bottom of the
+        clip's other pulls; with none to compare, the pull counts. 0.5: the
+        counting convention's "starts mid-way".
+    cut_jump_norm, cut_speed_norm_s
+        An edit (a cut between shots) makes the signal jump between two
+        frames; the jump splits the clip like a long gap, so a rep across it is
+        partial. A jump is an edit when it is at least ``cut_jump_norm`` leg
+        lengths, faster than ``cut_speed_norm_s`` leg lengths per second, and
+        the signal stays at the new level (the medians over ``min_rep_ms``
+        before and after differ by at least 80 % of the jump; a glitch of a
+        few frames does not). 0.4 and 5.0: the fastest real hips (jump squats)
+        move about 2.5 leg lengths per second, 0.08 per frame at 30 fps, and a
+        clip with repeated frames (a converted GIF) steps by up to 0.31; the
+        edit in a real tutorial clip jumps 0.5 in one frame.
     """
 
     TABLE = "reps"
@@ -227,13 +251,16 @@ class RepParams(Calibrated):
     min_hold_ms: float
     min_dip_norm: float
     min_aux_valid_frac: float
+    pull_open_frac: float
+    cut_jump_norm: float
+    cut_speed_norm_s: float
 
     def __post_init__(self) -> None:
         for name in ("min_rom_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "standing_window_ms", "min_hold_ms",
-                     "min_dip_norm", "dead_stop_ms"):
+                     "min_dip_norm", "dead_stop_ms", "cut_jump_norm", "cut_speed_norm_s"):
             object.__setattr__(self, name, _positive(name, getattr(self, name)))
         object.__setattr__(self, "smooth_ms", _positive("smooth_ms", self.smooth_ms, allow_zero=True))
-        for name in ("top_band_frac", "bottom_band_frac", "settle_frac", "min_aux_valid_frac"):
+        for name in ("top_band_frac", "bottom_band_frac", "settle_frac", "min_aux_valid_frac", "pull_open_frac"):
             v = _finite(name, getattr(self, name))
             if not 0.0 < v < 1.0:
                 raise ValueError(f"{name}: expected a fraction in (0, 1), got {v}")
@@ -506,6 +533,26 @@ def _fill_short_gaps(t: np.ndarray, x: np.ndarray, max_gap_ms: float) -> np.ndar
     return y
 
 
+def _split_at_edits(t: np.ndarray, x: np.ndarray, p: RepParams) -> np.ndarray:
+    """``x`` with NaN on the sample before each edit (a persistent jump, see ``cut_jump_norm``), splitting the run."""
+    y = x.copy()
+    ok = np.isfinite(x)
+    idx = np.flatnonzero(ok[1:] & ok[:-1]) + 1
+    if not idx.size:
+        return y
+    d = x[idx] - x[idx - 1]
+    dt_s = np.maximum(t[idx] - t[idx - 1], 1e-6) / 1000.0
+    half = p.min_rep_ms
+    for i, di in zip(idx[(np.abs(d) >= p.cut_jump_norm) & (np.abs(d) / dt_s >= p.cut_speed_norm_s)],
+                     d[(np.abs(d) >= p.cut_jump_norm) & (np.abs(d) / dt_s >= p.cut_speed_norm_s)]):
+        before = x[(t >= t[i - 1] - half) & (t <= t[i - 1])]
+        after = x[(t >= t[i]) & (t <= t[i] + half)]
+        before, after = before[np.isfinite(before)], after[np.isfinite(after)]
+        if before.size and after.size and (np.median(after) - np.median(before)) * np.sign(di) >= 0.8 * abs(di):
+            y[i - 1] = np.nan
+    return y
+
+
 def _runs(ok: np.ndarray) -> list[tuple[int, int]]:
     """Inclusive (first, last) index pairs of consecutive True values."""
     if not ok.any():
@@ -773,7 +820,7 @@ def segment_reps(
             raise ValueError(f"aux_signal: expected shape {t.shape} like t_ms, got {aux.shape}")
     raw, which = _choose_signal(x0, aux, lift, params)
 
-    x = _fill_short_gaps(t, raw, params.max_gap_ms)
+    x = _split_at_edits(t, _fill_short_gaps(t, raw, params.max_gap_ms), params)
     ok = np.isfinite(x)
     runs = [(a, b) for a, b in _runs(ok) if b > a]
     extremes = []
@@ -784,6 +831,7 @@ def segment_reps(
         extremes.append((troughs, tops))
         top_heights += _prominent_tops(t[a : b + 1], x[a : b + 1], troughs, tops, params)
     standing = standing_level(x, params.standing_pct, top_heights)
+    floor_ref = _floor_level(x, runs, extremes, standing, params) if lift == "deadlift" else math.nan
 
     reps: list[Rep] = []
     partial: list[tuple[float, float, str, int, bool, bool]] = []
@@ -815,7 +863,8 @@ def segment_reps(
                 partial.append((*span, "clip end" if closes_at_clip else "gap", r, False, True))
                 covered.append(span)
                 continue
-            if c.opens_low and lift == "squat":
+            if c.opens_low and (lift == "squat" or (c.bottoms[0] == 0 and _opens_mid_pull(xr, floor_ref, standing,
+                                                                                           params))):
                 partial.append((*span, "clip start" if opens_at_clip else "gap", r, True, False))
                 covered.append(span)
                 continue
@@ -841,6 +890,24 @@ def segment_reps(
         signal=which,
         standing_norm=standing,
     )
+
+
+def _floor_level(x: np.ndarray, runs: list[tuple[int, int]], extremes: list[tuple[list[int], list[int]]],
+                 standing: float, p: RepParams) -> float:
+    """Median height of the clip's deadlift bottoms that lie a rep's depth below standing (NaN: fewer than one).
+
+    A run's first trough on its first sample is left out: the clip may open part-way up a pull there.
+    """
+    lows = [float(x[a + i]) for (a, _), (troughs, _) in zip(runs, extremes) for i in troughs
+            if i > 0 and standing - float(x[a + i]) >= p.min_rom_norm]
+    return float(np.median(lows)) if lows else math.nan
+
+
+def _opens_mid_pull(x: np.ndarray, floor: float, standing: float, p: RepParams) -> bool:
+    """True when a run opening low starts more than ``pull_open_frac`` of the way from ``floor`` up to ``standing``."""
+    if not (math.isfinite(floor) and standing - floor >= p.min_rom_norm):
+        return False
+    return float(x[0]) - floor > p.pull_open_frac * (standing - floor)
 
 
 def without_reps(seg: RepSegmentation, indices: Iterable[int]) -> RepSegmentation:

@@ -13,6 +13,10 @@ the clip is used):
 - ``flag_when``: ``"above"`` or ``"below"`` the limit; the side the measure's definition names as the fault.
 - ``limit_<units>``: the limit; the suffix names the units (``deg``, ``thigh``,
   ``ratio``, ``foot``), the units of the measure's definition. ``major_<units>``: beyond it the flag is major.
+- ``band_<units>`` (optional, default 0): the measure's own error band, measured with ground truth
+  (``benchmarks/measure_bands.py``). A reading flags only when it clears the limit by more than the
+  band, in the fault's direction; a reading past the limit but within the band is ``borderline``:
+  shown, never counted as a flag.
 - ``personal_margin_<units>`` / ``personal_cap_<units>`` (optional): the
   personal baseline. With two or more reps, the limit moves to the lifter's best
   rep plus the margin when that is more lenient, but never past the cap, so a
@@ -48,7 +52,7 @@ from formcheck.repmetrics import MEASURE_NAMES, RepLike, RepMeasure, Signals, me
 LIFTS = ("squat", "deadlift")
 VIEWS = ("side", "front", "oblique")
 UNITS = ("deg", "thigh", "ratio", "foot", "leg")
-VERDICTS = ("flagged", "clear", "not_assessable")
+VERDICTS = ("flagged", "borderline", "clear", "not_assessable")
 SEVERITIES = ("minor", "major")
 _RESERVED = {"measure", "flag_when", "views", "confidence_factor", "note", "alongside"}
 
@@ -69,9 +73,13 @@ class FaultRule:
     confidence_factor: float = 1.0
     params: Mapping[str, Any] = field(default_factory=dict)
     alongside: bool = False
+    #: the measure's error band (units of the limit, >= 0): flagged only beyond limit + band
+    band: float = 0.0
 
     def __post_init__(self) -> None:
         where = f"fault {self.code}"
+        if not (np.isfinite(self.band) and self.band >= 0.0):
+            raise ValueError(f"{where}: band expected a number >= 0, got {self.band}")
         if self.measure not in MEASURE_NAMES:
             raise ValueError(f"{where}: measure expected one of {', '.join(MEASURE_NAMES)}, got {self.measure!r}")
         if self.flag_when not in ("above", "below"):
@@ -93,6 +101,16 @@ class FaultRule:
 
     def exceeds(self, value: float, limit: float) -> bool:
         return value > limit if self.flag_when == "above" else value < limit
+
+    def flag_line(self, limit: float) -> float:
+        """Where a reading is flagged: ``limit`` moved by the band in the fault's direction."""
+        return limit + self.band if self.flag_when == "above" else limit - self.band
+
+    def judge(self, value: float, limit: float) -> str:
+        """``flagged`` beyond the limit and its band, ``borderline`` past the limit within the band, else ``clear``."""
+        if self.exceeds(value, self.flag_line(limit)):
+            return "flagged"
+        return "borderline" if self.exceeds(value, limit) else "clear"
 
     def effective_limit(self, rep_values: Sequence[float]) -> float:
         """The limit after the personal baseline (needs two or more measured reps)."""
@@ -130,8 +148,9 @@ def _parse_rule(code: str, table: Mapping[str, Any], where: str) -> FaultRule:
     if major_key not in table:
         raise ValueError(f"{where}: fault {code}: expected {major_key} beside {limits[0]}")
     pm, pc = table.get(f"personal_margin_{units}"), table.get(f"personal_cap_{units}")
-    used = {limits[0], major_key, f"personal_margin_{units}", f"personal_cap_{units}"} | _RESERVED
-    stray = [k for k in table if (k.startswith(("limit_", "major_", "personal_")) and k not in used)]
+    band_key = f"band_{units}"
+    used = {limits[0], major_key, band_key, f"personal_margin_{units}", f"personal_cap_{units}"} | _RESERVED
+    stray = [k for k in table if (k.startswith(("limit_", "major_", "personal_", "band_")) and k not in used)]
     if stray:
         raise ValueError(f"{where}: fault {code}: keys {stray} do not match the units of {limits[0]}")
     params = {k: v for k, v in table.items() if k not in used}
@@ -148,10 +167,17 @@ def _parse_rule(code: str, table: Mapping[str, Any], where: str) -> FaultRule:
         confidence_factor=float(table.get("confidence_factor", 1.0)),
         params=params,
         alongside=_bool(table.get("alongside", False), f"{where}: fault {code}: alongside"),
+        band=_number(table.get(band_key, 0.0), f"{where}: fault {code}: {band_key}"),
     )
     # every sentence about this rule's flags comes from its measure's definition: it must exist and agree
     check_rule(rule.measure, rule.units, rule.flag_when, f"{where}: fault {code}")
     return rule
+
+
+def _number(v: Any, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"{where}: expected a number, got {v!r}")
+    return float(v)
 
 
 def _bool(v: Any, where: str) -> bool:
@@ -201,21 +227,43 @@ def _load_packaged(lift: str) -> RuleSet:
     return parse_ruleset(tomllib.loads(ref.read_text(encoding="utf-8")), where=f"{lift}.toml")
 
 
-def load_rules(lift: str, path: str | Path | None = None) -> RuleSet:
-    """The rule set of ``lift`` from the packaged TOML, or from ``path`` (a tuned copy)."""
+def load_rules(lift: str, path: "str | Path | RuleSet | None" = None) -> RuleSet:
+    """The rule set of ``lift`` from the packaged TOML, or from ``path`` (a tuned copy).
+
+    ``path`` may also be a :class:`RuleSet` already read at the edge (the CLI
+    and :func:`formcheck.pipeline.analyze_video` read each tuned file once per
+    run and hand the result inward); it is returned as is once its lift is
+    checked. The packaged files are parsed once per process.
+    """
     if lift not in LIFTS:
         raise ValueError(f"lift: expected one of {', '.join(LIFTS)}, got {lift!r}")
     if path is None:
         return _load_packaged(lift)
+    if isinstance(path, RuleSet):
+        if path.lift != lift:
+            raise ValueError(f"{path.source}: expected rules for {lift}, got {path.lift}")
+        return path
+    rs = read_rules_file(path)
+    if rs.lift != lift:
+        raise ValueError(f"{path}: expected rules for {lift}, got {rs.lift}")
+    return rs
+
+
+def read_rules_file(path: str | Path) -> RuleSet:
+    """A tuned rules file, parsed and checked once; its lift comes from its own ``lift`` key."""
     p = Path(path)
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ValueError(f"{p}: expected a readable TOML rules file ({exc})") from exc
-    rs = parse_ruleset(data, where=str(p))
-    if rs.lift != lift:
-        raise ValueError(f"{p}: expected rules for {lift}, got {rs.lift}")
-    return rs
+    if data.get("lift") not in LIFTS:
+        raise ValueError(f"{p}: expected lift = \"squat\" or \"deadlift\", got {data.get('lift')!r}")
+    return parse_ruleset(data, where=str(p))
+
+
+def load_rulesets(paths: Mapping[str, "str | Path | RuleSet"] | None) -> dict[str, RuleSet]:
+    """``{lift: RuleSet}`` for tuned files given by lift (each parsed once; RuleSets kept as they are)."""
+    return {lift: load_rules(lift, p) for lift, p in (paths or {}).items()}
 
 
 @dataclass(frozen=True)
@@ -233,6 +281,8 @@ class Flag:
     severity: str
     confidence: float
     measure: str
+    #: the rule's error band: the reading cleared ``limit`` by more than this (a borderline reading did not)
+    band: float = 0.0
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -245,8 +295,10 @@ class Flag:
 class RuleResult:
     """Everything the rules concluded for one clip.
 
-    ``verdicts`` maps every fault code of the lift to flagged / clear /
-    not_assessable; ``rep_verdicts[rep][code]`` the same per rep; ``reasons``
+    ``verdicts`` maps every fault code of the lift to flagged / borderline / clear /
+    not_assessable (borderline: no rep flagged, at least one rep past the limit but within
+    its error band); ``rep_verdicts[rep][code]`` the same per rep; ``borderline`` holds the
+    readings behind every borderline rep (severity always minor: they are not flags); ``reasons``
     says why a code is not assessable; ``measures[rep][code]`` keeps the
     measured values behind every decision (flagged or not).
     """
@@ -259,6 +311,7 @@ class RuleResult:
     reasons: Mapping[str, str]
     measures: Mapping[int, Mapping[str, RepMeasure]]
     limits: Mapping[str, float]
+    borderline: tuple[Flag, ...] = ()
 
 
 def _confidence(rule: FaultRule, view_factor: float, quality: float, value: float, limit: float) -> float:
@@ -287,6 +340,7 @@ def evaluate(
         raise ValueError(f"view: expected one of {', '.join(VIEWS)}, got {view!r}")
     t_ms = np.asarray(t_ms, dtype=float)
     flags: list[Flag] = []
+    borderline: list[Flag] = []
     verdicts: dict[str, str] = {}
     reasons: dict[str, str] = {}
     limits: dict[str, float] = {}
@@ -327,34 +381,40 @@ def evaluate(
             bounds.append((limit, major))
         main = next((i for i, (r, _) in enumerate(judged) if not r.alongside), 0)
         limits[code] = bounds[main][0]
-        any_flag = False
+        any_flag = any_borderline = False
         for k, rep in enumerate(reps):
             seen = [(rule, ms[k], lim, maj) for (rule, ms), (lim, maj) in zip(judged, bounds)
                     if np.isfinite(ms[k].value) and ms[k].quality >= ruleset.min_quality]
-            hit = next(((rule, m, lim, maj) for rule, m, lim, maj in seen if rule.exceeds(m.value, lim)), None)
-            shown = hit or (seen[0] if seen else None)
+            judgements = [(rule.judge(m.value, lim), (rule, m, lim, maj)) for rule, m, lim, maj in seen]
+            hit = next((x for v, x in judgements if v == "flagged"), None)
+            near = next((x for v, x in judgements if v == "borderline"), None)
+            shown = hit or near or (seen[0] if seen else None)
             measures[rep.index][code] = shown[1] if shown else judged[main][1][k]
             if shown is None:
                 rep_verdicts[rep.index][code] = "not_assessable"
                 continue
-            if hit is None:
+            if hit is None and near is None:
                 rep_verdicts[rep.index][code] = "clear"
                 continue
-            rule, m, limit, major = hit
-            any_flag = True
-            rep_verdicts[rep.index][code] = "flagged"
-            severity = "major" if not rule.exceeds(major, m.value) else "minor"
+            rule, m, limit, major = hit or near
+            verdict = "flagged" if hit else "borderline"
+            any_flag |= verdict == "flagged"
+            any_borderline |= verdict == "borderline"
+            rep_verdicts[rep.index][code] = verdict
+            severity = "major" if verdict == "flagged" and not rule.exceeds(major, m.value) else "minor"
             frame = int(np.argmin(np.abs(t_ms - m.t_ms))) if np.isfinite(m.t_ms) and t_ms.size else -1
-            flags.append(Flag(
+            (flags if verdict == "flagged" else borderline).append(Flag(
                 code=code, rep=rep.index, phase=m.phase, t_ms=float(m.t_ms), frame=frame,
                 measured=round(float(m.value), 3), limit=round(float(limit), 3), units=rule.units,
                 severity=severity,
                 confidence=_confidence(rule, rule.views[view], m.quality, m.value, limit),
-                measure=rule.measure,
+                measure=rule.measure, band=round(float(rule.band), 3),
             ))
-        verdicts[code] = "flagged" if any_flag else "clear"
+        verdicts[code] = "flagged" if any_flag else "borderline" if any_borderline else "clear"
     flags.sort(key=lambda f: (f.rep, f.t_ms))
+    borderline.sort(key=lambda f: (f.rep, f.t_ms))
     return RuleResult(
         lift=ruleset.lift, view=view, flags=tuple(flags), verdicts=verdicts,
         rep_verdicts=rep_verdicts, reasons=reasons, measures=measures, limits=limits,
+        borderline=tuple(borderline),
     )

@@ -116,8 +116,9 @@ class SpineParams:
       this close to side-on (the view's yaw, 90 = side-on, measured per rep
       by :func:`formcheck.views.classify_view`); further round, the outline
       is the side of the torso (shoulder blade, lats), not the back's profile.
-      On the labelled clips, side views at 63-67 deg yaw read bowed outlines
-      on straight backs (see docs/accuracy.md).
+      On the labelled clips, side views at 70-74 deg yaw (63-67 before the
+      yaw's calibration curve) read bowed outlines on straight backs (see
+      docs/accuracy.md).
 
     No defaults here: the values live only in ``spine.toml``
     (:func:`load_params`); tests change one with :func:`dataclasses.replace`.

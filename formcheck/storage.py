@@ -28,12 +28,17 @@ API (the app and the live page use only this)
     store.rep_queue(*, scope="all", athlete=None, lift=None, code=None, since=None, until=None)
         -> list[RepItem]   (every rep, clean or flagged; scope "all" or "unreviewed")
     store.set_review(flag_id, *, status=None, severity=None) -> FlagRecord
-    store.add_comment(flag_id, text) -> FlagRecord
+    store.add_comment(flag_id, text, *, t_ms=None) -> FlagRecord
+        (t_ms: pin the comment to a time in the flag's rep, ms from the clip's start; None for a general one)
     store.add_missed_fault(session_id, rep, code, *, severity="minor", comment="") -> FlagRecord
     store.mark_session_reviewed(session_id) -> SessionRecord
     store.delete_session(session_id) -> None      (its rows, reviews and every file, for good)
     store.athlete_history(athlete) -> list[HistoryPoint]
     store.review_counts(session_ids) -> {session id: {"pending": n, "confirmed": n, "dismissed": n}}
+    store.review_records(session_id) -> list[dict]   (every flag's decision, severities and comments)
+    store.coach_reviewed_at(session) -> datetime | None   (the coach's latest action on it, None if none)
+    store.reviewed_report(session_id, fmt="html" | "md") -> str | None
+        (the report re-rendered with the review, :mod:`formcheck.reviewed`; None before any review action)
     store.export_labels(*, athlete=None, lift=None, reviewed_only=True) -> list[dict]
     store.export_flags_csv(*, athlete=None, lift=None, reviewed_only=True) -> str
     store.rep_clip_path(session, rep) -> Path   (where a rep's slow-motion clip is kept)
@@ -142,7 +147,7 @@ __all__ = [
 ENV_DATA_DIR = "FORMCHECK_DATA_DIR"
 ENV_DB_URL = "FORMCHECK_DB_URL"
 DB_FILENAME = "formcheck.db"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SOURCE_KINDS = ("upload", "sample", "live")
 REVIEW_STATES = ("pending", "confirmed", "dismissed")
@@ -283,9 +288,12 @@ class UserRecord:
 
 @dataclass(frozen=True)
 class CommentRecord:
+    """A coach's comment on a flag; ``t_ms`` pins it to a time in the rep (None: a general comment)."""
+
     id: int
     text: str
     created_at: datetime
+    t_ms: float | None = None
 
     def __post_init__(self) -> None:
         _check(isinstance(self.text, str) and bool(self.text), "a non-empty comment", self.text)
@@ -462,6 +470,7 @@ comments = sa.Table(
     sa.Column("flag_id", sa.Integer, sa.ForeignKey("flags.id", ondelete="CASCADE"), nullable=False, index=True),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("t_ms", sa.Float, nullable=True),  # migration 3: the time in the rep it is pinned to
 )
 
 
@@ -513,6 +522,13 @@ def _migration_2(conn: sa.Connection) -> None:
 
 
 def _migration_3(conn: sa.Connection) -> None:
+    # A database made by migration 1 of this version already has the column; an older one gains it
+    # (existing comments keep t_ms NULL: not pinned to a time).
+    if "t_ms" not in {c["name"] for c in sa.inspect(conn).get_columns("comments")}:
+        conn.execute(sa.text("ALTER TABLE comments ADD COLUMN t_ms FLOAT"))
+
+
+def _migration_4(conn: sa.Connection) -> None:
     # A database made by migration 1 of this version already has the column (the tables above are
     # the current schema); an older one gains it here.
     if "owner_id" not in {c["name"] for c in sa.inspect(conn).get_columns("sessions")}:
@@ -525,7 +541,8 @@ def _migration_3(conn: sa.Connection) -> None:
 MIGRATIONS: tuple[tuple[int, str, Any], ...] = (
     (1, "sessions, flags with review state, comments", _migration_1),
     (2, "analysis jobs, to tell interrupted ones after a restart", _migration_2),
-    (3, "accounts (coach, athlete), roster, named athletes, session owner", _migration_3),
+    (3, "comments pinned to a time in the rep (comments.t_ms)", _migration_3),
+    (4, "accounts (coach, athlete), roster, named athletes, session owner", _migration_4),
 )
 assert MIGRATIONS[-1][0] == SCHEMA_VERSION
 
@@ -912,9 +929,12 @@ class Store:
         ids = [r.id for r in rows]
         by_flag: dict[int, list[CommentRecord]] = {}
         if ids:
-            q = sa.select(comments).where(comments.c.flag_id.in_(ids)).order_by(comments.c.created_at, comments.c.id)
+            # Comments pinned to a time first, in time order; then the general ones as written.
+            untimed = sa.case((comments.c.t_ms.is_(None), 1), else_=0)
+            q = (sa.select(comments).where(comments.c.flag_id.in_(ids))
+                 .order_by(untimed, comments.c.t_ms, comments.c.created_at, comments.c.id))
             for c in conn.execute(q):
-                by_flag.setdefault(c.flag_id, []).append(CommentRecord(c.id, c.text, c.created_at))
+                by_flag.setdefault(c.flag_id, []).append(CommentRecord(c.id, c.text, c.created_at, c.t_ms))
         return [
             FlagRecord(
                 id=r.id, session_id=r.session_id, rep=r.rep, code=r.code, phase=r.phase, t_ms=r.t_ms, frame=r.frame,
@@ -1021,14 +1041,28 @@ class Store:
             conn.execute(sa.update(sessions).where(sessions.c.id == session_id, sessions.c.reviewed_at.is_(None))
                          .values(reviewed_at=_now()))
 
-    def add_comment(self, flag_id: int, text: str) -> FlagRecord:
+    def add_comment(self, flag_id: int, text: str, *, t_ms: float | None = None) -> FlagRecord:
+        """Comment on a flag; ``t_ms`` (ms from the clip's start) pins it to a time within the flag's rep."""
         body = _clean_text(text, "comment", MAX_COMMENT_CHARS)
         if not body:
             raise StoreError("comment: expected some text, got an empty comment")
+        if t_ms is not None:
+            t = _float_or_none(t_ms) if not isinstance(t_ms, bool) else None
+            _check(t is not None, "a comment time in ms (a finite number) or None", t_ms)
+            t_ms = t
         with self._write() as conn:
-            if conn.scalar(sa.select(flags.c.id).where(flags.c.id == int(flag_id))) is None:
+            row = conn.execute(sa.select(flags.c.rep, sessions.c.report_json)
+                               .join(sessions, flags.c.session_id == sessions.c.id)
+                               .where(flags.c.id == int(flag_id))).first()
+            if row is None:
                 raise StoreError(f"no flag with id {flag_id}")
-            conn.execute(sa.insert(comments).values(flag_id=int(flag_id), text=body, created_at=_now()))
+            if t_ms is not None:
+                span = next((r for r in json.loads(row.report_json).get("reps", []) if r.get("rep") == row.rep), None)
+                if span is None or not (span["start_ms"] <= t_ms <= span["end_ms"]):
+                    where = f"{span['start_ms'] / 1000:.2f}-{span['end_ms'] / 1000:.2f} s" if span else "unknown"
+                    raise StoreError(f"comment time: expected a time within rep {row.rep} ({where}), "
+                                     f"got {t_ms / 1000:.2f} s")
+            conn.execute(sa.insert(comments).values(flag_id=int(flag_id), text=body, created_at=_now(), t_ms=t_ms))
         flag = self.get_flag(flag_id)
         assert flag is not None
         return flag
@@ -1339,6 +1373,42 @@ class Store:
                 out[sid][status] = int(n)
         return out
 
+    def review_records(self, session_id: str) -> list[dict[str, Any]]:
+        """Every flag of the session (the tool's and the coach's) with its decision, both severities and its
+        comments, as plain dicts (the ``review`` entries of :meth:`export_labels`)."""
+        return [_review_entry(f) for f in self.flags_for_session(session_id)]
+
+    def coach_reviewed_at(self, session: SessionRecord) -> datetime | None:
+        """When the coach last acted on the session (a decision, a severity, a comment, an added fault, or
+        marking it reviewed); None when nothing was done yet."""
+        fl = self.flags_for_session(session.id)
+        if session.reviewed_at is None and not any(_touched(f) for f in fl):
+            return None
+        stamps = [session.reviewed_at] if session.reviewed_at else []
+        stamps += [f.reviewed_at for f in fl if f.reviewed_at is not None]
+        stamps += [c.created_at for f in fl for c in f.comments]
+        return max(stamps) if stamps else None
+
+    def reviewed_report(self, session_id: str, fmt: str = "html") -> str | None:
+        """The session's report re-rendered with the coach's decisions and comments (``fmt`` "html", with
+        the angle plot and worst frames embedded, or "md"); None before the coach did anything to it."""
+        from formcheck.reviewed import render_reviewed_html, render_reviewed_markdown
+
+        _check(fmt in ("html", "md"), "fmt 'html' or 'md'", fmt)
+        session = self.get_session(session_id)
+        if session is None:
+            raise StoreError(f"no session {session_id!r}")
+        when = self.coach_reviewed_at(session)
+        if when is None:
+            return None
+        records = self.review_records(session_id)
+        day = when.date().isoformat()
+        if fmt == "md":
+            return render_reviewed_markdown(session.report, records, reviewed_on=day)
+        images = {("angles" if k == "plot" else k): p for k, p in session.files.items()
+                  if k == "plot" or k.startswith("worst_")}
+        return render_reviewed_html(session.report, records, reviewed_on=day, images=images)
+
     def _export_sessions(self, athlete: str | None, lift: str | None, reviewed_only: bool,
                          owners: Sequence[int | None] | None = None) -> list[tuple[SessionRecord, list[FlagRecord]]]:
         out = []
@@ -1385,7 +1455,7 @@ class Store:
                     _s(r.get("end_ms")), f.code, f.origin, f.review_status, _FLAG_LABEL[f.review_status],
                     f.auto_severity or "", f.severity, _blank(f.measured), _blank(f.limit), f.units,
                     _blank(f.confidence), _s(f.t_ms), f.reviewed_at.isoformat(timespec="seconds") if f.reviewed_at else "",
-                    " | ".join(c.text for c in f.comments),
+                    " | ".join(_comment_line(c) for c in f.comments),
                 ])
         return buf.getvalue()
 
@@ -1399,6 +1469,11 @@ def _job_from_row(r: Any) -> JobRecord:
                      request=json.loads(r.request_json), session_id=r.session_id, message=r.message)
 
 
+def _comment_line(c: CommentRecord) -> str:
+    """A comment as one line of text, its time first when it is pinned to one ("[at 2.10 s] ...")."""
+    return c.text if c.t_ms is None else f"[at {c.t_ms / 1000:.2f} s] {c.text}"
+
+
 def _touched(f: FlagRecord) -> bool:
     """The coach did something to this flag: a decision, a severity change, a comment, or added it."""
     return (f.review_status != "pending" or f.origin == "coach" or bool(f.comments) or f.reviewed_at is not None
@@ -1410,7 +1485,8 @@ def _review_entry(f: FlagRecord) -> dict[str, Any]:
         "rep": f.rep, "code": f.code, "origin": f.origin, "review_status": f.review_status,
         "label": _FLAG_LABEL[f.review_status], "auto_severity": f.auto_severity, "severity": f.severity,
         "t_s": _s(f.t_ms), "reviewed_at": f.reviewed_at.isoformat(timespec="seconds") if f.reviewed_at else None,
-        "comments": [{"text": c.text, "at": c.created_at.isoformat(timespec="seconds")} for c in f.comments],
+        "comments": [{"text": c.text, "at": c.created_at.isoformat(timespec="seconds"), "t_s": _s(c.t_ms)}
+                     for c in f.comments],
     }
 
 
@@ -1444,7 +1520,7 @@ def _label_entry(s: SessionRecord, fl: Sequence[FlagRecord]) -> dict[str, Any]:
         else:
             clip_faults[code] = "n/a"
     pending = sum(f.review_status == "pending" for f in fl)
-    notes = [f"rep {f.rep} {f.code} at {_s(f.t_ms)} s: {c.text}" for f in fl for c in f.comments]
+    notes = [f"rep {f.rep} {f.code} at {_s(f.t_ms)} s: {_comment_line(c)}" for f in fl for c in f.comments]
     w, h = src.get("width"), src.get("height")
     facing = rep.get("facing", "")
     return {

@@ -16,6 +16,12 @@ back view), 90 deg = side-on. Two independent estimates are combined:
 - world depth: MediaPipe world landmarks give the left-right axis in 3-D,
   ``yaw = atan2(|dz|, |dx|)``.
 
+Both read low through MediaPipe (a square side view reads 74-84 deg: the
+tracker keeps the two shoulders and hips apart even when one hides the
+other), so their combination, the *raw* yaw, is mapped to the camera's true
+yaw by a monotone curve measured on rendered clips at known camera azimuths
+(``yaw_curve_*`` in ``calibration.toml``; ``benchmarks/view_calibration.py``).
+
 Facing (the image side the chest points to) is a vote of cues that point
 forward on any body: the nose ahead of the ears, the toes ahead of the heels
 and the knees ahead of the hip-ankle line when they bend. In a front view the
@@ -132,11 +138,16 @@ class ViewParams(Calibrated):
         World shoulder or hip pairs closer than this (metres, horizontal) give
         no yaw: the two labels sit on one point (e.g. a lost side filled in
         from its twin) and their direction is noise.
+    yaw_curve_raw_deg, yaw_curve_true_deg
+        The calibration curve: knots of a monotone piecewise-linear map from
+        the combined (raw) yaw to the camera's true yaw, both 0..90 deg, from
+        (0, 0) to (90, 90). Fitted on rendered clips at known azimuths
+        (``python benchmarks/view_calibration.py --fit``): the median raw yaw
+        of each true yaw. ``[0, 90]`` and ``[0, 90]`` is no correction.
     front_max_yaw_deg, side_min_yaw_deg
-        Combined yaw below the first is a front view, above the second a side
-        view, in between oblique. On the 54 labelled real clips: front views
-        6-12 deg, 45-deg and rear-45 views 31-60, side views 64-86 (usable
-        side clips from 66), so the side/oblique margin is narrow.
+        Calibrated yaw below the first is a front view, above the second a side
+        view, in between oblique (the renderer labels azimuths up to 25 deg
+        off side-on "side" and from 65 "front").
     yaw_scale_deg
         Yaw distance from the nearest threshold that gives full view confidence.
     facing_scale
@@ -154,6 +165,8 @@ class ViewParams(Calibrated):
     world_weight: float
     hidden_weight: float
     min_world_width_m: float
+    yaw_curve_raw_deg: tuple[float, ...]
+    yaw_curve_true_deg: tuple[float, ...]
     front_max_yaw_deg: float
     side_min_yaw_deg: float
     yaw_scale_deg: float
@@ -162,6 +175,19 @@ class ViewParams(Calibrated):
     toward_scale_torso: float
 
     def __post_init__(self) -> None:
+        # TOML arrays arrive as lists; the frozen params keep tuples
+        raw = tuple(float(v) for v in self.yaw_curve_raw_deg)
+        true = tuple(float(v) for v in self.yaw_curve_true_deg)
+        object.__setattr__(self, "yaw_curve_raw_deg", raw)
+        object.__setattr__(self, "yaw_curve_true_deg", true)
+        if len(raw) != len(true) or len(raw) < 2:
+            raise ValueError("yaw curve: expected yaw_curve_raw_deg and yaw_curve_true_deg of one length >= 2, "
+                             f"got {len(raw)} and {len(true)}")
+        if raw[0] != 0.0 or raw[-1] != 90.0 or true[0] != 0.0 or true[-1] != 90.0:
+            raise ValueError(f"yaw curve: expected to run from (0, 0) to (90, 90), got ({raw[0]}, {true[0]}) to "
+                             f"({raw[-1]}, {true[-1]})")
+        if any(b <= a for a, b in zip(raw, raw[1:])) or any(b < a for a, b in zip(true, true[1:])):
+            raise ValueError(f"yaw curve: expected increasing knots, got raw {list(raw)}, true {list(true)}")
         for name in ("front_shoulder_ratio", "front_hip_ratio", "yaw_scale_deg", "facing_scale", "toward_scale_m",
                      "toward_scale_torso"):
             if not float(getattr(self, name)) > 0:
@@ -209,6 +235,14 @@ def _image_yaw_deg(ratio: float, front_ratio: float) -> float:
     if not np.isfinite(ratio):
         return float("nan")
     return float(np.degrees(np.arccos(np.clip(ratio / front_ratio, 0.0, 1.0))))
+
+
+def calibrated_yaw_deg(raw_deg: float | np.ndarray, params: ViewParams) -> float | np.ndarray:
+    """The camera's yaw (0..90 deg) from the landmarks' raw yaw, through the calibration curve; NaN stays NaN."""
+    raw = np.asarray(raw_deg, dtype=float)
+    out = np.where(np.isfinite(raw), np.interp(np.clip(raw, 0.0, 90.0), params.yaw_curve_raw_deg,
+                                                params.yaw_curve_true_deg), np.nan)
+    return float(out) if out.ndim == 0 else out
 
 
 def _nanmean_weighted(values: list[float], weights: list[float]) -> float:
@@ -287,9 +321,10 @@ def classify_view(seq: PoseSequence, frames: FrameSelector = None, params: ViewP
     yaw_img = _nanmean_weighted([yaw_img_sh, yaw_img_hp], [1.0, 1.0])
     yaw_world = _nanmean_weighted([yaw_world_sh, yaw_world_hp], [1.0, 1.0])
     # a shoulder or hip that is lost while its twin is tracked is hidden behind the body: side-on evidence
-    yaw = _nanmean_weighted([yaw_img, yaw_world, 90.0],
-                            [(1.0 - params.world_weight) * both_frac, params.world_weight * both_frac,
-                             params.hidden_weight * hidden_frac])
+    yaw_raw = _nanmean_weighted([yaw_img, yaw_world, 90.0],
+                                [(1.0 - params.world_weight) * both_frac, params.world_weight * both_frac,
+                                 params.hidden_weight * hidden_frac])
+    yaw = calibrated_yaw_deg(yaw_raw, params)
 
     if not np.isfinite(yaw):
         view, margin = "oblique", float("nan")
@@ -336,6 +371,7 @@ def classify_view(seq: PoseSequence, frames: FrameSelector = None, params: ViewP
         "yaw_world_hip_deg": yaw_world_hp,
         "yaw_image_deg": yaw_img,
         "yaw_world_deg": yaw_world,
+        "yaw_raw_deg": yaw_raw,
         **cues,
         "facing_lr_score": lr_score,
         "toward_camera_world_m": toward,

@@ -323,8 +323,8 @@ def test_roster_operations_with_accounts(store: Store, club: dict[str, Any]) -> 
 # --------------------------------------------------------------------------- schema and files
 
 
-def test_version_2_database_upgrades_in_place(tmp_path: Path) -> None:
-    """A database made before accounts (schema 2) keeps its sessions; an athlete account then adopts them."""
+def test_version_3_database_upgrades_in_place(tmp_path: Path) -> None:
+    """A database made before accounts (schema 3) keeps its sessions; an athlete account then adopts them."""
     old = Store(tmp_path / "d")
     s = old.save_analysis(make_report(athlete="Ann", flags=[(1, "rounded_back", "major")]))
     old.set_review(old.flags_for_session(s.id)[0].id, status="confirmed")
@@ -334,12 +334,12 @@ def test_version_2_database_upgrades_in_place(tmp_path: Path) -> None:
     con.execute("ALTER TABLE sessions DROP COLUMN owner_id")
     for table in ("roster", "users", "athletes"):
         con.execute(f"DROP TABLE {table}")
-    con.execute("DELETE FROM schema_migrations WHERE version > 2")
+    con.execute("DELETE FROM schema_migrations WHERE version > 3")
     con.commit()
     assert "owner_id" not in {r[1] for r in con.execute("PRAGMA table_info(sessions)")}
     con.close()
     upgraded = Store(tmp_path / "d")
-    assert upgraded.schema_version() == SCHEMA_VERSION == 3
+    assert upgraded.schema_version() == SCHEMA_VERSION == 4
     assert upgraded.get_session(s.id).owner_id is None
     assert upgraded.flags_for_session(s.id)[0].review_status == "confirmed"
     ann = upgraded.add_user("Ann", "athlete", PASSWORD)

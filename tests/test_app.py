@@ -651,3 +651,129 @@ def test_reloaded_tab_follows_its_running_job(data_dir: Path, tmp_path: Path) ->
     at.run()
     assert not at.exception
     assert "reloaded.mp4" in [unescaped_md(x.value) for x in at.subheader]
+
+
+# --------------------------------------------------------------------------- the reviewed report
+
+
+def test_session_view_shows_the_coach_review_and_its_report(data_dir: Path) -> None:
+    store = Store(data_dir)
+    s = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")]), athlete="Ann", source_name="a.mp4")
+    at = app("history")
+    assert not at.exception
+    assert not any("Reviewed by the coach" in t for t in texts(at)), "nothing reviewed yet"
+    assert not any(b.label.startswith("Reviewed report") for b in at.download_button)
+    f = store.flags_for_session(s.id)[0]
+    store.set_review(f.id, status="dismissed")
+    store.add_comment(f.id, f"not rounded {EVIL}")
+    at = app("history")
+    assert not at.exception
+    day = store.coach_reviewed_at(store.get_session(s.id)).date().isoformat()
+    assert any(f"Reviewed by the coach on {day}" in t for t in texts(at))
+    assert {"Reviewed report (HTML)", "Reviewed report (Markdown)"} <= {b.label for b in at.download_button}
+    page = store.reviewed_report(s.id, "html")
+    assert "<del class=dismissed>rounded_back</del>" in page and "<img src=x" not in page
+
+
+# --------------------------------------------------------------------------- comments on the timeline
+
+
+def test_review_comment_pinned_to_a_time(data_dir: Path) -> None:
+    store = Store(data_dir)
+    s = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")]), athlete="Ann", source_name="a.mp4")
+    fid = store.flags_for_session(s.id)[0].id  # rep 1 spans 1.00-3.50 s
+    at = app("review")
+    at.text_input(key=f"comment-{fid}").set_value("general note").run()
+    at.number_input(key=f"comment-{fid}-t").set_value(2.2).run()
+    at.text_input(key=f"comment-{fid}").set_value(f"knees in here {EVIL}").run()
+    assert not at.exception
+    assert [(c.text, c.t_ms) for c in store.get_flag(fid).comments] == [
+        (f"knees in here {EVIL}", 2200.0), ("general note", None)]
+    assert at.number_input(key=f"comment-{fid}-t").value is None, "the time is cleared for the next comment"
+    shown = texts(app("review"))
+    assert any("at 2.20 s:" in t and "knees in here" in t for t in shown)
+    assert not any(raw in unescaped(t) for t in shown for raw in EVIL_RAW)
+
+
+def test_session_view_pins_a_comment_to_the_stepped_frame(analysed_copy: Path) -> None:
+    store = Store(analysed_copy)
+    (s,) = store.list_sessions()
+    at = app("history")
+    assert not at.exception
+    assert not at.get("video")[0].proto.subtitles, "no captions before any timed comment"
+    slider = at.slider[0]
+    slider.set_value(slider.max).run()
+    save = next(b for b in at.button if b.key and b.key.endswith("-tc-save"))
+    ckey = save.key.removesuffix("-save")
+    t_label = float(re.search(r"at ([0-9.]+) s", save.label).group(1))
+    at.text_input(key=f"{ckey}-text").set_value(f"lost the brace {EVIL}")
+    save.click().run()
+    assert not at.exception
+    timed = [(f, c) for f in store.flags_for_session(s.id) for c in f.comments if c.t_ms is not None]
+    assert len(timed) == 1 and timed[0][1].text == f"lost the brace {EVIL}"
+    assert abs(timed[0][1].t_ms / 1000 - t_label) < 0.006
+    rep = s.rep(timed[0][0].rep)
+    assert rep["start_ms"] <= timed[0][1].t_ms <= rep["end_ms"]
+    shown = texts(at)
+    assert any("💬 at" in t and "lost the brace" in t for t in shown), "shown with the frame it is pinned to"
+    assert not any(raw in unescaped(t) for t in shown for raw in EVIL_RAW)
+    fresh = app("history")
+    assert fresh.get("video")[0].proto.subtitles, "the annotated video carries the comment as a caption track"
+
+
+# --------------------------------------------------------------------------- side-by-side compare
+
+
+def test_default_reference_is_the_latest_clean_rep(data_dir: Path, tmp_path: Path) -> None:
+    from formcheck.app.compare import pick_reference
+
+    store = Store(data_dir)
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"x")
+    old = store.save_analysis(make_report(n_reps=2), athlete="Ann", video_path=video)
+    time.sleep(0.01)
+    new = store.save_analysis(make_report(n_reps=3, flags=[(1, "rounded_back", "major"), (2, "shallow_depth", "minor"),
+                                                           (3, "heels_lift", "minor")]), athlete="Ann", video_path=video)
+    items = store.rep_queue(athlete="Ann", lift="squat")
+    assert (pick_reference(items, (new.id, 1)).session.id, pick_reference(items, (new.id, 1)).rep) == (old.id, 1)
+    flags = {f.rep: f for f in store.flags_for_session(new.id)}
+    store.set_review(flags[3].id, status="dismissed")  # rep 3 is clean after review: the newest clean rep
+    store.set_review(flags[2].id, status="confirmed")
+    items = store.rep_queue(athlete="Ann", lift="squat")
+    ref = pick_reference(items, (new.id, 1))
+    assert (ref.session.id, ref.rep) == (new.id, 3)
+    assert pick_reference(items, (new.id, 3)).session.id == old.id, "never the rep itself"
+    assert pick_reference([i for i in items if i.session.id == new.id], (new.id, 3)) is None
+
+
+def test_compare_side_by_side_in_the_session_view(analysed_copy: Path) -> None:
+    store = Store(analysed_copy)
+    (s,) = store.list_sessions()
+    at = app("history")
+    toggle = next(t for t in at.toggle if t.key and t.key.endswith("-compare"))
+    rep_no = int(toggle.key.split("-")[-2])
+    toggle.set_value(True).run()
+    assert not at.exception, at.exception
+    def shown() -> list[str]:
+        return [c for im in at.image for c in im.captions if "% of the rep" in c]
+
+    assert len(shown()) == 2 and all("bottom (50% of the rep)" in c for c in shown())
+    pick = next(sb for sb in at.selectbox if sb.key and sb.key.endswith("-cmp-with"))
+    other_sid, other_rep = pick.value.split(":")
+    assert other_sid == s.id and int(other_rep) != rep_no
+    times = [float(re.search(r"at ([0-9.]+) s", c).group(1)) for c in shown()]
+    for t, n in zip(times, (rep_no, int(other_rep))):
+        assert abs(t * 1000 - s.rep(n)["bottom_ms"]) <= 5.01, "both at their bottom (caption in 0.01 s)"
+    slider = next(sl for sl in at.slider if sl.key and sl.key.endswith("-cmp-phase"))
+    slider.set_value(0).run()
+    times = [float(re.search(r"at ([0-9.]+) s", c).group(1)) for c in shown()]
+    for t, n in zip(times, (rep_no, int(other_rep))):
+        assert abs(t * 1000 - s.rep(n)["start_ms"]) <= 5.01, "both at their start"
+    videos = len(at.get("video"))
+    next(t for t in at.toggle if t.key and t.key.endswith("-cmp-slow")).set_value(True).run()
+    assert not at.exception
+    assert len(at.get("video")) == videos + 1
+    clip = s.dir / f"compare_{rep_no}_{s.id[:12]}_{other_rep}.mp4"
+    assert clip.is_file()
+    frames = list(iter_frames(clip))
+    assert len(frames) >= 10 and frames[0].width > frames[0].height * 0.9, "two frames side by side"

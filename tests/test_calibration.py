@@ -12,7 +12,9 @@ from formcheck.barcheck import BarCheckParams
 from formcheck.cleaning import CleaningParams, LiveFilterParams
 from formcheck.live import LIVE_CALIBRATION_KEYS, LiveConfig, live_calibration, packaged_live_calibration
 from formcheck.metrics import MetricParams
+from formcheck.pose import PoseParams
 from formcheck.reps import RepParams
+from formcheck.sanity import SanityParams
 from formcheck.settings import CALIBRATION_FILE, params_from_toml, read_packaged
 from formcheck.spine import SpineParams
 from formcheck.views import LiftParams, ViewParams
@@ -25,6 +27,8 @@ CLASSES = [
     (ViewParams, "views"),
     (LiftParams, "lift_recognition"),
     (MetricParams, "metrics"),
+    (PoseParams, "pose"),
+    (SanityParams, "sanity"),
 ]
 CLASS_IDS = [table for _, table in CLASSES]
 TABLES = CLASS_IDS + ["live"]
@@ -151,6 +155,7 @@ BAD_VALUES = [
     (MetricParams, "metrics", {"oblique_source": "both"},
      "oblique_source: expected 'hybrid', 'image' or 'world', got 'both'"),
     (LiveConfig, "live", {"history_ms": 1000.0}, "history_ms: expected >= metrics_window_ms (3000.0), got 1000.0"),
+    (SanityParams, "sanity", {"min_wrong_frac": 0.0}, "min_wrong_frac: expected a share in (0, 1], got 0.0"),
 ]
 BAD_VALUE_IDS = [f"{t}.{next(iter(kw))}" for _, t, kw, _ in BAD_VALUES]
 

@@ -184,3 +184,50 @@ def test_models_build_unknown_name(runner):
     res = runner.invoke(app, ["models", "--build", "gigantic"])
     assert res.exit_code == 2
     assert len(_one_line_errors(res.stderr)) == 1
+
+
+# --------------------------------------------------------------------------- eval --by-source
+def _labels_for(samples_dir: Path, stems: list[str]) -> list[dict]:
+    """Label entries (labels.json format) for bundled samples, from their ground-truth JSON."""
+    import json
+
+    from formcheck.faults import FAULT_CODES
+
+    out = []
+    for stem in stems:
+        truth = json.loads((samples_dir / f"{stem}.json").read_text())
+        reps = [{"start_s": r["start_ms"] / 1000, "bottom_s": r["bottom_ms"] / 1000, "end_s": r["end_ms"] / 1000,
+                 "faults": {c: ("yes" if c in r.get("faults", []) else "no") for c in FAULT_CODES}}
+                for r in truth["reps"]]
+        out.append({"file": f"{stem}.mp4", "lift": truth["lift"], "view": "side", "usable": True,
+                    "rep_count": len(reps), "coach_reps": len(reps), "reps": reps,
+                    "faults": {c: ("yes" if any(r["faults"][c] == "yes" for r in reps) else "no") for c in FAULT_CODES}})
+    return out
+
+
+def test_eval_by_source_prints_a_row_per_origin(runner, model_ok, samples_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    stems = ["squat_side_good", "deadlift_side_good"]
+    (tmp_path / "labels.json").write_text(json.dumps(_labels_for(samples_dir, stems)))
+    (tmp_path / "SOURCES.json").write_text(json.dumps(
+        [{"file": "squat_side_good.mp4", "source": {"type": "github", "repo": "us/squats"}},
+         {"file": "deadlift_side_good.mp4", "source": {"type": "self-made"}}]))
+    res = runner.invoke(app, ["eval", str(tmp_path / "labels.json"), str(samples_dir), "--model", "lite",
+                              "--cache", str(tmp_path / "cache"), "--by-source"])
+    assert res.exit_code == 0, res.output
+    assert "### By source: rep count and lift" in res.output
+    rows = [line for line in res.output.splitlines() if line.startswith(("| us/squats |", "| self-made |"))]
+    assert len(rows) == 4, res.output  # one row per origin in each of the two tables
+    assert "recognised: 2/2" in res.output
+
+
+def test_eval_by_source_with_a_bad_sources_file_is_a_one_line_error(runner, samples_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "labels.json").write_text(json.dumps(_labels_for(samples_dir, ["squat_side_good"])))
+    (tmp_path / "SOURCES.json").write_text('{"not": "a list"}')
+    res = runner.invoke(app, ["eval", str(tmp_path / "labels.json"), str(samples_dir), "--by-source"])
+    assert res.exit_code == 2
+    assert "--by-source" in res.output and "expected a list" in res.output

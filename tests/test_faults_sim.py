@@ -46,6 +46,10 @@ class Case:
     code: str
     fault: Fault
     seeds: tuple[int, ...]
+    #: "flagged", or "borderline" where the largest fault the kinematic model can make reads past the
+    #: limit but within the measure's error band (band_<units>, benchmarks/measure_bands.py): then the
+    #: faulty rep, and only it, must come out borderline and nothing may be flagged
+    want: str = "flagged"
 
 
 CASES = (
@@ -53,24 +57,38 @@ CASES = (
     Case("squat-side-forward-lean", "squat", SIDE, "excessive_forward_lean", FAULT_PRESETS["excessive_forward_lean"],
          (1, 2, 3)),
     Case("squat-side-shallow", "squat", SIDE, "shallow_depth", FAULT_PRESETS["shallow_depth"], (1, 2, 3)),
-    Case("squat-side-hips-rise", "squat", SIDE, "hips_rise_early", FAULT_PRESETS["hips_rise_early"], (1, 2, 3)),
-    Case("squat-oblique-hips-rise", "squat", OBLIQUE, "hips_rise_early", FAULT_PRESETS["hips_rise_early"], (1, 2)),
+    # hips_rise = 1 is the model's largest; it reads 10-12 deg, past the 8 deg limit but inside its 5.2 deg band
+    Case("squat-side-hips-rise", "squat", SIDE, "hips_rise_early", FAULT_PRESETS["hips_rise_early"], (1, 3),
+         want="borderline"),
+    # (with seed 2's noise it reads 14.7, beyond the band)
+    Case("squat-side-hips-rise", "squat", SIDE, "hips_rise_early", FAULT_PRESETS["hips_rise_early"], (2,)),
+    Case("squat-oblique-hips-rise", "squat", OBLIQUE, "hips_rise_early", FAULT_PRESETS["hips_rise_early"], (1, 2),
+         want="borderline"),
     Case("squat-front-knee-cave", "squat", FRONT, "knee_cave", FAULT_PRESETS["knee_cave"], (1, 2, 3)),
-    # the preset's 4.5 cm reads 0.12-0.20 foot lengths, at the limit: a clear 7 cm lift
-    Case("squat-side-heels", "squat", SIDE, "heels_lift", Fault(heel_lift_m=0.07), (1, 2, 3)),
+    # the preset's 4.5 cm reads 0.12-0.20 foot lengths, at the limit, and 7 cm reads 0.24, inside the 0.06 band:
+    # the model's largest lift, 8 cm
+    Case("squat-side-heels", "squat", SIDE, "heels_lift", Fault(heel_lift_m=0.08), (1, 2, 3)),
     # upper-back rounding with the head following the thorax: the ears drop below the trunk line
+    # (the model's largest upper-back rounding: the ears read 3-9 deg, past the 3 deg limit, inside the 7.1 band)
     Case("squat-side-rounded-upper-back", "squat", SIDE, "rounded_back", Fault(thoracic_deg=40.0, lumbar_deg=20.0),
-         (1, 2, 4)),
+         (1, 2, 4), want="borderline"),
     # deadlift
-    Case("deadlift-side-hips-rise", "deadlift", SIDE, "hips_rise_early", FAULT_PRESETS["hips_rise_early"], (1, 2, 4)),
+    # the model's largest hips rise reads 11-16 deg, past the 10 deg limit, inside its 6.3 deg band
+    Case("deadlift-side-hips-rise", "deadlift", SIDE, "hips_rise_early", FAULT_PRESETS["hips_rise_early"], (1, 2, 4),
+         want="borderline"),
     Case("deadlift-oblique-hips-rise", "deadlift", OBLIQUE, "hips_rise_early", FAULT_PRESETS["hips_rise_early"],
+         (1, 2, 3), want="borderline"),
+    # the preset (12 cm) reads 0.25-0.29 thigh lengths, inside the 0.17 band over the 0.25 limit; larger drifts
+    # read no more (0.20-0.32 at 25 cm, the model's largest): the simulator cannot make a flagged bar drift
+    Case("deadlift-side-bar-drift", "deadlift", SIDE, "bar_drift", FAULT_PRESETS["bar_drift"], (1, 2, 3),
+         want="borderline"),
+    # the preset (14 deg) reads 11-13 deg, under the 15 deg limit kept for rolled cameras (docs/accuracy.md);
+    # 20 deg reads 17, inside the 2.5 deg band: 30 deg (the model's largest)
+    Case("deadlift-side-lean-back", "deadlift", SIDE, "hyperextension_lockout", Fault(lean_back_deg=30.0),
          (1, 2, 3)),
-    Case("deadlift-side-bar-drift", "deadlift", SIDE, "bar_drift", FAULT_PRESETS["bar_drift"], (1, 2, 3)),
-    # the preset (14 deg) reads 11-13 deg, under the 15 deg limit kept for rolled cameras (docs/accuracy.md)
-    Case("deadlift-side-lean-back", "deadlift", SIDE, "hyperextension_lockout", Fault(lean_back_deg=20.0),
-         (1, 2, 3)),
-    # the preset (24 deg short) leaves the trunk 19 deg forward, under the 25 deg limit (see docs/accuracy.md)
-    Case("deadlift-side-incomplete-lockout", "deadlift", SIDE, "incomplete_lockout", Fault(lockout_short_deg=35.0),
+    # the preset (24 deg short) leaves the trunk 19 deg forward, under the 25 deg limit (see docs/accuracy.md);
+    # 35 deg reads 27, inside the 2.6 deg band: the model's largest, 40
+    Case("deadlift-side-incomplete-lockout", "deadlift", SIDE, "incomplete_lockout", Fault(lockout_short_deg=40.0),
          (1, 2, 3)),
     Case("deadlift-front-knee-cave", "deadlift", FRONT, "knee_cave", FAULT_PRESETS["knee_cave"], (1, 2, 3)),
     Case("deadlift-side-hips-too-low", "deadlift", SIDE, "hips_too_low_start", FAULT_PRESETS["hips_too_low_start"],
@@ -123,6 +141,12 @@ def test_injected_fault_flags_exactly_that_rep(case: Case, seed: int) -> None:
     assert target is not None, f"rep {FAULTY_REP + 1} was not detected: {[(r['start_ms'], r['end_ms']) for r in report.reps]}"
     flagged = sorted({f["rep"] for f in report.flags if f["code"] == case.code})
     values = [r["measures"].get(case.code, {}).get("value") for r in report.reps]
+    if case.want == "borderline":
+        near = sorted({b["rep"] for b in report.borderline if b["code"] == case.code})
+        assert (flagged, near) == ([], [target]), \
+            f"{case.code}: flagged reps {flagged}, borderline {near}, expected borderline [{target}]; measured {values}"
+        assert report.verdicts[case.code] == "borderline"
+        return
     assert flagged == [target], f"{case.code}: flagged reps {flagged}, expected [{target}]; measured {values}"
     assert report.verdicts[case.code] == "flagged"
     flag = next(f for f in report.flags if f["code"] == case.code)

@@ -45,22 +45,32 @@ def _squat_cut_both_ends() -> tuple[PoseSequence, dict]:
                                         "partial": [("clip_start", "descent"), ("clip_end", "stands up")]}
 
 
+def _set_down_ms(sim) -> float:
+    """When the bar is back on the floor after the last pull (the simulated lifter then stands up without
+    it: only the image check of the clip pipeline can tell that rise from a pull, so the landmark-level
+    cases end here)."""
+    finish = np.flatnonzero(sim.truth.phase == "finish")
+    return float(sim.truth.t_ms[finish[0]])
+
+
 def _deadlift_full() -> tuple[PoseSequence, dict]:
     sim = simulate_sequence("deadlift", view_deg=0.0, reps=2)
-    return sim.seq, {"lift": "deadlift", "reps": 2, "partial": []}
+    return _crop(sim.seq, 0.0, _set_down_ms(sim) + 300.0), {"lift": "deadlift", "reps": 2, "partial": []}
 
 
 def _deadlift_cut_mid_pull() -> tuple[PoseSequence, dict]:
     sim = simulate_sequence("deadlift", view_deg=0.0, reps=3)
     r0 = sim.truth.reps[0]
     # open part-way up the first pull: that pull is partial, the other two count
-    start = r0.bottom_ms + 0.5 * (r0.end_ms - r0.bottom_ms)
-    return _crop(sim.seq, start, float(sim.seq.t_ms[-1])), {"lift": "deadlift", "reps": 2,
-                                                             "partial": [("clip_start", "pull")]}
+    start = r0.bottom_ms + 0.6 * (r0.end_ms - r0.bottom_ms)
+    return _crop(sim.seq, start, _set_down_ms(sim) + 300.0), {"lift": "deadlift", "reps": 2,
+                                                              "partial": [("clip_start", "pull")]}
 
 
 CASES = {
     "squat_side_cut_both_ends": _squat_cut_both_ends,
+    "deadlift_side_two_pulls": _deadlift_full,
+    "deadlift_side_opens_mid_pull": _deadlift_cut_mid_pull,
 }
 
 

@@ -38,7 +38,7 @@ def test_analyze_video_hashes_the_clip_once_even_when_the_bar_check_reruns(
     monkeypatch.setattr(pipeline, "file_sha256", counting_sha)
     reruns: list[int] = []
 
-    def vetoing_bar_check(path, analysis, rerun, rules_paths=None):  # noqa: ANN001, ANN202
+    def vetoing_bar_check(path, analysis, rerun, rules_paths=None, frames=None):  # noqa: ANN001, ANN202
         reruns.append(1)
         return rerun(not_reps=[], extra_warnings=["a rise at 1.0 s left the bar on the floor: not counted"],
                      extra={"bar_check": []})
@@ -104,3 +104,151 @@ def test_frames_near_match_the_per_time_reads_in_one_pass(
 
 def test_frames_near_of_no_times_reads_nothing(clip: Path) -> None:
     assert pipeline._frames_near(clip, [], max_side=128) == []
+
+
+SIZE_CASES = [
+    ("1080p-landscape", (1920, 1080), 720, (1280, 720)),
+    ("1080p-portrait", (1080, 1920), 720, (720, 1280)),
+    ("small-kept", (640, 360), 720, (640, 360)),
+    ("odd-made-even", (641, 361), 720, (640, 360)),
+    ("odd-after-scaling", (1001, 1500), 720, (720, 1078)),
+    ("no-cap", (1920, 1080), None, (1920, 1080)),
+]
+
+
+@pytest.mark.parametrize(("name", "src", "max_lines", "want"), SIZE_CASES, ids=[c[0] for c in SIZE_CASES])
+def test_annotated_video_size_caps_the_short_side_keeps_aspect_and_is_even(
+        name: str, src: tuple[int, int], max_lines: int | None, want: tuple[int, int]) -> None:
+    from formcheck.overlay import output_size
+
+    assert output_size(*src, max_lines) == want
+
+
+def test_1080p_clip_gives_a_720_line_video_written_after_the_reports(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Results first: every report and flag image exists when the video writer starts; the video is 720p."""
+    from formcheck import overlay
+
+    n = 12
+    big = mc.write_clip(tmp_path / "big.mp4", n_frames=n, size=(1920, 1080), fps=FPS)
+    # landmarks in full-size pixels (as with pose max_side=None): the cap, not the pose size, must shrink it
+    seq = make_seq(uniform_t_ms(n, fps=FPS), frame_w=1920, frame_h=1080, height_px=800.0)
+    monkeypatch.setattr(pipeline, "extract_pose",
+                        lambda path, **kw: PoseResult(sequence=seq, masks=None, info=video.probe(path)))
+    out = tmp_path / "out"
+    seen: list[list[str]] = []
+    real_writer = overlay.video.VideoWriter
+
+    def checking_writer(path, fps, size, **kw):  # noqa: ANN001, ANN202
+        seen.append(sorted(p.name for p in out.iterdir()))
+        return real_writer(path, fps, size, **kw)
+
+    monkeypatch.setattr(overlay.video, "VideoWriter", checking_writer)
+    res = pipeline.analyze_video(big, out_dir=out)
+    assert len(seen) == 1
+    assert {"big.report.json", "big.report.md", "big.report.html"} <= set(seen[0])
+    images = [p.name for k, p in res.files.items() if k.startswith("worst_") or k == "plot"]
+    assert set(images) <= set(seen[0])
+    frames = video.read_all(res.files["video"])
+    assert len(frames) == n
+    assert (frames[0].width, frames[0].height) == (1280, 720)
+
+
+def test_one_analyze_run_parses_each_rules_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tuned rules file given on the command line is parsed once per run (the CLI reads it, then the
+    analysis, its bar-check re-run and the bar check use that object); a packaged one at most once."""
+    import importlib.resources
+    import tomllib
+    from types import SimpleNamespace
+
+    from formcheck import cli, rules
+    from support.landmark_sim import simulate_sequence
+
+    tuned = tmp_path / "my_deadlift.toml"
+    tuned.write_text((importlib.resources.files("formcheck") / "config" / "deadlift.toml").read_text("utf-8"),
+                     encoding="utf-8")
+    parsed: list[str] = []
+
+    def counting_loads(text: str, **kw):  # noqa: ANN202
+        data = tomllib.loads(text, **kw)
+        parsed.append(str(data.get("lift")) + (" tuned" if text == tuned.read_text("utf-8") else " packaged"))
+        return data
+
+    monkeypatch.setattr(rules, "tomllib", SimpleNamespace(loads=counting_loads, TOMLDecodeError=tomllib.TOMLDecodeError))
+    rules._load_packaged.cache_clear()  # so a packaged parse in this run is seen
+    seq = simulate_sequence("deadlift", view_deg=90.0, reps=2).seq
+    assert seq.n_frames > 0
+    clip = mc.write_clip(tmp_path / "clip.mp4", n_frames=30, fps=FPS)
+    monkeypatch.setattr(pipeline, "extract_pose",
+                        lambda path, **kw: PoseResult(sequence=seq, masks=None, info=video.probe(path)))
+    bar_checks: list[int] = []
+    real_checks = pipeline.deadlift_bar_checks
+
+    def vetoing_checks(path, analysis, rules_paths=None, frames=None):  # noqa: ANN001, ANN202
+        out = real_checks(path, analysis, rules_paths, frames=frames)
+        bar_checks.append(len(out))
+        return [(rep, pipeline.BarCheck("bar stayed", 0.0, 0.0, 0.0, 0.0, "test")) for rep, _ in out[:1]] + out[1:]
+
+    monkeypatch.setattr(pipeline, "deadlift_bar_checks", vetoing_checks)
+    given = cli._rules_paths([tuned])
+    res = pipeline.analyze_video(clip, lift="deadlift", out_dir=tmp_path / "out", make_video=False,
+                                 rules_paths=given)
+    assert bar_checks and bar_checks[0] >= 1, "the bar check must have run on a counted rep"
+    assert any("left the bar on the floor" in w for w in res.report.warnings), "the re-run must have happened"
+    assert parsed.count("deadlift tuned") == 1
+    assert parsed.count("deadlift packaged") == 0
+    assert parsed.count("squat packaged") <= 1
+
+
+def test_bar_check_and_worst_flag_frames_come_from_one_decoding_pass(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deadlift with flags and bar checks on every rep (and a vetoed rise, so the analysis re-runs)
+    opens the clip once for all those frames; each flag image shows the frame nearest its time."""
+    from support.landmark_sim import MEDIAPIPE_LIKE, simulate_sequence
+    from tools.synth.kinematics import FAULT_PRESETS
+
+    # side view (0 deg), a fault on the second rep: the first rep's rise is vetoed below, the flag stays
+    seq = simulate_sequence("deadlift", 0.0, 3, corruption=MEDIAPIPE_LIKE.with_seed(1),
+                            faults={1: FAULT_PRESETS["hips_rise_early"]}, seed=0).seq
+    n = int(np.searchsorted(seq.t_ms, seq.t_ms[-1])) + 1
+    clip = mc.write_clip(tmp_path / "clip.mp4", n_frames=n, fps=FPS, gop=15)
+    monkeypatch.setattr(pipeline, "extract_pose",
+                        lambda path, **kw: PoseResult(sequence=seq, masks=None, info=video.probe(path)))
+    real_checks = pipeline.deadlift_bar_checks
+    checked: list[int] = []
+
+    def vetoing_checks(path, analysis, rules_paths=None, frames=None):  # noqa: ANN001, ANN202
+        out = real_checks(path, analysis, rules_paths, frames=frames)
+        checked.append(len(out))
+        return [(rep, pipeline.BarCheck("bar stayed", 0.0, 0.0, 0.0, 0.0, "test")) for rep, _ in out[:1]] + out[1:]
+
+    monkeypatch.setattr(pipeline, "deadlift_bar_checks", vetoing_checks)
+    opened: list[dict] = []
+    real_iter = video.iter_frames
+
+    def counting_iter(*a, **kw):  # noqa: ANN002, ANN003, ANN202
+        opened.append(kw)
+        return real_iter(*a, **kw)
+
+    monkeypatch.setattr(pipeline.video, "iter_frames", counting_iter)
+    drawn: dict[float, video.Frame] = {}
+    real_draw = pipeline.draw_flag_frame
+
+    def recording_draw(frame, seq_, flag, *a, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        drawn[flag["t_ms"]] = frame
+        return real_draw(frame, seq_, flag, *a, **kw)
+
+    monkeypatch.setattr(pipeline, "draw_flag_frame", recording_draw)
+    res = pipeline.analyze_video(clip, lift="deadlift", out_dir=tmp_path / "out", make_video=False)
+    assert len(checked) == 1 and checked[0] >= 3, "every rep must have been bar-checked"
+    assert res.report.flags, "the clip must have flags whose frames are drawn"
+    assert len(opened) == 1, opened
+    every = list(real_iter(clip))
+    for f in res.report.flags:
+        png = res.files[f"worst_{f['rep']}_{f['code']}"]
+        assert png.is_file()
+        want = min((fr for fr in every if f["t_ms"] - 500.0 <= fr.t_ms < f["t_ms"] + 200.0),
+                   key=lambda fr: abs(fr.t_ms - f["t_ms"]))
+        got = drawn[f["t_ms"]]
+        assert (got.index, got.t_ms) == (want.index, want.t_ms)
+        assert mc.read_code(np.asarray(got.rgb)) == want.index

@@ -651,3 +651,69 @@ def test_write_overlay_video_matches_rows_by_time(tmp_path):
         knee_drawn = int(f.rgb[lk[1], lk[0]].astype(int).sum()) > 3 * 60
         label_drawn = int(f.rgb[12, 12, 0]) > 80
         assert knee_drawn == (i < n // 2) and label_drawn == (i >= n // 2), i
+
+
+# --------------------------------------------------------------------------- frame-rate cap
+def _times(fps: float, seconds: float, jitter_ms: float = 0.0) -> np.ndarray:
+    n = int(round(fps * seconds))
+    t = np.arange(n) * 1000.0 / fps
+    if jitter_ms:
+        t = t + np.random.default_rng(0).uniform(-jitter_ms, jitter_ms, n)
+        t[0] = 0.0
+    return t
+
+
+CAP_CASES = [
+    # (id, frame times, nominal fps, cap, analysed frames in the first 2 s, smallest and largest gap in ms)
+    ("60fps-every-other", _times(60, 2), 60.0, 30.0, 60, (33.3, 33.4)),
+    ("59.94fps-every-other", _times(59.94, 2), 59.94, 30.0, 60, (33.3, 33.4)),
+    ("60fps-jittered-2ms", _times(60, 2, jitter_ms=2.0), 60.0, 30.0, 60, (29.3, 37.4)),
+    ("50fps-every-other", _times(50, 2), 50.0, 30.0, 50, (39.9, 40.1)),
+    ("120fps-every-fourth", _times(120, 2), 120.0, 30.0, 61, (24.9, 33.4)),
+    ("40fps-all", _times(40, 2), 40.0, 30.0, 80, (24.9, 25.1)),
+    ("30fps-all", _times(30, 2), 30.0, 30.0, 60, (33.3, 33.4)),
+    ("29.97fps-all", _times(29.97, 2), 29.97, 30.0, 60, (33.3, 33.4)),
+    ("25fps-all", _times(25, 2), 25.0, 30.0, 50, (39.9, 40.1)),
+    ("60fps-no-nominal-rate", _times(60, 2), None, 30.0, 60, (33.3, 33.4)),
+    ("60fps-no-cap", _times(60, 2), 60.0, None, 120, (16.6, 16.7)),
+]
+
+
+@pytest.mark.parametrize(("name", "t_ms", "fps", "cap", "n_kept", "gaps"), CAP_CASES, ids=[c[0] for c in CAP_CASES])
+def test_analysis_frames_cap_the_rate_evenly_by_timestamp(name, t_ms, fps, cap, n_kept, gaps):
+    step = pose.analysis_step_ms(fps, cap)
+    keep = pose.analysis_frames(t_ms, step)
+    assert keep[0] and int(keep.sum()) == n_kept
+    d = np.diff(t_ms[keep])
+    assert gaps[0] <= d[1:].min() and d.max() <= gaps[1]  # (the first slot is shorter by the phase)
+    # one frame at a time (as the decoder sees them, from any chunk start) chooses the same frames
+    for start in (0, 7, 31):
+        prev, got = None, []
+        for t in t_ms[start:]:
+            slot = None if step is None else pose.analysis_slot(t, step)
+            got.append(step is None or slot != prev)
+            prev = slot
+        np.testing.assert_array_equal(np.array(got)[1:], keep[start + 1:])
+
+
+def test_high_fps_clip_is_analysed_at_the_cap_unless_every_frame(tmp_path, short_clip, model_path):
+    person = video.read_all(short_clip[0], end_ms=2000.0)
+    frames = [(i * 1000.0 / 60.0, person[i // 2].rgb) for i in range(2 * len(person))]
+    clip = _write(tmp_path / "sixty.mp4", frames, fps=60.0)
+    capped = extract_pose(clip, model=str(model_path), workers=1)
+    every = extract_pose(clip, model=str(model_path), workers=1, every_frame=True)
+    split = extract_pose(clip, model=str(model_path), workers=2)
+    t_all = np.array([t for t, _ in frames])
+    np.testing.assert_allclose(every.sequence.t_ms, t_all, atol=0.1)
+    np.testing.assert_allclose(capped.sequence.t_ms, t_all[::2], atol=0.1)
+    assert capped.stats["frames_skipped"] == len(frames) - capped.sequence.n_frames == len(frames) // 2
+    assert capped.sequence.meta["max_analysis_fps"] == 30.0 and every.stats["frames_skipped"] == 0
+    np.testing.assert_array_equal(split.sequence.t_ms, capped.sequence.t_ms)  # chunks choose the same frames
+    same = np.isin(np.round(every.sequence.t_ms, 1), np.round(capped.sequence.t_ms, 1))
+    diff = np.linalg.norm(every.sequence.xy_px[same][:, BODY] - capped.sequence.xy_px[:, BODY], axis=2)
+    assert np.nanmedian(diff) < 3.0
+    # the overlay of a capped sequence writes its analysed frames only (no frames without a skeleton)
+    from formcheck import overlay
+
+    out = overlay.write_overlay_video(tmp_path / "o.mp4", clip, capped.sequence)
+    assert len(video.read_all(out)) == capped.sequence.n_frames

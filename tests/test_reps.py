@@ -597,3 +597,48 @@ def test_live_counter_survives_dropped_frames(step_ms: float) -> None:
     events = [e for t, v in zip(sparse, height(sparse)) if (e := counter.update(float(t), float(v))) is not None]
     events += list(counter.finish())
     assert len(events) == offline.count
+
+
+# --------------------------------------------------------------------------- edits, mid-pull openings
+# Offline-only rules (a live stream is never edited and opens standing), found by tests/test_rep_stress.py.
+
+
+def _edit_cut() -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None, int, list[str]]:
+    # a full rep, then a rep held at the bottom until an edit cuts to the lifter standing (one frame), a full rep
+    t = uniform_t(11000)
+    knots = [(0, 1.0), (1000, 1.0), (2000, 0.5), (3000, 1.0), (4000, 1.0), (5000, 0.5), (6500, 0.5), (6533, 1.0),
+             (7500, 1.0), (8500, 0.5), (9500, 1.0), (11000, 1.0)]
+    return "squat", t, from_knots(t, knots), None, 2, ["gap"]
+
+
+def _dl_opens_mid_pull() -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None, int, list[str]]:
+    # opens 65 % of the way up a pull (hands 0.61 of 0.25..0.8), then two full pulls: the fragment is partial
+    t = uniform_t(9000)
+    wk = [(0, 0.61), (300, 0.8), (1300, 0.8), (2300, 0.25), (3000, 0.25), (3800, 0.8), (4800, 0.8), (5800, 0.25),
+          (6500, 0.25), (7300, 0.8), (8000, 0.8), (9000, 0.8)]
+    wrist = from_knots(t, wk)
+    hips = from_knots(t, [(k, 0.55 + (v - 0.25) * 0.45 / 0.55) for k, v in wk])
+    return "deadlift", t, hips, wrist, 2, ["clip start"]
+
+
+OFFLINE_ONLY = {"squat-edit-cut": _edit_cut, "deadlift-opens-mid-pull": _dl_opens_mid_pull}
+
+
+@pytest.mark.parametrize("name", list(OFFLINE_ONLY), ids=list(OFFLINE_ONLY))
+def test_offline_only_rules(name):
+    lift, t, x, aux, want, partial = OFFLINE_ONLY[name]()
+    seg = segment_reps(t, x, lift, aux_signal=aux)
+    assert seg.count == want, [(r.start_ms, r.end_ms) for r in seg.reps]
+    assert [s.reason for s in seg.partial_reps] == partial
+
+
+@pytest.mark.parametrize(
+    "change, want",
+    [(dict(cut_jump_norm=99.0), 3), (dict(pull_open_frac=0.99), 3)],
+    ids=["no-edit-split-counts-the-cut-rep", "no-mid-pull-rule-counts-the-fragment"],
+)
+def test_offline_only_rules_each_matter(change, want):
+    name = {"cut_jump_norm": "squat-edit-cut", "pull_open_frac": "deadlift-opens-mid-pull"}[next(iter(change))]
+    lift, t, x, aux, _, _ = OFFLINE_ONLY[name]()
+    seg = segment_reps(t, x, lift, replace(RepParams.packaged(), **change), aux_signal=aux)
+    assert seg.count == want

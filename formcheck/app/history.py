@@ -109,7 +109,7 @@ def render() -> None:
     pick = st.selectbox("Open a session", list(labels), format_func=labels.__getitem__, key="hist-session")
     session = next((s for s in sessions if s.id == pick), sessions[0])
     st.divider()
-    render_session(store, session, key=f"hist-{session.id[:8]}")
+    render_session(acc, session, key=f"hist-{session.id[:8]}")
     if acc.can_review:
         st.divider()
         delete_control(acc, session, key=f"hist-{session.id[:8]}", forget=("hist-session",))

@@ -11,12 +11,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from formcheck.app.media import frame_at, make_rep_clip
+from formcheck.app.compare import compare_toggle
+from formcheck.app.media import CLIP_PAD_MS, SLOWDOWN, caption_frame, frame_at, make_rep_clip
 from formcheck.app.ui import athlete_label, fault_title, fmt_time, md
 from formcheck.measures import chart_label, flag_evidence, flag_sentence, measure_book, phases_text, tempo_text
-from formcheck.report import upgrade_report
+from formcheck.report import UNSEEN_LABEL, min_quality_for, unseen_spans, upgrade_report
 from formcheck.reps import DEADLIFT_PHASES, SQUAT_PHASES
-from formcheck.storage import SessionRecord, Store, StoreError
+from formcheck.storage import CommentRecord, FlagRecord, SessionRecord, Store, StoreError
+from formcheck.timeline import comments_near, webvtt
 
 if TYPE_CHECKING:
     from formcheck.access import Access
@@ -25,6 +27,7 @@ from formcheck.video import VideoError
 REVIEW_WORDS = {"pending": "to review", "confirmed": ":green[confirmed]", "dismissed": ":gray[~~dismissed~~]"}
 ANGLES = {"trunk_deg": "Trunk lean", "hip_deg": "Hip angle", "knee_deg": "Knee angle"}
 FLAG_RED = "#b42318"
+UNSEEN_GREY = "#9ca3af"
 REP_BLUE = "#2e90fa"
 
 
@@ -81,6 +84,38 @@ def _frame_image(video: str, mtime_ns: int, t_ms: float) -> Any:
     return frame_at(video, t_ms)
 
 
+def comment_caption(c: CommentRecord) -> str:
+    """"💬 at 2.10 s: text · date" (user text escaped; the time only for a comment pinned to one)."""
+    at = f"at {c.t_ms / 1000:.2f} s: " if c.t_ms is not None else ""
+    return f"💬 {at}{md(c.text)} · {fmt_time(c.created_at)}"
+
+
+def timed_comments(flag_records: Sequence[FlagRecord], rep_no: int | None = None) -> list[tuple[float, str]]:
+    """The comments pinned to a time, of one rep's flags (every rep when ``rep_no`` is None), in time order."""
+    out = [(c.t_ms, c.text) for f in flag_records if rep_no is None or f.rep == rep_no
+           for c in f.comments if c.t_ms is not None]
+    return sorted(out, key=lambda x: x[0])
+
+
+def _captions(vtt: str | None) -> dict[str, bytes] | None:
+    return {"Coach's comments": vtt.encode("utf-8")} if vtt else None
+
+
+def video_captions(flag_records: Sequence[FlagRecord]) -> dict[str, bytes] | None:
+    """Captions for the whole annotated video: each timed comment around its time (None without any)."""
+    return _captions(webvtt(timed_comments(flag_records)))
+
+
+def rep_clip_captions(session: SessionRecord, rep_no: int, flag_records: Sequence[FlagRecord]) -> dict[str, bytes] | None:
+    """Captions for a rep's slow-motion clip (its time starts at the rep's start less the pad, runs slower)."""
+    rep = session.rep(rep_no)
+    if rep is None:
+        return None
+    start = max(0.0, float(rep["start_ms"]) - CLIP_PAD_MS)
+    return _captions(webvtt(timed_comments(flag_records, rep_no), clip_start_ms=start, slowdown=SLOWDOWN,
+                            clip_end_ms=float(rep["end_ms"]) + CLIP_PAD_MS))
+
+
 # --------------------------------------------------------------------------- tables and charts
 
 
@@ -100,27 +135,55 @@ def rep_table(report: Mapping[str, Any], frames: pd.DataFrame | None) -> pd.Data
                 row[label] = round(float(v), 1) if pd.notna(v) else None
         row["Flags"] = "; ".join(f"{fault_title(f['code'])}: {evidence(f['measured'], f['limit'], f['units'], f.get('measure', ''))} "
                                  f"[{f['severity']}]" for f in fl) or "–"
+        near = [b for b in report.get("borderline", []) if b["rep"] == n]
+        row["Borderline (not flags)"] = "; ".join(
+            f"{fault_title(b['code'])}: {evidence(b['measured'], b['limit'], b['units'], b.get('measure', ''))} "
+            f"(within ±{b['band']:g})" for b in near) or "–"
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def angle_chart(frames: pd.DataFrame, reps: Sequence[Mapping[str, Any]], flags: Sequence[Mapping[str, Any]],
-                height: int = 320) -> alt.LayerChart:
-    """Trunk, hip and knee angles over time; reps shaded and labelled, flags marked (hover for details)."""
+                height: int = 320, min_quality: float | None = None) -> alt.LayerChart:
+    """Trunk, hip and knee angles over time; reps shaded and labelled, flags marked (hover for details).
+
+    With ``min_quality`` and a ``quality`` column, the stretches tracked below it are shaded grey
+    ("not seen clearly") and their angles drawn as grey dashes, not as measurements."""
     cols = [c for c in ANGLES if c in frames]
-    long = frames.melt(id_vars=["t_s", "rep"], value_vars=cols, var_name="signal", value_name="degrees")
+    df = frames.copy()
+    low = (~(df["quality"] >= min_quality)) if min_quality is not None and "quality" in df else pd.Series(False, df.index)
+    near = low | low.shift(-1, fill_value=False) | low.shift(1, fill_value=False)  # joins the dashes to the lines
+    df["_seen_run"] = (low != low.shift(fill_value=False)).cumsum()
+    df["_low"], df["_near"] = low, near
+    df["_unseen_run"] = (near != near.shift(fill_value=False)).cumsum()
+    long = df.melt(id_vars=["t_s", "rep", "_low", "_near", "_seen_run", "_unseen_run"], value_vars=cols,
+                   var_name="signal", value_name="degrees")
     long["angle"] = long["signal"].map(ANGLES)
     long = long.dropna(subset=["degrees"])
     pick = alt.selection_point(fields=["angle"], bind="legend")
     x = alt.X("t_s:Q", title="time (s)")
-    lines = (alt.Chart(long).mark_line(strokeWidth=2)
+    lines = (alt.Chart(long[~long["_low"]].drop(columns=["_low", "_near", "_unseen_run"])).mark_line(strokeWidth=2)
              .encode(x=x, y=alt.Y("degrees:Q", title="degrees"),
                      color=alt.Color("angle:N", title=None, legend=alt.Legend(orient="top")),
+                     detail="_seen_run:N",
                      opacity=alt.condition(pick, alt.value(1.0), alt.value(0.12)),
                      tooltip=[alt.Tooltip("angle:N"), alt.Tooltip("t_s:Q", title="time (s)", format=".2f"),
                               alt.Tooltip("degrees:Q", format=".1f")])
              .add_params(pick))
     layers: list[alt.Chart] = []
+    if bool(low.any()):
+        spans = unseen_spans(df["t_ms"] if "t_ms" in df else df["t_s"] * 1000, df["quality"], min_quality)
+        band = pd.DataFrame([{"start": a / 1000, "end": b / 1000, "what": f"{UNSEEN_LABEL}: the joints behind these "
+                              f"angles were tracked below {min_quality:g} (0 = not seen, 1 = clearly); not a "
+                              "measurement"} for a, b in spans])
+        layers.append(alt.Chart(band).mark_rect(opacity=0.22, color=UNSEEN_GREY).encode(
+            x="start:Q", x2="end:Q", tooltip=[alt.Tooltip("what:N", title=""),
+                                              alt.Tooltip("start:Q", format=".2f"), alt.Tooltip("end:Q", format=".2f")]))
+        dashed = long[long["_near"]].drop(columns=["_low", "_near", "_seen_run"])
+        layers.append(alt.Chart(dashed).mark_line(strokeWidth=1.5, strokeDash=[4, 3], color=UNSEEN_GREY).encode(
+            x="t_s:Q", y="degrees:Q", detail=["angle:N", "_unseen_run:N"],
+            tooltip=[alt.Tooltip("angle:N"), alt.Tooltip("t_s:Q", title="time (s)", format=".2f"),
+                     alt.Tooltip("degrees:Q", title=f"degrees ({UNSEEN_LABEL})", format=".1f")]))
     if reps:
         rep_df = pd.DataFrame([{"rep": f"rep {r['rep']}", "start": r["start_ms"] / 1000, "end": r["end_ms"] / 1000,
                                 "bottom": r["bottom_ms"] / 1000} for r in reps])
@@ -179,7 +242,7 @@ def _cards(report: Mapping[str, Any], counts: Mapping[str, int]) -> None:
                   if report.get("lift_confidence") is not None else ""))
 
 
-def rep_clip(store: Store, session: SessionRecord, rep_no: int) -> Path | None:
+def rep_clip(store: "Store | Access", session: SessionRecord, rep_no: int) -> Path | None:
     """The slow-motion clip of one rep, cut now if it is not there yet (None without a video)."""
     path = store.rep_clip_path(session, rep_no)
     if path.is_file():
@@ -197,43 +260,94 @@ def rep_clip(store: Store, session: SessionRecord, rep_no: int) -> Path | None:
 
 
 def frame_stepper(session: SessionRecord, frames: pd.DataFrame | None, rep_no: int, start_t_ms: float | None,
-                  key: str) -> None:
-    """A slider over the rep's frames showing the annotated frame and its angles."""
+                  key: str, comments: Sequence[tuple[float, str]] = ()) -> float | None:
+    """A slider over the rep's frames showing the annotated frame and its angles, with the timed comments
+    near the frame written on it; returns the time (ms) of the frame shown (None without a stepper)."""
     video = session.file("video")
     if video is None or frames is None:
-        return
+        return None
     in_rep = frames[frames["rep"] == rep_no].reset_index(drop=True)
     if len(in_rep) < 2:
-        return
+        return None
     default = 0
     if start_t_ms is not None:
         default = int((in_rep["t_ms"] - start_t_ms).abs().idxmin())
     i = st.slider("Step through the rep, frame by frame", 0, len(in_rep) - 1, default, key=key,
                   help="Drag, or click the handle and use the arrow keys")
     row = in_rep.iloc[i]
-    img = _frame_image(str(video), video.stat().st_mtime_ns, float(row["t_ms"]))
+    t_ms = float(row["t_ms"])
+    img = _frame_image(str(video), video.stat().st_mtime_ns, t_ms)
     angles = " · ".join(f"{label} {row[c]:.0f}°" for c, label in ANGLES.items() if c in row and pd.notna(row[c]))
+    near = comments_near(comments, t_ms)
     if img is not None:
+        img = caption_frame(img, [f"at {t / 1000:.2f} s: {text}" for t, text in near])
         st.image(img, caption=f"frame {int(row['frame'])} at {row['t_s']:.2f} s · {angles}", width="stretch")
+    for t, text in near:
+        st.caption(f"💬 at {t / 1000:.2f} s: {md(text)}")
+    return t_ms
+
+
+def _comment_here(store: "Store | Access", key: str, t_ms: float) -> None:
+    text = str(st.session_state.get(f"{key}-text") or "").strip()
+    flag_id = st.session_state.get(f"{key}-flag")
+    if not text or flag_id is None:
+        return
+    try:
+        store.add_comment(int(flag_id), text, t_ms=t_ms)
+        st.session_state[f"{key}-text"] = ""
+        st.session_state[f"{key}-said"] = f"Comment saved at {t_ms / 1000:.2f} s."
+    except StoreError as exc:
+        st.session_state[f"{key}-said"] = f"That did not work: {exc}."
 
 
 @st.fragment
-def rep_tools(store: Store, session: SessionRecord, rep_no: int, start_t_ms: float | None, key: str) -> None:
-    """The slow-motion loop and the frame stepper of one rep (a fragment: using them reruns only this)."""
+def rep_tools(store: "Store | Access", session: SessionRecord, rep_no: int, start_t_ms: float | None, key: str) -> None:
+    """The slow-motion loop and the frame stepper of one rep, the rep's timeline comments shown on both, and a
+    comment pinned to the frame shown (a fragment: using them reruns only this)."""
+    here = [f for f in store.flags_for_session(session.id) if f.rep == rep_no]
     if st.toggle(f"Loop rep {rep_no} in slow motion (¼ speed)", key=f"{key}-loop"):
         clip = rep_clip(store, session, rep_no)
         if clip is not None:
-            st.video(str(clip), loop=True, autoplay=True, muted=True)
+            st.video(str(clip), loop=True, autoplay=True, muted=True,
+                     subtitles=rep_clip_captions(session, rep_no, here))
         else:
             st.info("There is no video of this session to cut the rep from.")
-    frame_stepper(session, session_frames(session), rep_no, start_t_ms, key=f"{key}-step")
+    timed = timed_comments(here, rep_no)
+    t_ms = frame_stepper(session, session_frames(session), rep_no, start_t_ms, key=f"{key}-step", comments=timed)
+    if t_ms is None or not here or not getattr(store, "can_review", True):  # athletes comment on nothing
+        return
+    ckey = f"{key}-tc"
+    with st.expander(f"Comment at this frame ({t_ms / 1000:.2f} s)"
+                     + (f" · {len(timed)} on this rep's timeline" if timed else "")):
+        for f in here:
+            for c in f.comments:
+                if c.t_ms is not None:
+                    st.caption(f"{fault_title(f.code)}: {comment_caption(c)}")
+        names = {f.id: f"{fault_title(f.code)} ({f.review_status})" for f in here}
+        if len(here) > 1:
+            st.selectbox("On the flag", list(names), format_func=names.__getitem__, key=f"{ckey}-flag")
+        else:
+            st.session_state[f"{ckey}-flag"] = here[0].id
+        st.text_input("Comment", key=f"{ckey}-text", max_chars=500,
+                      placeholder="What happens at this frame? Shown on the video around this time.")
+        st.button(f"Pin the comment at {t_ms / 1000:.2f} s", key=f"{ckey}-save", icon=":material/push_pin:",
+                  on_click=_comment_here, args=(store, ckey, t_ms))
+        said = st.session_state.pop(f"{ckey}-said", None)
+        if said:
+            st.caption(md(said))
 
 
-def _flagged_reps(store: Store, session: SessionRecord, key: str) -> None:
+def _flagged_reps(store: "Store | Access", session: SessionRecord, key: str) -> None:
     report = session.report
     by_rep: dict[int, list[Mapping[str, Any]]] = {}
     for f in report.get("flags", []):
         by_rep.setdefault(int(f["rep"]), []).append(f)
+    near = report.get("borderline", [])
+    if near:
+        with st.expander(f"Borderline: {len(near)} reading(s) within our measurement error of a limit (not flags)"):
+            for b in near:
+                st.markdown(f"Rep {b['rep']} · **{fault_title(b['code'])}** :orange-badge[Borderline: not a flag]")
+                st.caption(md(str(b.get("message", ""))))
     if not by_rep:
         st.success("No fault was flagged on any rep. Keep filming from the side to track your form over time.")
         return
@@ -255,6 +369,7 @@ def _flagged_reps(store: Store, session: SessionRecord, key: str) -> None:
                         st.image(str(img), caption=f"{fault_title(f['code'])}: the worst moment", width="stretch")
             with right:
                 rep_tools(store, session, rep_no, fl[0].get("t_ms"), key=f"{key}-{rep_no}")
+            compare_toggle(store, session, rep_no, key=f"{key}-{rep_no}")
 
 
 def guidance_panel(report: Mapping[str, Any]) -> None:
@@ -301,6 +416,21 @@ def _downloads(session: SessionRecord, key: str) -> None:
                                    key=f"{key}-dl-{name}", icon=":material/download:", on_click="ignore")
 
 
+def _reviewed_downloads(store: "Store | Access", session: SessionRecord, key: str) -> None:
+    """The report re-rendered with the coach's decisions and comments (made when asked for)."""
+    stem = download_stem(session.source_name)
+    st.caption("After the coach's review: confirmed, dismissed and added faults, changed severities and comments.")
+    c1, c2, _ = st.columns([1, 1, 2])
+    with c1:
+        st.download_button("Reviewed report (HTML)", data=lambda: store.reviewed_report(session.id, "html") or "",
+                           file_name=f"{stem}.reviewed.html", mime="text/html", key=f"{key}-dl-reviewed-html",
+                           icon=":material/download:", on_click="ignore")
+    with c2:
+        st.download_button("Reviewed report (Markdown)", data=lambda: store.reviewed_report(session.id, "md") or "",
+                           file_name=f"{stem}.reviewed.md", mime="text/markdown", key=f"{key}-dl-reviewed-md",
+                           icon=":material/download:", on_click="ignore")
+
+
 DELETED_NOTICE = "fc_deleted_notice"
 
 
@@ -343,7 +473,7 @@ def delete_control(store: "Store | Access", session: SessionRecord, key: str, fo
         c2.button("Cancel", key=f"{key}-delete-no", on_click=_ask_delete, args=(key, False), width="stretch")
 
 
-def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
+def render_session(store: "Store | Access", session: SessionRecord, *, key: str) -> None:
     """Everything about one analysed clip. ``key`` makes the widget keys unique on the page."""
     report = session.report
     st.subheader(md(session.source_name or "Recorded session"))
@@ -356,13 +486,17 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
     _cards(report, counts)
     st.caption(f"Review: {review_summary(counts)}"
                + (f" · session reviewed {fmt_time(session.reviewed_at)}" if session.reviewed_at else ""))
+    coach_at = store.coach_reviewed_at(session)
+    if coach_at is not None:
+        st.info(f"Reviewed by the coach on {coach_at:%Y-%m-%d}: the flags below show the coach's decisions and "
+                "comments; the reviewed report is under Downloads.", icon=":material/verified:")
 
     frames = session_frames(session)
     video = session.file("video")
     left, right = st.columns([3, 2])
     with left:
         if video is not None:
-            st.video(str(video))
+            st.video(str(video), subtitles=video_captions(reviewed))
             st.caption("Annotated video: the tracked skeleton, the measured angles and the flags as they happen.")
         else:
             st.info("No annotated video was kept for this session.")
@@ -375,16 +509,21 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
             st.markdown(f"- Rep {f.rep} · **{fault_title(f.code)}** · "
                         f"{evidence(f.measured, f.limit, f.units, f.measure)} · {sev} · {REVIEW_WORDS[f.review_status]}")
             for c in f.comments:
-                st.caption(f"💬 {md(c.text)} · {fmt_time(c.created_at)}")
+                st.caption(comment_caption(c))
         na = report.get("not_assessable", {})
         if na:
             st.caption("Not assessable here: " + "; ".join(f"{fault_title(c)} ({why})" for c, why in na.items()))
 
     if frames is not None and any(c in frames for c in ANGLES):
         st.subheader("Angles over time")
-        st.altair_chart(angle_chart(frames, report.get("reps", []), report.get("flags", [])), width="stretch")
+        min_q = min_quality_for(str(report.get("lift", "")))
+        st.altair_chart(angle_chart(frames, report.get("reps", []), report.get("flags", []), min_quality=min_q),
+                        width="stretch")
+        unseen = "quality" in frames and bool((~(frames["quality"] >= min_q)).any())
         st.caption("Shaded: reps (dotted line: the bottom). Red: flags, hover for the numbers. "
-                   "Click a legend entry to pick one angle; drag to pan, scroll to zoom.")
+                   + (f"Grey band, dashed: {UNSEEN_LABEL} (the pose model could not see those joints well; tracking "
+                      f"below {min_q:g}), so those angles are not measurements. " if unseen else "")
+                   + "Click a legend entry to pick one angle; drag to pan, scroll to zoom.")
     st.subheader("Reps")
     table = rep_table(report, frames)
     if len(table):
@@ -399,3 +538,5 @@ def render_session(store: Store, session: SessionRecord, *, key: str) -> None:
     _flagged_reps(store, session, key)
     guidance_panel(report)
     _downloads(session, key)
+    if coach_at is not None:
+        _reviewed_downloads(store, session, key)

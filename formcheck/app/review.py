@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Callable
+import math
+from typing import Any, Callable, Mapping
 
 import streamlit as st
 
 from formcheck.access import Access
-from formcheck.app.results import evidence, flag_text, rep_clip
-from formcheck.app.ui import athlete_label, fault_title, fmt_time, get_access, md
+from formcheck.app.compare import compare_toggle
+from formcheck.app.results import comment_caption, evidence, flag_text, rep_clip, rep_clip_captions
+from formcheck.app.ui import athlete_label, fault_title, fmt_time, get_access, get_store, md
 from formcheck.faults import FAULT_CODES
 from formcheck.storage import SEVERITIES, FlagRecord, SessionRecord, StoreError
 
@@ -62,10 +64,12 @@ def _set_severity(store: Access, flag_id: int, key: str) -> None:
 @_safe
 def _comment(store: Access, flag_id: int, key: str) -> None:
     text = str(st.session_state.get(key) or "").strip()
+    at_s = st.session_state.get(f"{key}-t")
     if text:
-        store.add_comment(flag_id, text)
+        store.add_comment(flag_id, text, t_ms=None if at_s is None else float(at_s) * 1000.0)
         st.session_state[key] = ""
-        _notice("Comment saved.")
+        st.session_state[f"{key}-t"] = None
+        _notice("Comment saved." if at_s is None else f"Comment saved at {float(at_s):.2f} s.")
 
 
 @_safe
@@ -87,8 +91,9 @@ def _mark_reviewed(store: Access, session_id: str) -> None:
 # --------------------------------------------------------------------------- one rep's card
 
 
-def _flag_block(store: Access, f: FlagRecord) -> None:
-    """One flag of a rep: evidence, status and the actions on it."""
+def _flag_block(store: Access, f: FlagRecord, rep: Any = None) -> None:
+    """One flag of a rep: evidence, status and the actions on it (``rep``: the rep's entry of the report,
+    for the time a comment can be pinned to)."""
     with st.container(border=True, key=f"flag-{f.id}"):
         st.markdown(f"**{fault_title(f.code)}** {SEVERITY_BADGE[f.severity]} {STATUS_BADGE[f.review_status]}")
         if f.origin == "coach":
@@ -113,16 +118,35 @@ def _flag_block(store: Access, f: FlagRecord) -> None:
         sev_key = f"sev-{f.id}-{f.severity}"
         b3.segmented_control("Severity", list(SEVERITIES), default=f.severity, key=sev_key,
                              on_change=_set_severity, args=(store, f.id, sev_key), label_visibility="collapsed")
-        for c in f.comments:
-            st.caption(f"💬 {md(c.text)} · {fmt_time(c.created_at)}")
+        for c in f.comments:  # pinned to a time first, in time order (the store's order)
+            st.caption(comment_caption(c))
         ckey = f"comment-{f.id}"
-        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-        c1.text_input("Comment", key=ckey, max_chars=500, placeholder="Add a comment: what did you see?",
+        # The time comes first: typing the comment and leaving the box saves it (with the time set).
+        c1, c2, c3 = st.columns([1.1, 3, 1], vertical_alignment="bottom")
+        if rep is not None:
+            lo, hi = math.ceil(rep["start_ms"] / 10) / 100, math.floor(rep["end_ms"] / 10) / 100  # inside the rep
+            c1.number_input("At (s)", min_value=lo, max_value=hi, value=None, step=0.05, format="%.2f",
+                            key=f"{ckey}-t", placeholder="at (s)", label_visibility="collapsed",
+                            help=f"Optional: pin the comment to a time in the rep ({lo:.2f}-{hi:.2f} s of the clip); "
+                                 "it then shows on the video around that time")
+        c2.text_input("Comment", key=ckey, max_chars=500, placeholder="Add a comment: what did you see?",
                       label_visibility="collapsed", on_change=_comment, args=(store, f.id, ckey))
-        c2.button("Save", key=f"save-{ckey}", on_click=_comment, args=(store, f.id, ckey), width="stretch")
+        c3.button("Save", key=f"save-{ckey}", on_click=_comment, args=(store, f.id, ckey), width="stretch")
         if f.review_status != "pending":
             st.button("Back to 'to review'", key=f"reset-{f.id}", type="tertiary",
                       on_click=_set_status, args=(store, f.id, "pending"))
+
+
+def borderline_of_rep(report: Mapping[str, Any], rep_no: int) -> list[Mapping[str, Any]]:
+    """The report's borderline readings on rep ``rep_no`` (past the limit within the error band: not flags)."""
+    return [b for b in report.get("borderline", []) if int(b.get("rep", -1)) == rep_no]
+
+
+def _borderline_block(b: Mapping[str, Any]) -> None:
+    """A borderline reading: shown to the coach, clearly marked, with no review actions (it is not a flag)."""
+    with st.container(border=True):
+        st.markdown(f"**{fault_title(b['code'])}** :orange-badge[Borderline: not a flag]")
+        st.caption(md(str(b.get("message", ""))))
 
 
 def rep_card(store: Access, session: SessionRecord, rep_no: int, queued: list[FlagRecord]) -> None:
@@ -141,7 +165,8 @@ def rep_card(store: Access, session: SessionRecord, rep_no: int, queued: list[Fl
             if have or queued or st.toggle(f"Watch rep {rep_no} in slow motion", key=f"{key}-watch"):
                 clip = rep_clip(store, session, rep_no)
                 if clip is not None:
-                    st.video(str(clip), loop=True, muted=True)
+                    st.video(str(clip), loop=True, muted=True,
+                             subtitles=rep_clip_captions(session, rep_no, store.flags_for_session(session.id)))
                     st.caption(f"Rep {rep_no} at ¼ speed, looping: press play.")
                 else:
                     st.caption("There is no video of this session to cut the rep from.")
@@ -152,12 +177,16 @@ def rep_card(store: Access, session: SessionRecord, rep_no: int, queued: list[Fl
                     for f, p in worst:
                         st.image(str(p), caption=fault_title(f.code), width="stretch")
         with right:
+            near = borderline_of_rep(session.report, rep_no)
             if not queued:
                 st.markdown(":green-badge[No flag] formcheck flagged nothing on this rep.")
                 st.caption("Saw a fault anyway? Add it below.")
             for f in queued:
-                _flag_block(store, f)
+                _flag_block(store, f, session.rep(rep_no))
+            for b in near:
+                _borderline_block(b)
         _missed_fault_form(store, session, rep_no)
+        compare_toggle(store, session, rep_no, key=key)
 
 
 def _missed_fault_form(store: Access, session: SessionRecord, rep_no: int) -> None:

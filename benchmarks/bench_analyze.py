@@ -1,0 +1,143 @@
+"""Time to report: ``formcheck analyze`` with its default outputs on a 60 s 1080p clip, stage by stage.
+
+Run from the repository root (heavy: under ``nice`` on a shared machine, one at a time)::
+
+    nice python benchmarks/bench_analyze.py                 # builds the clips once into --workdir
+    nice python benchmarks/bench_analyze.py --clip my.mp4   # time your own clip(s) instead
+
+Without ``--clip`` it builds two clips from the bundled ``sample_videos/deadlift_side_good.mp4``
+(looped to 60 s, scaled to 1080 lines and padded to 1920x1080, H.264): one at 30 fps and one at
+60 fps (each source frame shown for two 1/60 s frames). They go to ``--workdir`` (default
+``/tmp/formcheck-bench``), are reused by later runs and are never part of the repository.
+
+Each clip is analysed once by :func:`formcheck.pipeline.analyze_video` with the defaults of
+``formcheck analyze`` (full model, silhouettes, JSON/Markdown/HTML reports, flag images, annotated
+video; ``--every-frame`` to turn the frame-rate cap off) in this process. The stages come from its
+progress callback: decode+pose (the pose pass), analysis (cleaning to rules, the deadlift bar check,
+CSV and plot), reports (flag images and the report files) and video (the annotated video). The
+real-time factor is video seconds per wall-clock second (above 1 is faster than real time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+SAMPLE = REPO / "sample_videos" / "deadlift_side_good.mp4"
+STAGES = (("pose", "decode+pose"), ("analysis", "analysis"), ("images", "reports"), ("video", "video"))
+
+
+def build_clip(dst: Path, fps: int, seconds: float = 60.0, size: tuple[int, int] = (1920, 1080)) -> Path:
+    """Loop :data:`SAMPLE` to ``seconds``, scale it to ``size`` (aspect kept, padded) and encode at ``fps``."""
+    import av
+    import cv2
+    import numpy as np
+
+    from formcheck import video
+
+    if dst.is_file():
+        return dst
+    src = [f.rgb for f in video.iter_frames(SAMPLE)]
+    w, h = size
+    sh, sw = src[0].shape[:2]
+    scale = min(w / sw, h / sh)
+    nw, nh = int(round(sw * scale)) // 2 * 2, int(round(sh * scale)) // 2 * 2
+    x0, y0 = (w - nw) // 2, (h - nh) // 2
+    canvas = np.zeros((h, w, 3), np.uint8)
+    tmp = dst.with_name(dst.name + ".part.mp4")
+    out = av.open(str(tmp), "w")
+    stream = out.add_stream("libx264", rate=Fraction(fps), options={"preset": "veryfast", "crf": "20", "g": str(2 * fps)})
+    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+    n = int(round(seconds * fps))
+    repeat = max(1, fps // 30)  # the sample is 30 fps: at 60 fps each picture is shown twice
+    last = -1
+    for i in range(n):
+        k = (i // repeat) % len(src)
+        if k != last:
+            canvas[y0:y0 + nh, x0:x0 + nw] = cv2.resize(src[k], (nw, nh), interpolation=cv2.INTER_LINEAR)
+            last = k
+        frame = av.VideoFrame.from_ndarray(canvas, format="rgb24")
+        frame.pts = i
+        frame.time_base = Fraction(1, fps)
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
+    out.close()
+    tmp.replace(dst)
+    return dst
+
+
+def time_clip(path: Path, every_frame: bool, model: str) -> dict:
+    from formcheck import video
+    from formcheck.pipeline import analyze_video
+
+    marks: list[tuple[str, float]] = []
+
+    def progress(stage: str, frac: float) -> None:
+        if not marks or marks[-1][0] != stage:
+            marks.append((stage, time.perf_counter()))
+
+    info = video.probe(path)
+    with tempfile.TemporaryDirectory(prefix="bench-analyze-") as out:
+        t0 = time.perf_counter()
+        res = analyze_video(path, model=model, out_dir=out, progress=progress, every_frame=every_frame)
+        wall = time.perf_counter() - t0
+        size = video.probe(res.files["video"]).size if "video" in res.files else None
+    starts = dict((s, t) for s, t in marks)
+    order = [s for s, _ in marks]
+    stage_s = {}
+    for name, _ in STAGES:
+        if name in starts:
+            nxt = order[order.index(name) + 1] if order.index(name) + 1 < len(order) else None
+            stage_s[name] = (starts[nxt] if nxt else t0 + wall) - starts[name]
+    return {
+        "clip": path.name, "size": f"{info.width}x{info.height}", "fps": info.fps_nominal,
+        "video_s": (info.duration_ms or 0.0) / 1000.0, "wall_s": wall, "stages": stage_s,
+        "frames": res.pose.stats.get("frames"), "skipped": res.pose.stats.get("frames_skipped", 0),
+        "reps": res.report.rep_count, "flags": len(res.report.flags), "video_size": size,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--clip", type=Path, action="append", help="time this clip instead of the built ones (repeat)")
+    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "formcheck-bench")
+    ap.add_argument("--model", default="full")
+    ap.add_argument("--every-frame", action="store_true", help="turn the pose pass's frame-rate cap off")
+    args = ap.parse_args(argv)
+    clips = args.clip
+    if not clips:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        t = time.perf_counter()
+        clips = [build_clip(args.workdir / f"bench_60s_1080p{fps}.mp4", fps) for fps in (30, 60)]
+        print(f"clips ready in {args.workdir} ({time.perf_counter() - t:.0f} s)")
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores; model {args.model}; every frame: {args.every_frame}; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    head = "| clip | size | fps | frames analysed | wall s | real-time factor | " + \
+        " | ".join(f"{label} s" for _, label in STAGES) + " | reps | flags | video |"
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for clip in clips:
+        r = time_clip(clip, args.every_frame, args.model)
+        stages = " | ".join(f"{r['stages'].get(name, 0.0):.1f}" for name, _ in STAGES)
+        vid = "x".join(map(str, r["video_size"])) if r["video_size"] else "-"
+        fps = f"{r['fps']:.3g}" if r["fps"] else "?"
+        print(f"| {r['clip']} | {r['size']} | {fps} | {r['frames']} (+{r['skipped']} skipped) | {r['wall_s']:.1f} | "
+              f"{r['video_s'] / r['wall_s']:.2f}x | {stages} | {r['reps']} | {r['flags']} | {vid} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

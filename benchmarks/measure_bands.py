@@ -1,0 +1,171 @@
+"""Error bands of the rule measures: how far one reading strays from the same rep read without random error.
+
+For every measure a packaged rule judges (``formcheck/config/{squat,deadlift}.toml``), this
+simulates sets with the kinematic athlete of ``tools/synth`` (several body shapes, camera
+heights, camera angles, a barbell or (squat, second build) none, one fault on the middle rep at
+its preset magnitude or none), reads each rep twice through the product's own analysis and compares:
+
+- **measured**: the landmarks with MediaPipe-like errors (``tests/support/landmark_sim.py``,
+  ``MEDIAPIPE_LIKE``: pixel noise, the hip point offset from the joint, left/right swaps in bursts, a
+  dim far side, dropped frames), a different noise seed per set;
+- **reference**: the same clip's exact landmarks with only MediaPipe's systematic hip placement
+  (``HIP_OFFSET_ONLY``: the hip point above and in front of the joint, which the metrics correct
+  for, and no random error), over the same rep boundaries (those found on the noisy clip), so rep
+  counting plays no part;
+- **exact**: joint centres, no error at all; the median of ``measured - exact`` is printed as the
+  bias left after the metrics' corrections (a bias belongs in the limit, which is set in
+  MediaPipe's terms, not in the band).
+
+The band of a measure is the 90th percentile of ``|measured - reference|`` over every rep
+judged (quality at least the rules' ``min_quality``) in the views its rule lists: the random
+error of one reading. A reading whose
+true value sits exactly at the limit then clears ``limit + band`` on about 5 % of reps or fewer
+(one side of a 90 % two-sided spread).
+
+The silhouette measure (``spine_flexion_loaded``) needs rendered silhouettes, which the landmark
+simulator does not make: its row is marked "no truth here" and its band comes from the rendered
+clips through MediaPipe (``benchmarks/rendered_spine.py``, docs/accuracy.md).
+
+Run: ``nice python benchmarks/measure_bands.py`` (about 6 minutes on one core; ``--quick`` for
+a smaller grid).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from formcheck.analysis import analyze_sequence  # noqa: E402
+from formcheck.repmetrics import measure  # noqa: E402
+from formcheck.rules import load_rules  # noqa: E402
+from support.landmark_sim import CLEAN, HIP_OFFSET_ONLY, MEDIAPIPE_LIKE, simulate_sequence, to_pose_sequence  # noqa: E402
+from tools.synth.kinematics import FAULT_PRESETS, LIFT_FAULTS, Body, Camera  # noqa: E402
+
+VIEWS = {"side": 0.0, "oblique": 45.0, "front": 90.0}
+
+
+def _scaled(body: Body, legs: float, torso: float) -> Body:
+    """A body with legs and torso segments scaled (a long-legged or a long-torsoed build)."""
+    kw = {}
+    for f in dataclasses.fields(Body):
+        v = getattr(body, f.name)
+        if f.name in ("shank_m", "thigh_m", "ankle_height_m"):
+            kw[f.name] = v * legs
+        elif f.name in ("hip_to_l5_m", "l5_to_t12_m", "t12_to_shoulder_m", "t12_to_c7_m"):
+            kw[f.name] = tuple(x * torso for x in v)
+    return dataclasses.replace(body, **kw)
+
+
+BODIES = {
+    "average": Body(),
+    "long legs, short torso": _scaled(Body(), 1.12, 0.9),
+    "short legs, long torso": _scaled(Body(), 0.9, 1.1),
+}
+CAMERA_HEIGHTS_M = (0.7, 1.4)
+#: (p90 of |error| in read degrees) of the silhouette on the rendered side-on clips: RMS 3.5-5.3 deg
+#: of true flexion with the outline clear, 1.3 deg read per true degree (docs/accuracy.md,
+#: benchmarks/rendered_spine.py); 1.64 x RMS x slope at the upper end: 1.64 * 5.3 * 1.3 = 11.3
+SILHOUETTE_BAND_DEG = round(1.64 * 5.3 * 1.3, 1)
+
+
+def _rules_by_view(lift: str):
+    rs = load_rules(lift)
+    out = []
+    for code, alts in rs.rules.items():
+        for rule in alts:
+            out.append((code, rule))
+    return rs, out
+
+
+def run(quick: bool) -> tuple[dict[tuple[str, str, str], list[float]], dict[tuple[str, str, str], list[float]]]:
+    errors: dict[tuple[str, str, str], list[float]] = {}
+    biases: dict[tuple[str, str, str], list[float]] = {}
+    bodies = dict(list(BODIES.items())[:2]) if quick else BODIES
+    heights = CAMERA_HEIGHTS_M[:1] if quick else CAMERA_HEIGHTS_M
+    seed = 0
+    for lift in ("squat", "deadlift"):
+        rs, rules = _rules_by_view(lift)
+        for view, az in VIEWS.items():
+            here = [(c, r) for c, r in rules if view in r.views and r.measure != "spine_flexion_loaded"]
+            if not here:
+                continue
+            faults = [None] + sorted({c for c, _ in here})
+            for b_i, (bname, body) in enumerate(bodies.items()):
+                for h in heights:
+                    for fault in faults:
+                        seed += 1
+                        equipment = "bodyweight" if (lift == "squat" and b_i % 2 == 1) else "barbell"
+                        corruption = dataclasses.replace(MEDIAPIPE_LIKE, seed=seed)
+                        if fault and fault not in LIFT_FAULTS[lift]:
+                            continue  # the model cannot make this fault in this lift: clean sets only
+                        sim = simulate_sequence(lift, az, reps=3, corruption=corruption,
+                                                faults={1: FAULT_PRESETS[fault]} if fault else None,
+                                                camera=Camera(azimuth_deg=az, height_m=h), body=body,
+                                                equipment=equipment, seed=seed % 5)
+                        noisy = analyze_sequence(sim.seq, lift=lift)
+                        ref = analyze_sequence(to_pose_sequence(sim.truth, HIP_OFFSET_ONLY), lift=lift)
+                        exact = analyze_sequence(to_pose_sequence(sim.truth, CLEAN), lift=lift)
+                        if noisy.segmentation is None or ref.metrics is None or exact.metrics is None:
+                            continue
+                        sig_n, sig_r, sig_e = noisy.signals(), ref.signals(), exact.signals()
+                        t = noisy.t_ms
+                        for code, rule in here:
+                            for rep in noisy.segmentation.reps:
+                                m = measure(rule.measure, t, sig_n, rep, **dict(rule.params))
+                                r = measure(rule.measure, t, sig_r, rep, **dict(rule.params))
+                                e = measure(rule.measure, t, sig_e, rep, **dict(rule.params))
+                                if not (math.isfinite(m.value) and math.isfinite(r.value)):
+                                    continue
+                                if m.quality < rs.min_quality:
+                                    continue
+                                errors.setdefault((lift, code, rule.measure), []).append(m.value - r.value)
+                                if math.isfinite(e.value):
+                                    biases.setdefault((lift, code, rule.measure), []).append(m.value - e.value)
+                        print(f"  {lift} {view} {bname} cam {h} m {equipment} {fault or 'clean'}: "
+                              f"{noisy.report.rep_count} reps", file=sys.stderr, flush=True)
+    return errors, biases
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="two bodies, one camera height")
+    args = ap.parse_args()
+    t0 = time.time()
+    errors, biases = run(args.quick)
+    print("| lift | fault | measure | units | reps | median error | p90 abs error (band) | max abs error "
+          "| bias vs exact (median) | limit | band in the TOML |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for lift in ("squat", "deadlift"):
+        rs = load_rules(lift)
+        for code, alts in rs.rules.items():
+            for rule in alts:
+                if rule.measure == "spine_flexion_loaded":
+                    print(f"| {lift} | {code} | {rule.measure} | {rule.units} | no truth here (needs rendered "
+                          f"silhouettes) | – | {SILHOUETTE_BAND_DEG} (rendered clips, see docstring) | – | – | "
+                          f"{rule.limit:g} | {rule.band:g} |")
+                    continue
+                e = np.asarray(errors.get((lift, code, rule.measure), []), dtype=float)
+                if e.size == 0:
+                    print(f"| {lift} | {code} | {rule.measure} | {rule.units} | 0 | – | – | – | – | {rule.limit:g} "
+                          f"| {rule.band:g} |")
+                    continue
+                a = np.abs(e)
+                bias = np.asarray(biases.get((lift, code, rule.measure), [np.nan]), dtype=float)
+                print(f"| {lift} | {code} | {rule.measure} | {rule.units} | {e.size} | {np.median(e):+.3g} | "
+                      f"{np.percentile(a, 90):.3g} | {a.max():.3g} | {np.nanmedian(bias):+.3g} | {rule.limit:g} "
+                      f"| {rule.band:g} |")
+    print(f"\n({time.time() - t0:.0f} s; bodies: {', '.join(BODIES)}; camera heights {CAMERA_HEIGHTS_M} m; "
+          f"views {', '.join(VIEWS)}; squat with a barbell and, for the second build, without)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Clip-structure stress suite for rep counting (landmark level, synthetic, exact truth).
+
+Each case comes from :mod:`tests.support.stress_clips`: a lifter, a script (clips opening mid-descent,
+ending mid-lowering, lockouts held for seconds, walk-ins, plates loaded, ...), a camera that may pan,
+zoom and shake, 20-60 fps or a variable frame rate, and MediaPipe-like noise, swaps and dropouts. The
+sequence goes through the product's own path from a pose sequence to reps
+(:func:`formcheck.analysis.segment_signals` on :func:`formcheck.metrics.rep_height_signals`, as
+:func:`formcheck.analysis.analyze_sequence` does) with the lift given; a subset also goes through the
+product's lift recognition first. Targets (issue 10): >= 98 % exact counts over the suite, 0 reps on every rep-free
+sequence.
+
+Run one family: ``pytest tests/test_rep_stress.py -k squat-starts-mid-descent``. The per-family table:
+``python -m tests.test_rep_stress``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from functools import lru_cache
+
+import pytest
+
+from formcheck.analysis import _movement_cycles, segment_signals
+from formcheck.cleaning import clean
+from formcheck.metrics import compute_frame_metrics, rep_height_signals
+from formcheck.views import classify_view, recognize_lift_by_reps
+from tests.support.stress_clips import FAMILIES, REP_FREE, SEEDS_PER_FAMILY, StressCase, all_cases, make_case
+
+_NO_BAR = ("standing up after letting go of the bar (or bending down without it) moves hips and hands like a pull; "
+           "only the bar tells them apart, which the clip pipeline checks in the image (formcheck.barcheck), "
+           "not at landmark level")
+#: Cases that miss and could not be fixed yet: family -> (reason with the family's measured rate, seeds).
+#: Strict xfail: a case that starts passing fails the run, so its mark gets removed.
+KNOWN_FAILING: dict[str, tuple[str, tuple[int, ...]]] = {
+    "deadlift-set-down-stand-up": (f"0/18 exact: {_NO_BAR}", tuple(range(18))),
+    "deadlift-walk-in-walk-off": (f"0/18 exact (the stand-up before the walk-off): {_NO_BAR}", tuple(range(18))),
+    "deadlift-load-plates-first": (f"2/18 exact: {_NO_BAR}", (0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17)),
+    "none-walking": ("11/18 with 0 reps: walking toward or away from the camera changes the lifter's size, and the "
+                     "height signals keep one leg length for the whole clip", (0, 2, 3, 4, 10, 11, 12)),
+    "squat-camera-pan-zoom-shake": ("15/18 exact: a zoom changes the standing height against the clip's one leg "
+                                    "length, so a rep's top or bottom is misjudged", (7, 11, 15)),
+    "squat-walk-in-walk-off": ("17/18 exact: the walk changes the lifter's size, as for none-walking", (11,)),
+    "deadlift-bent-over-no-pull": ("15/18 with 0 reps: a lifter who never stands up gives no standing level or "
+                                   "leg length to measure against (bent knees shorten the leg in the picture), so "
+                                   "a shift of the hands by 0.15 leg lengths reads as a pull", (8, 14, 15)),
+}
+#: The same for lift recognition then counting (the lift is recognised right on all of them).
+KNOWN_FAILING_AUTO: dict[str, tuple[str, tuple[int, ...]]] = {
+    f: (KNOWN_FAILING[f][0], (0, 6, 12))
+    for f in ("deadlift-set-down-stand-up", "deadlift-walk-in-walk-off", "deadlift-load-plates-first")
+}
+
+TARGET_EXACT = 0.98
+#: Every this-many-th seed of each family also goes through lift recognition (the slower path).
+AUTO_LIFT_EVERY = 6
+
+
+@lru_cache(maxsize=None)
+def _case(family: str, seed: int) -> StressCase:
+    return make_case(family, seed)
+
+
+@lru_cache(maxsize=None)
+def _count(family: str, seed: int) -> int:
+    c = _case(family, seed)
+    hip_h, wrist_h = rep_height_signals(c.seq)
+    return segment_signals(c.seq.t_ms, hip_h, wrist_h, c.lift).count
+
+
+def _params():
+    out = []
+    for family, seed in all_cases():
+        reason, seeds = KNOWN_FAILING.get(family, ("", ()))
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if seed in seeds else []
+        out.append(pytest.param(family, seed, id=f"{family}-seed{seed:02d}", marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("family,seed", _params())
+def test_exact_count(family: str, seed: int) -> None:
+    c = _case(family, seed)
+    got = _count(family, seed)
+    assert got == c.reps, (f"{c.case_id} ({c.lift}, {c.seq.n_frames} frames): counted {got}, truth {c.reps} "
+                           f"(reps at {c.rep_spans_ms} ms, "
+                           f"partial at {c.partial_spans_ms} ms)")
+
+
+def _auto_params():
+    out = []
+    for family, seed in all_cases():
+        if seed % AUTO_LIFT_EVERY or family in REP_FREE:
+            continue
+        reason, seeds = KNOWN_FAILING_AUTO.get(family, ("", ()))
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if seed in seeds else []
+        out.append(pytest.param(family, seed, id=f"auto-{family}-seed{seed:02d}", marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("family,seed", _auto_params())
+def test_exact_count_with_lift_recognition(family: str, seed: int) -> None:
+    """The lift recognised from the movement, then counted: the same count as with the lift given."""
+    c = _case(family, seed)
+    seq = clean(c.seq)
+    hip_h, wrist_h = rep_height_signals(c.seq)
+    metrics = compute_frame_metrics(seq, classify_view(seq))
+    guess = recognize_lift_by_reps(seq, metrics, _movement_cycles(c.seq.t_ms, hip_h))
+    assert guess.lift == c.lift, f"{c.case_id}: recognised a {guess.lift} ({guess.reason})"
+    assert segment_signals(c.seq.t_ms, hip_h, wrist_h, guess.lift).count == c.reps
+
+
+def family_table() -> dict[str, tuple[int, int, int]]:
+    """family -> (exact, cases, over-counted) over the whole suite."""
+    tab: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for family, seed in all_cases():
+        got, want = _count(family, seed), _case(family, seed).reps
+        row = tab[family]
+        row[0] += got == want
+        row[1] += 1
+        row[2] += got > want
+    return {k: (v[0], v[1], v[2]) for k, v in tab.items()}
+
+
+def test_suite_size_and_ids() -> None:
+    cases = all_cases()
+    assert len(cases) >= 500
+    assert len({f"{f}-seed{s:02d}" for f, s in cases}) == len(cases)
+    assert len(FAMILIES) * SEEDS_PER_FAMILY == len(cases)
+
+
+@pytest.mark.xfail(strict=True, reason="measured 510/576 = 88.5% exact (target 98%; 508/522 = 97.3% without the "
+                                       "3 families that need the image's bar check); 7 walking and 3 bent-over "
+                                       "sequences get a rep; see KNOWN_FAILING")
+def test_aggregate_exact_rate() -> None:
+    tab = family_table()
+    exact = sum(v[0] for v in tab.values())
+    total = sum(v[1] for v in tab.values())
+    assert exact / total >= TARGET_EXACT, f"exact on {exact}/{total} = {exact / total:.1%}"
+    for fam in REP_FREE:
+        assert tab[fam][0] == tab[fam][1], f"{fam}: reps counted on {tab[fam][1] - tab[fam][0]} rep-free sequences"
+
+
+if __name__ == "__main__":
+    rows = family_table()
+    ex = sum(v[0] for v in rows.values())
+    n = sum(v[1] for v in rows.values())
+    print(f"{'family':36s} exact  over  under")
+    for fam, (e, t, o) in rows.items():
+        print(f"{fam:36s} {e:2d}/{t:<2d} {o:5d} {t - e - o:6d}")
+    print(f"{'all':36s} {ex}/{n} = {ex / n:.1%}")
