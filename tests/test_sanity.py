@@ -257,7 +257,10 @@ def test_upright_clip_is_judged_as_before() -> None:
     report = analyze_sequence(sim("deadlift", 0.0, {0: "hips_rise_early"})).report
     assert report.extra["sanity"]["ok"] and report.extra["sanity"]["problems"] == []
     assert clip_problems(report) == []
-    assert report.verdicts["hips_rise_early"] == "flagged"
+    # the simulated fault is judged as the rules judge it: since the error bands landed its reading sits
+    # past the limit but within the band (borderline); never "not assessable" for a clip that passes
+    assert report.verdicts["hips_rise_early"] in ("flagged", "borderline")
+    assert "not_assessable" not in {report.verdicts[c] for c in ("hips_rise_early", "hips_too_low_start")}
     assert "was not judged" not in render_markdown(report)
 
 
