@@ -233,6 +233,14 @@ class RepParams(Calibrated):
         move about 2.5 leg lengths per second, 0.08 per frame at 30 fps, and a
         clip with repeated frames (a converted GIF) steps by up to 0.31; the
         edit in a real tutorial clip jumps 0.5 in one frame.
+    size_change_frac
+        Given the lifter's size in the picture (``scale_signal`` of
+        :func:`segment_reps`), a rep must keep at least this share of its
+        fall once the signal is divided by that size; less, and the "rep" was
+        mostly the lifter walking toward or away from the camera. 0.5: on the
+        stress suite (:mod:`tests.support.stress_clips`) rep-free walks keep
+        at most 0.22 of their fall, real reps at least 0.63 (a quarter squat
+        seen from the front, whose shanks tilt toward the camera at the bottom).
     """
 
     TABLE = "reps"
@@ -254,13 +262,15 @@ class RepParams(Calibrated):
     pull_open_frac: float
     cut_jump_norm: float
     cut_speed_norm_s: float
+    size_change_frac: float
 
     def __post_init__(self) -> None:
         for name in ("min_rom_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "standing_window_ms", "min_hold_ms",
                      "min_dip_norm", "dead_stop_ms", "cut_jump_norm", "cut_speed_norm_s"):
             object.__setattr__(self, name, _positive(name, getattr(self, name)))
         object.__setattr__(self, "smooth_ms", _positive("smooth_ms", self.smooth_ms, allow_zero=True))
-        for name in ("top_band_frac", "bottom_band_frac", "settle_frac", "min_aux_valid_frac", "pull_open_frac"):
+        for name in ("top_band_frac", "bottom_band_frac", "settle_frac", "min_aux_valid_frac", "pull_open_frac",
+                     "size_change_frac"):
             v = _finite(name, getattr(self, name))
             if not 0.0 < v < 1.0:
                 raise ValueError(f"{name}: expected a fraction in (0, 1), got {v}")
@@ -771,6 +781,7 @@ def segment_reps(
     params: RepParams | None = None,
     *,
     aux_signal: Iterable[float] | np.ndarray | None = None,
+    scale_signal: Iterable[float] | np.ndarray | None = None,
 ) -> RepSegmentation:
     """Segment a clip's height signal into reps, partial reps and ignored motion.
 
@@ -795,6 +806,14 @@ def segment_reps(
         RDL reps where the hips barely drop. For squats it is ignored (arms
         and bars move with the torso, the hips are the rep).
         ``RepSegmentation.signal`` says which signal was used.
+    scale_signal
+        Optional (N,) size of the lifter in the picture relative to the
+        clip's (:func:`formcheck.metrics.rep_scale_signal`; NaN where
+        unknown). The height signals are divided by one leg length for the
+        whole clip, so walking toward or away from the camera (or a zoom)
+        moves them like a rep; a rep is counted only when the segmented
+        signal divided by this scale keeps at least ``size_change_frac`` of
+        its fall from the higher of its two tops (else it is ignored motion).
 
     Notes
     -----
@@ -819,6 +838,12 @@ def segment_reps(
         if aux.shape != t.shape:
             raise ValueError(f"aux_signal: expected shape {t.shape} like t_ms, got {aux.shape}")
     raw, which = _choose_signal(x0, aux, lift, params)
+    scale = None
+    if scale_signal is not None:
+        scale = np.asarray(scale_signal, dtype=np.float64)
+        if scale.shape != t.shape:
+            raise ValueError(f"scale_signal: expected shape {t.shape} like t_ms, got {scale.shape}")
+        scale = _fill_short_gaps(t, scale, params.max_gap_ms)
 
     x = _split_at_edits(t, _fill_short_gaps(t, raw, params.max_gap_ms), params)
     ok = np.isfinite(x)
@@ -872,6 +897,10 @@ def segment_reps(
                 pending_ignored.append((*span, "too short"))
                 covered.append(span)
                 continue
+            if scale is not None and _size_change_only(xr, scale[a : b + 1], bd, params):
+                pending_ignored.append((*span, ""))
+                covered.append(span)
+                continue
             lock_end = _lockout_end(xr, bd, c, cycles, params)
             reps.append(_make_rep(len(reps), tr, lift, bd, depth, float(tr[lock_end])))
             covered.append(span)
@@ -890,6 +919,21 @@ def segment_reps(
         signal=which,
         standing_norm=standing,
     )
+
+
+def _size_change_only(x: np.ndarray, scale: np.ndarray, bd: _Bounds, p: RepParams) -> bool:
+    """True when less than ``size_change_frac`` of the rep ``bd``'s fall is left once ``x`` is divided by ``scale``.
+
+    The fall is from the higher of its two tops (start and end) to its lowest point; a scale unknown
+    (NaN) at any of them keeps the rep.
+    """
+    i = [bd.start, bd.lowest, bd.end]
+    s = scale[i]
+    if not np.all(np.isfinite(s)) or np.any(s <= 0):
+        return False
+    fall = max(float(x[bd.start]), float(x[bd.end])) - float(x[bd.lowest])
+    fall_scaled = max(float(x[bd.start] / s[0]), float(x[bd.end] / s[2])) - float(x[bd.lowest] / s[1])
+    return fall_scaled < p.size_change_frac * fall
 
 
 def _floor_level(x: np.ndarray, runs: list[tuple[int, int]], extremes: list[tuple[list[int], list[int]]],

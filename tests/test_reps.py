@@ -642,3 +642,60 @@ def test_offline_only_rules_each_matter(change, want):
     lift, t, x, aux, _, _ = OFFLINE_ONLY[name]()
     seg = segment_reps(t, x, lift, replace(RepParams.packaged(), **change), aux_signal=aux)
     assert seg.count == want
+
+
+# --------------------------------------------------------------------------- the lifter's size (scale_signal)
+# Walking toward or away from the camera scales the whole figure, so a height divided by one leg length for the
+# whole clip dips like a rep; divided by the lifter's size in the picture it stays put (stress family none-walking).
+
+
+def _walk_away_and_back() -> tuple[str, np.ndarray, np.ndarray, np.ndarray, int]:
+    # standing all along; the lifter walks away (size 1 -> 0.7) and back: the height follows the size
+    t = uniform_t(8000)
+    size = from_knots(t, [(0, 1.0), (1500, 1.0), (3500, 0.7), (4500, 0.7), (6500, 1.0), (8000, 1.0)])
+    return "squat", t, 1.0 * size, size, 0
+
+
+def _quarter_squat_front() -> tuple[str, np.ndarray, np.ndarray, np.ndarray, int]:
+    # two quarter squats (1.0 -> 0.78) seen from the front: the shanks tilt toward the camera at the bottom and
+    # look 10 % shorter; most of the fall is left once divided by that size
+    reps = [(1000, 2000, 3000), (4000, 5000, 6000)]
+    t = uniform_t(7000)
+    x = from_knots(t, rep_knots(reps, depth=0.78))
+    size = 1.0 - 0.1 * (1.0 - x) / 0.22
+    return "squat", t, x, size, 2
+
+
+def _dl_walk_away_then_pulls() -> tuple[str, np.ndarray, np.ndarray, np.ndarray, int]:
+    # walks away from the camera and back to the bar (hands shrink with the size to 0.7), then two pulls:
+    # only the pulls count
+    t = uniform_t(12000)
+    size = from_knots(t, [(0, 1.0), (500, 1.0), (2000, 0.7), (2500, 0.7), (4000, 1.0), (12000, 1.0)])
+    wk = [(0, 0.8), (5000, 0.8), (6000, 0.25), (6800, 0.25), (7600, 0.8), (8400, 0.8), (9200, 0.25), (9800, 0.25),
+          (10600, 0.8), (12000, 0.8)]
+    wrist = from_knots(t, wk) * size
+    return "deadlift", t, wrist, size, 2
+
+
+SIZE_CASES = {"squat-walk-away-and-back": _walk_away_and_back, "squat-quarter-from-front": _quarter_squat_front,
+              "deadlift-walk-in-pulls-walk-off": _dl_walk_away_then_pulls}
+
+
+@pytest.mark.parametrize("name", list(SIZE_CASES), ids=list(SIZE_CASES))
+def test_size_change_is_not_a_rep(name):
+    lift, t, x, size, want = SIZE_CASES[name]()
+    seg = segment_reps(t, x, lift, aux_signal=x if lift == "deadlift" else None, scale_signal=size)
+    assert seg.count == want, [(r.start_ms, r.end_ms) for r in seg.reps]
+
+
+@pytest.mark.parametrize("name, without", [("squat-walk-away-and-back", 1), ("deadlift-walk-in-pulls-walk-off", 3)],
+                         ids=["walk-counted-without-size", "walk-off-counted-without-size"])
+def test_size_signal_matters(name, without):
+    lift, t, x, _, _ = SIZE_CASES[name]()
+    assert segment_reps(t, x, lift, aux_signal=x if lift == "deadlift" else None).count == without
+
+
+def test_scale_signal_shape_checked():
+    t = uniform_t(1000)
+    with pytest.raises(ValueError, match="scale_signal: expected shape"):
+        segment_reps(t, np.ones_like(t), "squat", scale_signal=np.ones(3))
