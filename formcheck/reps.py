@@ -68,7 +68,8 @@ Method (offline, :func:`segment_reps`)
    half-way bounces are never counted twice). The first cycle of a run
    whose top is not up opens low (the clip opens part-way down, or at the
    bar).
-6. A cycle is a rep when its bottom lies at least ``min_rom_norm`` below the
+6. A cycle is a rep when its bottom lies at least ``min_rom_norm`` (deadlift:
+   ``min_pull_norm``) below the
    standing level and it lasts at least ``min_rep_ms``; the edge rules above
    decide partial reps.
 
@@ -140,6 +141,13 @@ class RepParams(Calibrated):
         0.15 leg lengths: a quarter squat lowers the hips by about 0.25, a
         deadlift's hands travel about 0.4, while walking the bar out, a
         re-rack, a foot shuffle or re-gripping move the hips by under 0.08.
+    min_pull_norm
+        The same for a deadlift's signal (the hands): a pull lifts the bar at
+        least this far. 0.22 leg lengths, chosen on the stress suite
+        (:mod:`tests.support.stress_clips`): its shortest pulls, RDLs to the
+        knee seen from the front, move the hands 0.27, a lifter staying bent
+        over the bar and shifting (re-gripping, hips up and down) moves them
+        0.15-0.17; the real deadlift reps move them 0.47 or more.
     swing_norm
         Minimum prominence of a candidate bottom, i.e. how far the signal
         must fall and rise again around it (the hysteresis width of the
@@ -246,6 +254,7 @@ class RepParams(Calibrated):
     TABLE = "reps"
 
     min_rom_norm: float
+    min_pull_norm: float
     swing_norm: float
     top_band_frac: float
     bottom_band_frac: float
@@ -265,7 +274,7 @@ class RepParams(Calibrated):
     size_change_frac: float
 
     def __post_init__(self) -> None:
-        for name in ("min_rom_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "standing_window_ms", "min_hold_ms",
+        for name in ("min_rom_norm", "min_pull_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "standing_window_ms", "min_hold_ms",
                      "min_dip_norm", "dead_stop_ms", "cut_jump_norm", "cut_speed_norm_s"):
             object.__setattr__(self, name, _positive(name, getattr(self, name)))
         object.__setattr__(self, "smooth_ms", _positive("smooth_ms", self.smooth_ms, allow_zero=True))
@@ -489,6 +498,11 @@ def standing_level(values: np.ndarray, pct: float, tops: Iterable[float] = ()) -
     tp = np.asarray(list(tops), dtype=np.float64)
     tp = tp[np.isfinite(tp)]
     return min(level, float(np.median(tp))) if tp.size >= 3 else level
+
+
+def _min_depth(lift: str, p: RepParams) -> float:
+    """How far below the standing level a rep's bottom must lie: ``min_pull_norm`` for a deadlift, else ``min_rom_norm``."""
+    return p.min_pull_norm if lift == "deadlift" else p.min_rom_norm
 
 
 def _is_up(x_top: float, x_bottom: float, standing: float, p: RepParams) -> bool:
@@ -880,7 +894,14 @@ def segment_reps(
                 pending_ignored.append((*span, "set-down"))
                 covered.append(span)
                 continue
-            if depth < params.min_rom_norm or not c.from_top:
+            if (lift == "deadlift" and c.opens_low and not c.closes_low and c.bottoms[0] == 0
+                    and depth >= params.min_rom_norm
+                    and _opens_mid_pull(xr, floor_ref, standing, params)):
+                # the clip opens part-way up this pull: partial, however little of it is left to see
+                partial.append((*span, "clip start" if opens_at_clip else "gap", r, True, False))
+                covered.append(span)
+                continue
+            if depth < _min_depth(lift, params) or not c.from_top:
                 pending_ignored.append((*span, ""))
                 covered.append(span)
                 continue
@@ -1408,7 +1429,7 @@ class LiveRepCounter:
             lo=0,
         )
         depth = standing - x_b
-        if not (from_top or opens_low) or depth < p.min_rom_norm:
+        if not (from_top or opens_low) or depth < _min_depth(self.lift, p):
             return None
         t0, t1 = self._t[bd.start], self._t[bd.end]
         if t1 - t0 < p.min_rep_ms:

@@ -612,9 +612,11 @@ def _edit_cut() -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None, int, li
 
 
 def _dl_opens_mid_pull() -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None, int, list[str]]:
-    # opens 65 % of the way up a pull (hands 0.61 of 0.25..0.8), then two full pulls: the fragment is partial
+    # opens 55 % of the way up a pull (hands 0.55 of 0.25..0.8), then two full pulls: the fragment is partial.
+    # (It opened at 65 % until min_pull_norm: a visible rise of 0.19 is no longer a pull even without this rule;
+    # 0.25 still is, so the rule is what makes it partial.)
     t = uniform_t(9000)
-    wk = [(0, 0.61), (300, 0.8), (1300, 0.8), (2300, 0.25), (3000, 0.25), (3800, 0.8), (4800, 0.8), (5800, 0.25),
+    wk = [(0, 0.55), (300, 0.8), (1300, 0.8), (2300, 0.25), (3000, 0.25), (3800, 0.8), (4800, 0.8), (5800, 0.25),
           (6500, 0.25), (7300, 0.8), (8000, 0.8), (9000, 0.8)]
     wrist = from_knots(t, wk)
     hips = from_knots(t, [(k, 0.55 + (v - 0.25) * 0.45 / 0.55) for k, v in wk])
@@ -699,3 +701,24 @@ def test_scale_signal_shape_checked():
     t = uniform_t(1000)
     with pytest.raises(ValueError, match="scale_signal: expected shape"):
         segment_reps(t, np.ones_like(t), "squat", scale_signal=np.ones(3))
+
+
+# --------------------------------------------------------------------------- a deadlift's shortest pull (min_pull_norm)
+
+
+def _dl_bent_over_shifting() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # never stands up: bent over the bar, the hands shift between 0.25 (floor) and 0.42 while re-gripping, and the
+    # hips between 0.55 and 0.65 (stress family deadlift-bent-over-no-pull)
+    t = uniform_t(8000)
+    wk = [(0, 0.25), (1000, 0.25), (2000, 0.42), (3000, 0.42), (4000, 0.25), (5000, 0.25), (6000, 0.4), (8000, 0.4)]
+    wrist = from_knots(t, wk)
+    hips = from_knots(t, [(k, 0.55 + (v - 0.25) * 0.1 / 0.17) for k, v in wk])
+    return t, hips, wrist
+
+
+@pytest.mark.parametrize("min_pull_norm, want", [(None, 0), (0.15, 2)],
+                         ids=["bent-over-shift-is-no-pull", "counted-with-the-squat-minimum"])
+def test_deadlift_shortest_pull(min_pull_norm, want):
+    t, hips, wrist = _dl_bent_over_shifting()
+    params = RepParams.packaged() if min_pull_norm is None else replace(RepParams.packaged(), min_pull_norm=min_pull_norm)
+    assert segment_reps(t, hips, "deadlift", params, aux_signal=wrist).count == want
