@@ -72,6 +72,9 @@ Method (offline, :func:`segment_reps`)
    ``min_pull_norm``) below the
    standing level and it lasts at least ``min_rep_ms``; the edge rules above
    decide partial reps.
+   Given the lifter's size in the picture (``scale_signal``), a rep must
+   also keep ``size_change_frac`` of its fall once the signal is divided by
+   it: walking toward or away from the camera scales the whole figure.
 
 :class:`LiveRepCounter` applies the same definitions to streamed values with
 a zig-zag (hysteresis) detector of the same swing, and emits a
