@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from formcheck.cleaning import CleaningParams, clean
-from formcheck.metrics import FrameMetrics, compute_frame_metrics, rep_height_signals
+from formcheck.metrics import FrameMetrics, compute_frame_metrics, rep_height_signals, rep_scale_signal
 from formcheck.repmetrics import RepMeasure
 from formcheck.reps import RepSegmentation, bar_height, segment_reps, without_reps
 from formcheck.measures import article, borderline_sentence
@@ -239,7 +239,7 @@ def analyze_sequence(
     sanity = check_clip(seq, metrics.hip_height_norm, metrics.trunk_deg)
     warnings.extend(pr.reason for pr in sanity.problems)
 
-    seg = segment_signals(raw.t_ms, hip_h, wrist_h, chosen)
+    seg = segment_signals(raw.t_ms, hip_h, wrist_h, chosen, rep_scale_signal(raw))
     if sanity.drops_reps:  # the "heights" the reps follow are not heights
         seg = replace(seg, reps=(), partial_reps=(), ignored=())
     if not_reps and chosen == "deadlift":
@@ -288,12 +288,14 @@ def segment_sequence(raw: PoseSequence, lift: str) -> RepSegmentation:
     hip height, and for deadlifts the hands' height too.
     """
     hip_h, wrist_h = rep_height_signals(raw)
-    return segment_signals(raw.t_ms, hip_h, wrist_h, lift)
+    return segment_signals(raw.t_ms, hip_h, wrist_h, lift, rep_scale_signal(raw))
 
 
-def segment_signals(t_ms: np.ndarray, hip_h: np.ndarray, wrist_h: np.ndarray, lift: str) -> RepSegmentation:
-    """Reps of ``lift`` from :func:`formcheck.metrics.rep_height_signals` (the hands only for deadlifts)."""
-    return segment_reps(t_ms, hip_h, lift, aux_signal=wrist_h if lift == "deadlift" else None)
+def segment_signals(t_ms: np.ndarray, hip_h: np.ndarray, wrist_h: np.ndarray, lift: str,
+                    scale: np.ndarray | None = None) -> RepSegmentation:
+    """Reps of ``lift`` from :func:`formcheck.metrics.rep_height_signals` (the hands only for deadlifts) and
+    :func:`formcheck.metrics.rep_scale_signal` (the lifter's size in the picture: walking is not a rep)."""
+    return segment_reps(t_ms, hip_h, lift, aux_signal=wrist_h if lift == "deadlift" else None, scale_signal=scale)
 
 
 def _movement_cycles(t_ms: np.ndarray, hip_h: np.ndarray) -> list[np.ndarray]:

@@ -788,3 +788,25 @@ def rep_height_signals(seq: PoseSequence, floor_window_ms: float = 1000.0) -> tu
         return nan, nan.copy()
     floor = rolling_median(seq.t_ms, np.fmax(p(L.LEFT_ANKLE)[:, 1], p(L.RIGHT_ANKLE)[:, 1]), floor_window_ms)
     return (floor - hip[:, 1]) / leg_px, (floor - wrist[:, 1]) / leg_px
+
+
+def rep_scale_signal(seq: PoseSequence, window_ms: float = 500.0) -> np.ndarray:
+    """The lifter's size in the picture per frame, relative to the clip's (about 1; NaN where lost).
+
+    Notes
+    -----
+    The shank (knee to ankle, the longer of the two sides) in pixels, as a rolling median over
+    ``window_ms``, divided by its 90th percentile over the clip. A squat or a pull barely changes it
+    (the shank tilts at most about 35 degrees toward the camera, which shortens it by under a fifth,
+    and not at all seen from the side), while walking toward or away from the camera, or a zoom,
+    changes it in proportion to the whole figure. :func:`rep_height_signals` divides by one leg length
+    for the whole clip; :func:`formcheck.reps.segment_reps` uses this to tell a rep from a change of
+    size.
+    """
+    xy = seq.xy_px
+    shank = np.fmax(geo.distance(xy[:, int(L.LEFT_KNEE)], xy[:, int(L.LEFT_ANKLE)]),
+                    geo.distance(xy[:, int(L.RIGHT_KNEE)], xy[:, int(L.RIGHT_ANKLE)]))
+    ref = geo.nan_percentile(shank, 90.0)
+    if not (np.isfinite(ref) and ref > 0):
+        return np.full(seq.n_frames, np.nan)
+    return rolling_median(seq.t_ms, shank, window_ms) / ref

@@ -68,9 +68,13 @@ Method (offline, :func:`segment_reps`)
    half-way bounces are never counted twice). The first cycle of a run
    whose top is not up opens low (the clip opens part-way down, or at the
    bar).
-6. A cycle is a rep when its bottom lies at least ``min_rom_norm`` below the
+6. A cycle is a rep when its bottom lies at least ``min_rom_norm`` (deadlift:
+   ``min_pull_norm``) below the
    standing level and it lasts at least ``min_rep_ms``; the edge rules above
    decide partial reps.
+   Given the lifter's size in the picture (``scale_signal``), a rep must
+   also keep ``size_change_frac`` of its fall once the signal is divided by
+   it: walking toward or away from the camera scales the whole figure.
 
 :class:`LiveRepCounter` applies the same definitions to streamed values with
 a zig-zag (hysteresis) detector of the same swing, and emits a
@@ -140,6 +144,13 @@ class RepParams(Calibrated):
         0.15 leg lengths: a quarter squat lowers the hips by about 0.25, a
         deadlift's hands travel about 0.4, while walking the bar out, a
         re-rack, a foot shuffle or re-gripping move the hips by under 0.08.
+    min_pull_norm
+        The same for a deadlift's signal (the hands): a pull lifts the bar at
+        least this far. 0.22 leg lengths, chosen on the stress suite
+        (:mod:`tests.support.stress_clips`): its shortest pulls, RDLs to the
+        knee seen from the front, move the hands 0.27, a lifter staying bent
+        over the bar and shifting (re-gripping, hips up and down) moves them
+        0.15-0.17; the real deadlift reps move them 0.47 or more.
     swing_norm
         Minimum prominence of a candidate bottom, i.e. how far the signal
         must fall and rise again around it (the hysteresis width of the
@@ -233,11 +244,20 @@ class RepParams(Calibrated):
         move about 2.5 leg lengths per second, 0.08 per frame at 30 fps, and a
         clip with repeated frames (a converted GIF) steps by up to 0.31; the
         edit in a real tutorial clip jumps 0.5 in one frame.
+    size_change_frac
+        Given the lifter's size in the picture (``scale_signal`` of
+        :func:`segment_reps`), a rep must keep at least this share of its
+        fall once the signal is divided by that size; less, and the "rep" was
+        mostly the lifter walking toward or away from the camera. 0.5: on the
+        stress suite (:mod:`tests.support.stress_clips`) rep-free walks keep
+        at most 0.22 of their fall, real reps at least 0.63 (a quarter squat
+        seen from the front, whose shanks tilt toward the camera at the bottom).
     """
 
     TABLE = "reps"
 
     min_rom_norm: float
+    min_pull_norm: float
     swing_norm: float
     top_band_frac: float
     bottom_band_frac: float
@@ -254,13 +274,15 @@ class RepParams(Calibrated):
     pull_open_frac: float
     cut_jump_norm: float
     cut_speed_norm_s: float
+    size_change_frac: float
 
     def __post_init__(self) -> None:
-        for name in ("min_rom_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "standing_window_ms", "min_hold_ms",
+        for name in ("min_rom_norm", "min_pull_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "standing_window_ms", "min_hold_ms",
                      "min_dip_norm", "dead_stop_ms", "cut_jump_norm", "cut_speed_norm_s"):
             object.__setattr__(self, name, _positive(name, getattr(self, name)))
         object.__setattr__(self, "smooth_ms", _positive("smooth_ms", self.smooth_ms, allow_zero=True))
-        for name in ("top_band_frac", "bottom_band_frac", "settle_frac", "min_aux_valid_frac", "pull_open_frac"):
+        for name in ("top_band_frac", "bottom_band_frac", "settle_frac", "min_aux_valid_frac", "pull_open_frac",
+                     "size_change_frac"):
             v = _finite(name, getattr(self, name))
             if not 0.0 < v < 1.0:
                 raise ValueError(f"{name}: expected a fraction in (0, 1), got {v}")
@@ -479,6 +501,11 @@ def standing_level(values: np.ndarray, pct: float, tops: Iterable[float] = ()) -
     tp = np.asarray(list(tops), dtype=np.float64)
     tp = tp[np.isfinite(tp)]
     return min(level, float(np.median(tp))) if tp.size >= 3 else level
+
+
+def _min_depth(lift: str, p: RepParams) -> float:
+    """How far below the standing level a rep's bottom must lie: ``min_pull_norm`` for a deadlift, else ``min_rom_norm``."""
+    return p.min_pull_norm if lift == "deadlift" else p.min_rom_norm
 
 
 def _is_up(x_top: float, x_bottom: float, standing: float, p: RepParams) -> bool:
@@ -771,6 +798,7 @@ def segment_reps(
     params: RepParams | None = None,
     *,
     aux_signal: Iterable[float] | np.ndarray | None = None,
+    scale_signal: Iterable[float] | np.ndarray | None = None,
 ) -> RepSegmentation:
     """Segment a clip's height signal into reps, partial reps and ignored motion.
 
@@ -795,6 +823,14 @@ def segment_reps(
         RDL reps where the hips barely drop. For squats it is ignored (arms
         and bars move with the torso, the hips are the rep).
         ``RepSegmentation.signal`` says which signal was used.
+    scale_signal
+        Optional (N,) size of the lifter in the picture relative to the
+        clip's (:func:`formcheck.metrics.rep_scale_signal`; NaN where
+        unknown). The height signals are divided by one leg length for the
+        whole clip, so walking toward or away from the camera (or a zoom)
+        moves them like a rep; a rep is counted only when the segmented
+        signal divided by this scale keeps at least ``size_change_frac`` of
+        its fall from the higher of its two tops (else it is ignored motion).
 
     Notes
     -----
@@ -819,6 +855,12 @@ def segment_reps(
         if aux.shape != t.shape:
             raise ValueError(f"aux_signal: expected shape {t.shape} like t_ms, got {aux.shape}")
     raw, which = _choose_signal(x0, aux, lift, params)
+    scale = None
+    if scale_signal is not None:
+        scale = np.asarray(scale_signal, dtype=np.float64)
+        if scale.shape != t.shape:
+            raise ValueError(f"scale_signal: expected shape {t.shape} like t_ms, got {scale.shape}")
+        scale = _fill_short_gaps(t, scale, params.max_gap_ms)
 
     x = _split_at_edits(t, _fill_short_gaps(t, raw, params.max_gap_ms), params)
     ok = np.isfinite(x)
@@ -855,7 +897,14 @@ def segment_reps(
                 pending_ignored.append((*span, "set-down"))
                 covered.append(span)
                 continue
-            if depth < params.min_rom_norm or not c.from_top:
+            if (lift == "deadlift" and c.opens_low and not c.closes_low and c.bottoms[0] == 0
+                    and depth >= params.min_rom_norm
+                    and _opens_mid_pull(xr, floor_ref, standing, params)):
+                # the clip opens part-way up this pull: partial, however little of it is left to see
+                partial.append((*span, "clip start" if opens_at_clip else "gap", r, True, False))
+                covered.append(span)
+                continue
+            if depth < _min_depth(lift, params) or not c.from_top:
                 pending_ignored.append((*span, ""))
                 covered.append(span)
                 continue
@@ -870,6 +919,10 @@ def segment_reps(
                 continue
             if span[1] - span[0] < params.min_rep_ms:
                 pending_ignored.append((*span, "too short"))
+                covered.append(span)
+                continue
+            if scale is not None and _size_change_only(xr, scale[a : b + 1], bd, params):
+                pending_ignored.append((*span, ""))
                 covered.append(span)
                 continue
             lock_end = _lockout_end(xr, bd, c, cycles, params)
@@ -890,6 +943,21 @@ def segment_reps(
         signal=which,
         standing_norm=standing,
     )
+
+
+def _size_change_only(x: np.ndarray, scale: np.ndarray, bd: _Bounds, p: RepParams) -> bool:
+    """True when less than ``size_change_frac`` of the rep ``bd``'s fall is left once ``x`` is divided by ``scale``.
+
+    The fall is from the higher of its two tops (start and end) to its lowest point; a scale unknown
+    (NaN) at any of them keeps the rep.
+    """
+    i = [bd.start, bd.lowest, bd.end]
+    s = scale[i]
+    if not np.all(np.isfinite(s)) or np.any(s <= 0):
+        return False
+    fall = max(float(x[bd.start]), float(x[bd.end])) - float(x[bd.lowest])
+    fall_scaled = max(float(x[bd.start] / s[0]), float(x[bd.end] / s[2])) - float(x[bd.lowest] / s[1])
+    return fall_scaled < p.size_change_frac * fall
 
 
 def _floor_level(x: np.ndarray, runs: list[tuple[int, int]], extremes: list[tuple[list[int], list[int]]],
@@ -1364,7 +1432,7 @@ class LiveRepCounter:
             lo=0,
         )
         depth = standing - x_b
-        if not (from_top or opens_low) or depth < p.min_rom_norm:
+        if not (from_top or opens_low) or depth < _min_depth(self.lift, p):
             return None
         t0, t1 = self._t[bd.start], self._t[bd.end]
         if t1 - t0 < p.min_rep_ms:

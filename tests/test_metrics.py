@@ -510,3 +510,28 @@ def test_side_metrics_mirror_invariant():
     ma, mb = (compute_frame_metrics(s.seq, classify_view(s.seq)) for s in (a, b))
     for name in ("trunk_deg", "hip_deg", "knee_deg", "depth_thigh", "shin_deg"):
         np.testing.assert_allclose(getattr(ma, name), getattr(mb, name), atol=0.5, err_msg=name)
+
+
+# --------------------------------------------------------------------------- the lifter's size for rep counting
+
+
+@pytest.mark.parametrize("factor", [1.0, 0.7, 1.3], ids=["same-size", "walks-away", "zoom-in"])
+def test_rep_scale_signal_follows_the_figure(factor):
+    """A standing figure scaled about its feet from 1 to ``factor`` over the clip: the scale follows it
+    (relative to the clip's 90th percentile), and the hip height over one leg length falls or rises with it."""
+    from formcheck.metrics import rep_height_signals, rep_scale_signal
+    from support.seq_factory import standing_skeleton, uniform_t_ms
+
+    t = uniform_t_ms(90)
+    base, _ = standing_skeleton()
+    k = np.linspace(1.0, factor, t.size)
+    feet = base[[int(L.LEFT_ANKLE), int(L.RIGHT_ANKLE)]].mean(axis=0)
+    xy = feet + k[:, None, None] * (base[None] - feet)
+    seq = PoseSequence(t_ms=t, xy_px=xy, z_px=np.zeros((t.size, N_LANDMARKS)),
+                       world_m=np.zeros((t.size, N_LANDMARKS, 3)), visibility=np.ones((t.size, N_LANDMARKS)),
+                       presence=np.ones((t.size, N_LANDMARKS)), frame_w=1280, frame_h=720)
+    scale = rep_scale_signal(seq)
+    hip, _ = rep_height_signals(seq)
+    ref = np.percentile(k, 90.0)
+    assert np.allclose(scale[10:-10], k[10:-10] / ref, atol=0.01)
+    assert np.allclose(hip[10:-10] / scale[10:-10], hip[45] / scale[45], atol=0.02)

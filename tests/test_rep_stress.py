@@ -7,7 +7,8 @@ sequence goes through the product's own path from a pose sequence to reps
 (:func:`formcheck.analysis.segment_signals` on :func:`formcheck.metrics.rep_height_signals`, as
 :func:`formcheck.analysis.analyze_sequence` does) with the lift given; a subset also goes through the
 product's lift recognition first. Targets (issue 10): >= 98 % exact counts over the suite, 0 reps on every rep-free
-sequence.
+sequence. The rate is checked with and without the families only the image's bar check can settle
+(:data:`NEEDS_BAR_CHECK`); both figures are printed.
 
 Run one family: ``pytest tests/test_rep_stress.py -k squat-starts-mid-descent``. The per-family table:
 ``python -m tests.test_rep_stress``.
@@ -22,7 +23,7 @@ import pytest
 
 from formcheck.analysis import _movement_cycles, segment_signals
 from formcheck.cleaning import clean
-from formcheck.metrics import compute_frame_metrics, rep_height_signals
+from formcheck.metrics import compute_frame_metrics, rep_height_signals, rep_scale_signal
 from formcheck.views import classify_view, recognize_lift_by_reps
 from tests.support.stress_clips import FAMILIES, REP_FREE, SEEDS_PER_FAMILY, StressCase, all_cases, make_case
 
@@ -35,19 +36,19 @@ KNOWN_FAILING: dict[str, tuple[str, tuple[int, ...]]] = {
     "deadlift-set-down-stand-up": (f"0/18 exact: {_NO_BAR}", tuple(range(18))),
     "deadlift-walk-in-walk-off": (f"0/18 exact (the stand-up before the walk-off): {_NO_BAR}", tuple(range(18))),
     "deadlift-load-plates-first": (f"2/18 exact: {_NO_BAR}", (0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17)),
-    "none-walking": ("11/18 with 0 reps: walking toward or away from the camera changes the lifter's size, and the "
-                     "height signals keep one leg length for the whole clip", (0, 2, 3, 4, 10, 11, 12)),
     "squat-camera-pan-zoom-shake": ("15/18 exact: a zoom changes the standing height against the clip's one leg "
                                     "length, so a rep's top or bottom is misjudged", (7, 11, 15)),
-    "squat-walk-in-walk-off": ("17/18 exact: the walk changes the lifter's size, as for none-walking", (11,)),
-    "deadlift-bent-over-no-pull": ("15/18 with 0 reps: a lifter who never stands up gives no standing level or "
-                                   "leg length to measure against (bent knees shorten the leg in the picture), so "
-                                   "a shift of the hands by 0.15 leg lengths reads as a pull", (8, 14, 15)),
+    "squat-walk-in-walk-off": ("17/18 exact: walking off toward the camera makes the lifter larger at the end, "
+                               "which lifts the standing level (one leg length for the whole clip) so far above "
+                               "the set's tops that the rep never reads as back up", (11,)),
 }
+#: Families whose misses only the image can settle (the clip pipeline's bar check): the suite's rate is
+#: reported with and without them, never silently without.
+NEEDS_BAR_CHECK = ("deadlift-set-down-stand-up", "deadlift-walk-in-walk-off", "deadlift-load-plates-first")
 #: The same for lift recognition then counting (the lift is recognised right on all of them).
 KNOWN_FAILING_AUTO: dict[str, tuple[str, tuple[int, ...]]] = {
     f: (KNOWN_FAILING[f][0], (0, 6, 12))
-    for f in ("deadlift-set-down-stand-up", "deadlift-walk-in-walk-off", "deadlift-load-plates-first")
+    for f in NEEDS_BAR_CHECK
 }
 
 TARGET_EXACT = 0.98
@@ -64,7 +65,7 @@ def _case(family: str, seed: int) -> StressCase:
 def _count(family: str, seed: int) -> int:
     c = _case(family, seed)
     hip_h, wrist_h = rep_height_signals(c.seq)
-    return segment_signals(c.seq.t_ms, hip_h, wrist_h, c.lift).count
+    return segment_signals(c.seq.t_ms, hip_h, wrist_h, c.lift, rep_scale_signal(c.seq)).count
 
 
 def _params():
@@ -105,7 +106,7 @@ def test_exact_count_with_lift_recognition(family: str, seed: int) -> None:
     metrics = compute_frame_metrics(seq, classify_view(seq))
     guess = recognize_lift_by_reps(seq, metrics, _movement_cycles(c.seq.t_ms, hip_h))
     assert guess.lift == c.lift, f"{c.case_id}: recognised a {guess.lift} ({guess.reason})"
-    assert segment_signals(c.seq.t_ms, hip_h, wrist_h, guess.lift).count == c.reps
+    assert segment_signals(c.seq.t_ms, hip_h, wrist_h, guess.lift, rep_scale_signal(c.seq)).count == c.reps
 
 
 def family_table() -> dict[str, tuple[int, int, int]]:
@@ -127,14 +128,28 @@ def test_suite_size_and_ids() -> None:
     assert len(FAMILIES) * SEEDS_PER_FAMILY == len(cases)
 
 
-@pytest.mark.xfail(strict=True, reason="measured 510/576 = 88.5% exact (target 98%; 508/522 = 97.3% without the "
-                                       "3 families that need the image's bar check); 7 walking and 3 bent-over "
-                                       "sequences get a rep; see KNOWN_FAILING")
+def _rate(tab: dict[str, tuple[int, int, int]], families) -> tuple[int, int]:
+    rows = [tab[f] for f in families]
+    return sum(r[0] for r in rows), sum(r[1] for r in rows)
+
+
+def test_aggregate_exact_rate_at_landmark_level() -> None:
+    """>= 98 % exact over every family a landmark sequence can settle (all but :data:`NEEDS_BAR_CHECK`)."""
+    tab = family_table()
+    exact, total = _rate(tab, [f for f in tab if f not in NEEDS_BAR_CHECK])
+    assert exact / total >= TARGET_EXACT, f"exact on {exact}/{total} = {exact / total:.1%}"
+
+
+@pytest.mark.xfail(strict=True, reason="measured 520/576 = 90.3% exact over the whole suite (target 98%): the 3 "
+                                       "families of NEEDS_BAR_CHECK are 2/54 at landmark level")
 def test_aggregate_exact_rate() -> None:
     tab = family_table()
-    exact = sum(v[0] for v in tab.values())
-    total = sum(v[1] for v in tab.values())
+    exact, total = _rate(tab, tab)
     assert exact / total >= TARGET_EXACT, f"exact on {exact}/{total} = {exact / total:.1%}"
+
+
+def test_no_rep_on_rep_free_sequences() -> None:
+    tab = family_table()
     for fam in REP_FREE:
         assert tab[fam][0] == tab[fam][1], f"{fam}: reps counted on {tab[fam][1] - tab[fam][0]} rep-free sequences"
 
@@ -147,3 +162,6 @@ if __name__ == "__main__":
     for fam, (e, t, o) in rows.items():
         print(f"{fam:36s} {e:2d}/{t:<2d} {o:5d} {t - e - o:6d}")
     print(f"{'all':36s} {ex}/{n} = {ex / n:.1%}")
+    ex2, n2 = _rate(rows, [f for f in rows if f not in NEEDS_BAR_CHECK])
+    print(f"{'all but ' + ', '.join(NEEDS_BAR_CHECK)}: {ex2}/{n2} = {ex2 / n2:.1%} (the clip pipeline's bar check "
+          "settles those in the image)")

@@ -612,9 +612,11 @@ def _edit_cut() -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None, int, li
 
 
 def _dl_opens_mid_pull() -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None, int, list[str]]:
-    # opens 65 % of the way up a pull (hands 0.61 of 0.25..0.8), then two full pulls: the fragment is partial
+    # opens 55 % of the way up a pull (hands 0.55 of 0.25..0.8), then two full pulls: the fragment is partial.
+    # (It opened at 65 % until min_pull_norm: a visible rise of 0.19 is no longer a pull even without this rule;
+    # 0.25 still is, so the rule is what makes it partial.)
     t = uniform_t(9000)
-    wk = [(0, 0.61), (300, 0.8), (1300, 0.8), (2300, 0.25), (3000, 0.25), (3800, 0.8), (4800, 0.8), (5800, 0.25),
+    wk = [(0, 0.55), (300, 0.8), (1300, 0.8), (2300, 0.25), (3000, 0.25), (3800, 0.8), (4800, 0.8), (5800, 0.25),
           (6500, 0.25), (7300, 0.8), (8000, 0.8), (9000, 0.8)]
     wrist = from_knots(t, wk)
     hips = from_knots(t, [(k, 0.55 + (v - 0.25) * 0.45 / 0.55) for k, v in wk])
@@ -642,3 +644,81 @@ def test_offline_only_rules_each_matter(change, want):
     lift, t, x, aux, _, _ = OFFLINE_ONLY[name]()
     seg = segment_reps(t, x, lift, replace(RepParams.packaged(), **change), aux_signal=aux)
     assert seg.count == want
+
+
+# --------------------------------------------------------------------------- the lifter's size (scale_signal)
+# Walking toward or away from the camera scales the whole figure, so a height divided by one leg length for the
+# whole clip dips like a rep; divided by the lifter's size in the picture it stays put (stress family none-walking).
+
+
+def _walk_away_and_back() -> tuple[str, np.ndarray, np.ndarray, np.ndarray, int]:
+    # standing all along; the lifter walks away (size 1 -> 0.7) and back: the height follows the size
+    t = uniform_t(8000)
+    size = from_knots(t, [(0, 1.0), (1500, 1.0), (3500, 0.7), (4500, 0.7), (6500, 1.0), (8000, 1.0)])
+    return "squat", t, 1.0 * size, size, 0
+
+
+def _quarter_squat_front() -> tuple[str, np.ndarray, np.ndarray, np.ndarray, int]:
+    # two quarter squats (1.0 -> 0.78) seen from the front: the shanks tilt toward the camera at the bottom and
+    # look 10 % shorter; most of the fall is left once divided by that size
+    reps = [(1000, 2000, 3000), (4000, 5000, 6000)]
+    t = uniform_t(7000)
+    x = from_knots(t, rep_knots(reps, depth=0.78))
+    size = 1.0 - 0.1 * (1.0 - x) / 0.22
+    return "squat", t, x, size, 2
+
+
+def _dl_walk_away_then_pulls() -> tuple[str, np.ndarray, np.ndarray, np.ndarray, int]:
+    # walks away from the camera and back to the bar (hands shrink with the size to 0.7), then two pulls:
+    # only the pulls count
+    t = uniform_t(12000)
+    size = from_knots(t, [(0, 1.0), (500, 1.0), (2000, 0.7), (2500, 0.7), (4000, 1.0), (12000, 1.0)])
+    wk = [(0, 0.8), (5000, 0.8), (6000, 0.25), (6800, 0.25), (7600, 0.8), (8400, 0.8), (9200, 0.25), (9800, 0.25),
+          (10600, 0.8), (12000, 0.8)]
+    wrist = from_knots(t, wk) * size
+    return "deadlift", t, wrist, size, 2
+
+
+SIZE_CASES = {"squat-walk-away-and-back": _walk_away_and_back, "squat-quarter-from-front": _quarter_squat_front,
+              "deadlift-walk-in-pulls-walk-off": _dl_walk_away_then_pulls}
+
+
+@pytest.mark.parametrize("name", list(SIZE_CASES), ids=list(SIZE_CASES))
+def test_size_change_is_not_a_rep(name):
+    lift, t, x, size, want = SIZE_CASES[name]()
+    seg = segment_reps(t, x, lift, aux_signal=x if lift == "deadlift" else None, scale_signal=size)
+    assert seg.count == want, [(r.start_ms, r.end_ms) for r in seg.reps]
+
+
+@pytest.mark.parametrize("name, without", [("squat-walk-away-and-back", 1), ("deadlift-walk-in-pulls-walk-off", 3)],
+                         ids=["walk-counted-without-size", "walk-off-counted-without-size"])
+def test_size_signal_matters(name, without):
+    lift, t, x, _, _ = SIZE_CASES[name]()
+    assert segment_reps(t, x, lift, aux_signal=x if lift == "deadlift" else None).count == without
+
+
+def test_scale_signal_shape_checked():
+    t = uniform_t(1000)
+    with pytest.raises(ValueError, match="scale_signal: expected shape"):
+        segment_reps(t, np.ones_like(t), "squat", scale_signal=np.ones(3))
+
+
+# --------------------------------------------------------------------------- a deadlift's shortest pull (min_pull_norm)
+
+
+def _dl_bent_over_shifting() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # never stands up: bent over the bar, the hands shift between 0.25 (floor) and 0.42 while re-gripping, and the
+    # hips between 0.55 and 0.65 (stress family deadlift-bent-over-no-pull)
+    t = uniform_t(8000)
+    wk = [(0, 0.25), (1000, 0.25), (2000, 0.42), (3000, 0.42), (4000, 0.25), (5000, 0.25), (6000, 0.4), (8000, 0.4)]
+    wrist = from_knots(t, wk)
+    hips = from_knots(t, [(k, 0.55 + (v - 0.25) * 0.1 / 0.17) for k, v in wk])
+    return t, hips, wrist
+
+
+@pytest.mark.parametrize("min_pull_norm, want", [(None, 0), (0.15, 2)],
+                         ids=["bent-over-shift-is-no-pull", "counted-with-the-squat-minimum"])
+def test_deadlift_shortest_pull(min_pull_norm, want):
+    t, hips, wrist = _dl_bent_over_shifting()
+    params = RepParams.packaged() if min_pull_norm is None else replace(RepParams.packaged(), min_pull_norm=min_pull_norm)
+    assert segment_reps(t, hips, "deadlift", params, aux_signal=wrist).count == want
