@@ -1,10 +1,12 @@
-"""Crash safety: analysis workers die with a killed server; a dead server's jobs are marked interrupted."""
+"""Crash safety: analysis workers die with a killed server; a dead server's jobs are marked interrupted;
+a reviewer killed mid-write loses no review it committed."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -220,3 +222,100 @@ def test_killed_server_leaves_no_worker_and_an_interrupted_job(tmp_path: Path) -
         server.kill()
         if worker is not None and _alive(worker):
             os.kill(worker, signal.SIGKILL)
+
+
+# --------------------------------------------------------------------------- review writes under kill -9
+
+_REVIEWER = textwrap.dedent(
+    """
+    import sys
+    sys.path[:0] = [{repo!r}]
+    from formcheck.storage import Store
+
+    store = Store(sys.argv[1])
+    flags = store.flags_for_session(sys.argv[2])
+    for i in range(100000):
+        f = flags[i % len(flags)]
+        op = (i // len(flags)) % 3
+        if op == 0:
+            store.set_review(f.id, status="confirmed")
+        elif op == 1:
+            store.set_review(f.id, status="dismissed")
+        else:
+            store.add_comment(f.id, f"note {{i}}", t_ms=f.t_ms)
+        print("COMMITTED", i, flush=True)
+    """
+)
+_REVIEW_OPS = ("confirmed", "dismissed", "comment")
+
+
+def _review_op(i: int, n_flags: int) -> tuple[int, str]:
+    """(index of the flag, what the reviewer does) for write ``i``: the reviewer script's own sequence."""
+    return i % n_flags, _REVIEW_OPS[(i // n_flags) % 3]
+
+
+@needs_linux
+@pytest.mark.parametrize("pause_s", [0.0, 0.003], ids=["right-after-a-commit", "mid-write"])
+def test_killed_reviewer_loses_no_committed_review(tmp_path: Path, pause_s: float) -> None:
+    """kill -9 during a stream of confirm/dismiss/comment writes: every write reported committed is there."""
+    from test_storage import make_report
+
+    data = tmp_path / "data"
+    store = Store(data)
+    session = store.save_analysis(make_report(flags=[(1, "rounded_back", "major"), (2, "shallow_depth", "minor"),
+                                                     (3, "hips_rise_early", "minor")], athlete="Ann"))
+    flag_ids = [f.id for f in store.flags_for_session(session.id)]
+    store.close()
+    script = tmp_path / "reviewer.py"
+    script.write_text(_REVIEWER.format(repo=str(REPO)))
+    proc = subprocess.Popen([sys.executable, str(script), str(data), session.id], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    reported: list[int] = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(reported) < 40:  # past a few full rounds of confirm, dismiss and comment on every flag
+            assert time.monotonic() < deadline, "the reviewer was too slow"
+            line = proc.stdout.readline()
+            assert line.startswith("COMMITTED"), (line, proc.stderr.read() if not line else "")
+            reported.append(int(line.split()[1]))
+        time.sleep(pause_s)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        reported += [int(x.split()[1]) for x in proc.stdout.read().splitlines() if x.startswith("COMMITTED")]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    last = reported[-1]
+    assert reported == list(range(last + 1))
+
+    con = sqlite3.connect(data / "formcheck.db")
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        con.close()
+    store = Store(data)  # what a restarted server does
+    n = len(flag_ids)
+    # the write in flight at the kill may or may not have landed; nothing else may differ
+    for in_flight in (0, 1):
+        done = range(last + 1 + in_flight)
+        want_status = {fid: "pending" for fid in flag_ids}
+        want_notes: dict[int, list[tuple[str, float]]] = {fid: [] for fid in flag_ids}
+        for i in done:
+            k, op = _review_op(i, n)
+            if op == "comment":
+                want_notes[flag_ids[k]].append((f"note {i}", store.get_flag(flag_ids[k]).t_ms))
+            else:
+                want_status[flag_ids[k]] = op
+        got = {fid: store.get_flag(fid) for fid in flag_ids}
+        if all(got[fid].review_status == want_status[fid]
+               and sorted((c.text, c.t_ms) for c in got[fid].comments) == sorted(want_notes[fid]) for fid in flag_ids):
+            break
+    else:
+        pytest.fail(f"after the kill at write {last}: "
+                    f"{[(f.review_status, [c.text for c in f.comments]) for f in got.values()]}")
+    # and the store still takes review writes
+    store.set_review(flag_ids[0], status="confirmed")
+    assert store.get_flag(flag_ids[0]).review_status == "confirmed"
+    store.close()
