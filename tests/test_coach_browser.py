@@ -2,13 +2,15 @@
 
 Athlete A uploads a clip; athlete B, logged in, sees none of it (pages, hand-edited URLs with A's
 session and job ids, the coach's Review page); the coach adds a fault formcheck missed on a clean
-rep, confirms one flag and dismisses another; athlete A then sees the review. Each user has a
+rep, pins a comment to a time in a flagged rep, confirms that flag and dismisses another; athlete A
+then sees the review and the comment. Each user has a
 browser context of their own. Reuses the server and browser fixtures of test_app_browser.py
 (same skip rules). Screenshots go to test-artifacts/.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -143,6 +145,20 @@ def _journey(new_page: Any, url: str, data: Path) -> None:
     cora.get_by_role("heading", name="Review flags").wait_for(timeout=UI_TIMEOUT_MS)
     _idle(cora)
     confirm, dismiss = flags[0].id, flags[1].id
+    # A comment pinned to a time in the flag's rep (the rep's bottom, kept inside the rep as the input is).
+    span = session.rep(flags[0].rep)
+    at_s = min(max(round(flags[0].t_ms / 1000, 2), math.ceil(span["start_ms"] / 10) / 100),
+               math.floor(span["end_ms"] / 10) / 100)
+    note = "Brace before you unrack"
+    cora.locator(f".st-key-comment-{confirm}-t input").fill(f"{at_s:.2f}")
+    cora.locator(f".st-key-comment-{confirm}-t input").press("Tab")
+    _idle(cora)
+    cora.locator(f".st-key-comment-{confirm} input").fill(note)
+    cora.locator(f".st-key-comment-{confirm} input").press("Enter")
+    _idle(cora)
+    _until(lambda: [(c.text, round(c.t_ms)) for c in store.get_flag(confirm).comments if c.t_ms is not None]
+           == [(note, round(at_s * 1000))], f"the pinned comment: {store.get_flag(confirm).comments}")
+    cora.get_by_text(f"at {at_s:.2f} s: {note}").first.wait_for(timeout=UI_TIMEOUT_MS)
     for flag_id, action, status in ((confirm, "confirm", "confirmed"), (dismiss, "dismiss", "dismissed")):
         cora.locator(f".st-key-{action}-{flag_id} button").first.click()
         _idle(cora)
@@ -174,6 +190,7 @@ def _journey(new_page: Any, url: str, data: Path) -> None:
     text = body(ann)
     assert f"Rep {rep} · Shallow depth · added by the coach" in text, text[:2000]
     assert "confirmed" in text and "dismissed" in text
+    assert f"at {at_s:.2f} s: {note}" in text, "the athlete sees the coach's pinned comment"
     ann.screenshot(path=str(ARTIFACTS / "coach_athlete_sees_review.png"))
     assert ann.get_by_role("link", name="Review").count() == 0
     # ... and B still sees nothing of it.
