@@ -3,7 +3,7 @@
 Athlete A uploads a clip; athlete B, logged in, sees none of it (pages, hand-edited URLs with A's
 session and job ids, the coach's Review page); the coach adds a fault formcheck missed on a clean
 rep, pins a comment to a time in a flagged rep, confirms that flag and dismisses another; athlete A
-then sees the review and the comment. Each user has a
+then sees the review and the comment. The coach also opens a rep's side-by-side compare panel. Each user has a
 browser context of their own. Reuses the server and browser fixtures of test_app_browser.py
 (same skip rules). Screenshots go to test-artifacts/.
 """
@@ -177,6 +177,14 @@ def _journey(new_page: Any, url: str, data: Path) -> None:
     _idle(cora)
     cora.locator(f".st-key-{key}-add button").click()
     _idle(cora)
+    # The compare panel of that rep: this rep and another, each at the same phase (the bottom by default).
+    card = cora.locator(f".st-key-rep-{session.id[:12]}-{rep}")
+    card.get_by_text("Compare side by side with another rep").click()
+    card.get_by_text("(50% of the rep)").nth(1).wait_for(timeout=UI_TIMEOUT_MS)
+    _idle(cora)
+    shown = card.inner_text()
+    assert f"This rep: rep {rep} ·" in shown and "Compared with: rep" in shown, shown[:2000]
+    assert card.get_by_text("(50% of the rep)").count() == 2
     cora.screenshot(path=str(ARTIFACTS / "coach_review.png"))
     after = {f.id: f for f in store.flags_for_session(session.id)}
     assert after[confirm].review_status == "confirmed" and after[dismiss].review_status == "dismissed"
