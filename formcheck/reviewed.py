@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from formcheck.measures import tempo_text
-from formcheck.report import _CSS, VERDICT_WORDS, _img_tag, guidance_block, guidance_html, upgrade_report
+from formcheck.report import _CSS, VERDICT_WORDS, _img_tag, _s, guidance_block, guidance_html, upgrade_report
 
 #: How a review state reads in the reviewed report.
 STATUS_WORDS = {"confirmed": "confirmed by the coach", "pending": "not reviewed yet",
@@ -39,10 +39,6 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=^])")
 def md_escape(text: object) -> str:
     """User text made inert in Markdown: one line, every Markdown (and HTML) character escaped."""
     return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
-
-
-def _s(ms: float | None) -> str:
-    return "–" if ms is None else f"{ms / 1000:.2f} s"
 
 
 def _ts(t_s: float | None) -> str:
@@ -88,6 +84,15 @@ def _split(report: Mapping[str, Any], reviews: Sequence[Mapping[str, Any]]) -> d
     for code in codes:  # a fault the coach added that was not judged for the lift
         verdicts.setdefault(code, "confirmed by the coach")
     return {"standing": standing, "dismissed": dismissed, "codes": codes, "verdicts": verdicts}
+
+
+def _standing_status(item: Mapping[str, Any]) -> tuple[bool, str, str]:
+    """(added by the coach?, the decision in words, when it was seen: "" for an added fault) of a standing flag."""
+    r, f = item["rec"], item["flag"]
+    if r.get("origin") == "coach":
+        return True, "added by the coach", ""
+    when = _s(f.get("t_ms")) if f else (_ts(r.get("t_s")) or "–")
+    return False, STATUS_WORDS.get(str(r.get("review_status")), ""), when
 
 
 def _severity_note(rec: Mapping[str, Any]) -> str:
@@ -157,9 +162,8 @@ def render_reviewed_html(report: Mapping[str, Any], reviews: Sequence[Mapping[st
         out.append("<h2>Flags and the coach's decisions</h2>")
     for i in split["standing"]:
         r, f = i["rec"], i["flag"]
-        added = r.get("origin") == "coach"
-        status = "added by the coach" if added else STATUS_WORDS.get(str(r.get("review_status")), "")
-        at = "" if added else f", at {_s(f.get('t_ms')) if f else (_ts(r.get('t_s')) or '–')}"
+        added, status, when = _standing_status(i)
+        at = f", at {when}" if when else ""
         out.append(f"<h3>Rep {int(r['rep'])}: {e(r['code'])} <span class=coach>({e(status)})</span> <span class=small>"
                    f"({e(_severity_note(r) + at)})</span></h3>")
         if f.get("message") and not added:
@@ -224,9 +228,8 @@ def render_reviewed_markdown(report: Mapping[str, Any], reviews: Sequence[Mappin
         lines += ["## Flags and the coach's decisions", ""]
     for i in split["standing"]:
         r, f = i["rec"], i["flag"]
-        added = r.get("origin") == "coach"
-        status = "added by the coach" if added else STATUS_WORDS.get(str(r.get("review_status")), "")
-        at = "" if added else f" at {_s(f.get('t_ms')) if f else (_ts(r.get('t_s')) or '–')}"
+        added, status, when = _standing_status(i)
+        at = f" at {when}" if when else ""
         lines.append(f"- **Rep {int(r['rep'])} – {r['code']}** ({status}; {_severity_note(r)}){at}"
                      + (f": {md_escape(f['message'])}" if f.get("message") and not added else ""))
         lines += _comments_md(r)
