@@ -140,6 +140,17 @@ class MetricParams(Calibrated):
         MediaPipe's heel point jitters by a couple of pixels, so a 25 px foot
         is the smallest on which a lift at the limit (5 px) stands out from the
         jitter; on a 19 px foot (a 196 px tall GIF) the jitter read as a lift.
+    heel_reference_ms
+        The heel's usual level, from which its rise is read, is the running
+        median of its height in the picture over this much time centred on each
+        frame (ms), not one level for the whole clip: the picture's heel height
+        moves with the camera (an edit to another shot, a hand-held or
+        re-framing camera), and a clip-wide level read the heels of a whole shot
+        as lifted by a third to a half of a foot after a tutorial's cut to a
+        camera behind the lifter. Long enough to hold a couple of reps and the
+        standing between them, so that a heel raised through a rep's bottom
+        stays a minority of the window; a heel held up for longer than half of
+        it would move its own reference.
     """
 
     TABLE = "metrics"
@@ -161,6 +172,7 @@ class MetricParams(Calibrated):
     foot_min_visibility: float
     foot_edge_margin_ratio: float
     min_foot_px: float
+    heel_reference_ms: float
     face_away_m: float
 
     def __post_init__(self) -> None:
@@ -185,6 +197,8 @@ class MetricParams(Calibrated):
             raise ValueError(f"foot_min_visibility: expected 0..1, got {self.foot_min_visibility}")
         if not self.min_foot_px >= 0.0:
             raise ValueError(f"min_foot_px: expected >= 0, got {self.min_foot_px}")
+        if not self.heel_reference_ms > 0.0:
+            raise ValueError(f"heel_reference_ms: expected > 0 ms, got {self.heel_reference_ms}")
         if not 0.0 <= self.foot_edge_margin_ratio < 0.5:
             raise ValueError(f"foot_edge_margin_ratio: expected 0..0.5, got {self.foot_edge_margin_ratio}")
 
@@ -232,8 +246,8 @@ class FrameMetrics:
         1 = knees over the ankles, < 1 = knees caving in, > 1 = knees out.
         Unitless; NaN in side views.
     heel_rise_norm
-        Side and oblique views: heel height above its usual (median) level, in
-        foot lengths. 0 = heel down, + = heel raised. NaN in front views.
+        Side and oblique views: heel height above its usual level (its running
+        median over ``heel_reference_ms``, see :class:`MetricParams`), in foot lengths. 0 = heel down, + = heel raised. NaN in front views.
     bar_x_offset_norm
         Hands (wrist midpoint, i.e. the bar) ahead of mid-foot (midpoint of
         heel and toe), in thigh lengths: 0 = over mid-foot, + = in front (toward
@@ -699,8 +713,9 @@ def compute_frame_metrics(seq: PoseSequence, view: ViewInfo, params: MetricParam
     else:
         hl = np.where(_foot_in_view(seq, L.LEFT_HEEL, L.LEFT_FOOT_INDEX, p), _pts(xy, L.LEFT_HEEL)[:, 1], np.nan)
         hr = np.where(_foot_in_view(seq, L.RIGHT_HEEL, L.RIGHT_FOOT_INDEX, p), _pts(xy, L.RIGHT_HEEL)[:, 1], np.nan)
-        heel = _mix((geo.nan_percentile(hl, 50.0) - hl) / foot_px, (geo.nan_percentile(hr, 50.0) - hr) / foot_px,
-                    w_left)
+        # the usual level is local in time: the picture's heel height moves with the camera (MetricParams)
+        heel = _mix((_rolling_median(seq.t_ms, hl, p.heel_reference_ms) - hl) / foot_px,
+                    (_rolling_median(seq.t_ms, hr, p.heel_reference_ms) - hr) / foot_px, w_left)
 
     # -------- back-rounding proxies relative to the standing frames
     chord = geo.distance(sag_sh, sag_hip)
