@@ -147,10 +147,10 @@ class MetricParams(Calibrated):
         moves with the camera (an edit to another shot, a hand-held or
         re-framing camera), and a clip-wide level read the heels of a whole shot
         as lifted by a third to a half of a foot after a tutorial's cut to a
-        camera behind the lifter. Long enough to hold a couple of reps and the
-        standing between them, so that a heel raised through a rep's bottom
-        stays a minority of the window; a heel held up for longer than half of
-        it would move its own reference.
+        camera behind the lifter. Long enough to hold about three reps and the
+        standing between them, so that a heel raised through one rep's bottom
+        is a small minority of the window and barely moves its median; a heel
+        held up for half of it or more would move its own reference.
     """
 
     TABLE = "metrics"
