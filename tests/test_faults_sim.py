@@ -65,7 +65,7 @@ CASES = (
     Case("squat-oblique-hips-rise", "squat", OBLIQUE, "hips_rise_early", FAULT_PRESETS["hips_rise_early"], (1, 2),
          want="borderline"),
     Case("squat-front-knee-cave", "squat", FRONT, "knee_cave", FAULT_PRESETS["knee_cave"], (1, 2, 3)),
-    # the preset's 4.5 cm reads 0.12-0.20 foot lengths, at the limit, and 7 cm reads 0.24, inside the 0.06 band:
+    # the preset's 4.5 cm reads 0.12-0.20 foot lengths, at the limit, and 7 cm reads 0.24, inside the 0.066 band:
     # the model's largest lift, 8 cm
     Case("squat-side-heels", "squat", SIDE, "heels_lift", Fault(heel_lift_m=0.08), (1, 2, 3)),
     # upper-back rounding with the head following the thorax: the ears drop below the trunk line
