@@ -146,8 +146,8 @@ class MetricParams(Calibrated):
         frame (ms), not one level for the whole clip: the picture's heel height
         moves with the camera (an edit to another shot, a hand-held or
         re-framing camera), and a clip-wide level read the heels of a whole shot
-        as lifted by a third to a half of a foot after a tutorial's cut to a
-        camera behind the lifter. Long enough to hold about three reps and the
+        as lifted by 0.4-0.6 of a foot after a tutorial's cut to a camera
+        behind the lifter. Long enough to hold about three reps and the
         standing between them, so that a heel raised through one rep's bottom
         is a small minority of the window and barely moves its median; a heel
         held up for half of it or more would move its own reference.
@@ -247,7 +247,8 @@ class FrameMetrics:
         Unitless; NaN in side views.
     heel_rise_norm
         Side and oblique views: heel height above its usual level (its running
-        median over ``heel_reference_ms``, see :class:`MetricParams`), in foot lengths. 0 = heel down, + = heel raised. NaN in front views.
+        median over ``heel_reference_ms``, see :class:`MetricParams`), in foot
+        lengths. 0 = heel down, + = heel raised. NaN in front views.
     bar_x_offset_norm
         Hands (wrist midpoint, i.e. the bar) ahead of mid-foot (midpoint of
         heel and toe), in thigh lengths: 0 = over mid-foot, + = in front (toward

@@ -348,8 +348,9 @@ def test_frame_metrics_read_only_and_spine_slot():
     "kw, match",
     [({"hip_offset_up_thigh": 0.9}, "hip_offset_up_thigh"), ({"length_percentile": 20.0}, "length_percentile"),
      ({"near_vis_gain": -1.0}, "near_vis_gain"), ({"standing_hip_height_norm": 0.0}, "standing_hip_height_norm"),
-     ({"face_away_m": -0.01}, "face_away_m")],
-    ids=["offset-too-big", "percentile-too-low", "negative-gain", "standing-zero", "face-away-negative"],
+     ({"face_away_m": -0.01}, "face_away_m"), ({"heel_reference_ms": 0.0}, "heel_reference_ms")],
+    ids=["offset-too-big", "percentile-too-low", "negative-gain", "standing-zero", "face-away-negative",
+         "heel-window-zero"],
 )
 def test_metric_params_validation(kw, match):
     with pytest.raises(ValueError, match=match):
