@@ -427,6 +427,31 @@ def _rolling_median(t_ms: np.ndarray, x: np.ndarray, window_ms: float) -> np.nda
     return np.array([geo.nan_percentile(x[a:b], 50.0) for a, b in zip(lo, hi)])
 
 
+#: A slow running level (see :func:`_slow_level`) is computed this many times per window and interpolated.
+_LEVEL_STEPS_PER_WINDOW = 50
+
+
+def _slow_level(t_ms: np.ndarray, x: np.ndarray, window_ms: float) -> np.ndarray:
+    """Centred running median of ``x`` over ``window_ms``, for a level that changes slowly (NaN ignored).
+
+    The median is taken at points spaced 1/50 of the window apart in time and interpolated between
+    them, so each frame's level comes from windows centred at most 1/100 of a window away from it:
+    a small part of the cost of one median per frame on a long clip. Points whose window holds no
+    value are skipped (the frames there take the level of the nearest points); all NaN when ``x``
+    has no value at all.
+    """
+    ok = np.isfinite(x)
+    if not ok.any():
+        return np.full(x.shape, np.nan)
+    step = window_ms / _LEVEL_STEPS_PER_WINDOW
+    grid = np.arange(t_ms[0], t_ms[-1] + step, step)
+    lo = np.searchsorted(t_ms, grid - 0.5 * window_ms, side="left")
+    hi = np.searchsorted(t_ms, grid + 0.5 * window_ms, side="right")
+    level = np.array([geo.nan_percentile(x[a:b], 50.0) for a, b in zip(lo, hi)])
+    good = np.isfinite(level)
+    return np.interp(t_ms, grid[good], level[good]) if good.any() else np.full(x.shape, np.nan)
+
+
 def _fill_in_time(t_ms: np.ndarray, x: np.ndarray, where: np.ndarray) -> np.ndarray:
     """``x`` with its NaN entries inside ``where`` filled from the nearest finite samples in time.
 
@@ -715,8 +740,8 @@ def compute_frame_metrics(seq: PoseSequence, view: ViewInfo, params: MetricParam
         hl = np.where(_foot_in_view(seq, L.LEFT_HEEL, L.LEFT_FOOT_INDEX, p), _pts(xy, L.LEFT_HEEL)[:, 1], np.nan)
         hr = np.where(_foot_in_view(seq, L.RIGHT_HEEL, L.RIGHT_FOOT_INDEX, p), _pts(xy, L.RIGHT_HEEL)[:, 1], np.nan)
         # the usual level is local in time: the picture's heel height moves with the camera (MetricParams)
-        heel = _mix((_rolling_median(seq.t_ms, hl, p.heel_reference_ms) - hl) / foot_px,
-                    (_rolling_median(seq.t_ms, hr, p.heel_reference_ms) - hr) / foot_px, w_left)
+        heel = _mix((_slow_level(seq.t_ms, hl, p.heel_reference_ms) - hl) / foot_px,
+                    (_slow_level(seq.t_ms, hr, p.heel_reference_ms) - hr) / foot_px, w_left)
 
     # -------- back-rounding proxies relative to the standing frames
     chord = geo.distance(sag_sh, sag_hip)
