@@ -548,6 +548,7 @@ class Built:
     lift: str
     shot: Shot
     shallow: bool = False
+    hide_from_q: float | None = None  # the lifter is lost whenever deeper than this (something in the foreground)
 
 
 FamilyFn = Callable[[np.random.Generator], Built]
@@ -914,6 +915,27 @@ def fam_dl_rough_tracking(rng):
     return Built(sc, 0.0, sc.t, "deadlift", draw_shot(rng, rough=True, view="side"))
 
 
+def _hide_deep(seq: PoseSequence, sc: Script, t0: float, q_min: float) -> PoseSequence:
+    """``seq`` with no lifter on every frame where the posture is at least ``q_min`` deep: a bed, a bench or a
+    rack in the foreground hides the hips near the bottom and the tracker loses the whole person."""
+    lost = np.array([_q_at(sc, t0 + ti / 1000.0) >= q_min for ti in seq.t_ms])
+    nan3 = np.where(lost[:, None, None], np.nan, 1.0)
+    return replace(seq, xy_px=seq.xy_px * nan3, z_px=seq.z_px * nan3[..., 0], world_m=seq.world_m * nan3,
+                   visibility=np.where(lost[:, None], 0.0, seq.visibility),
+                   presence=np.where(lost[:, None], 0.0, seq.presence))
+
+
+def fam_squat_bottom_hidden(rng):
+    """Something in the foreground hides the lifter at depth: tracking is lost for about 0.35-0.75 s around
+    every bottom (from three quarters of the way down), longer than a brief occlusion; the coach sees the
+    lifter go down behind it and come back up, and counts every rep."""
+    sc = _squat_script(rng)
+    sc.hold(_tempo(rng, 0.6, 2.0))
+    _squat_set(sc, rng, int(rng.integers(2, 7)), down=(0.6, 1.0), bottom=(0.0, 0.1), up=(0.5, 0.9))
+    sc.hold(_tempo(rng, 0.6, 2.0))
+    return Built(sc, 0.0, sc.t, "squat", draw_shot(rng), hide_from_q=0.75)
+
+
 #: Family id -> (function, seeds). Ids name the test cases: ``<family>-seed<NN>``.
 FAMILIES: dict[str, FamilyFn] = {
     "squat-clean-set": fam_squat_clean,
@@ -945,6 +967,7 @@ FAMILIES: dict[str, FamilyFn] = {
     "deadlift-camera-pan-zoom-shake": fam_dl_camera_moves,
     "deadlift-dropouts-swaps": fam_dl_rough_tracking,
     "deadlift-bent-over-no-pull": fam_dl_bent_over_no_pull,
+    "squat-bottom-hidden": fam_squat_bottom_hidden,
     "none-standing-still": fam_stand_still,
     "none-walking": fam_walking,
     "none-talking-to-camera": fam_talking,
@@ -969,6 +992,8 @@ def make_case(family: str, seed: int) -> StressCase:
             continue
         case_id = f"{family}-seed{seed:02d}"
         seq = film(built.script, built.shot, built.t0, built.t1, rng, source=f"stress:{case_id}")
+        if built.hide_from_q is not None:
+            seq = _hide_deep(seq, built.script, built.t0, built.hide_from_q)
         return StressCase(case_id, family, seed, built.lift, seq, len(reps), tuple(reps), tuple(partial),
                           built.shallow)
     raise RuntimeError(f"{family} seed {seed}: no window clear of the counting thresholds in 20 draws")
