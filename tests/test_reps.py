@@ -623,7 +623,19 @@ def _dl_opens_mid_pull() -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None
     return "deadlift", t, hips, wrist, 2, ["clip start"]
 
 
-OFFLINE_ONLY = {"squat-edit-cut": _edit_cut, "deadlift-opens-mid-pull": _dl_opens_mid_pull}
+def _hidden_bottoms() -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None, int, list[str]]:
+    # three reps (1.0 -> 0.5); the lifter is lost 600 ms around the first two bottoms (low on both sides: counted)
+    # and 600 ms around the third rep's end (standing on one side: the gap may hide the lockout, partial)
+    reps = [(1000, 2000, 3000), (4000, 5000, 6000), (7000, 8000, 9000)]
+    t = uniform_t(10000)
+    x = from_knots(t, rep_knots(reps))
+    for a in (1700, 4700, 8500):
+        x[(t > a) & (t < a + 600)] = np.nan
+    return "squat", t, x, None, 2, ["gap"]
+
+
+OFFLINE_ONLY = {"squat-edit-cut": _edit_cut, "deadlift-opens-mid-pull": _dl_opens_mid_pull,
+                "squat-hidden-bottoms": _hidden_bottoms}
 
 
 @pytest.mark.parametrize("name", list(OFFLINE_ONLY), ids=list(OFFLINE_ONLY))
@@ -636,11 +648,13 @@ def test_offline_only_rules(name):
 
 @pytest.mark.parametrize(
     "change, want",
-    [(dict(cut_jump_norm=99.0), 3), (dict(pull_open_frac=0.99), 3)],
-    ids=["no-edit-split-counts-the-cut-rep", "no-mid-pull-rule-counts-the-fragment"],
+    [(dict(cut_jump_norm=99.0), 3), (dict(pull_open_frac=0.99), 3), (dict(max_hidden_bottom_ms=400.0), 0)],
+    ids=["no-edit-split-counts-the-cut-rep", "no-mid-pull-rule-counts-the-fragment",
+         "no-hidden-bottom-bridge-loses-both-reps"],
 )
 def test_offline_only_rules_each_matter(change, want):
-    name = {"cut_jump_norm": "squat-edit-cut", "pull_open_frac": "deadlift-opens-mid-pull"}[next(iter(change))]
+    name = {"cut_jump_norm": "squat-edit-cut", "pull_open_frac": "deadlift-opens-mid-pull",
+            "max_hidden_bottom_ms": "squat-hidden-bottoms"}[next(iter(change))]
     lift, t, x, aux, _, _ = OFFLINE_ONLY[name]()
     seg = segment_reps(t, x, lift, replace(RepParams.packaged(), **change), aux_signal=aux)
     assert seg.count == want
