@@ -936,12 +936,6 @@ def segment_reps(
             depth = standing - float(xr[bd.lowest])
             span = (float(tr[bd.start]), float(tr[bd.end]))
             if c.closes_low:
-                if not c.opens_low and c.top_b == c.bottoms[-1]:
-                    # the run ends on the way down: the descent starts settle_frac below the top it left
-                    x_a = float(xr[c.top_a])
-                    span = (float(tr[_last_ge(xr, c.top_a, c.bottoms[0],
-                                              x_a - params.settle_frac * max(x_a - float(xr[bd.lowest]), 0.0))]),
-                            span[1])
                 span = (float(tr[0]) if c.opens_low else span[0], float(tr[-1]))
             elif c.opens_low:
                 span = (float(tr[0]), span[1])
