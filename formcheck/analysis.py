@@ -16,7 +16,7 @@ import numpy as np
 from formcheck.cleaning import CleaningParams, clean
 from formcheck.metrics import FrameMetrics, compute_frame_metrics, rep_height_signals, rep_scale_signal
 from formcheck.repmetrics import RepMeasure
-from formcheck.reps import RepSegmentation, bar_height, segment_reps, without_reps
+from formcheck.reps import RepParams, RepSegmentation, bar_height, segment_reps, without_reps
 from formcheck.measures import article, borderline_sentence
 from formcheck.report import FormReport, flag_message, guidance_block
 from formcheck.rules import RuleResult, RuleSet, evaluate, load_rules
@@ -301,11 +301,14 @@ def segment_signals(t_ms: np.ndarray, hip_h: np.ndarray, wrist_h: np.ndarray, li
 def _movement_cycles(t_ms: np.ndarray, hip_h: np.ndarray) -> list[np.ndarray]:
     """Frame masks of the down-and-up cycles of the hips, found before the lift is known.
 
-    The squat's counting rules on the hip height (complete cycles only): a
-    deadlift's pulls are such cycles too, with their lowering, so every lift
-    gives its reps here for :func:`recognize_lift_by_reps`.
+    The squat's counting rules on the hip height (complete cycles only), with
+    no split at edits: a descent cut by an edit to the lifter standing in the
+    next shot is no rep, but it shows how the lifter goes down (a tutorial's
+    clearest squat may be the one its fade cuts). A deadlift's pulls are such
+    cycles too, with their lowering, so every lift gives its reps here for
+    :func:`recognize_lift_by_reps`.
     """
-    seg = segment_reps(t_ms, hip_h, "squat")
+    seg = segment_reps(t_ms, hip_h, "squat", replace(RepParams.packaged(), cut_jump_norm=1e9))
     return [(t_ms >= r.start_ms) & (t_ms <= r.end_ms) for r in seg.reps]
 
 

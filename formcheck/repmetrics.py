@@ -132,12 +132,29 @@ class MeasureSpec:
     phases: tuple[str, ...]
 
 
+def _lost_ms(t_ms: np.ndarray, quality: np.ndarray | None) -> float:
+    """Longest stretch (ms, between the seen frames around it) with no lifter (quality 0) in a window."""
+    if quality is None or t_ms.size < 2:
+        return 0.0
+    seen = np.flatnonzero(quality > 0.0)
+    if seen.size < 2:
+        return float(t_ms[-1] - t_ms[0])
+    return float(np.max(np.diff(t_ms[seen]), initial=0.0))
+
+
 def _reduce_signal(spec: MeasureSpec, name: str, t_ms: np.ndarray, signals: Signals, rep: RepLike,
                    sustain_ms: float) -> RepMeasure:
+    from formcheck.reps import RepParams
+
     start, end, phase = _phase_span(rep, spec.phases)
     mask = _window(t_ms, start, end)
     x = signals.get(spec.signal)
     if x is None or not mask.any():
+        return RepMeasure(name, float("nan"), spec.units, float("nan"), phase, 0.0)
+    q = signals.get("quality")
+    if _lost_ms(t_ms[mask], None if q is None else q[mask]) > RepParams.packaged().max_gap_ms:
+        # the lifter was out of sight longer than a brief occlusion (a hidden bottom the reps bridged):
+        # the extreme may have happened there, so the rep is not judged on it
         return RepMeasure(name, float("nan"), spec.units, float("nan"), phase, 0.0)
     if spec.reduce == "neg_min":
         value, t = sustained_extreme(t_ms[mask], -x[mask], sustain_ms, "max")

@@ -46,9 +46,11 @@ Counting (``coach_reps``)
 
 Method (offline, :func:`segment_reps`)
 --------------------------------------
-1. Short NaN gaps (``<= max_gap_ms``) are interpolated in time; longer gaps
-   split the signal into runs whose ends are treated like clip edges. So
-   does an edit: a jump of at least ``cut_jump_norm`` between two frames,
+1. Short NaN gaps (``<= max_gap_ms``) are interpolated in time, and so are
+   gaps up to ``max_hidden_bottom_ms`` with the lifter low on both sides (a
+   hidden bottom); longer gaps split the signal into runs whose ends are
+   treated like clip edges. So does an edit: a jump of at least
+   ``cut_jump_norm`` between two seen frames (a short fade may lie between),
    faster than ``cut_speed_norm_s``, after which the signal stays at the new
    level (the live counter, whose streams are never edited, has no such rule).
 2. A running median and a centred moving average over ``smooth_ms`` remove
@@ -196,6 +198,18 @@ class RepParams(Calibrated):
         gaps split the signal and a rep across one is partial. 400 ms: a
         brief occlusion (a plate passing the hip) at any frame rate; a longer
         gap can hide a bottom or a lockout.
+    max_hidden_bottom_ms
+        A longer gap, up to this long, is interpolated too when the lifter is
+        low on both sides of it (at least ``min_rom_norm``, deadlift
+        ``min_pull_norm``, below the ``standing_pct`` percentile of the
+        clip): the lifter went down out of sight and came back up, so the gap
+        hid a bottom, not a lockout, and the rep counts (its lowest point is
+        the lower edge of the gap). 800 ms: a bed or a bench in the
+        foreground hides a bodyweight squatter 0.47-0.53 s around every
+        bottom in a real clip, and 0.35-0.75 s on the stress suite's
+        ``squat-bottom-hidden`` family (:mod:`tests.support.stress_clips`);
+        a lifter hidden longer may have stood up unseen. Offline only: the
+        live counter still splits at ``max_gap_ms``.
     smooth_ms
         Width of the running median and then centred moving average applied
         offline before segmentation (timestamp based, so VFR-safe). 100 ms:
@@ -235,15 +249,19 @@ class RepParams(Calibrated):
         counting convention's "starts mid-way".
     cut_jump_norm, cut_speed_norm_s
         An edit (a cut between shots) makes the signal jump between two
-        frames; the jump splits the clip like a long gap, so a rep across it is
-        partial. A jump is an edit when it is at least ``cut_jump_norm`` leg
-        lengths, faster than ``cut_speed_norm_s`` leg lengths per second, and
-        the signal stays at the new level (the medians over ``min_rep_ms``
-        before and after differ by at least 80 % of the jump; a glitch of a
-        few frames does not). 0.4 and 5.0: the fastest real hips (jump squats)
-        move about 2.5 leg lengths per second, 0.08 per frame at 30 fps, and a
-        clip with repeated frames (a converted GIF) steps by up to 0.31; the
-        edit in a real tutorial clip jumps 0.5 in one frame.
+        seen frames (a fade or a few blank frames, up to ``max_gap_ms``, may
+        lie between them); the jump splits the clip like a long gap, so a rep
+        across it is partial. A jump is an edit when it is at least
+        ``cut_jump_norm`` leg lengths, faster than ``cut_speed_norm_s`` leg
+        lengths per second, and the signal stays at the new level (see
+        :func:`_split_at_edits`; a glitch of a few frames and back does not).
+        0.4 and 4.0: the fastest real hips (jump squats) move about 2.5 leg
+        lengths per second, 0.08 per frame at 30 fps, and a clip with repeated
+        frames (a converted GIF) steps by up to 0.31; the edit in a real
+        tutorial clip jumps 0.5 in one frame, and a fade in another (one clip,
+        the value chosen on it) hides the lifter for two frames while the hips
+        jump 0.46 in 100 ms, 4.5 per second (5.0 missed it). The stress suite's
+        ``squat-fade-between-shots`` family hides up to 0.1 s.
     size_change_frac
         Given the lifter's size in the picture (``scale_signal`` of
         :func:`segment_reps`), a rep must keep at least this share of its
@@ -265,6 +283,7 @@ class RepParams(Calibrated):
     dead_stop_ms: float
     min_rep_ms: float
     max_gap_ms: float
+    max_hidden_bottom_ms: float
     smooth_ms: float
     standing_pct: float
     standing_window_ms: float
@@ -277,7 +296,8 @@ class RepParams(Calibrated):
     size_change_frac: float
 
     def __post_init__(self) -> None:
-        for name in ("min_rom_norm", "min_pull_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "standing_window_ms", "min_hold_ms",
+        for name in ("min_rom_norm", "min_pull_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "max_hidden_bottom_ms",
+                     "standing_window_ms", "min_hold_ms",
                      "min_dip_norm", "dead_stop_ms", "cut_jump_norm", "cut_speed_norm_s"):
             object.__setattr__(self, name, _positive(name, getattr(self, name)))
         object.__setattr__(self, "smooth_ms", _positive("smooth_ms", self.smooth_ms, allow_zero=True))
@@ -560,23 +580,49 @@ def _fill_short_gaps(t: np.ndarray, x: np.ndarray, max_gap_ms: float) -> np.ndar
     return y
 
 
-def _split_at_edits(t: np.ndarray, x: np.ndarray, p: RepParams) -> np.ndarray:
-    """``x`` with NaN on the sample before each edit (a persistent jump, see ``cut_jump_norm``), splitting the run."""
+def _bridge_hidden_bottoms(t: np.ndarray, x: np.ndarray, lift: str, p: RepParams) -> np.ndarray:
+    """``x`` with the gaps of ``max_gap_ms`` .. ``max_hidden_bottom_ms`` interpolated in time where both edges
+    lie at least a rep's depth (:func:`_min_depth`) below the ``standing_pct`` percentile: a hidden bottom."""
     y = x.copy()
-    ok = np.isfinite(x)
-    idx = np.flatnonzero(ok[1:] & ok[:-1]) + 1
-    if not idx.size:
+    ok = np.isfinite(y)
+    if ok.all() or not ok.any():
         return y
-    d = x[idx] - x[idx - 1]
-    dt_s = np.maximum(t[idx] - t[idx - 1], 1e-6) / 1000.0
+    low = float(np.percentile(x[ok], p.standing_pct)) - _min_depth(lift, p)
+    idx = np.flatnonzero(ok)
+    for a, b in zip(idx[:-1], idx[1:]):
+        if b - a > 1 and p.max_gap_ms < t[b] - t[a] <= p.max_hidden_bottom_ms and max(x[a], x[b]) <= low:
+            y[a + 1 : b] = np.interp(t[a + 1 : b], [t[a], t[b]], [y[a], y[b]])
+    return y
+
+
+def _split_at_edits(t: np.ndarray, raw: np.ndarray, x: np.ndarray, p: RepParams) -> np.ndarray:
+    """``x`` with NaN from the sample before each edit up to the one after, splitting the run.
+
+    Edits are found in ``raw`` (before short gaps were filled): a jump of at least ``cut_jump_norm``
+    between two seen samples at most ``max_gap_ms`` apart (a fade or a few blank frames may lie
+    between), faster than ``cut_speed_norm_s``, after which the signal stays at the new level (the
+    median over ``min_rep_ms`` after the jump is at least 80 % of it away from the last sample before,
+    and the first sample after at least half of it away from the median over ``min_rep_ms`` before: a
+    glitch of a few frames and back does neither, a cut during a fast descent does both).
+    """
+    y = x.copy()
+    idx = np.flatnonzero(np.isfinite(raw))
+    if idx.size < 2:
+        return y
+    a, b = idx[:-1], idx[1:]
+    d = raw[b] - raw[a]
+    dt_ms = t[b] - t[a]
+    jump = (dt_ms <= p.max_gap_ms) & (np.abs(d) >= p.cut_jump_norm) & (
+        np.abs(d) / np.maximum(dt_ms, 1e-6) * 1000.0 >= p.cut_speed_norm_s)
     half = p.min_rep_ms
-    for i, di in zip(idx[(np.abs(d) >= p.cut_jump_norm) & (np.abs(d) / dt_s >= p.cut_speed_norm_s)],
-                     d[(np.abs(d) >= p.cut_jump_norm) & (np.abs(d) / dt_s >= p.cut_speed_norm_s)]):
-        before = x[(t >= t[i - 1] - half) & (t <= t[i - 1])]
-        after = x[(t >= t[i]) & (t <= t[i] + half)]
+    for i, j, dj in zip(a[jump], b[jump], d[jump]):
+        before = raw[(t >= t[i] - half) & (t <= t[i])]
+        after = raw[(t >= t[j]) & (t <= t[j] + half)]
         before, after = before[np.isfinite(before)], after[np.isfinite(after)]
-        if before.size and after.size and (np.median(after) - np.median(before)) * np.sign(di) >= 0.8 * abs(di):
-            y[i - 1] = np.nan
+        s = float(np.sign(dj))
+        if (before.size and after.size and (np.median(after) - raw[i]) * s >= 0.8 * abs(dj)
+                and (raw[j] - np.median(before)) * s >= 0.5 * abs(dj)):
+            y[i:j] = np.nan
     return y
 
 
@@ -862,7 +908,8 @@ def segment_reps(
             raise ValueError(f"scale_signal: expected shape {t.shape} like t_ms, got {scale.shape}")
         scale = _fill_short_gaps(t, scale, params.max_gap_ms)
 
-    x = _split_at_edits(t, _fill_short_gaps(t, raw, params.max_gap_ms), params)
+    x = _split_at_edits(t, raw, _bridge_hidden_bottoms(t, _fill_short_gaps(t, raw, params.max_gap_ms), lift,
+                                                       params), params)
     ok = np.isfinite(x)
     runs = [(a, b) for a, b in _runs(ok) if b > a]
     extremes = []

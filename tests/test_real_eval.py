@@ -43,4 +43,6 @@ def test_eval_runs_over_every_real_clip(shared_lifts: Path, real_pose_cache: Pat
             assert row["detected_lift"] == row["lift"], row
     # regression floors at what the landed code measures (docs/accuracy.md); targets are higher
     assert summary.lift_correct >= 70, summary.lift_correct
-    assert summary.rep_exact >= 54, summary.rep_exact
+    assert summary.rep_exact >= 56, summary.rep_exact
+    # reps missed or extra over the usable clips: 10 since hidden bottoms are bridged and fades split (16 before)
+    assert sum(summary.rep_abs_errors) <= 10, summary.rep_abs_errors

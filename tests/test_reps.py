@@ -623,7 +623,30 @@ def _dl_opens_mid_pull() -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None
     return "deadlift", t, hips, wrist, 2, ["clip start"]
 
 
-OFFLINE_ONLY = {"squat-edit-cut": _edit_cut, "deadlift-opens-mid-pull": _dl_opens_mid_pull}
+def _hidden_bottoms() -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None, int, list[str]]:
+    # three reps (1.0 -> 0.5); the lifter is lost 600 ms around the first two bottoms (low on both sides: counted)
+    # and 600 ms around the third rep's end (standing on one side: the gap may hide the lockout, partial)
+    reps = [(1000, 2000, 3000), (4000, 5000, 6000), (7000, 8000, 9000)]
+    t = uniform_t(10000)
+    x = from_knots(t, rep_knots(reps))
+    for a in (1700, 4700, 8500):
+        x[(t > a) & (t < a + 600)] = np.nan
+    return "squat", t, x, None, 2, ["gap"]
+
+
+def _edit_across_fade() -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None, int, list[str]]:
+    # a full rep; the next descent is cut at 0.55 by a fade (two frames without the lifter) to the lifter standing
+    # in the next shot: 0.45 in 100 ms, and the signal falling fast before it; then a full rep. The cut one is partial
+    t = uniform_t(9000)
+    knots = [(0, 1.0), (1000, 1.0), (2000, 0.5), (3000, 1.0), (4000, 1.0), (4700, 0.55), (4701, 1.0), (5800, 1.0),
+             (6800, 0.5), (7800, 1.0), (9000, 1.0)]
+    x = from_knots(t, knots)
+    x[(t > 4710) & (t < 4790)] = np.nan
+    return "squat", t, x, None, 2, ["gap"]
+
+
+OFFLINE_ONLY = {"squat-edit-cut": _edit_cut, "deadlift-opens-mid-pull": _dl_opens_mid_pull,
+                "squat-hidden-bottoms": _hidden_bottoms, "squat-edit-across-fade": _edit_across_fade}
 
 
 @pytest.mark.parametrize("name", list(OFFLINE_ONLY), ids=list(OFFLINE_ONLY))
@@ -636,11 +659,15 @@ def test_offline_only_rules(name):
 
 @pytest.mark.parametrize(
     "change, want",
-    [(dict(cut_jump_norm=99.0), 3), (dict(pull_open_frac=0.99), 3)],
-    ids=["no-edit-split-counts-the-cut-rep", "no-mid-pull-rule-counts-the-fragment"],
+    [(dict(cut_jump_norm=99.0), 3), (dict(pull_open_frac=0.99), 3), (dict(max_hidden_bottom_ms=400.0), 0),
+     (dict(cut_speed_norm_s=5.0), 3)],
+    ids=["no-edit-split-counts-the-cut-rep", "no-mid-pull-rule-counts-the-fragment",
+         "no-hidden-bottom-bridge-loses-both-reps", "slower-edit-speed-counts-the-faded-rep"],
 )
 def test_offline_only_rules_each_matter(change, want):
-    name = {"cut_jump_norm": "squat-edit-cut", "pull_open_frac": "deadlift-opens-mid-pull"}[next(iter(change))]
+    name = {"cut_jump_norm": "squat-edit-cut", "pull_open_frac": "deadlift-opens-mid-pull",
+            "max_hidden_bottom_ms": "squat-hidden-bottoms",
+            "cut_speed_norm_s": "squat-edit-across-fade"}[next(iter(change))]
     lift, t, x, aux, _, _ = OFFLINE_ONLY[name]()
     seg = segment_reps(t, x, lift, replace(RepParams.packaged(), **change), aux_signal=aux)
     assert seg.count == want

@@ -347,6 +347,21 @@ def test_hips_rise_ratio(hip_rise: float, shoulder_rise: float, expected: float)
     assert m.value == pytest.approx(expected, rel=1e-2)
 
 
+@pytest.mark.parametrize("lost_ms, judged", [(0.0, True), (300.0, True), (600.0, False)],
+                         ids=["seen-throughout", "brief-loss-judged", "hidden-bottom-not-judged"])
+def test_extreme_not_taken_over_a_long_loss(lost_ms: float, judged: bool) -> None:
+    # the lifter is lost (quality 0, metrics NaN) around the bottom: over a stretch longer than the reps'
+    # max_gap_ms the peak may have happened out of sight (a hidden bottom the reps bridged)
+    t, reps = set_of_reps(1)
+    sig = squat_signals(t, reps, [80.0])
+    b = reps[0].bottom_ms
+    lost = (t > b - lost_ms / 2) & (t < b + lost_ms / 2)
+    sig["trunk_deg"][lost] = np.nan
+    sig["quality"][lost] = 0.0
+    m = measure("trunk_lean_max", t, sig, reps[0])
+    assert np.isfinite(m.value) == judged, m
+
+
 def test_measure_rejects_unknown_name_and_params() -> None:
     rep = squat_rep(0, 0.0)
     t = np.arange(0.0, 3000.0, 33.3)

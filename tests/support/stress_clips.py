@@ -548,6 +548,8 @@ class Built:
     lift: str
     shot: Shot
     shallow: bool = False
+    hide_from_q: float | None = None  # the lifter is lost whenever deeper than this (something in the foreground)
+    second: tuple[float, float, int] | None = None  # a second shot (t0, t1) of the script after a fade of n frames
 
 
 FamilyFn = Callable[[np.random.Generator], Built]
@@ -914,6 +916,59 @@ def fam_dl_rough_tracking(rng):
     return Built(sc, 0.0, sc.t, "deadlift", draw_shot(rng, rough=True, view="side"))
 
 
+def _hide_deep(seq: PoseSequence, sc: Script, t0: float, q_min: float) -> PoseSequence:
+    """``seq`` with no lifter on every frame where the posture is at least ``q_min`` deep: a bed, a bench or a
+    rack in the foreground hides the hips near the bottom and the tracker loses the whole person."""
+    lost = np.array([_q_at(sc, t0 + ti / 1000.0) >= q_min for ti in seq.t_ms])
+    nan3 = np.where(lost[:, None, None], np.nan, 1.0)
+    return replace(seq, xy_px=seq.xy_px * nan3, z_px=seq.z_px * nan3[..., 0], world_m=seq.world_m * nan3,
+                   visibility=np.where(lost[:, None], 0.0, seq.visibility),
+                   presence=np.where(lost[:, None], 0.0, seq.presence))
+
+
+def fam_squat_bottom_hidden(rng):
+    """Something in the foreground hides the lifter at depth: tracking is lost for about 0.35-0.75 s around
+    every bottom (from three quarters of the way down), longer than a brief occlusion; the coach sees the
+    lifter go down behind it and come back up, and counts every rep."""
+    sc = _squat_script(rng)
+    sc.hold(_tempo(rng, 0.6, 2.0))
+    _squat_set(sc, rng, int(rng.integers(2, 7)), down=(0.6, 1.0), bottom=(0.0, 0.1), up=(0.5, 0.9))
+    sc.hold(_tempo(rng, 0.6, 2.0))
+    return Built(sc, 0.0, sc.t, "squat", draw_shot(rng), hide_from_q=0.75)
+
+
+def _after_fade(a: PoseSequence, b: PoseSequence, n_fade: int) -> tuple[PoseSequence, float]:
+    """Shot ``a``, ``n_fade`` frames with no lifter (a fade or dissolve), then shot ``b``; and ``b``'s time offset."""
+    dt = float(np.median(np.diff(a.t_ms)))
+    t_fade = a.t_ms[-1] + dt * np.arange(1, n_fade + 1)
+    off = a.t_ms[-1] + dt * (n_fade + 1) - b.t_ms[0]
+    n = n_fade
+
+    def cat(x: np.ndarray, y: np.ndarray, fill: float) -> np.ndarray:
+        return np.concatenate([x, np.full((n, *x.shape[1:]), fill), y])
+
+    seq = replace(a, t_ms=np.concatenate([a.t_ms, t_fade, b.t_ms + off]), xy_px=cat(a.xy_px, b.xy_px, np.nan),
+                  z_px=cat(a.z_px, b.z_px, np.nan), world_m=cat(a.world_m, b.world_m, np.nan),
+                  visibility=cat(a.visibility, b.visibility, 0.0), presence=cat(a.presence, b.presence, 0.0))
+    return seq, float(off)
+
+
+def fam_squat_fade_between_shots(rng):
+    """A tutorial cut: the first shot ends at the bottom of a rep, a quick fade (up to 0.1 s without the lifter),
+    and the second shot opens on the same lifter standing, later in the set. The cut rep is partial."""
+    sc = _squat_script(rng)
+    sc.hold(_tempo(rng, 0.6, 2.0))
+    _squat_set(sc, rng, int(rng.integers(3, 7)), rest=(0.6, 1.5))
+    sc.hold(_tempo(rng, 0.6, 1.5))
+    k = int(rng.integers(0, len(sc.cycles) - 1))
+    c, nxt = sc.cycles[k], sc.cycles[k + 1]
+    t1 = float(rng.uniform(c.t_bottom0 - 0.1 * (c.t_bottom0 - c.t0), c.t_bottom1))  # the first shot ends at the bottom
+    b0 = c.t1 + (nxt.t0 - c.t1) * float(rng.uniform(0.4, 0.8))  # the second shot opens standing, before rep k+1
+    shot = draw_shot(rng)
+    n_fade = int(rng.integers(0, max(1, int(0.1 * shot.fps))))  # the lifter unseen for up to 0.1 s
+    return Built(sc, 0.0, t1, "squat", shot, second=(b0, sc.t, n_fade))
+
+
 #: Family id -> (function, seeds). Ids name the test cases: ``<family>-seed<NN>``.
 FAMILIES: dict[str, FamilyFn] = {
     "squat-clean-set": fam_squat_clean,
@@ -945,6 +1000,8 @@ FAMILIES: dict[str, FamilyFn] = {
     "deadlift-camera-pan-zoom-shake": fam_dl_camera_moves,
     "deadlift-dropouts-swaps": fam_dl_rough_tracking,
     "deadlift-bent-over-no-pull": fam_dl_bent_over_no_pull,
+    "squat-bottom-hidden": fam_squat_bottom_hidden,
+    "squat-fade-between-shots": fam_squat_fade_between_shots,
     "none-standing-still": fam_stand_still,
     "none-walking": fam_walking,
     "none-talking-to-camera": fam_talking,
@@ -965,10 +1022,20 @@ def make_case(family: str, seed: int) -> StressCase:
         built = fn(rng)
         try:
             reps, partial = truth(built.script, built.t0, built.t1, built.lift)
+            if built.second is not None:
+                reps2, partial2 = truth(built.script, built.second[0], built.second[1], built.lift)
         except ValueError:
             continue
         case_id = f"{family}-seed{seed:02d}"
         seq = film(built.script, built.shot, built.t0, built.t1, rng, source=f"stress:{case_id}")
+        if built.second is not None:
+            b0, b1, n_fade = built.second
+            seq2 = film(built.script, built.shot, b0, b1, rng, source=f"stress:{case_id}")
+            seq, off_ms = _after_fade(seq, seq2, n_fade)
+            reps += [(a + off_ms, b + off_ms) for a, b in reps2]
+            partial += [(a + off_ms, b + off_ms) for a, b in partial2]
+        if built.hide_from_q is not None:
+            seq = _hide_deep(seq, built.script, built.t0, built.hide_from_q)
         return StressCase(case_id, family, seed, built.lift, seq, len(reps), tuple(reps), tuple(partial),
                           built.shallow)
     raise RuntimeError(f"{family} seed {seed}: no window clear of the counting thresholds in 20 draws")
