@@ -459,9 +459,10 @@ class StressCase:
     rep_spans_ms: tuple[tuple[float, float], ...]
     partial_spans_ms: tuple[tuple[float, float], ...]
     shallow: bool = False
-    #: Rises from the floor that did not carry the bar, in the window (clip ms): (lift-off, top, ``Cycle.bar``).
-    #: The clip pipeline's image bar check is what may drop them (``tests/test_rep_stress.py`` simulates it).
-    no_bar_rises_ms: tuple[tuple[float, float, str], ...] = ()
+    #: Every rise of the script (its cycles, also those outside the window), in clip ms (negative before the
+    #: clip opens): (lift-off, top, ``Cycle.bar``). What the bar did in each is what the clip pipeline's image
+    #: bar check looks at (``tests/test_rep_stress.py`` simulates it).
+    rises_ms: tuple[tuple[float, float, str], ...] = ()
 
 
 def _q_at(sc: Script, t: float) -> float:
@@ -981,10 +982,10 @@ def make_case(family: str, seed: int) -> StressCase:
             continue
         case_id = f"{family}-seed{seed:02d}"
         seq = film(built.script, built.shot, built.t0, built.t1, rng, source=f"stress:{case_id}")
-        no_bar = tuple((round(1000.0 * (c.t_bottom1 - built.t0), 1), round(1000.0 * (c.t1 - built.t0), 1), c.bar)
-                       for c in built.script.cycles if c.bar != "carried" and built.t0 < c.t1 <= built.t1)
+        rises = tuple((round(1000.0 * (c.t_bottom1 - built.t0), 1), round(1000.0 * (c.t1 - built.t0), 1), c.bar)
+                      for c in built.script.cycles)
         return StressCase(case_id, family, seed, built.lift, seq, len(reps), tuple(reps), tuple(partial),
-                          built.shallow, no_bar)
+                          built.shallow, rises)
     raise RuntimeError(f"{family} seed {seed}: no window clear of the counting thresholds in 20 draws")
 
 
