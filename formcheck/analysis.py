@@ -16,7 +16,7 @@ import numpy as np
 from formcheck.cleaning import CleaningParams, clean
 from formcheck.metrics import FrameMetrics, compute_frame_metrics, rep_height_signals, rep_scale_signal
 from formcheck.repmetrics import RepMeasure
-from formcheck.reps import RepParams, RepSegmentation, bar_height, segment_reps, without_reps
+from formcheck.reps import RepSegmentation, bar_height, segment_reps, without_reps
 from formcheck.measures import article, borderline_sentence
 from formcheck.report import FormReport, flag_message, guidance_block
 from formcheck.rules import RuleResult, RuleSet, evaluate, load_rules
@@ -227,10 +227,8 @@ def analyze_sequence(
     view = classify_view(seq)
     metrics = compute_frame_metrics(seq, view)
     # reps come from the uncleaned landmarks: see rep_height_signals for why
-    # the lift is read on the hips' cycles in one leg length for the whole clip (as measured on the real
-    # clips); the reps are counted on the heights in the lifter's size at the time (rep_signals)
-    guess = recognize_lift_by_reps(seq, metrics, _movement_cycles(raw.t_ms, rep_height_signals(raw)[0]))
-    hip_h, wrist_h, scale = rep_signals(raw)
+    hip_h, wrist_h = rep_height_signals(raw)
+    guess = recognize_lift_by_reps(seq, metrics, _movement_cycles(raw.t_ms, hip_h))
     chosen = guess.lift if lift == "auto" else lift
     if lift != "auto" and guess.lift != lift and guess.confidence >= 0.8:
         warnings.append(f"this looks like a {guess.lift} ({guess.reason}); analysed as a {lift} as you asked")
@@ -241,7 +239,7 @@ def analyze_sequence(
     sanity = check_clip(seq, metrics.hip_height_norm, metrics.trunk_deg)
     warnings.extend(pr.reason for pr in sanity.problems)
 
-    seg = segment_signals(raw.t_ms, hip_h, wrist_h, chosen, scale)
+    seg = segment_signals(raw.t_ms, hip_h, wrist_h, chosen, rep_scale_signal(raw))
     if sanity.drops_reps:  # the "heights" the reps follow are not heights
         seg = replace(seg, reps=(), partial_reps=(), ignored=())
     if chosen == "deadlift":
@@ -300,29 +298,8 @@ def segment_sequence(raw: PoseSequence, lift: str) -> RepSegmentation:
     From the *uncleaned* landmarks (see :func:`formcheck.metrics.rep_height_signals` for why): the
     hip height, and for deadlifts the hands' height too.
     """
-    hip_h, wrist_h, scale = rep_signals(raw)
-    return segment_signals(raw.t_ms, hip_h, wrist_h, lift, scale)
-
-
-def rep_signals(raw: PoseSequence, params: RepParams | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(hip_h, wrist_h, scale)``: what reps are counted on.
-
-    The hip and wrist heights of :func:`formcheck.metrics.rep_height_signals` (one leg length for the whole
-    clip) divided by the lifter's size at the time (:func:`formcheck.metrics.rep_scale_signal` over
-    ``params.size_window_ms``, which a squat or a pull moves too briefly to shift), so a zoom, or walking
-    toward or away from the camera, does not raise or lower the standing level; and the scale signal
-    itself (its short window), for :func:`segment_signals`. Where the size is unknown the nearest known
-    size is used (none at all: the heights are left as they are). ``params`` None = the packaged
-    :class:`~formcheck.reps.RepParams`.
-    """
-    params = params if params is not None else RepParams.packaged()
     hip_h, wrist_h = rep_height_signals(raw)
-    size = rep_scale_signal(raw, params.size_window_ms)
-    ok = np.isfinite(size) & (size > 0)
-    if ok.any():
-        size = np.interp(raw.t_ms, raw.t_ms[ok], size[ok])
-        hip_h, wrist_h = hip_h / size, wrist_h / size
-    return hip_h, wrist_h, rep_scale_signal(raw)
+    return segment_signals(raw.t_ms, hip_h, wrist_h, lift, rep_scale_signal(raw))
 
 
 def segment_signals(t_ms: np.ndarray, hip_h: np.ndarray, wrist_h: np.ndarray, lift: str,

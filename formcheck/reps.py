@@ -252,12 +252,6 @@ class RepParams(Calibrated):
         stress suite (:mod:`tests.support.stress_clips`) rep-free walks keep
         at most 0.22 of their fall, real reps at least 0.63 (a quarter squat
         seen from the front, whose shanks tilt toward the camera at the bottom).
-    size_window_ms
-        The heights reps are counted on are divided by the lifter's size in
-        the picture (:func:`formcheck.analysis.rep_signals`), taken as a
-        rolling median over this long, so a zoom or a walk toward the
-        camera does not move the standing level, while a squat's or a
-        pull's brief foreshortening of the shank does not move the size.
     """
 
     TABLE = "reps"
@@ -281,11 +275,10 @@ class RepParams(Calibrated):
     cut_jump_norm: float
     cut_speed_norm_s: float
     size_change_frac: float
-    size_window_ms: float
 
     def __post_init__(self) -> None:
         for name in ("min_rom_norm", "min_pull_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "standing_window_ms", "min_hold_ms",
-                     "min_dip_norm", "dead_stop_ms", "cut_jump_norm", "cut_speed_norm_s", "size_window_ms"):
+                     "min_dip_norm", "dead_stop_ms", "cut_jump_norm", "cut_speed_norm_s"):
             object.__setattr__(self, name, _positive(name, getattr(self, name)))
         object.__setattr__(self, "smooth_ms", _positive("smooth_ms", self.smooth_ms, allow_zero=True))
         for name in ("top_band_frac", "bottom_band_frac", "settle_frac", "min_aux_valid_frac", "pull_open_frac",
