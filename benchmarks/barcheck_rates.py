@@ -5,7 +5,7 @@ a simulated check per candidate rep; its rates come from this script. Run from t
 
     nice python benchmarks/barcheck_rates.py \\
         --renders /work/cache/viewrenders --samples sample_videos \\
-        --real-eval /tmp/NAME_eval/eval.json
+        --render-bends /work/cache/barcheck_bends --real-eval /tmp/NAME_eval/eval.json
 
 Rendered clips (``tools/synth``, a loaded bar): every ``*deadlift*.mp4`` with a ``.json`` beside it
 holding the true reps (``reps[].end_ms``, lockout reached). The synthetic deadlift timeline always ends
@@ -20,8 +20,10 @@ check's entry of every deadlift candidate rep (``report.extra["bar_check"]``). N
 holds a stand-up after the set-down, so each is a pull (or a miscounted motion, never a bar-free rise).
 
 Printed: one line per rendered candidate, then the counts of "bar stayed" (dropped) by kind of rise
-and by whether the check had a frame from before the rep's lowering (only reps after the first
-have one; without it the check never drops), and the same as JSON with ``--json``.
+and by the frame the check compares with, from where the rep's lowering began ("none" for the first
+counted rep: the check then never drops; "bar in hand" when the rise before was a pull; "bar on the
+floor" after a rise without the bar), then per rendered clip its true pulls, the count from the
+landmarks alone and the pipeline's count after the bar check; the same as JSON with ``--json``.
 """
 
 from __future__ import annotations
@@ -41,27 +43,46 @@ if str(REPO) not in sys.path:
 MATCH_MS = 600.0
 
 
-def rendered_candidates(mp4: Path, cache: Path, model: str) -> list[dict[str, Any]]:
-    """Per candidate deadlift rep of one rendered clip: kind (pull / stand-up), before frame, decision."""
-    from formcheck.analysis import analyze_sequence
+def _before_states(kinds: list[str]) -> list[str]:
+    """Per candidate (in order): the frame its check compares with: "none" (the first counted rep), "bar in
+    hand" (the candidate before it was a pull: its lowering starts at that lockout) or "bar on the floor"."""
     from formcheck.barcheck import has_before_frame
-    from formcheck.pipeline import deadlift_bar_checks, pose_cached
+
+    return ["none" if not has_before_frame(i) else "bar in hand" if kinds[i - 1] == "pull" else "bar on the floor"
+            for i in range(len(kinds))]
+
+
+def rendered_candidates(mp4: Path, cache: Path, model: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Per candidate deadlift rep of one rendered clip: kind (pull / stand-up / bend), before frame, decision;
+    and the clip's counts: true pulls, the landmark-level count (before the check) and the pipeline's count
+    (after :func:`formcheck.pipeline.with_bar_check`, the clip pipeline's own step)."""
+    from formcheck.analysis import analyze_sequence
+    from formcheck.pipeline import FrameBank, deadlift_bar_checks, pose_cached, with_bar_check
 
     truth = json.loads(mp4.with_suffix(".json").read_text(encoding="utf-8"))
     true_ends = [float(r["end_ms"]) for r in truth["reps"]]
     bend_tops = [float(top) for _, top in truth.get("bends", [])]
     seq, _sha, _ = pose_cached(mp4, model=model, cache_dir=cache)
-    analysis = analyze_sequence(seq, lift="deadlift")
+
+    def run(not_reps=(), extra_warnings=(), extra=None):  # noqa: ANN001, ANN202 - the pipeline's re-run hook
+        return analyze_sequence(seq, lift="deadlift", not_reps=not_reps, warnings=list(extra_warnings), extra=extra)
+
+    first = run()
+    bank = FrameBank(mp4, max(seq.frame_w, seq.frame_h))
+    checks = deadlift_bar_checks(mp4, first, frames=bank)
+    final = with_bar_check(mp4, first, run, frames=bank)
+    kinds = ["pull" if any(abs(rep.end_ms - e) <= MATCH_MS for e in true_ends)
+             else "bend" if any(abs(rep.end_ms - e) <= MATCH_MS for e in bend_tops) else "stand-up"
+             for rep, _ in checks]
     out = []
-    for rep, check in deadlift_bar_checks(mp4, analysis):
-        pull = any(abs(rep.end_ms - e) <= MATCH_MS for e in true_ends)
-        bend = any(abs(rep.end_ms - e) <= MATCH_MS for e in bend_tops)
+    for (rep, check), kind, before in zip(checks, kinds, _before_states(kinds)):
         out.append({"clip": mp4.stem, "rep": rep.index, "bottom_ms": round(rep.bottom_ms, 1),
-                    "end_ms": round(rep.end_ms, 1), "kind": "pull" if pull else "bend" if bend else "stand-up",
-                    "before_frame": has_before_frame(rep.index), "decision": check.decision,
-                    "patch_ncc": check.patch_ncc, "before_ncc": check.before_ncc,
+                    "end_ms": round(rep.end_ms, 1), "kind": kind, "before_frame": before,
+                    "decision": check.decision, "patch_ncc": check.patch_ncc, "before_ncc": check.before_ncc,
                     "background_ncc": check.background_ncc, "reason": check.reason})
-    return out
+    counts = {"clip": mp4.stem, "truth": len(true_ends), "landmarks": first.report.rep_count,
+              "pipeline": final.report.rep_count}
+    return out, counts
 
 
 #: Bend clips (``--render-bends``): camera azimuth (deg), camera height (m), body, facing.
@@ -91,7 +112,8 @@ def render_bend_clip(az: float, height_m: float, body: str, facing: str, out_dir
 
     mesh = load_mesh()
     sc = np.asarray(BODIES[body], float)
-    mesh = replace(mesh, vertices_m=mesh.vertices_m * sc, joints={k: np.asarray(v) * sc for k, v in mesh.joints.items()})
+    mesh = replace(mesh, vertices_m=mesh.vertices_m * sc,
+                   joints={k: np.asarray(v) * sc for k, v in mesh.joints.items()})
     cam = Camera(azimuth_deg=az, facing=facing, height_m=height_m)
     setup_s = 0.6
     sim = simulate("deadlift", reps=1, fps=BEND_FPS, setup_s=setup_s, end_s=0.6, camera=cam, body=mesh.body(),
@@ -127,22 +149,21 @@ def render_bend_clip(az: float, height_m: float, body: str, facing: str, out_dir
 
 def real_candidates(eval_json: Path) -> list[dict[str, Any]]:
     """Per deadlift candidate rep of the labelled real clips (all pulls, see the module docstring)."""
-    from formcheck.barcheck import has_before_frame
-
     data = json.loads(eval_json.read_text(encoding="utf-8"))
     out = []
     for name, rep in sorted(data["reports"].items()):
-        for i, e in enumerate(rep.get("extra", {}).get("bar_check", []) or []):
-            out.append({"clip": name, "rep": i, "kind": "pull", "before_frame": has_before_frame(i),
+        entries = rep.get("extra", {}).get("bar_check", []) or []
+        for i, (e, before) in enumerate(zip(entries, _before_states(["pull"] * len(entries)))):
+            out.append({"clip": name, "rep": i, "kind": "pull", "before_frame": before,
                         "decision": e["decision"], "real": True})
     return out
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
-    """``"<source> <kind>, before frame yes/no"`` -> {"dropped": n, "of": m}."""
+    """``"<source> <kind>, before frame <state>"`` -> {"dropped": n, "of": m}."""
     tab: dict[str, Counter] = {}
     for r in rows:
-        key = f"{'real' if r.get('real') else 'rendered'} {r['kind']}, before frame {'yes' if r['before_frame'] else 'no'}"
+        key = f"{'real' if r.get('real') else 'rendered'} {r['kind']}, before frame {r['before_frame']}"
         c = tab.setdefault(key, Counter())
         c["of"] += 1
         c["dropped"] += r["decision"] == "bar stayed"
@@ -158,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="pose cache for the samples")
     ap.add_argument("--real-eval", type=Path, help="eval.json of a `formcheck eval` run on the real clips")
     ap.add_argument("--render-bends", type=Path,
-                    help="render the bend clips (BEND_GRID) missing from this folder first; it is then read like --renders")
+                    help="render the bend clips (BEND_GRID) missing from this folder first, then read it "
+                         "like --renders")
     ap.add_argument("--model", default="full")
     ap.add_argument("--json", type=Path, help="also write the rows and the summary here")
     args = ap.parse_args(argv)
@@ -175,21 +197,30 @@ def main(argv: list[str] | None = None) -> int:
              if mp4.with_suffix(".json").is_file() and not mp4.stem.endswith(".part")]
     if args.samples is not None:
         clips += [(mp4, args.sample_cache) for mp4 in sorted(args.samples.glob("deadlift_*.mp4"))]
+    counts = []
     for mp4, cache in clips:
-        for r in rendered_candidates(mp4, cache, args.model):
+        cand, n = rendered_candidates(mp4, cache, args.model)
+        counts.append(n)
+        for r in cand:
             rows.append(r)
-            print(f"{r['clip']:42s} rep {r['rep']}  {r['kind']:8s}  before {'yes' if r['before_frame'] else 'no '}  "
+            print(f"{r['clip']:38s} rep {r['rep']}  {r['kind']:8s}  before: {r['before_frame']:16s}  "
                   f"{r['decision']:10s}  patch {r['patch_ncc']:.2f}  before {r['before_ncc']:.2f}  "
                   f"bg {r['background_ncc']:.2f}  {r['reason']}", flush=True)
+        print(f"{n['clip']:38s} pulls {n['truth']}: counted {n['landmarks']} from the landmarks, "
+              f"{n['pipeline']} after the bar check", flush=True)
     if args.real_eval is not None:
         rows += real_candidates(args.real_eval)
     summary = summarise(rows)
     print("\nrises dropped by the bar check ('bar stayed'), by what they were:")
     for k, v in summary.items():
-        print(f"  {k:45s} {v['dropped']}/{v['of']}")
+        print(f"  {k:55s} {v['dropped']}/{v['of']}")
+    if counts:
+        exact = [sum(n[k] == n["truth"] for n in counts) for k in ("landmarks", "pipeline")]
+        print(f"rendered clips counted exactly: {exact[0]}/{len(counts)} from the landmarks, "
+              f"{exact[1]}/{len(counts)} after the bar check (the pipeline)")
     if args.json is not None:
-        args.json.write_text(json.dumps({"summary": summary, "rows": rows}, indent=1, default=float) + "\n",
-                             encoding="utf-8")
+        args.json.write_text(json.dumps({"summary": summary, "counts": counts, "rows": rows}, indent=1,
+                                        default=float) + "\n", encoding="utf-8")
     return 0
 
 
