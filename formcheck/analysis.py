@@ -242,9 +242,8 @@ def analyze_sequence(
     seg = segment_signals(raw.t_ms, hip_h, wrist_h, chosen, rep_scale_signal(raw))
     if sanity.drops_reps:  # the "heights" the reps follow are not heights
         seg = replace(seg, reps=(), partial_reps=(), ignored=())
-    if not_reps and chosen == "deadlift":
-        seg = without_reps(seg, [r.index for r in seg.reps
-                                 if any(abs(r.bottom_ms - b) <= 1.0 and abs(r.end_ms - e) <= 1.0 for b, e in not_reps)])
+    if chosen == "deadlift":
+        seg = drop_not_reps(seg, not_reps)
     # the silhouette is read per rep, only where that rep is seen side-on (formcheck.spine, min_yaw_deg)
     spine, spine_note = _spine(seq, view, metrics, masks, spine_params, _rep_yaw(seq, view, seg))
     if spine is not None:
@@ -279,6 +278,18 @@ def analyze_sequence(
                **dict(extra or {})},
     )
     return Analysis(raw, seq, view, metrics, chosen, guess, seg, result, report, spine, sanity)
+
+
+def drop_not_reps(seg: RepSegmentation, not_reps: Sequence[tuple[float, float]]) -> RepSegmentation:
+    """``seg`` without the counted reps whose ``(bottom_ms, end_ms)`` is one of ``not_reps`` (within 1 ms).
+
+    What :func:`analyze_sequence` does with the rises the pipeline's image bar check vetoed
+    (:func:`formcheck.barcheck.vetoed_spans`); the removed reps become ``ignored`` spans.
+    """
+    if not not_reps:
+        return seg
+    return without_reps(seg, [r.index for r in seg.reps
+                              if any(abs(r.bottom_ms - b) <= 1.0 and abs(r.end_ms - e) <= 1.0 for b, e in not_reps)])
 
 
 def segment_sequence(raw: PoseSequence, lift: str) -> RepSegmentation:

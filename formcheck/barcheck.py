@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -119,6 +119,26 @@ class BarCheck:
     @property
     def veto(self) -> bool:
         return self.decision == "bar stayed"
+
+
+#: Reps from this index on (0-based) get a frame from where their lowering began, the lifter standing
+#: at the previous lockout with the bar in hand; the first rep has none, so :func:`check_rise` never
+#: drops it.
+FIRST_REP_WITH_BEFORE_FRAME = 1
+
+
+def has_before_frame(rep_index: int) -> bool:
+    """Whether the clip pipeline reads a "before" frame for the counted rep ``rep_index`` (see :func:`check_rise`)."""
+    return int(rep_index) >= FIRST_REP_WITH_BEFORE_FRAME
+
+
+def vetoed_spans(checks: Iterable[tuple[Any, "BarCheck"]]) -> list[tuple[float, float]]:
+    """``(bottom_ms, end_ms)`` of the reps whose check vetoed them, for ``analyze_sequence(not_reps=...)``.
+
+    ``checks`` pairs each counted rep (anything with ``bottom_ms`` and ``end_ms``) with its
+    :class:`BarCheck`, as :func:`formcheck.pipeline.deadlift_bar_checks` returns them.
+    """
+    return [(float(rep.bottom_ms), float(rep.end_ms)) for rep, c in checks if c.veto]
 
 
 def ncc(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> float:

@@ -16,7 +16,7 @@ import numpy as np
 from formcheck import video
 from formcheck.analysis import Analysis, analyze_sequence
 from formcheck.annotate import FLAG_FRAME_BEFORE_MS, analysis_annotators, draw_flag_frame, save_png
-from formcheck.barcheck import BarCheck, check_rise
+from formcheck.barcheck import BarCheck, check_rise, has_before_frame, vetoed_spans
 from formcheck.guidance import load_guidance
 from formcheck.overlay import write_overlay_video
 from formcheck.pose import PoseResult, extract_pose
@@ -312,7 +312,7 @@ class FrameBank:
 
 def _bar_check_times(rep: Any) -> tuple[float, ...]:
     # the "before" frame (lowering begins, bar in hand at the previous lockout) exists from the 2nd rep
-    return (rep.bottom_ms, rep.end_ms) + ((rep.start_ms,) if rep.index >= 1 else ())
+    return (rep.bottom_ms, rep.end_ms) + ((rep.start_ms,) if has_before_frame(rep.index) else ())
 
 
 def _bar_check_requests(analysis: Analysis) -> list[tuple[float, float]]:
@@ -398,7 +398,7 @@ def with_bar_check(path: str | Path, analysis: Analysis, rerun: Callable[..., An
          "background_ncc": num(c.background_ncc), "rise_frac": num(c.rise_frac), "reason": c.reason}
         for rep, c in checks
     ]
-    vetoed = [(rep.bottom_ms, rep.end_ms) for rep, c in checks if c.veto]
+    vetoed = vetoed_spans(checks)
     if vetoed:
         notes = [f"a rise at {_s(rep.bottom_ms)} left the bar on the floor: not counted"
                  for rep, c in checks if c.veto]

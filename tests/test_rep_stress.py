@@ -5,10 +5,12 @@ ending mid-lowering, lockouts held for seconds, walk-ins, plates loaded, ...), a
 zoom and shake, 20-60 fps or a variable frame rate, and MediaPipe-like noise, swaps and dropouts. The
 sequence goes through the product's own path from a pose sequence to reps
 (:func:`formcheck.analysis.segment_signals` on :func:`formcheck.metrics.rep_height_signals`, as
-:func:`formcheck.analysis.analyze_sequence` does) with the lift given; a subset also goes through the
-product's lift recognition first. Targets (issue 10): >= 98 % exact counts over the suite, 0 reps on every rep-free
-sequence. The rate is checked with and without the families only the image's bar check can settle
-(:data:`NEEDS_BAR_CHECK`); both figures are printed.
+:func:`formcheck.analysis.analyze_sequence` does), then, for a deadlift, the clip pipeline's image bar check:
+each counted rep gets a simulated check drawn at the check's measured rates for what the bar really did in
+that rise (:data:`BAR_CHECK_DROPS`), and the product's own code drops the vetoed reps (:func:`product_count`).
+The lift is given; a subset also goes through the product's lift recognition first. Targets (issue 10):
+>= 98 % exact counts over the suite, 0 reps on every rep-free sequence. The rate is checked with and without
+the families only the image's bar check can settle (:data:`NEEDS_BAR_CHECK`); both figures are printed.
 
 Run one family: ``pytest tests/test_rep_stress.py -k squat-starts-mid-descent``. The per-family table:
 ``python -m tests.test_rep_stress``.
@@ -16,28 +18,40 @@ Run one family: ``pytest tests/test_rep_stress.py -k squat-starts-mid-descent``.
 
 from __future__ import annotations
 
+import math
+import sys
+import zlib
 from collections import defaultdict
 from functools import lru_cache
 
+import numpy as np
 import pytest
 
-from formcheck.analysis import _movement_cycles, segment_signals
+from formcheck.analysis import _movement_cycles, drop_not_reps, segment_signals
+from formcheck.barcheck import BarCheck, has_before_frame, vetoed_spans
 from formcheck.cleaning import clean
 from formcheck.metrics import compute_frame_metrics, rep_height_signals, rep_scale_signal
 from formcheck.views import classify_view, recognize_lift_by_reps
 from tests.support.stress_clips import FAMILIES, REP_FREE, SEEDS_PER_FAMILY, StressCase, all_cases, make_case
 
-_NO_BAR = ("standing up after letting go of the bar (or bending down without it) moves hips and hands like a pull; "
-           "only the bar tells them apart, which the clip pipeline checks in the image (formcheck.barcheck), "
-           "not at landmark level")
+_NO_BAR = ("standing up after letting go of the bar (or bending to it without taking it) moves hips and hands like "
+           "a pull: only the picture tells them apart, and the clip pipeline's bar check (simulated here at its "
+           "measured rates, BAR_CHECK_DROPS) drops")
 #: Cases that miss and could not be fixed yet: family -> (reason with the family's measured rate, seeds).
 #: Strict xfail: a case that starts passing fails the run, so its mark gets removed.
 KNOWN_FAILING: dict[str, tuple[str, tuple[int, ...]]] = {
-    "deadlift-set-down-stand-up": (f"0/18 exact: {_NO_BAR}", tuple(range(18))),
-    "deadlift-walk-in-walk-off": (f"0/18 exact (the stand-up before the walk-off): {_NO_BAR}", tuple(range(18))),
-    "deadlift-load-plates-first": (f"2/18 exact: {_NO_BAR}", (0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17)),
+    "deadlift-set-down-stand-up": (f"9/18 exact: {_NO_BAR} 17 of 29 rendered stand-ups",
+                                   (1, 6, 9, 10, 11, 12, 13, 14, 17)),
+    "deadlift-walk-in-walk-off": (f"11/18 exact (the stand-up before the walk-off): {_NO_BAR} 17 of 29 rendered "
+                                  "stand-ups", (4, 5, 6, 10, 14, 15, 17)),
+    "deadlift-load-plates-first": (f"2/18 exact: {_NO_BAR} none of the bends (0/6 rendered; the first rise of a clip "
+                                   "is never dropped, and a bend's before frame shows the bar lying there too), and "
+                                   "1 of 6 rendered pulls right after bends",
+                                   (0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17)),
     "squat-camera-pan-zoom-shake": ("15/18 exact: a zoom changes the standing height against the clip's one leg "
-                                    "length, so a rep's top or bottom is misjudged", (7, 11, 15)),
+                                    "length, so a rep's top or bottom is misjudged (dividing by the lifter's size "
+                                    "fixed them on these landmarks but broke the MediaPipe renders: "
+                                    "docs/accuracy.md)", (7, 11, 15)),
     "squat-walk-in-walk-off": ("17/18 exact: walking off toward the camera makes the lifter larger at the end, "
                                "which lifts the standing level (one leg length for the whole clip) so far above "
                                "the set's tops that the rep never reads as back up", (11,)),
@@ -45,15 +59,16 @@ KNOWN_FAILING: dict[str, tuple[str, tuple[int, ...]]] = {
 #: Families whose misses only the image can settle (the clip pipeline's bar check): the suite's rate is
 #: reported with and without them, never silently without.
 NEEDS_BAR_CHECK = ("deadlift-set-down-stand-up", "deadlift-walk-in-walk-off", "deadlift-load-plates-first")
-#: The same for lift recognition then counting (the lift is recognised right on all of them).
+#: Every this-many-th seed of each family also goes through lift recognition (the slower path).
+AUTO_LIFT_EVERY = 6
+#: The same for lift recognition then counting (the lift is recognised right on all of them): the seeds
+#: (0, 6, 12) of KNOWN_FAILING that go through it.
 KNOWN_FAILING_AUTO: dict[str, tuple[str, tuple[int, ...]]] = {
-    f: (KNOWN_FAILING[f][0], (0, 6, 12))
-    for f in NEEDS_BAR_CHECK
+    f: (reason, tuple(x for x in seeds if x % AUTO_LIFT_EVERY == 0))
+    for f, (reason, seeds) in KNOWN_FAILING.items() if any(x % AUTO_LIFT_EVERY == 0 for x in seeds)
 }
 
 TARGET_EXACT = 0.98
-#: Every this-many-th seed of each family also goes through lift recognition (the slower path).
-AUTO_LIFT_EVERY = 6
 
 
 @lru_cache(maxsize=None)
@@ -61,11 +76,66 @@ def _case(family: str, seed: int) -> StressCase:
     return make_case(family, seed)
 
 
+#: The clip pipeline's image bar check (formcheck/barcheck.py), MEASURED: (rises it dropped as "bar stayed",
+#: rises checked) by what the rise really was (``Cycle.bar`` of tests.support.stress_clips: "carried" = a pull,
+#: "left down" = the stand-up after the set-down, "never held" = bending to the bar and back up without it)
+#: and by the frame from where the rep's lowering began, which the check compares with
+#: (formcheck.barcheck.has_before_frame: none for the first counted rep; the lifter then held the bar if the
+#: rise before was a pull, else it lay on the floor). Command (renders of tools/synth with a loaded bar: the
+#: 20 deadlifts of the view grid and 6 clips opening with two bends to the bar, the 3 bundled deadlift
+#: samples, and the 73 real clips' `formcheck eval` output); figures in docs/accuracy.md:
+#:   nice python benchmarks/barcheck_rates.py --renders /work/cache/viewrenders --samples sample_videos \
+#:       --render-bends /work/cache/barcheck_bends --real-eval <formcheck eval --out DIR>/eval.json
+#: Without a before frame check_rise never drops a rise (0 of the 61 measured): every kind keeps it.
+BAR_CHECK_DROPS: dict[tuple[str, str], tuple[int, int]] = {
+    ("carried", "bar in hand"): (0, 100),  # real 0/94, rendered 0/6
+    ("carried", "bar on the floor"): (1, 6),  # the pull after bends: the before frame shows the bar lying there
+    ("left down", "bar in hand"): (17, 29),  # rendered only: no real clip has a stand-up after the set-down
+    ("never held", "bar on the floor"): (0, 6),
+}
+#: A candidate rep is the rise of the truth that lifts off after the rep's start and tops out between this
+#: long before its floor moment and this long after its lockout (ms); none: it carried the bar.
+_MATCH_MS = 600.0
+
+
+def _before_frame(c: StressCase, rep) -> str:  # noqa: ANN001 - a formcheck.reps.Rep
+    """The frame the pipeline compares rep ``rep`` with: "none", "bar in hand" or "bar on the floor"."""
+    if not has_before_frame(rep.index):
+        return "none"
+    earlier = [(top, bar) for _, top, bar in c.rises_ms if top <= rep.start_ms + _MATCH_MS]
+    return "bar in hand" if earlier and max(earlier)[1] == "carried" else "bar on the floor"
+
+
+def simulated_bar_check(c: StressCase, rep) -> BarCheck:  # noqa: ANN001 - a formcheck.reps.Rep
+    """What the pipeline's bar check would say on ``rep`` of case ``c``: "bar stayed" drawn at the measured
+    rate of :data:`BAR_CHECK_DROPS` for what the rise was and the frame it is compared with (seeded by the case
+    and the rep: the same every run), else "unsure" (kept)."""
+    kind = next((bar for lift_off, top, bar in c.rises_ms
+                 if rep.start_ms <= lift_off and rep.bottom_ms - _MATCH_MS <= top <= rep.end_ms + _MATCH_MS
+                 and bar != "carried"), "carried")
+    before = _before_frame(c, rep)
+    dropped, checked = BAR_CHECK_DROPS.get((kind, before), (0, 1))
+    u = np.random.default_rng([zlib.crc32(c.case_id.encode()), rep.index]).random()
+    nan = math.nan
+    why = f"simulated: {kind}, before frame {before}, measured {dropped}/{checked} dropped"
+    return BarCheck("bar stayed" if u < dropped / checked else "unsure", nan, nan, nan, nan, why)
+
+
+def product_count(c: StressCase, lift: str) -> int:
+    """The count the clip pipeline gives: the reps of :func:`formcheck.analysis.segment_signals`, then, for a
+    deadlift, the bar check's drops through the product's own code (:func:`formcheck.barcheck.vetoed_spans`,
+    :func:`formcheck.analysis.drop_not_reps`), each check simulated by :func:`simulated_bar_check`."""
+    hip_h, wrist_h = rep_height_signals(c.seq)
+    seg = segment_signals(c.seq.t_ms, hip_h, wrist_h, lift, rep_scale_signal(c.seq))
+    if lift == "deadlift":
+        seg = drop_not_reps(seg, vetoed_spans([(rep, simulated_bar_check(c, rep)) for rep in seg.reps]))
+    return seg.count
+
+
 @lru_cache(maxsize=None)
 def _count(family: str, seed: int) -> int:
     c = _case(family, seed)
-    hip_h, wrist_h = rep_height_signals(c.seq)
-    return segment_signals(c.seq.t_ms, hip_h, wrist_h, c.lift, rep_scale_signal(c.seq)).count
+    return product_count(c, c.lift)
 
 
 def _params():
@@ -106,7 +176,23 @@ def test_exact_count_with_lift_recognition(family: str, seed: int) -> None:
     metrics = compute_frame_metrics(seq, classify_view(seq))
     guess = recognize_lift_by_reps(seq, metrics, _movement_cycles(c.seq.t_ms, hip_h))
     assert guess.lift == c.lift, f"{c.case_id}: recognised a {guess.lift} ({guess.reason})"
-    assert segment_signals(c.seq.t_ms, hip_h, wrist_h, guess.lift, rep_scale_signal(c.seq)).count == c.reps
+    assert product_count(c, guess.lift) == c.reps
+
+
+@pytest.mark.parametrize("rates,extra", [
+    pytest.param({("left down", "bar in hand"): (1, 1)}, 0, id="check-drops-every-stand-up"),
+    pytest.param({("left down", "bar in hand"): (0, 1)}, 1, id="check-drops-none"),
+    pytest.param({("left down", "bar in hand"): (1, 1), ("carried", "bar in hand"): (1, 1)}, None,
+                 id="check-drops-pulls-too"),
+])
+@pytest.mark.parametrize("seed", [0, 2, 5])
+def test_bar_check_decision_reaches_the_count(monkeypatch, rates, extra, seed) -> None:  # noqa: ANN001
+    """The simulated checks go through the product's drop path: a stand-up dropped is one rep fewer, a pull
+    dropped too loses the reps after the first (the first has no before frame)."""
+    monkeypatch.setattr(sys.modules[__name__], "BAR_CHECK_DROPS", rates)
+    c = _case("deadlift-set-down-stand-up", seed)
+    want = 1 if extra is None else c.reps + extra
+    assert product_count(c, "deadlift") == want
 
 
 def family_table() -> dict[str, tuple[int, int, int]]:
@@ -140,9 +226,11 @@ def test_aggregate_exact_rate_at_landmark_level() -> None:
     assert exact / total >= TARGET_EXACT, f"exact on {exact}/{total} = {exact / total:.1%}"
 
 
-@pytest.mark.xfail(strict=True, reason="measured 556/612 = 90.8% exact over the whole suite (target 98%): the 3 "
-                                       "families of NEEDS_BAR_CHECK are 2/54 at landmark level")
+@pytest.mark.xfail(strict=True, reason="measured 576/612 = 94.1% exact over the whole suite with the bar check "
+                                       "simulated at its measured rates (target 98%): the 3 families of "
+                                       "NEEDS_BAR_CHECK are 22/54")
 def test_aggregate_exact_rate() -> None:
+    """>= 98 % exact over the whole suite, counted as the clip pipeline counts (the bar check simulated)."""
     tab = family_table()
     exact, total = _rate(tab, tab)
     assert exact / total >= TARGET_EXACT, f"exact on {exact}/{total} = {exact / total:.1%}"
@@ -158,10 +246,12 @@ if __name__ == "__main__":
     rows = family_table()
     ex = sum(v[0] for v in rows.values())
     n = sum(v[1] for v in rows.values())
+    print("counted as the clip pipeline counts: deadlift rises dropped by the image bar check, simulated at its "
+          "measured rates (BAR_CHECK_DROPS)")
     print(f"{'family':36s} exact  over  under")
     for fam, (e, t, o) in rows.items():
         print(f"{fam:36s} {e:2d}/{t:<2d} {o:5d} {t - e - o:6d}")
     print(f"{'all':36s} {ex}/{n} = {ex / n:.1%}")
     ex2, n2 = _rate(rows, [f for f in rows if f not in NEEDS_BAR_CHECK])
-    print(f"{'all but ' + ', '.join(NEEDS_BAR_CHECK)}: {ex2}/{n2} = {ex2 / n2:.1%} (the clip pipeline's bar check "
-          "settles those in the image)")
+    print(f"{'all but ' + ', '.join(NEEDS_BAR_CHECK)}: {ex2}/{n2} = {ex2 / n2:.1%} (only the picture tells "
+          "their extra rises from a pull)")

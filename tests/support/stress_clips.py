@@ -153,7 +153,10 @@ class Cycle:
     lockout). For a squat ``t0`` is the descent's start, ``t_bottom0``/``t_bottom1`` the bottom
     reached / left, ``t1`` back at the top; for a pull ``t0`` is the set-up descent's start (or the
     lowering's), ``t_bottom1`` the lift-off, ``t1`` lockout. ``counts``: False for motion that is
-    never a rep (a stand-up without the bar, bending to load plates).
+    never a rep (a stand-up without the bar, bending to load plates). ``bar``: what the bar did in a
+    rise from the floor: ``"carried"`` (a pull), ``"left down"`` (the lifter set it down, let go and
+    stood up: the bar was in hand before this rise's lowering) or ``"never held"`` (bending to it and
+    back up without taking it, as when loading plates).
     """
 
     kind: str
@@ -162,6 +165,7 @@ class Cycle:
     t_bottom1: float
     t1: float
     counts: bool = True
+    bar: str = "carried"
 
 
 @dataclass
@@ -455,6 +459,10 @@ class StressCase:
     rep_spans_ms: tuple[tuple[float, float], ...]
     partial_spans_ms: tuple[tuple[float, float], ...]
     shallow: bool = False
+    #: Every rise of the script (its cycles, also those outside the window), in clip ms (negative before the
+    #: clip opens): (lift-off, top, ``Cycle.bar``). What the bar did in each is what the clip pipeline's image
+    #: bar check looks at (``tests/test_rep_stress.py`` simulates it).
+    rises_ms: tuple[tuple[float, float, str], ...] = ()
 
 
 def _q_at(sc: Script, t: float) -> float:
@@ -815,7 +823,7 @@ def fam_dl_set_down_stand_up(rng):
     sc.hold(_tempo(rng, 0.3, 1.2))
     t0 = sc.t
     sc.move(_tempo(rng, 0.7, 1.5), 0.0)
-    sc.cycles.append(Cycle("pull", t0, t0, t0, sc.t, counts=False))
+    sc.cycles.append(Cycle("pull", t0, t0, t0, sc.t, counts=False, bar="left down"))
     sc.hold(_tempo(rng, 0.8, 2.5))
     return Built(sc, 0.0, sc.t, "deadlift", draw_shot(rng))
 
@@ -829,7 +837,7 @@ def fam_dl_walk_in_off(rng):
     sc.hold(_tempo(rng, 0.3, 1.0))
     t0 = sc.t
     sc.move(_tempo(rng, 0.7, 1.5), 0.0)  # lets go of the bar and stands up
-    sc.cycles.append(Cycle("pull", t0, t0, t0, sc.t, counts=False))
+    sc.cycles.append(Cycle("pull", t0, t0, t0, sc.t, counts=False, bar="left down"))
     sc.hold(_tempo(rng, 0.3, 1.0))
     _walk_off(sc, rng, shot)
     return Built(sc, 0.0, sc.t, "deadlift", shot)
@@ -843,8 +851,13 @@ def fam_dl_load_plates(rng):
     for side in ((1.0, -1.0) if rng.random() < 0.5 else (float(rng.choice([-1.0, 1.0])),)):
         sc.walk_to(0.0, 1.1 * side, float(rng.uniform(0.7, 1.2)))
         sc.turn_to(_tempo(rng, 0.3, 0.7), -90.0 * side if rng.random() < 0.5 else 0.0)
-        sc.move(_tempo(rng, 0.7, 1.3), float(rng.uniform(0.6, 1.0))).hold(_tempo(rng, 0.5, 2.0))
+        t0 = sc.t
+        sc.move(_tempo(rng, 0.7, 1.3), float(rng.uniform(0.6, 1.0)))
+        tb0 = sc.t
+        sc.hold(_tempo(rng, 0.5, 2.0))
+        tb1 = sc.t
         sc.move(_tempo(rng, 0.6, 1.2), 0.0)
+        sc.cycles.append(Cycle("pull", t0, tb0, tb1, sc.t, counts=False, bar="never held"))
     sc.walk_to(0.0, 0.0, float(rng.uniform(0.7, 1.2)))
     sc.turn_to(_tempo(rng, 0.4, 0.8), 0.0)
     sc.hold(_tempo(rng, 0.3, 1.0))
@@ -1036,8 +1049,10 @@ def make_case(family: str, seed: int) -> StressCase:
             partial += [(a + off_ms, b + off_ms) for a, b in partial2]
         if built.hide_from_q is not None:
             seq = _hide_deep(seq, built.script, built.t0, built.hide_from_q)
+        rises = tuple((round(1000.0 * (c.t_bottom1 - built.t0), 1), round(1000.0 * (c.t1 - built.t0), 1), c.bar)
+                      for c in built.script.cycles)
         return StressCase(case_id, family, seed, built.lift, seq, len(reps), tuple(reps), tuple(partial),
-                          built.shallow)
+                          built.shallow, rises)
     raise RuntimeError(f"{family} seed {seed}: no window clear of the counting thresholds in 20 draws")
 
 
