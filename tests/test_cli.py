@@ -231,3 +231,14 @@ def test_eval_by_source_with_a_bad_sources_file_is_a_one_line_error(runner, samp
     res = runner.invoke(app, ["eval", str(tmp_path / "labels.json"), str(samples_dir), "--by-source"])
     assert res.exit_code == 2
     assert "--by-source" in res.output and "expected a list" in res.output
+
+
+@pytest.mark.parametrize("rate", ["0", "-15", "500"], ids=["zero", "negative", "above-240"])
+def test_eval_with_an_implausible_analysis_rate_is_a_one_line_error(runner, samples_dir: Path, tmp_path: Path,
+                                                                     rate: str) -> None:
+    import json
+
+    (tmp_path / "labels.json").write_text(json.dumps(_labels_for(samples_dir, ["squat_side_good"])))
+    res = runner.invoke(app, ["eval", str(tmp_path / "labels.json"), str(samples_dir), "--analysis-fps", rate])
+    assert res.exit_code == 2
+    assert "--analysis-fps: expected 1-240" in res.output

@@ -668,7 +668,7 @@ CAP_CASES = [
     ("60fps-every-other", _times(60, 2), 60.0, 30.0, 60, (33.3, 33.4)),
     ("59.94fps-every-other", _times(59.94, 2), 59.94, 30.0, 60, (33.3, 33.4)),
     ("60fps-jittered-2ms", _times(60, 2, jitter_ms=2.0), 60.0, 30.0, 60, (29.3, 37.4)),
-    ("50fps-every-other", _times(50, 2), 50.0, 30.0, 50, (39.9, 40.1)),
+    ("50fps-all-at-30", _times(50, 2), 50.0, 30.0, 100, (19.9, 20.1)),  # every other would be 25 < 30
     ("120fps-every-fourth", _times(120, 2), 120.0, 30.0, 61, (24.9, 33.4)),
     ("40fps-all", _times(40, 2), 40.0, 30.0, 80, (24.9, 25.1)),
     ("30fps-all", _times(30, 2), 30.0, 30.0, 60, (33.3, 33.4)),
@@ -676,6 +676,17 @@ CAP_CASES = [
     ("25fps-all", _times(25, 2), 25.0, 30.0, 50, (39.9, 40.1)),
     ("60fps-no-nominal-rate", _times(60, 2), None, 30.0, 60, (33.3, 33.4)),
     ("60fps-no-cap", _times(60, 2), 60.0, None, 120, (16.6, 16.7)),
+    # at 15 (the packaged rate): every k-th frame, k the largest keeping at least 15 a second
+    ("30fps-every-other-at-15", _times(30, 2), 30.0, 15.0, 30, (66.6, 66.7)),
+    ("29.97fps-every-other-at-15", _times(29.97, 2), 29.97, 15.0, 30, (66.7, 66.8)),
+    ("30.22fps-every-other-at-15", _times(30.22, 2), 30.22, 15.0, 30, (66.1, 66.2)),
+    ("29.97fps-jittered-5ms-at-15", _times(29.97, 2, jitter_ms=5.0), 29.97, 15.0, 30, (56.7, 76.8)),
+    ("27.85fps-all-at-15", _times(27.85, 2), 27.85, 15.0, 56, (35.9, 36.0)),
+    ("25fps-all-at-15", _times(25, 2), 25.0, 15.0, 50, (39.9, 40.1)),
+    ("24fps-all-at-15", _times(24, 2), 24.0, 15.0, 48, (41.6, 41.7)),
+    ("50fps-every-third-at-15", _times(50, 2), 50.0, 15.0, 34, (59.9, 60.1)),
+    ("59.94fps-every-fourth-at-15", _times(59.94, 2), 59.94, 15.0, 31, (66.7, 66.8)),
+    ("60fps-every-fourth-at-15", _times(60, 2), 60.0, 15.0, 31, (66.6, 66.7)),
 ]
 
 
@@ -696,6 +707,37 @@ def test_analysis_frames_cap_the_rate_evenly_by_timestamp(name, t_ms, fps, cap, 
         np.testing.assert_array_equal(np.array(got)[1:], keep[start + 1:])
 
 
+THIN_CASES = [
+    # (id, clip fps, analysis rate, frames of 2 s, rows kept: every k-th frame from the first)
+    ("60fps-at-15-every-fourth", 60.0, 15.0, 120, 4),
+    ("30fps-at-15-every-other", 30.0, 15.0, 60, 2),
+    ("25fps-at-15-whole", 25.0, 15.0, 50, 1),
+    ("60fps-no-rate-whole", 60.0, None, 120, 1),
+]
+
+
+@pytest.mark.parametrize(("name", "fps", "rate", "n", "k"), THIN_CASES, ids=[c[0] for c in THIN_CASES])
+def test_thin_to_cap_keeps_the_rows_and_silhouettes_a_capped_pass_analyses(name, fps, rate, n, k):
+    t = np.arange(n) * 1000.0 / fps
+    rows = PoseSequence.empty_rows(n)
+    rows["xy_px"][:, :, 0] = np.arange(n)[:, None]  # x = the frame's index, to see which rows are kept
+    seq = PoseSequence(t_ms=t, frame_w=10, frame_h=8, **rows)
+    crops = [pose._MaskCrop((0, 0, 1 + i % 7, 2), np.packbits(np.ones(2 * (1 + i % 7), dtype=bool)))
+             if i % 3 else None for i in range(n)]
+    masks = MaskTrack.from_crops(t, crops, 10, 8)
+    thin, thin_masks = pose.thin_to_cap(seq, masks, fps, rate)
+    # the same frames as the extractor's choice, which is every k-th frame after a shorter first slot
+    keep = pose.analysis_frames(t, pose.analysis_step_ms(fps, rate))
+    np.testing.assert_array_equal(thin.t_ms, t[keep])
+    np.testing.assert_array_equal(thin.xy_px[:, 0, 0], np.flatnonzero(keep))
+    assert np.all(np.diff(np.flatnonzero(keep))[1:] == k)
+    np.testing.assert_array_equal(thin_masks.t_ms, thin.t_ms)
+    for j, i in enumerate(np.flatnonzero(keep)):
+        a, b = masks.crop(int(i)), thin_masks.crop(j)
+        assert (a is None and b is None) or np.array_equal(a, b)
+    assert thin.meta.get("frames_skipped", 0) == n - int(keep.sum())
+
+
 def test_high_fps_clip_is_analysed_at_the_cap_unless_every_frame(tmp_path, short_clip, model_path):
     person = video.read_all(short_clip[0], end_ms=2000.0)
     frames = [(i * 1000.0 / 60.0, person[i // 2].rgb) for i in range(2 * len(person))]
@@ -705,9 +747,11 @@ def test_high_fps_clip_is_analysed_at_the_cap_unless_every_frame(tmp_path, short
     split = extract_pose(clip, model=str(model_path), workers=2)
     t_all = np.array([t for t, _ in frames])
     np.testing.assert_allclose(every.sequence.t_ms, t_all, atol=0.1)
-    np.testing.assert_allclose(capped.sequence.t_ms, t_all[::2], atol=0.1)
-    assert capped.stats["frames_skipped"] == len(frames) - capped.sequence.n_frames == len(frames) // 2
-    assert capped.sequence.meta["max_analysis_fps"] == 30.0 and every.stats["frames_skipped"] == 0
+    rate = pose.PoseParams.packaged().analysis_fps
+    k = max(1, int(60.0 * 1.01 / rate))  # every k-th frame: 4 at the packaged 15 fps
+    np.testing.assert_allclose(capped.sequence.t_ms, t_all[::k], atol=0.1)
+    assert capped.stats["frames_skipped"] == len(frames) - capped.sequence.n_frames == len(frames) - len(t_all[::k])
+    assert capped.sequence.meta["analysis_fps"] == rate and every.stats["frames_skipped"] == 0
     np.testing.assert_array_equal(split.sequence.t_ms, capped.sequence.t_ms)  # chunks choose the same frames
     same = np.isin(np.round(every.sequence.t_ms, 1), np.round(capped.sequence.t_ms, 1))
     diff = np.linalg.norm(every.sequence.xy_px[same][:, BODY] - capped.sequence.xy_px[:, BODY], axis=2)

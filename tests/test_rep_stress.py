@@ -11,7 +11,7 @@ sequence. The rate is checked with and without the families only the image's bar
 (:data:`NEEDS_BAR_CHECK`); both figures are printed.
 
 Run one family: ``pytest tests/test_rep_stress.py -k squat-starts-mid-descent``. The per-family table:
-``python -m tests.test_rep_stress``.
+``python -m tests.test_rep_stress`` (``--analysis-fps 15``: on the frames a pose pass at that rate analyses).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import pytest
 from formcheck.analysis import _movement_cycles, segment_signals
 from formcheck.cleaning import clean
 from formcheck.metrics import compute_frame_metrics, rep_height_signals, rep_scale_signal
+from formcheck.pose import PoseParams, thin_to_cap
+from formcheck.sequence import PoseSequence
 from formcheck.views import classify_view, recognize_lift_by_reps
 from tests.support.stress_clips import FAMILIES, REP_FREE, SEEDS_PER_FAMILY, StressCase, all_cases, make_case
 
@@ -61,11 +63,17 @@ def _case(family: str, seed: int) -> StressCase:
     return make_case(family, seed)
 
 
+def _at_rate(seq: PoseSequence, cap: float | None) -> PoseSequence:
+    """The rows a pose pass capped at ``cap`` frames a second would analyse (None: all of them)."""
+    return thin_to_cap(seq, None, seq.fps_est, cap)[0]
+
+
 @lru_cache(maxsize=None)
-def _count(family: str, seed: int) -> int:
+def _count(family: str, seed: int, cap: float | None = None) -> int:
     c = _case(family, seed)
-    hip_h, wrist_h = rep_height_signals(c.seq)
-    return segment_signals(c.seq.t_ms, hip_h, wrist_h, c.lift, rep_scale_signal(c.seq)).count
+    seq = _at_rate(c.seq, cap)
+    hip_h, wrist_h = rep_height_signals(seq)
+    return segment_signals(seq.t_ms, hip_h, wrist_h, c.lift, rep_scale_signal(seq)).count
 
 
 def _params():
@@ -109,11 +117,11 @@ def test_exact_count_with_lift_recognition(family: str, seed: int) -> None:
     assert segment_signals(c.seq.t_ms, hip_h, wrist_h, guess.lift, rep_scale_signal(c.seq)).count == c.reps
 
 
-def family_table() -> dict[str, tuple[int, int, int]]:
-    """family -> (exact, cases, over-counted) over the whole suite."""
+def family_table(cap: float | None = None) -> dict[str, tuple[int, int, int]]:
+    """family -> (exact, cases, over-counted) over the whole suite (``cap``: at that analysis frame rate)."""
     tab: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for family, seed in all_cases():
-        got, want = _count(family, seed), _case(family, seed).reps
+        got, want = _count(family, seed, cap), _case(family, seed).reps
         row = tab[family]
         row[0] += got == want
         row[1] += 1
@@ -154,8 +162,37 @@ def test_no_rep_on_rep_free_sequences() -> None:
         assert tab[fam][0] == tab[fam][1], f"{fam}: reps counted on {tab[fam][1] - tab[fam][0]} rep-free sequences"
 
 
+#: Cases counted right from every frame and wrong from the frames the pose pass analyses by default
+#: (``[pose] analysis_fps``, 15: the 30-60 fps cases thinned to 15-17 fps, slower ones whole), with why.
+#: Compared exactly: a case that starts or stops being lost fails the test, so this list stays true.
+KNOWN_LOST_AT_ANALYSIS_RATE = {
+    ("squat-dropouts-swaps", 6): "50 fps thinned to 16.7: one extra rep from the family's 1.5x landmark noise, "
+                                 "drawn independently per frame, so fewer frames average less of it out",
+    ("squat-dropouts-swaps", 7): "the same (50 fps, 16.7 analysed)",
+}
+
+
+def test_counts_at_the_analysis_frame_rate() -> None:
+    """The suite on the frames the pose pass analyses by default: the issue's targets still met, and
+    only the listed cases lost against every frame (measured 517/522 against 518/522, one case of
+    squat-camera-pan-zoom-shake gained)."""
+    rate = PoseParams.packaged().analysis_fps
+    lost = {(f, s) for f, s in all_cases()
+            if _count(f, s) == _case(f, s).reps and _count(f, s, rate) != _case(f, s).reps}
+    assert lost == set(KNOWN_LOST_AT_ANALYSIS_RATE), f"at {rate:g} fps, lost against every frame: {sorted(lost)}"
+    tab = family_table(rate)
+    exact, total = _rate(tab, [f for f in tab if f not in NEEDS_BAR_CHECK])
+    assert exact / total >= TARGET_EXACT, f"at {rate:g} fps: exact on {exact}/{total} = {exact / total:.1%}"
+    assert all(tab[f][0] == tab[f][1] for f in REP_FREE), f"at {rate:g} fps: reps on a rep-free sequence"
+
+
 if __name__ == "__main__":
-    rows = family_table()
+    import argparse
+
+    ap = argparse.ArgumentParser(description="The stress suite's exact-count table per family.")
+    ap.add_argument("--analysis-fps", type=float, default=None,
+                    help="count on the frames a pose pass capped at this rate would analyse (default: every frame)")
+    rows = family_table(ap.parse_args().analysis_fps)
     ex = sum(v[0] for v in rows.values())
     n = sum(v[1] for v in rows.values())
     print(f"{'family':36s} exact  over  under")
