@@ -121,10 +121,10 @@ def main(argv: list[str] | None = None) -> int:
     from formcheck.pipeline import pose_cached
     from formcheck.pose import PoseParams, analysis_step_ms, extract_pose
 
-    cap = PoseParams.packaged().analysis_fps
+    cap, max_step = PoseParams.packaged().analysis_fps, PoseParams.packaged().max_frame_step
 
     def thinned(fps: float) -> bool:  # the cap skips frames of a clip filmed at this rate
-        step = analysis_step_ms(fps, cap)
+        step = analysis_step_ms(fps, cap, max_step)
         return fps > 0 and step is not None and step * fps / 1000.0 > 1.5
 
     clips = [c for c in json.loads(labels.read_text(encoding="utf-8"))

@@ -105,15 +105,21 @@ class PoseParams(Calibrated):
         k-th frame, k the largest whole number that keeps the rate at or above it
         (see :func:`analysis_step_ms`); the others are decoded but not analysed.
         ``extract_pose(every_frame=True)`` (``--every-frame``) analyses them all.
+    max_frame_step
+        ...and k is at most this: with 2, a 60 fps clip is analysed at 30, not 15.
     """
 
     TABLE = "pose"
     analysis_fps: float
+    max_frame_step: int
 
     def __post_init__(self) -> None:
         if not video.FPS_SANE_MIN <= self.analysis_fps <= video.FPS_SANE_MAX:
             raise ValueError(f"analysis_fps: expected {video.FPS_SANE_MIN:g}-{video.FPS_SANE_MAX:g}, "
                              f"got {self.analysis_fps}")
+        if isinstance(self.max_frame_step, bool) or not isinstance(self.max_frame_step, int) \
+                or self.max_frame_step < 1:
+            raise ValueError(f"max_frame_step: expected a whole number of at least 1, got {self.max_frame_step!r}")
 
 
 #: The analysis slots start this share of a slot early, so the frames of common rates (24, 25, 30, 50,
@@ -127,7 +133,8 @@ _SLOT_PHASE = 0.3
 _RATE_TOLERANCE = 1.01
 
 
-def analysis_step_ms(fps_nominal: float | None, max_fps: float | None) -> float | None:
+def analysis_step_ms(fps_nominal: float | None, max_fps: float | None,
+                     max_step: int | None = None) -> float | None:
     """The slot width (ms) of :func:`analysis_frames` for a clip of ``fps_nominal`` analysed at ``max_fps``.
 
     A whole number k of the clip's frame intervals, the largest that keeps the analysed rate at or
@@ -137,13 +144,17 @@ def analysis_step_ms(fps_nominal: float | None, max_fps: float | None) -> float 
     out of 50 taken as 40-40-20 ms, moved a rounded-back measure across its limit on one labelled
     50 fps clip; even spacing did not. Rounding instead of the floor sent 24-25 fps clips to 12 fps,
     at or below twice the [cleaning] 6 Hz low-pass, and lost counts on the rep stress suite.)
-    Without a nominal rate the width is ``1000 / max_fps``. None (no cap) gives None.
+    ``max_step`` caps k (``[pose] max_frame_step``; None: no cap). Without a nominal rate the width is
+    ``1000 / max_fps``. None (no rate) gives None.
     """
     if max_fps is None:
         return None
     if not fps_nominal or not np.isfinite(fps_nominal) or fps_nominal <= 0:
         return 1000.0 / max_fps
-    return max(1, int(fps_nominal * _RATE_TOLERANCE / max_fps)) * 1000.0 / fps_nominal
+    k = max(1, int(fps_nominal * _RATE_TOLERANCE / max_fps))
+    if max_step is not None:
+        k = min(k, max(1, int(max_step)))
+    return k * 1000.0 / fps_nominal
 
 
 def analysis_slot(t_ms: float, step_ms: float) -> int:
@@ -168,16 +179,16 @@ def analysis_frames(t_ms: np.ndarray, step_ms: float | None) -> np.ndarray:
 
 
 def thin_to_cap(seq: PoseSequence, masks: "MaskTrack | None", fps_nominal: float | None,
-                max_fps: float | None) -> tuple[PoseSequence, "MaskTrack | None"]:
+                max_fps: float | None, max_step: int | None = None) -> tuple[PoseSequence, "MaskTrack | None"]:
     """The rows of an every-frame pose (and its silhouettes) that a capped extraction analyses.
 
     The frames :func:`analysis_frames` keeps under a cap of ``max_fps`` for a clip filmed at
-    ``fps_nominal`` (the container's rate, as :func:`extract_pose` uses it). A screen for a cap from
+    ``fps_nominal`` (the container's rate, as :func:`extract_pose` uses it), at most every ``max_step``-th. A screen for a cap from
     the evaluation cache, which holds every-frame poses; the tracking of a real capped extraction
     (bigger steps between the frames the model sees) can differ, so a chosen cap is confirmed with one.
     ``max_fps`` None returns the inputs unchanged.
     """
-    keep = analysis_frames(seq.t_ms, analysis_step_ms(fps_nominal, max_fps))
+    keep = analysis_frames(seq.t_ms, analysis_step_ms(fps_nominal, max_fps, max_step))
     if keep.all():
         return seq, masks
     if masks is not None and masks.n_frames != seq.n_frames:
@@ -1019,8 +1030,9 @@ def extract_pose(
     info = video.probe(path)
     n_workers = auto_workers(info.duration_ms) if workers is None else int(workers)
     plan = _plan_chunks(info.duration_ms, n_workers)
-    max_fps = None if every_frame else PoseParams.packaged().analysis_fps
-    step_ms = analysis_step_ms(info.fps_nominal, max_fps)
+    params = PoseParams.packaged()
+    max_fps = None if every_frame else params.analysis_fps
+    step_ms = analysis_step_ms(info.fps_nominal, max_fps, params.max_frame_step)
     jobs = [
         _ChunkJob(index=i, path=str(path), model_path=str(model_path), max_side=max_side,
                   num_poses=None if num_poses is None else int(num_poses), scan_every_ms=SCAN_EVERY_MS,

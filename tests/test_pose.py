@@ -707,6 +707,29 @@ def test_analysis_frames_cap_the_rate_evenly_by_timestamp(name, t_ms, fps, cap, 
         np.testing.assert_array_equal(np.array(got)[1:], keep[start + 1:])
 
 
+STEP_CASES = [
+    # (id, clip fps, rate, max_frame_step, frames per analysed one)
+    ("60fps-at-15-no-step-cap", 60.0, 15.0, None, 4),
+    ("60fps-at-15-every-other-at-most", 60.0, 15.0, 2, 2),
+    ("120fps-at-15-every-other-at-most", 120.0, 15.0, 2, 2),
+    ("50fps-at-15-every-other-at-most", 50.0, 15.0, 2, 2),
+    ("30fps-at-15", 30.0, 15.0, 2, 2),
+    ("29.97fps-at-15", 29.97, 15.0, 2, 2),
+    ("25fps-at-15-whole", 25.0, 15.0, 2, 1),
+    ("60fps-step-cap-1-whole", 60.0, 15.0, 1, 1),
+]
+
+
+@pytest.mark.parametrize(("name", "fps", "rate", "max_step", "k"), STEP_CASES, ids=[c[0] for c in STEP_CASES])
+def test_analysis_step_is_the_largest_keeping_the_rate_and_at_most_max_step(name, fps, rate, max_step, k):
+    assert pose.analysis_step_ms(fps, rate, max_step) == pytest.approx(k * 1000.0 / fps)
+
+
+def test_pose_params_reject_a_frame_step_below_one():
+    with pytest.raises(ValueError, match="max_frame_step: expected a whole number of at least 1, got 0"):
+        pose.PoseParams(analysis_fps=15.0, max_frame_step=0)
+
+
 THIN_CASES = [
     # (id, clip fps, analysis rate, frames of 2 s, rows kept: every k-th frame from the first)
     ("60fps-at-15-every-fourth", 60.0, 15.0, 120, 4),
@@ -747,8 +770,8 @@ def test_high_fps_clip_is_analysed_at_the_cap_unless_every_frame(tmp_path, short
     split = extract_pose(clip, model=str(model_path), workers=2)
     t_all = np.array([t for t, _ in frames])
     np.testing.assert_allclose(every.sequence.t_ms, t_all, atol=0.1)
-    rate = pose.PoseParams.packaged().analysis_fps
-    k = max(1, int(60.0 * 1.01 / rate))  # every k-th frame: 4 at the packaged 15 fps
+    rate, max_step = pose.PoseParams.packaged().analysis_fps, pose.PoseParams.packaged().max_frame_step
+    k = min(max(1, int(60.0 * 1.01 / rate)), max_step)  # every k-th frame: 2 (15 fps, at most every other)
     np.testing.assert_allclose(capped.sequence.t_ms, t_all[::k], atol=0.1)
     assert capped.stats["frames_skipped"] == len(frames) - capped.sequence.n_frames == len(frames) - len(t_all[::k])
     assert capped.sequence.meta["analysis_fps"] == rate and every.stats["frames_skipped"] == 0
