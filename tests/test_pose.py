@@ -70,6 +70,11 @@ def _err_px(xy: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.fmin(direct, swapped)
 
 
+def _rows_at(t_all: np.ndarray, rows: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
+    """The rows of a per-frame array (frame times ``t_all``) for the analysed frames at ``t_ms``."""
+    return np.asarray(rows)[[int(np.argmin(np.abs(np.asarray(t_all) - t))) for t in t_ms]]
+
+
 def _truth_at(gt: dict, t_ms: np.ndarray) -> np.ndarray:
     t_gt = np.asarray(gt["frames"]["t_ms"])
     idx = np.array([int(np.argmin(np.abs(t_gt - t))) for t in t_ms])
@@ -115,8 +120,10 @@ def test_sample_detection_and_error(tmp_path, samples_dir, model_path, stem, end
 def test_result_fields(short_single, short_clip):
     res = short_single
     seq = res.sequence
-    n = len(list(video.iter_frames(short_clip[0])))
-    assert seq.n_frames == n == res.stats["frames"]
+    t_all = np.array([f.t_ms for f in video.iter_frames(short_clip[0])])
+    kept = pose.analysis_frames(t_all, res.stats["analysis_step_ms"])  # the frame-rate cap's choice
+    assert seq.n_frames == int(kept.sum()) == res.stats["frames"] == len(t_all) - res.stats["frames_skipped"]
+    np.testing.assert_allclose(seq.t_ms, t_all[kept], atol=0.1)
     assert res.masks is None
     assert res.stats["workers"] == 1 and res.stats["model"] == Path(str(res.stats["model_path"])).stem
     assert 0 < res.stats["seconds"] and res.stats["realtime_factor"] > 0
@@ -142,7 +149,8 @@ def test_two_people_clip_picks_lifter(test_data, model_path):
     gt = json.loads(clip.with_suffix(".json").read_text())
     seq = extract_pose(clip, model=str(model_path)).sequence
     lifter = _err_px(seq.xy_px, _truth_at(gt, seq.t_ms))
-    other = _err_px(seq.xy_px, np.asarray(gt["other_person"]["xy_px"], dtype=float))
+    other = _err_px(seq.xy_px, _rows_at(gt["frames"]["t_ms"], np.asarray(gt["other_person"]["xy_px"], dtype=float),
+                                        seq.t_ms))
     picked = np.nan_to_num(lifter, nan=np.inf) < np.nan_to_num(other, nan=np.inf)
     assert picked.mean() >= 0.95
 
@@ -186,7 +194,7 @@ def test_visible_bystander_is_not_the_lifter(two_visible_people, model_path, kwa
     seq = res.sequence
     assert res.stats["people_max"] == 2, "the composed clip should show MediaPipe two people"
     assert res.stats["num_poses"] >= 2
-    err = _err_px(seq.xy_px, truth)
+    err = _err_px(seq.xy_px, _rows_at([f.t_ms for f in video.iter_frames(clip)], truth, seq.t_ms))
     assert np.mean(np.nan_to_num(err, nan=np.inf) < 30.0) >= 0.95
 
 
@@ -255,11 +263,15 @@ def test_blank_frames_become_nan_rows(tmp_path, short_clip, model_path):
     frames += [((45 + i) * step, grey) for i in range(30)]
     frames += [((75 + i) * step, f.rgb) for i, f in enumerate(person[45:90])]
     clip = _write(tmp_path / "gap.mp4", frames)
-    seq = extract_pose(clip, model=str(model_path), workers=1).sequence
-    assert seq.n_frames == len(frames)
-    np.testing.assert_allclose(seq.t_ms, [t for t, _ in frames], atol=0.1)
+    res = extract_pose(clip, model=str(model_path), workers=1)
+    seq = res.sequence
+    t_all = np.array([t for t, _ in frames])
+    kept = pose.analysis_frames(t_all, res.stats["analysis_step_ms"])  # a row for each analysed frame
+    assert seq.n_frames == int(kept.sum())
+    np.testing.assert_allclose(seq.t_ms, t_all[kept], atol=0.1)
     blank = np.zeros(len(frames), dtype=bool)
     blank[45:75] = True
+    blank = blank[kept]
     assert not seq.detected[blank].any()
     assert np.isnan(seq.xy_px[blank]).all() and (seq.visibility[blank] == 0).all()
     assert seq.detected[~blank].mean() >= 0.95
