@@ -182,10 +182,11 @@ def thin_to_cap(seq: PoseSequence, masks: "MaskTrack | None", fps_nominal: float
                 max_fps: float | None, max_step: int | None = None) -> tuple[PoseSequence, "MaskTrack | None"]:
     """The rows of an every-frame pose (and its silhouettes) that a capped extraction analyses.
 
-    The frames :func:`analysis_frames` keeps under a cap of ``max_fps`` for a clip filmed at
-    ``fps_nominal`` (the container's rate, as :func:`extract_pose` uses it), at most every ``max_step``-th. A screen for a cap from
-    the evaluation cache, which holds every-frame poses; the tracking of a real capped extraction
-    (bigger steps between the frames the model sees) can differ, so a chosen cap is confirmed with one.
+    The frames :func:`analysis_frames` keeps at ``max_fps`` (and at most every ``max_step``-th) for a
+    clip filmed at ``fps_nominal`` (the container's rate, as :func:`extract_pose` uses it). A screen for
+    a rate from the evaluation cache, which holds every-frame poses; the tracking of a real capped
+    extraction (bigger steps between the frames the model sees) can differ, so a chosen rate is
+    confirmed with one.
     ``max_fps`` None returns the inputs unchanged.
     """
     keep = analysis_frames(seq.t_ms, analysis_step_ms(fps_nominal, max_fps, max_step))
@@ -382,8 +383,9 @@ class MaskTrack:
         sizes = np.diff(self.offsets)[idx]
         parts = [self.bits[self.offsets[i]:self.offsets[i + 1]] for i in idx]
         bits = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
-        return MaskTrack(t_ms=self.t_ms[idx], bbox_px=self.bbox_px[idx], offsets=np.concatenate([[0], np.cumsum(sizes)]),
-                         bits=bits, frame_w=self.frame_w, frame_h=self.frame_h, threshold=self.threshold)
+        return MaskTrack(t_ms=self.t_ms[idx], bbox_px=self.bbox_px[idx],
+                         offsets=np.concatenate([[0], np.cumsum(sizes)]), bits=bits,
+                         frame_w=self.frame_w, frame_h=self.frame_h, threshold=self.threshold)
 
     @classmethod
     def from_crops(cls, t_ms: np.ndarray, crops: list["_MaskCrop | None"], frame_w: int, frame_h: int) -> "MaskTrack":
@@ -996,11 +998,11 @@ def extract_pose(
         its person detector on every frame), a lifter with bystanders is still
         told apart from them. An int fixes it and turns the scan off.
     every_frame
-        Analyse every decoded frame. By default a clip filmed faster than
-        ``analysis_fps`` (``calibration.toml`` ``[pose]``, :class:`PoseParams`)
-        is analysed at about that rate, evenly spaced frames chosen by timestamp
-        (:func:`analysis_step_ms`, :func:`analysis_frames`); the sequence then has rows for those
-        frames only.
+        Analyse every decoded frame. By default a clip filmed at twice
+        ``analysis_fps`` or faster (``calibration.toml`` ``[pose]``, :class:`PoseParams`)
+        is analysed at about that rate, and at least every ``max_frame_step``-th frame,
+        evenly spaced frames chosen by timestamp (:func:`analysis_step_ms`,
+        :func:`analysis_frames`); the sequence then has rows for those frames only.
 
     Returns
     -------
