@@ -269,8 +269,8 @@ def pose(
     no_video: bool = typer.Option(False, "--no-video", help="Skip the annotated overlay video."),
     masks: bool = typer.Option(False, "--masks", help="Also save the lifter's segmentation silhouette."),
     every_frame: bool = typer.Option(False, "--every-frame",
-                                     help="Analyse every frame; by default a clip filmed at 30 fps or faster is "
-                                          "analysed every other frame (calibration.toml [pose])."),
+                                     help="Analyse every frame; by default a clip filmed at 50 fps or faster is analysed "
+                                          "at 25-30 fps (calibration.toml [pose])."),
 ) -> None:
     """Extract the lifter's pose from each clip.
 
@@ -438,8 +438,8 @@ def analyze(
                                     help="Measure the back's curve from the lifter's silhouette on side-on reps, beside "
                                          "the landmark proxy (on by default; about +5-20% pose time; docs/accuracy.md)."),
     every_frame: bool = typer.Option(False, "--every-frame",
-                                     help="Analyse every frame; by default a clip filmed at 30 fps or faster is "
-                                          "analysed every other frame (calibration.toml [pose])."),
+                                     help="Analyse every frame; by default a clip filmed at 50 fps or faster is analysed "
+                                          "at 25-30 fps (calibration.toml [pose])."),
 ) -> None:
     """Analyse squat/deadlift clips: reps, faults with evidence, guidance, reports and an annotated video."""
     from formcheck.pipeline import FORMATS, analyze_video

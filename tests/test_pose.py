@@ -688,7 +688,7 @@ CAP_CASES = [
     ("25fps-all", _times(25, 2), 25.0, 30.0, 50, (39.9, 40.1)),
     ("60fps-no-nominal-rate", _times(60, 2), None, 30.0, 60, (33.3, 33.4)),
     ("60fps-no-cap", _times(60, 2), 60.0, None, 120, (16.6, 16.7)),
-    # at 15 (the packaged rate): every k-th frame, k the largest keeping at least 15 a second
+    # at 15 (the measured candidate for 30 fps clips): every k-th frame, k the largest keeping at least 15 a second
     ("30fps-every-other-at-15", _times(30, 2), 30.0, 15.0, 30, (66.6, 66.7)),
     ("29.97fps-every-other-at-15", _times(29.97, 2), 29.97, 15.0, 30, (66.7, 66.8)),
     ("30.22fps-every-other-at-15", _times(30.22, 2), 30.22, 15.0, 30, (66.1, 66.2)),
@@ -783,7 +783,7 @@ def test_high_fps_clip_is_analysed_at_the_cap_unless_every_frame(tmp_path, short
     t_all = np.array([t for t, _ in frames])
     np.testing.assert_allclose(every.sequence.t_ms, t_all, atol=0.1)
     rate, max_step = pose.PoseParams.packaged().analysis_fps, pose.PoseParams.packaged().max_frame_step
-    k = min(max(1, int(60.0 * 1.01 / rate)), max_step)  # every k-th frame: 2 (15 fps, at most every other)
+    k = min(max(1, int(60.0 * 1.01 / rate)), max_step)  # every k-th frame: 2 with the packaged [pose]
     np.testing.assert_allclose(capped.sequence.t_ms, t_all[::k], atol=0.1)
     assert capped.stats["frames_skipped"] == len(frames) - capped.sequence.n_frames == len(frames) - len(t_all[::k])
     assert capped.sequence.meta["analysis_fps"] == rate and every.stats["frames_skipped"] == 0
