@@ -4,8 +4,13 @@ Run from the repository root (under ``nice`` on a shared machine)::
 
     nice python benchmarks/fps_cap_accuracy.py --cache /work/cache/poses
 
-For every usable labelled clip (``--all``: every one) filmed faster than the cap (``labels.json`` ``fps`` above
-``[pose] max_analysis_fps`` of ``formcheck/config/calibration.toml``) it analyses
+A cheaper screen of a candidate cap needs no extraction: ``formcheck eval ... --cache DIR --out A`` and the
+same with ``--analysis-fps CAP --out B`` (the cached every-frame poses thinned to the frames a capped pass
+would analyse), then ``python benchmarks/fps_cap_accuracy.py --compare A B`` lists the clips that differ.
+
+For every usable labelled clip (``--all``: every one) whose frames the cap thins (``labels.json`` ``fps`` at
+least twice ``[pose] analysis_fps`` of ``formcheck/config/calibration.toml``, see
+:func:`formcheck.pose.analysis_step_ms`) it analyses
 the clip twice, both with silhouettes and the deadlift bar check, as
 ``formcheck analyze`` does: once from every frame (the pose from ``--cache``
 when it is there: the evaluation cache holds every-frame poses) and once with
@@ -49,6 +54,49 @@ def _summary(rep: dict[str, Any]) -> tuple[int, tuple[str, ...], dict[str, str]]
     return (rep["rep_count"], tuple(f"{f['rep']}:{f['code']}" for f in rep["flags"]), dict(rep["verdicts"]))
 
 
+def compare_evals(every: Path, capped: Path) -> int:
+    """Per-clip differences between two ``formcheck eval --out`` runs (``eval.json``): every frame, capped.
+
+    Prints the clips whose rep count, flags (``rep:code``) or borderline readings differ, and a count.
+    """
+    def load(p: Path) -> dict[str, Any]:
+        d = json.loads((p / "eval.json" if p.is_dir() else p).read_text(encoding="utf-8"))
+        return d["reports"]
+
+    ra, rb = load(every), load(capped)
+    print("| clip | reps every / capped | flags every | flags capped | borderline every | borderline capped |")
+    print("|---|---|---|---|---|---|")
+    diff_reps = diff_flags = diff_border = 0
+    for name in sorted(set(ra) | set(rb)):
+        a, b = ra.get(name), rb.get(name)
+        if not a or not b:
+            print(f"| {name} | failed: every {a is None}, capped {b is None} | | | | |")
+            continue
+        fa, fb = _summary(a)[1], _summary(b)[1]
+        ba = tuple(f"{x.get('rep')}:{x.get('code')}" for x in a.get("borderline", []))
+        bb = tuple(f"{x.get('rep')}:{x.get('code')}" for x in b.get("borderline", []))
+        if (a["rep_count"], fa, ba) == (b["rep_count"], fb, bb):
+            continue
+        diff_reps += a["rep_count"] != b["rep_count"]
+        diff_flags += fa != fb
+        diff_border += ba != bb
+        print(f"| {name} | {a['rep_count']} / {b['rep_count']} | {' '.join(fa) or '-'} | {' '.join(fb) or '-'} | "
+              f"{' '.join(ba) or '-'} | {' '.join(bb) or '-'} |")
+    print(f"\n{len(set(ra) & set(rb))} clips: rep count differs on {diff_reps}, flags on {diff_flags}, "
+          f"borderline readings on {diff_border}")
+    by_code: dict[str, list[str]] = {}
+    for name in sorted(set(ra) & set(rb)):
+        a, b = ra[name], rb[name]
+        if not a or not b:
+            continue
+        fa, fb = set(_summary(a)[1]), set(_summary(b)[1])
+        for code in sorted({f.split(":", 1)[1] for f in fa ^ fb}):
+            by_code.setdefault(code, []).append(name)
+    for code, names in sorted(by_code.items()):
+        print(f"- {code}: flags differ on {len(names)} clip(s): {', '.join(names)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--lifts", type=Path, default=DEFAULT_LIFTS,
@@ -60,19 +108,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fresh", action="store_true",
                     help="extract the every-frame poses now instead of taking them from --cache (a control: "
                          "does a fresh every-frame extraction match the cached one?)")
+    ap.add_argument("--compare", nargs=2, type=Path, metavar=("EVERY", "CAPPED"),
+                    help="instead: compare two `formcheck eval --out` folders clip by clip (e.g. without and with "
+                         "--analysis-fps) and print the clips whose reps, flags or borderline readings differ")
     args = ap.parse_args(argv)
+    if args.compare:
+        return compare_evals(*args.compare)
     labels = args.lifts / "labels.json"
     if not labels.is_file():
         print(f"no labels at {labels}: nothing to run")
         return 0
     from formcheck.pipeline import pose_cached
-    from formcheck.pose import PoseParams, extract_pose
+    from formcheck.pose import PoseParams, analysis_step_ms, extract_pose
 
-    cap = PoseParams.packaged().max_analysis_fps
+    cap, max_step = PoseParams.packaged().analysis_fps, PoseParams.packaged().max_frame_step
+
+    def thinned(fps: float) -> bool:  # the cap skips frames of a clip filmed at this rate
+        step = analysis_step_ms(fps, cap, max_step)
+        return fps > 0 and step is not None and step * fps / 1000.0 > 1.5
+
     clips = [c for c in json.loads(labels.read_text(encoding="utf-8"))
-             if float(c.get("fps") or 0) > cap + 0.5 and (args.all or c.get("usable", True))
+             if thinned(float(c.get("fps") or 0)) and (args.all or c.get("usable", True))
              and (not args.only or c["file"] in args.only)]
-    print(f"cap {cap:g} fps; {len(clips)} labelled clips filmed faster; model {args.model}")
+    print(f"cap {cap:g} fps; {len(clips)} labelled clips whose frames it thins; model {args.model}")
     print("| clip | fps | frames every / capped | capped pose s | reps every / capped | flags every | flags capped | same |")
     print("|---|---|---|---|---|---|---|---|")
     same = 0

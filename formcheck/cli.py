@@ -269,8 +269,8 @@ def pose(
     no_video: bool = typer.Option(False, "--no-video", help="Skip the annotated overlay video."),
     masks: bool = typer.Option(False, "--masks", help="Also save the lifter's segmentation silhouette."),
     every_frame: bool = typer.Option(False, "--every-frame",
-                                     help="Analyse every frame; by default a clip filmed faster than 30 fps is analysed "
-                                          "at about 30 fps (calibration.toml [pose] max_analysis_fps)."),
+                                     help="Analyse every frame; by default a clip filmed at 50 fps or faster is analysed "
+                                          "at 25-30 fps (calibration.toml [pose])."),
 ) -> None:
     """Extract the lifter's pose from each clip.
 
@@ -438,8 +438,8 @@ def analyze(
                                     help="Measure the back's curve from the lifter's silhouette on side-on reps, beside "
                                          "the landmark proxy (on by default; about +5-20% pose time; docs/accuracy.md)."),
     every_frame: bool = typer.Option(False, "--every-frame",
-                                     help="Analyse every frame; by default a clip filmed faster than 30 fps is analysed "
-                                          "at about 30 fps (calibration.toml [pose] max_analysis_fps)."),
+                                     help="Analyse every frame; by default a clip filmed at 50 fps or faster is analysed "
+                                          "at 25-30 fps (calibration.toml [pose])."),
 ) -> None:
     """Analyse squat/deadlift clips: reps, faults with evidence, guidance, reports and an annotated video."""
     from formcheck.pipeline import FORMATS, analyze_video
@@ -492,6 +492,10 @@ def eval_(
                                    help="Add tables per origin of the clips (source.repo in SOURCES.json)."),
     sources: Optional[Path] = typer.Option(None, "--sources",
                                            help="SOURCES.json for --by-source (default: beside LABELS.json)."),
+    analysis_fps: Optional[float] = typer.Option(
+        None, "--analysis-fps",
+        help="Screen a frame-rate cap: keep only the frames a pose pass capped at this rate would analyse "
+             "(the cached poses hold every frame; default: all of them)."),
 ) -> None:
     """Measure accuracy on labelled clips: rep counts, per-fault precision/recall/F1, false flags."""
     import json
@@ -516,6 +520,8 @@ def eval_(
         rules_paths = _rules_paths(rules)
         if not video_dir.is_dir():
             raise ValueError(f"{video_dir}: expected a folder of clips")
+        if analysis_fps is not None and not 1.0 <= analysis_fps <= 240.0:
+            raise ValueError(f"--analysis-fps: expected 1-240 frames a second, got {analysis_fps:g}")
     except (OSError, ValueError, typer.BadParameter) as exc:
         error_line(f"{labels}: {exc}")
         raise typer.Exit(EXIT_ERROR) from None
@@ -528,7 +534,7 @@ def eval_(
             clip = video_dir / e["file"]
             try:
                 rep = analyze_for_eval(clip, model=model_name, cache_dir=cache_dir, rules_paths=rules_paths,
-                                       masks=masks)
+                                       masks=masks, analysis_fps=analysis_fps)
                 outcomes.append(ClipOutcome(e, rep))
             except _expected_errors() as exc:
                 outcomes.append(ClipOutcome(e, None, error=" ".join(str(exc).split())))

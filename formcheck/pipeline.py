@@ -223,16 +223,24 @@ def pose_cached(path: str | Path, *, model: str, cache_dir: str | Path | None, w
 
 def analyze_for_eval(path: str | Path, *, model: str = "full", cache_dir: str | Path | None = None,
                      lift: str = "auto", rules_paths: Mapping[str, str | Path | RuleSet] | None = None,
-                     masks: bool = False) -> dict[str, Any]:
+                     masks: bool = False, analysis_fps: float | None = None) -> dict[str, Any]:
     """Report dict for one labelled clip (pose from the cache when possible; no files written).
 
     ``masks=True`` also extracts (or loads from the cache) the lifter's
     silhouettes, which turns on the silhouette back-rounding estimate.
+    ``analysis_fps`` keeps only the frames a pose pass at that rate would analyse
+    (:func:`formcheck.pose.thin_to_cap`, with the packaged ``max_frame_step``; the
+    cache holds every frame).
     """
+    from formcheck.pose import PoseParams, thin_to_cap
+
     path = Path(path)
     rules_paths = load_rulesets(rules_paths)  # each tuned file parsed once per clip, then handed inward
     warnings: list[str] = []
     seq, sha, mask_track = pose_cached(path, model=model, cache_dir=cache_dir, warn=warnings.append, masks=masks)
+    if analysis_fps is not None:
+        seq, mask_track = thin_to_cap(seq, mask_track, video.probe(path).fps_nominal, analysis_fps,
+                                      PoseParams.packaged().max_frame_step)
     source = {"file": path.name, "sha256": sha, "duration_ms": round(seq.duration_ms, 1), "n_frames": seq.n_frames}
 
     def run(not_reps: Sequence[tuple[float, float]] = (), extra_warnings: Sequence[str] = (),

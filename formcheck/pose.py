@@ -100,19 +100,26 @@ class PoseParams(Calibrated):
 
     Notes
     -----
-    max_analysis_fps
-        About this many frames per second of video go through the model, evenly
-        spaced (see :func:`analysis_step_ms`); the others are decoded but not analysed.
+    analysis_fps
+        At least this many frames per second of video go through the model: every
+        k-th frame, k the largest whole number that keeps the rate at or above it
+        (see :func:`analysis_step_ms`); the others are decoded but not analysed.
         ``extract_pose(every_frame=True)`` (``--every-frame``) analyses them all.
+    max_frame_step
+        ...and k is at most this: with 2, a 60 fps clip is analysed at 30, not 15.
     """
 
     TABLE = "pose"
-    max_analysis_fps: float
+    analysis_fps: float
+    max_frame_step: int
 
     def __post_init__(self) -> None:
-        if not video.FPS_SANE_MIN <= self.max_analysis_fps <= video.FPS_SANE_MAX:
-            raise ValueError(f"max_analysis_fps: expected {video.FPS_SANE_MIN:g}-{video.FPS_SANE_MAX:g}, "
-                             f"got {self.max_analysis_fps}")
+        if not video.FPS_SANE_MIN <= self.analysis_fps <= video.FPS_SANE_MAX:
+            raise ValueError(f"analysis_fps: expected {video.FPS_SANE_MIN:g}-{video.FPS_SANE_MAX:g}, "
+                             f"got {self.analysis_fps}")
+        if isinstance(self.max_frame_step, bool) or not isinstance(self.max_frame_step, int) \
+                or self.max_frame_step < 1:
+            raise ValueError(f"max_frame_step: expected a whole number of at least 1, got {self.max_frame_step!r}")
 
 
 #: The analysis slots start this share of a slot early, so the frames of common rates (24, 25, 30, 50,
@@ -121,20 +128,33 @@ class PoseParams(Calibrated):
 _SLOT_PHASE = 0.3
 
 
-def analysis_step_ms(fps_nominal: float | None, max_fps: float | None) -> float | None:
-    """The slot width (ms) of :func:`analysis_frames` for a clip of ``fps_nominal`` under a cap of ``max_fps``.
+#: A clip's rate counts as this much faster when the frames between analysed ones are chosen, so a
+#: 29.97 fps clip under a cap of 15 is analysed every other frame (14.99 fps) like a 30 fps one.
+_RATE_TOLERANCE = 1.01
 
-    A whole number of the clip's frame intervals, ``round(fps_nominal / max_fps)`` of them (at least
-    one), so the analysed frames are evenly spaced: 60 fps is analysed at 30, 50 fps at 25, 120 fps
-    at 30, 40 fps and below whole. (Uneven spacing, 30 a second out of 50 taken as 40-40-20 ms, moved
-    a rounded-back measure across its limit on one labelled 50 fps clip; even spacing did not.)
-    Without a nominal rate the width is ``1000 / max_fps``. None (no cap) gives None.
+
+def analysis_step_ms(fps_nominal: float | None, max_fps: float | None,
+                     max_step: int | None = None) -> float | None:
+    """The slot width (ms) of :func:`analysis_frames` for a clip of ``fps_nominal`` analysed at ``max_fps``.
+
+    A whole number k of the clip's frame intervals, the largest that keeps the analysed rate at or
+    above ``max_fps`` (within 1 %, :data:`_RATE_TOLERANCE`), so the analysed frames are evenly spaced
+    and never sparser than asked: at 15, a 30 or 29.97 fps clip is analysed every other frame, 50 fps
+    every third (16.7 fps), 60 fps every fourth, 25 fps and below whole. (Uneven spacing, 30 a second
+    out of 50 taken as 40-40-20 ms, moved a rounded-back measure across its limit on one labelled
+    50 fps clip; even spacing did not. Rounding instead of the floor sent 24-25 fps clips to 12 fps,
+    at or below twice the [cleaning] 6 Hz low-pass, and lost counts on the rep stress suite.)
+    ``max_step`` caps k (``[pose] max_frame_step``; None: no cap). Without a nominal rate the width is
+    ``1000 / max_fps``. None (no rate) gives None.
     """
     if max_fps is None:
         return None
     if not fps_nominal or not np.isfinite(fps_nominal) or fps_nominal <= 0:
         return 1000.0 / max_fps
-    return max(1, round(fps_nominal / max_fps)) * 1000.0 / fps_nominal
+    k = max(1, int(fps_nominal * _RATE_TOLERANCE / max_fps))
+    if max_step is not None:
+        k = min(k, max(1, int(max_step)))
+    return k * 1000.0 / fps_nominal
 
 
 def analysis_slot(t_ms: float, step_ms: float) -> int:
@@ -156,6 +176,29 @@ def analysis_frames(t_ms: np.ndarray, step_ms: float | None) -> np.ndarray:
         return np.ones(t.shape, dtype=bool)
     slots = np.floor(t / step_ms + _SLOT_PHASE)
     return np.concatenate([[True], slots[1:] != slots[:-1]])
+
+
+def thin_to_cap(seq: PoseSequence, masks: "MaskTrack | None", fps_nominal: float | None,
+                max_fps: float | None, max_step: int | None = None) -> tuple[PoseSequence, "MaskTrack | None"]:
+    """The rows of an every-frame pose (and its silhouettes) that a capped extraction analyses.
+
+    The frames :func:`analysis_frames` keeps at ``max_fps`` (and at most every ``max_step``-th) for a
+    clip filmed at ``fps_nominal`` (the container's rate, as :func:`extract_pose` uses it). A screen for
+    a rate from the evaluation cache, which holds every-frame poses; the tracking of a real capped
+    extraction (bigger steps between the frames the model sees) can differ, so a chosen rate is
+    confirmed with one.
+    ``max_fps`` None returns the inputs unchanged.
+    """
+    keep = analysis_frames(seq.t_ms, analysis_step_ms(fps_nominal, max_fps, max_step))
+    if keep.all():
+        return seq, masks
+    if masks is not None and masks.n_frames != seq.n_frames:
+        raise ValueError(f"masks: expected {seq.n_frames} frames like the pose, got {masks.n_frames}")
+    thinned = seq.with_(t_ms=seq.t_ms[keep], xy_px=seq.xy_px[keep], z_px=seq.z_px[keep], world_m=seq.world_m[keep],
+                        visibility=seq.visibility[keep], presence=seq.presence[keep],
+                        meta={**seq.meta, "analysis_fps": max_fps,
+                              "frames_skipped": int(seq.n_frames - keep.sum())})
+    return thinned, None if masks is None else masks.take(keep)
 
 
 def _verbose() -> bool:
@@ -330,6 +373,19 @@ class MaskTrack:
         w, h = (int(v) for v in d.pop("frame_wh"))
         threshold = float(d.pop("threshold"))
         return cls(**d, frame_w=w, frame_h=h, threshold=threshold)
+
+    def take(self, keep: np.ndarray) -> "MaskTrack":
+        """The frames where the bool mask ``keep`` (N,) is True, in order."""
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != (self.n_frames,):
+            raise ValueError(f"keep: expected {self.n_frames} booleans, got shape {keep.shape}")
+        idx = np.flatnonzero(keep)
+        sizes = np.diff(self.offsets)[idx]
+        parts = [self.bits[self.offsets[i]:self.offsets[i + 1]] for i in idx]
+        bits = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
+        return MaskTrack(t_ms=self.t_ms[idx], bbox_px=self.bbox_px[idx],
+                         offsets=np.concatenate([[0], np.cumsum(sizes)]), bits=bits,
+                         frame_w=self.frame_w, frame_h=self.frame_h, threshold=self.threshold)
 
     @classmethod
     def from_crops(cls, t_ms: np.ndarray, crops: list["_MaskCrop | None"], frame_w: int, frame_h: int) -> "MaskTrack":
@@ -909,7 +965,7 @@ def extract_pose(
     num_poses: int | None = None,
     every_frame: bool = False,
 ) -> PoseResult:
-    """Find the lifter in the frames of a clip (at most ``[pose] max_analysis_fps`` per second).
+    """Find the lifter in the frames of a clip (about ``[pose] analysis_fps`` per second).
 
     Parameters
     ----------
@@ -942,11 +998,11 @@ def extract_pose(
         its person detector on every frame), a lifter with bystanders is still
         told apart from them. An int fixes it and turns the scan off.
     every_frame
-        Analyse every decoded frame. By default a clip filmed faster than
-        ``max_analysis_fps`` (``calibration.toml`` ``[pose]``, :class:`PoseParams`)
-        is analysed at about that rate, evenly spaced frames chosen by timestamp
-        (:func:`analysis_step_ms`, :func:`analysis_frames`); the sequence then has rows for those
-        frames only.
+        Analyse every decoded frame. By default a clip filmed at twice
+        ``analysis_fps`` or faster (``calibration.toml`` ``[pose]``, :class:`PoseParams`)
+        is analysed at about that rate, and at least every ``max_frame_step``-th frame,
+        evenly spaced frames chosen by timestamp (:func:`analysis_step_ms`,
+        :func:`analysis_frames`); the sequence then has rows for those frames only.
 
     Returns
     -------
@@ -976,8 +1032,9 @@ def extract_pose(
     info = video.probe(path)
     n_workers = auto_workers(info.duration_ms) if workers is None else int(workers)
     plan = _plan_chunks(info.duration_ms, n_workers)
-    max_fps = None if every_frame else PoseParams.packaged().max_analysis_fps
-    step_ms = analysis_step_ms(info.fps_nominal, max_fps)
+    params = PoseParams.packaged()
+    max_fps = None if every_frame else params.analysis_fps
+    step_ms = analysis_step_ms(info.fps_nominal, max_fps, params.max_frame_step)
     jobs = [
         _ChunkJob(index=i, path=str(path), model_path=str(model_path), max_side=max_side,
                   num_poses=None if num_poses is None else int(num_poses), scan_every_ms=SCAN_EVERY_MS,
@@ -1022,7 +1079,7 @@ def extract_pose(
         "frame_h": seq.frame_h,
         "chunks": [(j.keep_from_ms, j.keep_to_ms) for j in jobs],
         "warmup_frames": int(sum(o.warmup_frames for o in outs)),
-        "max_analysis_fps": max_fps,
+        "analysis_fps": max_fps,
         "analysis_step_ms": step_ms,
         "frames_skipped": int(sum(o.skipped for o in outs)),
         "num_poses": max(o.num_poses for o in outs),
@@ -1030,7 +1087,7 @@ def extract_pose(
         **track_stats,
     }
     seq = seq.with_(meta={**seq.meta, "workers": len(jobs), "seconds": round(seconds, 3),
-                          "max_analysis_fps": max_fps, "frames_skipped": stats["frames_skipped"]})
+                          "analysis_fps": max_fps, "frames_skipped": stats["frames_skipped"]})
     return PoseResult(sequence=seq, masks=masks, info=info, stats=stats)
 
 

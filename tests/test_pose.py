@@ -70,6 +70,11 @@ def _err_px(xy: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.fmin(direct, swapped)
 
 
+def _rows_at(t_all: np.ndarray, rows: np.ndarray, t_ms: np.ndarray) -> np.ndarray:
+    """The rows of a per-frame array (frame times ``t_all``) for the analysed frames at ``t_ms``."""
+    return np.asarray(rows)[[int(np.argmin(np.abs(np.asarray(t_all) - t))) for t in t_ms]]
+
+
 def _truth_at(gt: dict, t_ms: np.ndarray) -> np.ndarray:
     t_gt = np.asarray(gt["frames"]["t_ms"])
     idx = np.array([int(np.argmin(np.abs(t_gt - t))) for t in t_ms])
@@ -115,8 +120,10 @@ def test_sample_detection_and_error(tmp_path, samples_dir, model_path, stem, end
 def test_result_fields(short_single, short_clip):
     res = short_single
     seq = res.sequence
-    n = len(list(video.iter_frames(short_clip[0])))
-    assert seq.n_frames == n == res.stats["frames"]
+    t_all = np.array([f.t_ms for f in video.iter_frames(short_clip[0])])
+    kept = pose.analysis_frames(t_all, res.stats["analysis_step_ms"])  # the frame-rate cap's choice
+    assert seq.n_frames == int(kept.sum()) == res.stats["frames"] == len(t_all) - res.stats["frames_skipped"]
+    np.testing.assert_allclose(seq.t_ms, t_all[kept], atol=0.1)
     assert res.masks is None
     assert res.stats["workers"] == 1 and res.stats["model"] == Path(str(res.stats["model_path"])).stem
     assert 0 < res.stats["seconds"] and res.stats["realtime_factor"] > 0
@@ -142,7 +149,8 @@ def test_two_people_clip_picks_lifter(test_data, model_path):
     gt = json.loads(clip.with_suffix(".json").read_text())
     seq = extract_pose(clip, model=str(model_path)).sequence
     lifter = _err_px(seq.xy_px, _truth_at(gt, seq.t_ms))
-    other = _err_px(seq.xy_px, np.asarray(gt["other_person"]["xy_px"], dtype=float))
+    other = _err_px(seq.xy_px, _rows_at(gt["frames"]["t_ms"], np.asarray(gt["other_person"]["xy_px"], dtype=float),
+                                        seq.t_ms))
     picked = np.nan_to_num(lifter, nan=np.inf) < np.nan_to_num(other, nan=np.inf)
     assert picked.mean() >= 0.95
 
@@ -186,7 +194,7 @@ def test_visible_bystander_is_not_the_lifter(two_visible_people, model_path, kwa
     seq = res.sequence
     assert res.stats["people_max"] == 2, "the composed clip should show MediaPipe two people"
     assert res.stats["num_poses"] >= 2
-    err = _err_px(seq.xy_px, truth)
+    err = _err_px(seq.xy_px, _rows_at([f.t_ms for f in video.iter_frames(clip)], truth, seq.t_ms))
     assert np.mean(np.nan_to_num(err, nan=np.inf) < 30.0) >= 0.95
 
 
@@ -255,11 +263,15 @@ def test_blank_frames_become_nan_rows(tmp_path, short_clip, model_path):
     frames += [((45 + i) * step, grey) for i in range(30)]
     frames += [((75 + i) * step, f.rgb) for i, f in enumerate(person[45:90])]
     clip = _write(tmp_path / "gap.mp4", frames)
-    seq = extract_pose(clip, model=str(model_path), workers=1).sequence
-    assert seq.n_frames == len(frames)
-    np.testing.assert_allclose(seq.t_ms, [t for t, _ in frames], atol=0.1)
+    res = extract_pose(clip, model=str(model_path), workers=1)
+    seq = res.sequence
+    t_all = np.array([t for t, _ in frames])
+    kept = pose.analysis_frames(t_all, res.stats["analysis_step_ms"])  # a row for each analysed frame
+    assert seq.n_frames == int(kept.sum())
+    np.testing.assert_allclose(seq.t_ms, t_all[kept], atol=0.1)
     blank = np.zeros(len(frames), dtype=bool)
     blank[45:75] = True
+    blank = blank[kept]
     assert not seq.detected[blank].any()
     assert np.isnan(seq.xy_px[blank]).all() and (seq.visibility[blank] == 0).all()
     assert seq.detected[~blank].mean() >= 0.95
@@ -668,7 +680,7 @@ CAP_CASES = [
     ("60fps-every-other", _times(60, 2), 60.0, 30.0, 60, (33.3, 33.4)),
     ("59.94fps-every-other", _times(59.94, 2), 59.94, 30.0, 60, (33.3, 33.4)),
     ("60fps-jittered-2ms", _times(60, 2, jitter_ms=2.0), 60.0, 30.0, 60, (29.3, 37.4)),
-    ("50fps-every-other", _times(50, 2), 50.0, 30.0, 50, (39.9, 40.1)),
+    ("50fps-all-at-30", _times(50, 2), 50.0, 30.0, 100, (19.9, 20.1)),  # every other would be 25 < 30
     ("120fps-every-fourth", _times(120, 2), 120.0, 30.0, 61, (24.9, 33.4)),
     ("40fps-all", _times(40, 2), 40.0, 30.0, 80, (24.9, 25.1)),
     ("30fps-all", _times(30, 2), 30.0, 30.0, 60, (33.3, 33.4)),
@@ -676,6 +688,17 @@ CAP_CASES = [
     ("25fps-all", _times(25, 2), 25.0, 30.0, 50, (39.9, 40.1)),
     ("60fps-no-nominal-rate", _times(60, 2), None, 30.0, 60, (33.3, 33.4)),
     ("60fps-no-cap", _times(60, 2), 60.0, None, 120, (16.6, 16.7)),
+    # at 15 (the measured candidate for 30 fps clips): every k-th frame, k the largest keeping at least 15 a second
+    ("30fps-every-other-at-15", _times(30, 2), 30.0, 15.0, 30, (66.6, 66.7)),
+    ("29.97fps-every-other-at-15", _times(29.97, 2), 29.97, 15.0, 30, (66.7, 66.8)),
+    ("30.22fps-every-other-at-15", _times(30.22, 2), 30.22, 15.0, 30, (66.1, 66.2)),
+    ("29.97fps-jittered-5ms-at-15", _times(29.97, 2, jitter_ms=5.0), 29.97, 15.0, 30, (56.7, 76.8)),
+    ("27.85fps-all-at-15", _times(27.85, 2), 27.85, 15.0, 56, (35.9, 36.0)),
+    ("25fps-all-at-15", _times(25, 2), 25.0, 15.0, 50, (39.9, 40.1)),
+    ("24fps-all-at-15", _times(24, 2), 24.0, 15.0, 48, (41.6, 41.7)),
+    ("50fps-every-third-at-15", _times(50, 2), 50.0, 15.0, 34, (59.9, 60.1)),
+    ("59.94fps-every-fourth-at-15", _times(59.94, 2), 59.94, 15.0, 31, (66.7, 66.8)),
+    ("60fps-every-fourth-at-15", _times(60, 2), 60.0, 15.0, 31, (66.6, 66.7)),
 ]
 
 
@@ -696,6 +719,60 @@ def test_analysis_frames_cap_the_rate_evenly_by_timestamp(name, t_ms, fps, cap, 
         np.testing.assert_array_equal(np.array(got)[1:], keep[start + 1:])
 
 
+STEP_CASES = [
+    # (id, clip fps, rate, max_frame_step, frames per analysed one)
+    ("60fps-at-15-no-step-cap", 60.0, 15.0, None, 4),
+    ("60fps-at-15-every-other-at-most", 60.0, 15.0, 2, 2),
+    ("120fps-at-15-every-other-at-most", 120.0, 15.0, 2, 2),
+    ("50fps-at-15-every-other-at-most", 50.0, 15.0, 2, 2),
+    ("30fps-at-15", 30.0, 15.0, 2, 2),
+    ("29.97fps-at-15", 29.97, 15.0, 2, 2),
+    ("25fps-at-15-whole", 25.0, 15.0, 2, 1),
+    ("60fps-step-cap-1-whole", 60.0, 15.0, 1, 1),
+]
+
+
+@pytest.mark.parametrize(("name", "fps", "rate", "max_step", "k"), STEP_CASES, ids=[c[0] for c in STEP_CASES])
+def test_analysis_step_is_the_largest_keeping_the_rate_and_at_most_max_step(name, fps, rate, max_step, k):
+    assert pose.analysis_step_ms(fps, rate, max_step) == pytest.approx(k * 1000.0 / fps)
+
+
+def test_pose_params_reject_a_frame_step_below_one():
+    with pytest.raises(ValueError, match="max_frame_step: expected a whole number of at least 1, got 0"):
+        pose.PoseParams(analysis_fps=15.0, max_frame_step=0)
+
+
+THIN_CASES = [
+    # (id, clip fps, analysis rate, frames of 2 s, rows kept: every k-th frame from the first)
+    ("60fps-at-15-every-fourth", 60.0, 15.0, 120, 4),
+    ("30fps-at-15-every-other", 30.0, 15.0, 60, 2),
+    ("25fps-at-15-whole", 25.0, 15.0, 50, 1),
+    ("60fps-no-rate-whole", 60.0, None, 120, 1),
+]
+
+
+@pytest.mark.parametrize(("name", "fps", "rate", "n", "k"), THIN_CASES, ids=[c[0] for c in THIN_CASES])
+def test_thin_to_cap_keeps_the_rows_and_silhouettes_a_capped_pass_analyses(name, fps, rate, n, k):
+    t = np.arange(n) * 1000.0 / fps
+    rows = PoseSequence.empty_rows(n)
+    rows["xy_px"][:, :, 0] = np.arange(n)[:, None]  # x = the frame's index, to see which rows are kept
+    seq = PoseSequence(t_ms=t, frame_w=10, frame_h=8, **rows)
+    crops = [pose._MaskCrop((0, 0, 1 + i % 7, 2), np.packbits(np.ones(2 * (1 + i % 7), dtype=bool)))
+             if i % 3 else None for i in range(n)]
+    masks = MaskTrack.from_crops(t, crops, 10, 8)
+    thin, thin_masks = pose.thin_to_cap(seq, masks, fps, rate)
+    # the same frames as the extractor's choice, which is every k-th frame after a shorter first slot
+    keep = pose.analysis_frames(t, pose.analysis_step_ms(fps, rate))
+    np.testing.assert_array_equal(thin.t_ms, t[keep])
+    np.testing.assert_array_equal(thin.xy_px[:, 0, 0], np.flatnonzero(keep))
+    assert np.all(np.diff(np.flatnonzero(keep))[1:] == k)
+    np.testing.assert_array_equal(thin_masks.t_ms, thin.t_ms)
+    for j, i in enumerate(np.flatnonzero(keep)):
+        a, b = masks.crop(int(i)), thin_masks.crop(j)
+        assert (a is None and b is None) or np.array_equal(a, b)
+    assert thin.meta.get("frames_skipped", 0) == n - int(keep.sum())
+
+
 def test_high_fps_clip_is_analysed_at_the_cap_unless_every_frame(tmp_path, short_clip, model_path):
     person = video.read_all(short_clip[0], end_ms=2000.0)
     frames = [(i * 1000.0 / 60.0, person[i // 2].rgb) for i in range(2 * len(person))]
@@ -705,9 +782,11 @@ def test_high_fps_clip_is_analysed_at_the_cap_unless_every_frame(tmp_path, short
     split = extract_pose(clip, model=str(model_path), workers=2)
     t_all = np.array([t for t, _ in frames])
     np.testing.assert_allclose(every.sequence.t_ms, t_all, atol=0.1)
-    np.testing.assert_allclose(capped.sequence.t_ms, t_all[::2], atol=0.1)
-    assert capped.stats["frames_skipped"] == len(frames) - capped.sequence.n_frames == len(frames) // 2
-    assert capped.sequence.meta["max_analysis_fps"] == 30.0 and every.stats["frames_skipped"] == 0
+    rate, max_step = pose.PoseParams.packaged().analysis_fps, pose.PoseParams.packaged().max_frame_step
+    k = min(max(1, int(60.0 * 1.01 / rate)), max_step)  # every k-th frame: 2 with the packaged [pose]
+    np.testing.assert_allclose(capped.sequence.t_ms, t_all[::k], atol=0.1)
+    assert capped.stats["frames_skipped"] == len(frames) - capped.sequence.n_frames == len(frames) - len(t_all[::k])
+    assert capped.sequence.meta["analysis_fps"] == rate and every.stats["frames_skipped"] == 0
     np.testing.assert_array_equal(split.sequence.t_ms, capped.sequence.t_ms)  # chunks choose the same frames
     same = np.isin(np.round(every.sequence.t_ms, 1), np.round(capped.sequence.t_ms, 1))
     diff = np.linalg.norm(every.sequence.xy_px[same][:, BODY] - capped.sequence.xy_px[:, BODY], axis=2)
