@@ -257,16 +257,17 @@ PX, SIL = "head_drop_max", "spine_flexion_loaded"
 @pytest.mark.parametrize(
     "proxy_peaks, silhouette_peaks, want_flags, want_verdicts",
     [
-        # the silhouette is a second opinion: either measure flags a rep (45 clears the silhouette's 30 deg
-        # limit and its 11.3 deg error band; 40 clears the proxy's 3 deg limit and its band)
+        # the silhouette is a second opinion: either measure flags a rep (45 clears the silhouette's 22 deg
+        # limit and its 9.8 deg error band; 40 clears the proxy's 3 deg limit and its band)
         pytest.param([0.0, 40.0], [45.0, 0.0], [(0, SIL), (1, PX)], ["flagged", "flagged"], id="each-flags-its-rep"),
         # both flag one rep: one flag, the silhouette's (first in the file)
         pytest.param([40.0, 0.0], [45.0, 0.0], [(0, SIL)], ["flagged", "clear"], id="both-one-flag"),
         # a moderate silhouette bend alone (clothes, camera: up to ~25 deg on straight backs) is not enough
-        pytest.param([0.0, 0.0], [25.0, 0.0], [], ["clear", "clear"], id="moderate-silhouette-alone-clear"),
+        pytest.param([0.0, 0.0], [20.0, 0.0], [], ["clear", "clear"], id="moderate-silhouette-alone-clear"),
         pytest.param([0.0, 0.0], [45.0, 0.0], [(0, SIL)], ["flagged", "clear"], id="clear-silhouette-bend-alone"),
         # past the limit but within the silhouette's error band: borderline, not a flag
-        pytest.param([0.0, 0.0], [35.0, 0.0], [], ["borderline", "clear"], id="silhouette-within-band-borderline"),
+        pytest.param([0.0, 0.0], [28.0, 0.0], [], ["borderline", "clear"], id="silhouette-within-band-borderline"),
+        pytest.param([0.0, 0.0], [35.0, 0.0], [(0, SIL)], ["flagged", "clear"], id="silhouette-past-band-flagged"),
         # not read (no masks, or the rep not seen side-on): the proxy decides alone, as before
         pytest.param([0.0, 40.0], [NAN, NAN], [(1, PX)], ["clear", "flagged"], id="silhouette-not-read"),
         pytest.param([0.0, 40.0], None, [(1, PX)], ["clear", "flagged"], id="no-silhouette-signal"),
@@ -278,7 +279,7 @@ PX, SIL = "head_drop_max", "spine_flexion_loaded"
 def test_rounded_back_silhouette_alongside_the_proxy(lift: str, proxy_peaks: list | None,
                                                      silhouette_peaks: list | None, want_flags: list,
                                                      want_verdicts: list) -> None:
-    """The packaged rounded-back rules: silhouette (limit 30 deg) and proxy (3 deg), a rep flagged by either."""
+    """The packaged rounded-back rules: silhouette (limit 22 deg) and proxy (3 deg), a rep flagged by either."""
     rs = load_rules(lift)
     t, reps = set_of_reps(2)
     sig = {"quality": np.ones_like(t)}
