@@ -223,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="clip names")
     ap.add_argument("--model", default="full")
     ap.add_argument("--no-samples", action="store_true", help="leave out the bundled sample videos")
+    ap.add_argument("--spine", type=Path, default=None, help="a tuned spine.toml for both runs (default: packaged)")
     args = ap.parse_args(argv)
 
     from formcheck.analysis import analyze_sequence
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         clips += [(s, REPO / "sample_videos" / f"{s.name}.mp4") for s in CLIPS if s.azimuth_deg < 45]
     if args.only:
         clips = [c for c in clips if c[0].name in set(args.only)]
-    shipped = load_params()
+    shipped = load_params(args.spine)
     runs = {"shipped": shipped, "gate off": replace(shipped, min_yaw_deg=0.0)}
 
     print("| clip | azimuth | run | reps found / true | yaw per rep (truth) | frames read | corr | slope | "

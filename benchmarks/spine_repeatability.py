@@ -4,6 +4,7 @@ Run from the repository root, poses with silhouettes cached (``formcheck eval ..
 fills the cache)::
 
     nice python benchmarks/spine_repeatability.py --cache /path/to/poses
+    nice python benchmarks/spine_repeatability.py --cache /path/to/poses --spine tuned_spine.toml
 
 For every labelled squat/deadlift clip it runs the packaged analysis with silhouettes
 (:func:`formcheck.analysis.analyze_sequence`, no image bar check) and reads the rounded-back
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--videos", type=Path, default=None, help="folder of the clips (default: next to labels.json)")
     ap.add_argument("--model", default="full")
     ap.add_argument("--cache", type=Path, required=True, help="pose + silhouette cache folder")
+    ap.add_argument("--spine", type=Path, default=None, help="a tuned spine.toml (default: the packaged one)")
     args = ap.parse_args(argv)
     videos = args.videos or args.labels.parent / "videos"
     if not args.labels.is_file() or not videos.is_dir():
@@ -54,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     from formcheck.pipeline import pose_cached
     from formcheck.repmetrics import measure
     from formcheck.rules import load_rules
+    from formcheck.spine import load_params
+
+    spine_params = load_params(args.spine)
 
     entries = json.loads(args.labels.read_text(encoding="utf-8"))
     devs: list[float] = []
@@ -63,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         if e.get("lift") not in ("squat", "deadlift") or lab not in ("yes", "no"):
             continue
         seq, _sha, masks = pose_cached(videos / e["file"], model=args.model, cache_dir=args.cache, masks=True)
-        a = analyze_sequence(seq, masks=masks)
+        a = analyze_sequence(seq, masks=masks, spine_params=spine_params)
         if a.spine is None or a.segmentation is None or a.lift not in ("squat", "deadlift"):
             continue
         rule = next(r for r in load_rules(a.lift).rules["rounded_back"] if r.measure == "spine_flexion_loaded")
