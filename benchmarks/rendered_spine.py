@@ -39,7 +39,9 @@ percentile of the distances to that line:
 a reading whose true value sits on the limit clears limit + band on about 5 % of
 reps. The clean reps' readings and the reps past twice the limit are listed with
 what the rule said (no flag on a clean rep, a flag on every rep past twice the
-limit in true flexion).
+limit in true flexion). Then the same for the reading against the set's own
+median rep (``spine_flexion_vs_set``): per clip, each reading and each true
+flexion minus their clip's medians.
 """
 
 from __future__ import annotations
@@ -211,6 +213,46 @@ def print_band(rows: list[tuple[str, float, float, str, float]], limit: float) -
           f"{sum(r[3] == 'flagged' for r in big)}/{len(big)}")
 
 
+def print_set_band(rows: list[tuple[str, float, float, str, float]], lifts: dict[str, str]) -> None:
+    """The same, for the reading against the set's own median rep (``spine_flexion_vs_set``).
+
+    Per clip with at least the rule's ``min_set_reps`` reps read, each reading minus the median of the
+    clip's readings against each true flexion minus the median of the clip's true flexions; the band is
+    the 90th percentile of the distances to the fitted line (reps read in at least half of their window).
+    """
+    from formcheck.rules import load_rules
+
+    rel: list[tuple[str, float, float, str, float]] = []
+    for name in dict.fromkeys(r[0] for r in rows):
+        mine = [r for r in rows if r[0] == name]
+        rule = next(r for r in load_rules(lifts[name]).rules["rounded_back"] if r.measure == "spine_flexion_vs_set")
+        if len(mine) < rule.min_set_reps:
+            continue
+        mt, mr = float(np.median([r[1] for r in mine])), float(np.median([r[2] for r in mine]))
+        rel += [(name, r[1] - mt, r[2] - mr, rule.judge(r[2] - mr, rule.limit), r[4], r[1]) for r in mine]
+    fit = [r for r in rel if r[4] >= MIN_READ_SHARE]
+    if len(fit) < 3:
+        print("\nset band: fewer than 3 side-on reps in sets; nothing to fit")
+        return
+    true, read = np.array([r[1] for r in fit]), np.array([r[2] for r in fit])
+    b, a = np.polyfit(true, read, 1)
+    resid = read - (a + b * true)
+    print(f"\nspine_flexion_vs_set (reading and truth minus their set's medians) on {len(fit)} side-on reps: "
+          f"read = {a:.1f} + {b:.2f} x true, RMS {np.sqrt(np.mean(resid ** 2)):.1f}, "
+          f"p90 |read - line| = {np.percentile(np.abs(resid), 90):.1f} deg of reading (the band)")
+    print("\n| clip | true deg | true - set median | read - set median | rule alone |")
+    print("|---|---|---|---|---|")
+    for name, tr, rd, verdict, _share, t_abs in rel:
+        print(f"| {name} | {t_abs:.0f} | {tr:.0f} | {rd:.1f} | {verdict} |")
+    limit = max(r.limit for lift in set(lifts.values()) for r in load_rules(lift).rules["rounded_back"]
+                if r.measure == "spine_flexion_vs_set")
+    clean = [r for r in rel if r[5] < 5.0]
+    big = [r for r in rel if r[5] >= 2.0 * limit]
+    print(f"\nclean reps (true < 5 deg) flagged: {sum(r[3] == 'flagged' for r in clean)}/{len(clean)}; "
+          f"reps at twice the limit or more (true >= {2 * limit:g} deg) flagged: "
+          f"{sum(r[3] == 'flagged' for r in big)}/{len(big)}")
+
+
 def _f(x: float, nd: int = 1) -> str:
     return "–" if not np.isfinite(x) else f"{x:.{nd}f}"
 
@@ -244,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|")
     detect: dict[tuple[str, float], list[bool]] = {}
     band_rows: list[tuple[str, float, float, str, float]] = []
+    lifts: dict[str, str] = {}
     limits: set[float] = set()
     for spec, mp4 in clips:
         if not mp4.is_file():
@@ -268,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{_f(pf['slope'], 2)} | {_f(pf['rms'])} | {per_rep} |", flush=True)
             if run == "shipped" and spec.azimuth_deg < 45.0:
                 band_rows += [(spec.name, *row) for row in loaded_rows(a, gt)]
+                lifts[spec.name] = spec.lift
                 from formcheck.rules import load_rules
 
                 limits |= {r.limit for r in load_rules(spec.lift).rules["rounded_back"]
@@ -281,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         for (view, deg), hits in sorted(detect.items(), key=lambda kv: (float(kv[0][0][3:]), kv[0][1])):
             print(f"| {view} | {deg} | {len(hits)} | {sum(hits)} ({np.mean(hits):.0%}) |")
     print_band(band_rows, max(limits) if limits else float("nan"))
+    print_set_band(band_rows, lifts)
     return 0
 
 
