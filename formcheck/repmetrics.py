@@ -485,7 +485,7 @@ def head_drop_max(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, before_ms
 
 def spine_flexion_loaded(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, before_ms: float = 100.0,
                          rise_fraction: float = 0.6, sustain_ms: float = 200.0) -> RepMeasure:
-    """Back rounding from the silhouette (``spine_flexion_deg``, deg over the lifter's set-up) at the loaded bottom.
+    """Back rounding from the silhouette (``spine_flexion_deg``, deg of bend past its neutral) at the loaded bottom.
 
     Notes
     -----
