@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
                 v = rep.get("verdicts", {}).get(CODE, "error")
                 ms = [r.get("measures", {}).get(CODE, {}) for r in rep.get("reps", [])]
                 # per rep: the value behind the verdict, "s" silhouette / "p" proxy
-                vals = [f"{'s' if m.get('measure') == 'spine_flexion_loaded' else 'p'}{round(m['value'])}"
+                vals = [f"{'s' if str(m.get('measure', '')).startswith('spine_flexion') else 'p'}{round(m['value'])}"
                         for m in ms if m.get("value") is not None]
                 cells.append(f"{v} {' '.join(vals)}")
             used = ((by_file["combined"].get(e["file"]) or {}).get("extra", {}).get("spine", {}) or {})

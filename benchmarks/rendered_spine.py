@@ -29,6 +29,19 @@ the true flexion, the RMS error in degrees of true flexion (after dividing
 by the slope), the largest estimate in each rep against its true flexion, and
 which reps the rounded-back rule flagged. Then, per injected flexion, the
 share of side-on reps flagged: the smallest flexion detected reliably.
+
+Last, the error band of the rule's own measure (``spine_flexion_loaded``, as the
+packaged rule reads it: the sustained largest bend in the rep's loaded window) on
+the side-on reps (``shipped``; reps read in at least half of their loaded window):
+each reading against the largest true flexion of that rep in the same window, a
+straight line fitted through all of them (read = a + b x true), and the 90th
+percentile of the distances to that line:
+a reading whose true value sits on the limit clears limit + band on about 5 % of
+reps. The clean reps' readings and the reps past twice the limit are listed with
+what the rule said (no flag on a clean rep, a flag on every rep past twice the
+limit in true flexion). Then the same for the reading against the set's own
+median rep (``spine_flexion_vs_set``): per clip, each reading and each true
+flexion minus their clip's medians.
 """
 
 from __future__ import annotations
@@ -134,6 +147,112 @@ def rep_rows(analysis: Any, gt: dict[str, Any]) -> list[RepRow]:
     return rows
 
 
+def loaded_rows(analysis: Any, gt: dict[str, Any]) -> list[tuple[float, float, str, float]]:
+    """Per analysed rep matched to a true rep: (largest true flexion, reading, verdict, share of the window read).
+
+    The reading is the rounded-back rule's silhouette measure (``spine_flexion_loaded`` with the
+    packaged rule's window), the verdict what that rule alone says of it (clear / borderline /
+    flagged); the truth is the largest lumbar + thoracic flexion over the same window's frames that
+    belong to the matched true rep (a pull's window opens on the previous rep's lowering).
+    """
+    from formcheck.analysis import metric_signals
+    from formcheck.repmetrics import _loaded_window, measure
+    from formcheck.rules import load_rules
+
+    if analysis.spine is None or analysis.segmentation is None:
+        return []
+    rule = next(r for r in load_rules(analysis.lift).rules["rounded_back"] if r.measure == "spine_flexion_loaded")
+    gt_t, gt_flex = _truth(gt)
+    t = analysis.sequence.t_ms
+    truth = np.interp(t, gt_t, gt_flex)
+    gt_rep = np.asarray(gt["frames"]["rep"], int)[np.clip(np.searchsorted(gt_t, t), 0, len(gt_t) - 1)]
+    signals = metric_signals(analysis.metrics)
+    rows = []
+    for rep in analysis.segmentation.reps:
+        hit = next((r for r in gt["reps"] if rep.start_ms - 300 <= r["bottom_ms"] <= rep.end_ms + 300), None)
+        if hit is None:
+            continue
+        m = measure(rule.measure, t, signals, rep, **dict(rule.params))
+        win, _ = _loaded_window(t, rep, float(rule.params.get("before_ms", 100.0)),
+                                float(rule.params.get("rise_fraction", 0.6)))
+        own = win & (gt_rep == hit["index"])
+        if not (np.isfinite(m.value) and own.any()):
+            continue
+        read_share = float(np.isfinite(analysis.spine.flexion_deg[win]).mean())
+        rows.append((float(truth[own].max()), float(m.value), rule.judge(m.value, rule.limit), read_share))
+    return rows
+
+
+#: A rep enters the band's fit when the silhouette was read in at least this share of its loaded window.
+MIN_READ_SHARE = 0.5
+
+
+def print_band(rows: list[tuple[str, float, float, str, float]], limit: float) -> None:
+    """The measure's error band on the side-on reps and the clean / past-twice-the-limit checks."""
+    fit = [r for r in rows if r[4] >= MIN_READ_SHARE]
+    if len(fit) < 3:
+        print("\nband: fewer than 3 side-on reps read; nothing to fit")
+        return
+    true = np.array([r[1] for r in fit])
+    read = np.array([r[2] for r in fit])
+    b, a = np.polyfit(true, read, 1)
+    resid = read - (a + b * true)
+    band = float(np.percentile(np.abs(resid), 90))
+    print(f"\nspine_flexion_loaded on {len(fit)} side-on reps read in at least {MIN_READ_SHARE:.0%} of their "
+          f"loaded window: read = {a:.1f} + {b:.2f} x true, RMS {np.sqrt(np.mean(resid ** 2)):.1f}, "
+          f"p90 |read - line| = {band:.1f} deg of reading (the band); limit {limit:g} deg of reading = "
+          f"{(limit - a) / b:.0f} deg of true flexion on this line")
+    print("\n| clip | true deg | read deg | window read | rule alone |")
+    print("|---|---|---|---|---|")
+    for name, tr, rd, verdict, share in rows:
+        print(f"| {name} | {tr:.0f} | {rd:.1f} | {share:.0%} | {verdict} |")
+    clean = [r for r in rows if r[1] < 5.0]
+    big = [r for r in rows if r[1] >= 2.0 * limit]
+    print(f"\nclean reps (true < 5 deg) flagged: {sum(r[3] == 'flagged' for r in clean)}/{len(clean)}; "
+          f"reps at twice the limit or more (true >= {2 * limit:g} deg) flagged: "
+          f"{sum(r[3] == 'flagged' for r in big)}/{len(big)}")
+
+
+def print_set_band(rows: list[tuple[str, float, float, str, float]], lifts: dict[str, str]) -> None:
+    """The same, for the reading against the set's own median rep (``spine_flexion_vs_set``).
+
+    Per clip with at least the rule's ``min_set_reps`` reps read, each reading minus the median of the
+    clip's readings against each true flexion minus the median of the clip's true flexions; the band is
+    the 90th percentile of the distances to the fitted line (reps read in at least half of their window).
+    """
+    from formcheck.rules import load_rules
+
+    rel: list[tuple[str, float, float, str, float]] = []
+    for name in dict.fromkeys(r[0] for r in rows):
+        mine = [r for r in rows if r[0] == name]
+        rule = next(r for r in load_rules(lifts[name]).rules["rounded_back"] if r.measure == "spine_flexion_vs_set")
+        if len(mine) < rule.min_set_reps:
+            continue
+        mt, mr = float(np.median([r[1] for r in mine])), float(np.median([r[2] for r in mine]))
+        rel += [(name, r[1] - mt, r[2] - mr, rule.judge(r[2] - mr, rule.limit), r[4], r[1]) for r in mine]
+    fit = [r for r in rel if r[4] >= MIN_READ_SHARE]
+    if len(fit) < 3:
+        print("\nset band: fewer than 3 side-on reps in sets; nothing to fit")
+        return
+    true, read = np.array([r[1] for r in fit]), np.array([r[2] for r in fit])
+    b, a = np.polyfit(true, read, 1)
+    resid = read - (a + b * true)
+    print(f"\nspine_flexion_vs_set (reading and truth minus their set's medians) on {len(fit)} side-on reps: "
+          f"read = {a:.1f} + {b:.2f} x true, RMS {np.sqrt(np.mean(resid ** 2)):.1f}, "
+          f"p90 |read - line| = {np.percentile(np.abs(resid), 90):.1f} deg of reading (the band)")
+    print("\n| clip | true deg | true - set median | read - set median | rule alone |")
+    print("|---|---|---|---|---|")
+    for name, tr, rd, verdict, _share, t_abs in rel:
+        print(f"| {name} | {t_abs:.0f} | {tr:.0f} | {rd:.1f} | {verdict} |")
+    limit = max(r.limit for lift in set(lifts.values()) for r in load_rules(lift).rules["rounded_back"]
+                if r.measure == "spine_flexion_vs_set")
+    clean = [r for r in rel if r[5] < 5.0]
+    big = [r for r in rel if r[5] >= 2.0 * limit]
+    print(f"\nclean reps (true < 5 deg) flagged: {sum(r[3] == 'flagged' for r in clean)}/{len(clean)}; "
+          f"reps at twice the limit or more (true >= {2 * limit:g} deg) flagged: "
+          f"{sum(r[3] == 'flagged' for r in big)}/{len(big)}")
+
+
 def _f(x: float, nd: int = 1) -> str:
     return "–" if not np.isfinite(x) else f"{x:.{nd}f}"
 
@@ -146,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="*", default=None, help="clip names")
     ap.add_argument("--model", default="full")
     ap.add_argument("--no-samples", action="store_true", help="leave out the bundled sample videos")
+    ap.add_argument("--spine", type=Path, default=None, help="a tuned spine.toml for both runs (default: packaged)")
     args = ap.parse_args(argv)
 
     from formcheck.analysis import analyze_sequence
@@ -158,13 +278,16 @@ def main(argv: list[str] | None = None) -> int:
         clips += [(s, REPO / "sample_videos" / f"{s.name}.mp4") for s in CLIPS if s.azimuth_deg < 45]
     if args.only:
         clips = [c for c in clips if c[0].name in set(args.only)]
-    shipped = load_params()
+    shipped = load_params(args.spine)
     runs = {"shipped": shipped, "gate off": replace(shipped, min_yaw_deg=0.0)}
 
     print("| clip | azimuth | run | reps found / true | yaw per rep (truth) | frames read | corr | slope | "
           "RMS err deg | per rep: true -> largest estimate deg (flagged *) |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     detect: dict[tuple[str, float], list[bool]] = {}
+    band_rows: list[tuple[str, float, float, str, float]] = []
+    lifts: dict[str, str] = {}
+    limits: set[float] = set()
     for spec, mp4 in clips:
         if not mp4.is_file():
             if not args.render:
@@ -186,6 +309,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {spec.name} | {spec.azimuth_deg:g} | {run} | {sum(r.matched for r in rows)} / {len(rows)} | "
                   f"{yaws} ({90 - spec.azimuth_deg:g}) | {pf['read']:.0%} | {_f(pf['corr'], 2)} | "
                   f"{_f(pf['slope'], 2)} | {_f(pf['rms'])} | {per_rep} |", flush=True)
+            if run == "shipped" and spec.azimuth_deg < 45.0:
+                band_rows += [(spec.name, *row) for row in loaded_rows(a, gt)]
+                lifts[spec.name] = spec.lift
+                from formcheck.rules import load_rules
+
+                limits |= {r.limit for r in load_rules(spec.lift).rules["rounded_back"]
+                           if r.measure == "spine_flexion_loaded"}
             if run == "shipped":
                 for r in rows:
                     detect.setdefault((f"az {spec.azimuth_deg:g}", round(r.true_deg / 5) * 5), []).append(r.flagged)
@@ -194,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         print("|---|---|---|---|")
         for (view, deg), hits in sorted(detect.items(), key=lambda kv: (float(kv[0][0][3:]), kv[0][1])):
             print(f"| {view} | {deg} | {len(hits)} | {sum(hits)} ({np.mean(hits):.0%}) |")
+    print_band(band_rows, max(limits) if limits else float("nan"))
+    print_set_band(band_rows, lifts)
     return 0
 
 

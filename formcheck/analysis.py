@@ -253,7 +253,7 @@ def analyze_sequence(
     result = evaluate(ruleset, seq.t_ms, signals, list(seg.reps), view.view, notes=metrics.notes)
     if not sanity.ok:
         result = not_judged(result, sanity.reason)
-    reads_outline = any(r.measure == "spine_flexion_loaded" for r in ruleset.rules.get("rounded_back", ()))
+    reads_outline = any(r.measure in ("spine_flexion_loaded", "spine_flexion_vs_set") for r in ruleset.rules.get("rounded_back", ()))
     if reads_outline and not spine_note["used"] and result.verdicts.get("rounded_back") in ("clear", "borderline", "flagged"):
         # say what the "clear" rests on: the head proxy cannot see a rounded lower back with the head held up
         warnings.append(f"rounded back judged from the head's position only ({spine_note['reason']}): a rounded "

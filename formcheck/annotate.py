@@ -230,7 +230,7 @@ def draw_flag_frame(frame: video.Frame, seq: PoseSequence, flag: Mapping[str, An
     draw_skeleton(rgb, seq.xy_px[row], seq.visibility[row], scale=scale)
     if "trunk_deg" in signals:
         draw_trunk_line(rgb, seq, row, float(signals["trunk_deg"][row]), scale)
-    if spine is not None and flag.get("measure") == "spine_flexion_loaded":
+    if spine is not None and flag.get("measure") in ("spine_flexion_loaded", "spine_flexion_vs_set"):
         draw_back_outline(rgb, spine.contour_px[row], spine.chord_px[row], float(spine.flexion_deg[row]), scale)
     head = f"rep {flag['rep']}: {flag['code'].replace('_', ' ')} ({flag['severity']})"
     draw_label(rgb, head, (8, 8), box_rgb=RED if flag["severity"] == "major" else AMBER)

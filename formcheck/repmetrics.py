@@ -502,7 +502,7 @@ def head_drop_max(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, before_ms
 
 def spine_flexion_loaded(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, before_ms: float = 100.0,
                          rise_fraction: float = 0.6, sustain_ms: float = 200.0) -> RepMeasure:
-    """Back rounding from the silhouette (``spine_flexion_deg``, deg over the lifter's set-up) at the loaded bottom.
+    """Back rounding from the silhouette (``spine_flexion_deg``, deg of bend past its neutral) at the loaded bottom.
 
     Notes
     -----
@@ -515,6 +515,38 @@ def spine_flexion_loaded(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, be
         return RepMeasure("spine_flexion_loaded", float("nan"), "deg", float("nan"), phase, 0.0)
     v, t = sustained_extreme(t_ms[m], x[m], sustain_ms, "max")
     return RepMeasure("spine_flexion_loaded", v, "deg", t, phase, _quality(signals, m))
+
+
+def spine_flexion_vs_set(t_ms: np.ndarray, signals: Signals, rep: RepLike, *, before_ms: float = 100.0,
+                         rise_fraction: float = 0.6, sustain_ms: float = 200.0) -> RepMeasure:
+    """Back rounding from the silhouette against the set's own typical rep (deg), before the set is known.
+
+    Notes
+    -----
+    Per rep this is :func:`spine_flexion_loaded` under its own name; the
+    measure is one of :data:`SET_RELATIVE_MEASURES`, so the rule engine
+    (:func:`formcheck.rules.evaluate`) subtracts the median of the set's
+    readings (:func:`relative_to_set`) before judging it. 0 = the set's
+    median rep; + = this rep's outline bowed further out than the lifter's
+    typical rep. Whatever shifts every rep of a clip alike (clothing, the
+    lifter's build, how hollow the back stands) cancels out.
+    """
+    m = spine_flexion_loaded(t_ms, signals, rep, before_ms=before_ms, rise_fraction=rise_fraction,
+                             sustain_ms=sustain_ms)
+    return RepMeasure("spine_flexion_vs_set", m.value, m.units, m.t_ms, m.phase, m.quality)
+
+
+def relative_to_set(ms: Sequence[RepMeasure], min_reps: int, min_quality: float) -> list[RepMeasure]:
+    """Each rep's reading minus the median reading of the set's reps (NaN with fewer than ``min_reps`` read).
+
+    Only readings that are finite with ``quality >= min_quality`` make the median and are returned
+    relative; the others become NaN (not judged), as do all of them when fewer than ``min_reps`` were read.
+    """
+    ok = [np.isfinite(m.value) and m.quality >= min_quality for m in ms]
+    vals = [m.value for m, g in zip(ms, ok) if g]
+    med = float(np.median(vals)) if len(vals) >= min_reps else float("nan")
+    return [RepMeasure(m.name, m.value - med if g else float("nan"), m.units, m.t_ms, m.phase, m.quality)
+            for m, g in zip(ms, ok)]
 
 
 def _top_window(t_ms: np.ndarray, rep: RepLike, top_pad_ms: float, top_fraction: float) -> tuple[np.ndarray, str]:
@@ -598,16 +630,23 @@ FUNCTION_MEASURES: dict[str, MeasureFn] = {
     "bar_drift_from_start": bar_drift_from_start,
     "head_drop_max": head_drop_max,
     "spine_flexion_loaded": spine_flexion_loaded,
+    "spine_flexion_vs_set": spine_flexion_vs_set,
     "top_trunk_lean": top_trunk_lean,
     "heel_rise": heel_rise,
 }
 
 MEASURE_NAMES: tuple[str, ...] = tuple(SIGNAL_MEASURES) + tuple(FUNCTION_MEASURES)
 
+#: Measures judged against the set's own typical rep: the rule engine replaces each rep's reading by
+#: its difference from the median of the set's readings (:func:`relative_to_set`); a rule judging one
+#: says how many reps it needs (``min_set_reps``).
+SET_RELATIVE_MEASURES: frozenset[str] = frozenset({"spine_flexion_vs_set"})
+
 #: The one signal a function measure cannot do without (for "not assessable" reasons).
 FUNCTION_SIGNALS: dict[str, str] = {
     "head_drop_max": "back_rounding_proxy",
     "spine_flexion_loaded": "spine_flexion_deg",
+    "spine_flexion_vs_set": "spine_flexion_deg",
     "heel_rise": "heel_rise_norm",
     "bar_drift_from_start": "bar_x_offset_norm",
 }

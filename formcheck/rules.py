@@ -30,6 +30,10 @@ the clip is used):
   that of the first flagging table in file order), clear when at least one
   measured it and none flagged it. Where it cannot be measured (no
   silhouette, a view it is not listed for) it simply adds nothing.
+- ``min_set_reps`` (required for, and only for, a measure of
+  :data:`formcheck.repmetrics.SET_RELATIVE_MEASURES`): such a measure is judged
+  against the set's own typical rep (each reading minus the median reading of the
+  clip's reps); with fewer reps read than this it adds nothing.
 - any other key is a parameter of the measure (e.g. ``sustain_ms``).
 """
 
@@ -47,14 +51,15 @@ import numpy as np
 from formcheck.barcheck import BarCheckParams
 from formcheck.faults import FAULT_CODES
 from formcheck.measures import article, check_rule
-from formcheck.repmetrics import MEASURE_NAMES, RepLike, RepMeasure, Signals, measure, measure_signal
+from formcheck.repmetrics import (MEASURE_NAMES, SET_RELATIVE_MEASURES, RepLike, RepMeasure, Signals, measure,
+                                  measure_signal, relative_to_set)
 
 LIFTS = ("squat", "deadlift")
 VIEWS = ("side", "front", "oblique")
 UNITS = ("deg", "thigh", "ratio", "foot", "leg")
 VERDICTS = ("flagged", "borderline", "clear", "not_assessable")
 SEVERITIES = ("minor", "major")
-_RESERVED = {"measure", "flag_when", "views", "confidence_factor", "note", "alongside"}
+_RESERVED = {"measure", "flag_when", "views", "confidence_factor", "note", "alongside", "min_set_reps"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,8 @@ class FaultRule:
     alongside: bool = False
     #: the measure's error band (units of the limit, >= 0): flagged only beyond limit + band
     band: float = 0.0
+    #: for a set-relative measure (SET_RELATIVE_MEASURES): reps read needed for the set's median; else 0
+    min_set_reps: int = 0
 
     def __post_init__(self) -> None:
         where = f"fault {self.code}"
@@ -98,6 +105,12 @@ class FaultRule:
             raise ValueError(f"{where}: personal_margin and personal_cap expected together")
         if not 0.0 < self.confidence_factor <= 1.0:
             raise ValueError(f"{where}: confidence_factor expected in (0, 1], got {self.confidence_factor}")
+        if self.measure in SET_RELATIVE_MEASURES and self.min_set_reps < 2:
+            raise ValueError(f"{where}: min_set_reps expected an integer >= 2 for the set-relative measure "
+                             f"{self.measure}, got {self.min_set_reps}")
+        if self.measure not in SET_RELATIVE_MEASURES and self.min_set_reps != 0:
+            raise ValueError(f"{where}: min_set_reps expected only with a set-relative measure "
+                             f"({', '.join(sorted(SET_RELATIVE_MEASURES))}), got it with {self.measure}")
 
     def exceeds(self, value: float, limit: float) -> bool:
         return value > limit if self.flag_when == "above" else value < limit
@@ -168,6 +181,7 @@ def _parse_rule(code: str, table: Mapping[str, Any], where: str) -> FaultRule:
         params=params,
         alongside=_bool(table.get("alongside", False), f"{where}: fault {code}: alongside"),
         band=_number(table.get(band_key, 0.0), f"{where}: fault {code}: {band_key}"),
+        min_set_reps=_count(table.get("min_set_reps", 0), f"{where}: fault {code}: min_set_reps"),
     )
     # every sentence about this rule's flags comes from its measure's definition: it must exist and agree
     check_rule(rule.measure, rule.units, rule.flag_when, f"{where}: fault {code}")
@@ -178,6 +192,12 @@ def _number(v: Any, where: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         raise ValueError(f"{where}: expected a number, got {v!r}")
     return float(v)
+
+
+def _count(v: Any, where: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise ValueError(f"{where}: expected a whole number >= 0, got {v!r}")
+    return v
 
 
 def _bool(v: Any, where: str) -> bool:
@@ -363,6 +383,8 @@ def evaluate(
         for rule in usable:
             if rule.alongside or not any(not r.alongside for r, _ in judged):
                 ms = [measure(rule.measure, t_ms, signals, rep, **dict(rule.params)) for rep in reps]
+                if rule.measure in SET_RELATIVE_MEASURES:
+                    ms = relative_to_set(ms, rule.min_set_reps, ruleset.min_quality)
                 if any(np.isfinite(m.value) and m.quality >= ruleset.min_quality for m in ms):
                     judged.append((rule, ms))
         if not judged:

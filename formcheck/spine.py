@@ -19,9 +19,10 @@ module
    turns its tangent by ``4 * atan(2 h / c)``; that angle, in degrees, is the
    frame's raw bend (+ = bulging backward, rounded; - = hollow, arched);
 5. subtracts the lifter's own neutral (the median raw bend over the frames in
-   which they stand upright, capped at a straight outline), so build,
-   clothing and camera height cancel, and smooths over time with a running
-   median.
+   which they stand upright, clipped to ``[min_neutral_deg, max_neutral_deg]``;
+   as packaged both are 0, so nothing is subtracted and the outline is read
+   against a straight line: docs/accuracy.md, "Rounded back without a standing
+   reference"), and smooths over time with a running median.
 
 Frames are rejected (NaN) with a counted reason when the mask is missing, the
 shoulders or hips are not tracked, the back's edge cannot be found at enough
@@ -332,8 +333,8 @@ class SpineEstimate:
         Each frame's bend of the back's outline (see the module docstring),
         degrees, + = rounded (bulging backward), NaN where rejected.
     flexion_deg : (N,)
-        ``raw_bend_deg`` smoothed, minus the lifter's neutral: 0 = the back's
-        shape when standing upright in this clip, + = more rounded, degrees.
+        ``raw_bend_deg`` smoothed, minus the lifter's neutral (0 as packaged):
+        0 = the neutral outline (a straight one as packaged), + = more rounded, degrees.
         This is what fills ``FrameMetrics.spine_flexion_deg``.
     neutral_deg : float
         The neutral raw bend that was subtracted (NaN when nothing was read).

@@ -258,15 +258,17 @@ PX, SIL = "head_drop_max", "spine_flexion_loaded"
     "proxy_peaks, silhouette_peaks, want_flags, want_verdicts",
     [
         # the silhouette is a second opinion: either measure flags a rep (45 clears the silhouette's 30 deg
-        # limit and its 11.3 deg error band; 40 clears the proxy's 3 deg limit and its band)
+        # limit and its 9.8 deg error band; 40 clears the proxy's 3 deg limit and its band). Two reps: the
+        # reading against the set's own median rep needs 3 (min_set_reps) and adds nothing here.
         pytest.param([0.0, 40.0], [45.0, 0.0], [(0, SIL), (1, PX)], ["flagged", "flagged"], id="each-flags-its-rep"),
         # both flag one rep: one flag, the silhouette's (first in the file)
         pytest.param([40.0, 0.0], [45.0, 0.0], [(0, SIL)], ["flagged", "clear"], id="both-one-flag"),
-        # a moderate silhouette bend alone (clothes, camera: up to ~25 deg on straight backs) is not enough
+        # a moderate silhouette bend alone (clothes, camera: up to ~23 deg on straight backs) is not enough
         pytest.param([0.0, 0.0], [25.0, 0.0], [], ["clear", "clear"], id="moderate-silhouette-alone-clear"),
         pytest.param([0.0, 0.0], [45.0, 0.0], [(0, SIL)], ["flagged", "clear"], id="clear-silhouette-bend-alone"),
         # past the limit but within the silhouette's error band: borderline, not a flag
         pytest.param([0.0, 0.0], [35.0, 0.0], [], ["borderline", "clear"], id="silhouette-within-band-borderline"),
+        pytest.param([0.0, 0.0], [41.0, 0.0], [(0, SIL)], ["flagged", "clear"], id="silhouette-past-band-flagged"),
         # not read (no masks, or the rep not seen side-on): the proxy decides alone, as before
         pytest.param([0.0, 40.0], [NAN, NAN], [(1, PX)], ["clear", "flagged"], id="silhouette-not-read"),
         pytest.param([0.0, 40.0], None, [(1, PX)], ["clear", "flagged"], id="no-silhouette-signal"),
@@ -292,6 +294,74 @@ def test_rounded_back_silhouette_alongside_the_proxy(lift: str, proxy_peaks: lis
     want_clip = ("flagged" if want_flags else "borderline" if "borderline" in want_verdicts
                  else "clear" if "clear" in want_verdicts else "not_assessable")
     assert res.verdicts["rounded_back"] == want_clip
+
+
+SET = "spine_flexion_vs_set"
+
+
+@pytest.mark.parametrize("lift", ["squat", "deadlift"])
+@pytest.mark.parametrize(
+    "silhouette_peaks, want_flags, want_verdicts",
+    [
+        # one rep bends 30 deg more than the set's median rep: past the set rule's 16 deg limit and its 7.9 band,
+        # while its own reading (0 + 30 over a straight line) stays under the outline's 30 deg limit
+        pytest.param([-30.0, -30.0, 0.0], [(2, SET)], ["clear", "clear", "flagged"], id="one-rep-stands-out"),
+        # the same 30 deg step from a hollow set (the rendered figures keep the lower back arched): flagged
+        pytest.param([-45.0, -15.0, -45.0, -45.0], [(1, SET)], ["clear", "flagged", "clear", "clear"],
+                     id="arched-set-one-rep-rounds"),
+        # 20 deg above the median: past 16, within 16 + 7.9: borderline, no flag
+        pytest.param([-20.0, -20.0, 0.0], [], ["clear", "clear", "borderline"], id="within-band-borderline"),
+        # a rep 12 deg above its set (the largest stray of a clean real rep from its set, 11.8): clear
+        pytest.param([0.0, 0.0, 12.0], [], ["clear", "clear", "clear"], id="clean-stray-clear"),
+        # every rep bowed alike: nothing stands out from the set; the outline's own limit flags them all
+        pytest.param([45.0, 45.0, 45.0], [(0, SIL), (1, SIL), (2, SIL)], ["flagged"] * 3, id="all-round-alike"),
+        # two reps read: no typical rep, the set rule adds nothing (the outline's reading alone: clear)
+        pytest.param([-30.0, 0.0, NAN], [], ["clear", "clear", "not_assessable"], id="two-reps-read-no-set"),
+    ],
+)
+def test_rounded_back_against_the_set_median(lift: str, silhouette_peaks: list, want_flags: list,
+                                             want_verdicts: list) -> None:
+    """The packaged set rule: a rep whose outline bends past the set's median rep by limit + band is flagged."""
+    rs = load_rules(lift)
+    rule = next(r for r in rs.rules["rounded_back"] if r.measure == SET)
+    assert (rule.limit, rule.band, rule.min_set_reps, rule.alongside) == (16.0, 7.9, 3, True)
+    t, reps = set_of_reps(len(silhouette_peaks))
+    sig = {"quality": np.ones_like(t), "back_rounding_proxy": np.zeros_like(t),
+           "spine_flexion_deg": np.full_like(t, NAN)}
+    for r, p in zip(reps, silhouette_peaks):
+        if np.isfinite(p):
+            win = (t >= r.start_ms) & (t <= r.end_ms)
+            sig["spine_flexion_deg"][win] = p - 60.0 + rep_profile(t, r, 60.0)[win]
+    res = evaluate(rs, t, sig, reps, "side")
+    assert [(f.rep, f.measure) for f in res.flags if f.code == "rounded_back"] == want_flags
+    # the proxy reads 0 on every rep: a rep without a silhouette reading is still judged (clear) by it
+    got = [res.rep_verdicts[r.index]["rounded_back"] for r in reps]
+    assert got == [("clear" if v == "not_assessable" else v) for v in want_verdicts]
+    if want_flags and want_flags[0][1] == SET:
+        f = next(f for f in res.flags if f.code == "rounded_back")
+        assert f.limit == 16.0 and f.band == 7.9 and f.measured > 16.0 + 7.9
+    # valid side-on only (as the outline's own reading): from 45 degrees it adds nothing
+    assert rule.views == {"side": 1.0}
+    assert not [f for f in evaluate(rs, t, sig, reps, "oblique").flags if f.measure == SET]
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        pytest.param({"measure": SET, "limit_deg": 16.0, "major_deg": 31.0, "views": {"side": 1.0}},
+                     "min_set_reps expected an integer >= 2", id="set-measure-without-min-reps"),
+        pytest.param({"measure": SET, "limit_deg": 16.0, "major_deg": 31.0, "views": {"side": 1.0},
+                      "min_set_reps": 1}, "min_set_reps expected an integer >= 2", id="set-of-one"),
+        pytest.param({"measure": SIL, "limit_deg": 30.0, "major_deg": 45.0, "views": {"side": 1.0},
+                      "min_set_reps": 3}, "min_set_reps expected only with a set-relative measure",
+                     id="min-reps-on-a-plain-measure"),
+        pytest.param({"measure": SET, "limit_deg": 16.0, "major_deg": 31.0, "views": {"side": 1.0},
+                      "min_set_reps": 3.5}, "min_set_reps: expected a whole number", id="min-reps-not-whole"),
+    ],
+)
+def test_set_relative_rule_validation(table: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_ruleset({"lift": "squat", "general": {"min_quality": 0.5}, "faults": {"rounded_back": [table]}})
 
 
 def test_alongside_rule_adds_to_the_first_available_fallback_only() -> None:

@@ -39,9 +39,10 @@ KNOWN_FLAG_DEFECTS = {
 # Injected faults whose reading on the rendered clip sits past the limit but within the measure's error band
 # (band_<units> in the rules TOML, benchmarks/measure_bands.py): by design they are "borderline" (shown, not
 # flagged). (stem, code) -> why; the test pins them as borderline on exactly the faulty rep.
+# (deadlift_side_rounded's 47 deg rounding was borderline under the former 30 deg limit and 11.3 deg band on the
+# outline against the standing reference; read against the set's median rep it stands 33.5 deg out, past the
+# set rule's 16 deg limit and 7.9 deg band, and is flagged.)
 BORDERLINE_BY_DESIGN = {
-    ("deadlift_side_rounded", "rounded_back"): "the 47 deg rounding reads 41.1 deg on the silhouette, within "
-                                               "its 11.3 deg band over the 30 deg limit",
     ("squat_side_faults", "hips_rise_early"): "the rendered hips-rise reads 8.9 deg, inside the 5.2 deg band over "
                                               "the 8 deg limit (tests/test_faults_sim.py: the same on landmarks)",
 }
@@ -155,7 +156,9 @@ def test_deadlift_sample_stand_up_is_not_a_rep(stem: str, sample_analyses: dict)
 def test_silhouette_tracks_the_true_flexion_on_a_rendered_side_view(sample_analyses: dict) -> None:
     """deadlift_side_rounded (rendered square from the side, 47 deg of flexion on rep 2): the per-frame
     silhouette estimate follows the true lumbar + thoracic flexion within the error stated in
-    docs/accuracy.md ("Rendered clips through MediaPipe"), and only the rounded rep reads over the limit."""
+    docs/accuracy.md ("Rendered clips through MediaPipe"), and only the rounded rep stands out from the set's median
+    rep by more than the set rule's limit (the figure keeps its lower back arched: against a straight line
+    every rep reads under the outline's own limit)."""
     import numpy as np
 
     truth = _truth("deadlift_side_rounded")
@@ -177,16 +180,18 @@ def test_silhouette_tracks_the_true_flexion_on_a_rendered_side_view(sample_analy
         # the detected rep opens with the previous rep's lowering: only this rep's own frames
         own = (a.t_ms >= reps[m]["start_ms"]) & (a.t_ms <= reps[m]["end_ms"]) & (gt_rep == gt["index"])
         by_rep[gt["index"]] = float(np.nanmax(est[own]))
-    limit = _silhouette_limit_deg("deadlift")
-    assert by_rep[1] >= limit > max(by_rep[0], by_rep[2]), (by_rep, limit)
+    limit = _silhouette_limit_deg("deadlift", "spine_flexion_vs_set")
+    med = float(np.median(list(by_rep.values())))
+    assert by_rep[1] - med >= limit > max(by_rep[0], by_rep[2]) - med, (by_rep, limit)
+    assert max(by_rep.values()) < _silhouette_limit_deg("deadlift"), by_rep
 
 
-def _silhouette_limit_deg(lift: str) -> float:
+def _silhouette_limit_deg(lift: str, measure: str = "spine_flexion_loaded") -> float:
     import tomllib
     from importlib import resources
 
     rules = tomllib.loads((resources.files("formcheck") / "config" / f"{lift}.toml").read_text(encoding="utf-8"))
-    (table,) = [t for t in rules["faults"]["rounded_back"] if t["measure"] == "spine_flexion_loaded"]
+    (table,) = [t for t in rules["faults"]["rounded_back"] if t["measure"] == measure]
     return float(table["limit_deg"])
 
 
