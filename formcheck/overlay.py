@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -265,8 +265,9 @@ def write_overlay_video(
     crf: int = 23,
     progress: Callable[[int, int], None] | None = None,
     warn: Callable[[str], None] | None = None,
+    frames: Any = None,
 ) -> Path:
-    """Re-decode ``path``, annotate every frame and write an H.264 ``.mp4``.
+    """Re-decode ``path`` (or read its frames from ``frames``), annotate every frame and write an H.264 ``.mp4``.
 
     Parameters
     ----------
@@ -298,6 +299,10 @@ def write_overlay_video(
         Called as ``progress(frames_done, frames_total)``.
     warn
         Receives one-line decode warnings.
+    frames
+        A finished :class:`formcheck.framestore.FrameStore` of the pose pass: when it holds every
+        frame to be written, they are read from it (shrunk from the analysed size if need be)
+        and the clip is not decoded again; otherwise the clip is decoded.
 
     Returns
     -------
@@ -318,10 +323,17 @@ def write_overlay_video(
     if only_rows is None:
         only_rows = bool(seq.meta.get("frames_skipped"))
     want = (lambda t: _row_for(seq.t_ms, t, tol_ms) is not None) if only_rows else None
+    source: Iterator[video.Frame] | None = None
+    if frames is not None and frames.finished:
+        times = [t for t in frames.decoded_times() if want is None or want(t)]
+        if times and all(frames.holds(t) for t in times):
+            source = frames.frames(times)
+    if source is None:
+        source = video.iter_frames(path, max_side=max(size), warn=warn, want=want)
     writer: video.VideoWriter | None = None
     n = 0
     try:
-        for frame in video.iter_frames(path, max_side=max(size), warn=warn, want=want):
+        for frame in source:
             if (frame.width, frame.height) == size:
                 rgb = np.array(frame.rgb, copy=True)
             else:
