@@ -234,6 +234,11 @@ def _row_for(t_sorted: np.ndarray, t_ms: float, tol_ms: float) -> int | None:
     return best
 
 
+#: libx264 preset of the annotated video of ``formcheck analyze``: a quarter less encoding CPU than
+#: ``veryfast`` on 640x360 frames for a file about twice as big (still under 1 Mbit/s; measured with
+#: a one-off script on a bench clip and a real 1080p clip, docs/speed.md "Time to report").
+ANALYZE_PRESET = "superfast"
+
 #: The annotated video's short side is at most this many pixels (720p in either orientation): encoding
 #: cost grows with the pixel count and a phone screen shows no more.
 MAX_LINES = 720
@@ -263,6 +268,7 @@ def write_overlay_video(
     max_lines: int | None = MAX_LINES,
     only_rows: bool | None = None,
     crf: int = 23,
+    preset: str = "veryfast",
     progress: Callable[[int, int], None] | None = None,
     warn: Callable[[str], None] | None = None,
     frames: Any = None,
@@ -295,6 +301,8 @@ def write_overlay_video(
         skeleton does not flicker on the frames between.
     crf
         libx264 quality (lower is better and bigger).
+    preset
+        libx264 speed preset (``formcheck analyze`` uses :data:`ANALYZE_PRESET`).
     progress
         Called as ``progress(frames_done, frames_total)``.
     warn
@@ -340,7 +348,7 @@ def write_overlay_video(
                 rgb = cv2.resize(frame.rgb, size, interpolation=cv2.INTER_AREA)
             h, w = rgb.shape[:2]
             if writer is None:
-                writer = video.VideoWriter(out_path, fps, (w, h), crf=crf)
+                writer = video.VideoWriter(out_path, fps, (w, h), crf=crf, preset=preset)
             ctx = FrameContext(row=_row_for(seq.t_ms, frame.t_ms, tol_ms), t_ms=frame.t_ms,
                                scale=max(w, h) / max(seq.frame_w, seq.frame_h))
             for annotate in annotators:

@@ -19,7 +19,7 @@ from formcheck.annotate import FLAG_FRAME_BEFORE_MS, analysis_annotators, draw_f
 from formcheck.barcheck import BarCheck, check_rise
 from formcheck.framestore import FrameStore
 from formcheck.guidance import load_guidance
-from formcheck.overlay import write_overlay_video
+from formcheck.overlay import ANALYZE_PRESET, write_overlay_video
 from formcheck.pose import PoseResult, extract_pose
 from formcheck.report import min_quality_for, plot_angles, render_html, render_markdown, write_frame_csv
 from formcheck.rules import RuleSet, load_rules, load_rulesets
@@ -196,7 +196,7 @@ def _analyze(path: Path, info: video.VideoInfo, store: FrameStore, out: Path, *,
         files["video"] = write_overlay_video(
             out / f"{stem}.annotated.mp4", path, analysis.sequence, annotators=annotators, warn=warn,
             progress=lambda done, total: report_progress("video", min(1.0, done / max(total, 1))),
-            frames=store,
+            frames=store, preset=ANALYZE_PRESET,
         )
     report_progress("done", 1.0)
     return ClipResult(path=path, analysis=analysis, pose=pose, files=files, seconds=time.perf_counter() - t0)
