@@ -6,6 +6,7 @@ The CLI (``formcheck analyze``) and the app both call :func:`analyze_video`.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,6 +50,37 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+class _Background:
+    """``fn()`` run in a daemon thread; :meth:`result` waits for it (and re-raises its error)."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._fn = fn
+        self._out: tuple[bool, Any] = (False, None)
+        self._th = threading.Thread(target=self._run, name="formcheck-background", daemon=True)
+        self._th.start()
+
+    def _run(self) -> None:
+        try:
+            self._out = (True, self._fn())
+        except BaseException as exc:  # handed to result()
+            self._out = (False, exc)
+
+    def result(self) -> Any:
+        self._th.join()
+        ok, value = self._out
+        if not ok:
+            raise value
+        return value
+
+
+def _load_plotting() -> None:
+    """Import matplotlib's pyplot (about 0.7 s) while the pose pass runs, not after it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
 
 
 def _source(info: video.VideoInfo, pose: PoseResult, sha: str) -> dict[str, Any]:
@@ -131,11 +163,14 @@ def _analyze(path: Path, info: video.VideoInfo, store: FrameStore, out: Path, *,
              rules_paths: Mapping[str, RuleSet] | None, workers: int | None, keep_masks: bool, every_frame: bool,
              warnings: list[str], warn: Callable[[str], None], t0: float) -> ClipResult:
     report_progress("pose", 0.0)
+    # off the critical path, during the pose pass: the clip's hash (hashlib releases the GIL) and the plot import
+    sha = _Background(lambda: file_sha256(path))
+    _Background(_load_plotting)
     pose = extract_pose(path, model=model, workers=workers, keep_masks=keep_masks, warn=warn, every_frame=every_frame,
                         progress=lambda done, total: report_progress("pose", min(1.0, done / max(total, 1))),
                         frames=store)
     report_progress("analysis", 0.0)
-    source = _source(info, pose, file_sha256(path))  # once: a vetoed bar check re-runs the analysis
+    source = _source(info, pose, sha.result())  # once: a vetoed bar check re-runs the analysis
 
     def run(not_reps: Sequence[tuple[float, float]] = (), extra_warnings: Sequence[str] = (),
             extra: Mapping[str, Any] | None = None) -> Analysis:
