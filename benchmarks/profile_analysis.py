@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import os
 import pickle
 import pstats
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.clip.name}; load average {os.getloadavg()[0]:.1f}; store filled first: {args.store}")
     ends = [t for _, t in marks[1:]] + [t0 + wall]
     print("stages (s, under cProfile):", ", ".join(f"{s} {e - t:.1f}" for (s, t), e in zip(marks, ends)),
-          f"; total {wall:.1f}; reps {rep.report.rep_count}")
+          f"; total {wall:.1f}; reps {rep.report.rep_count}; report sha256 "
+          f"{hashlib.sha256(rep.report.to_json().encode()).hexdigest()[:16]}")
     pstats.Stats(prof).sort_stats("cumulative").print_stats(args.top)
     return 0
 
