@@ -61,8 +61,13 @@ class FrameStore:
             budget = min(budget, shutil.disk_usage(folder).free // 2)
         except OSError:
             budget = 0
+        self._fh = None
+        if budget > 0:
+            try:
+                self._fh = tempfile.TemporaryFile(dir=folder, prefix="formcheck-frames-")
+            except OSError:  # no writable temporary folder: keep nothing, the later steps decode the clip
+                budget = 0
         self.max_bytes = budget
-        self._fh = tempfile.TemporaryFile(dir=folder, prefix="formcheck-frames-") if budget > 0 else None
         self._lock = threading.Lock()
         self._end = 0
         # per decoded frame: t_ms -> (index, offset, h, w) for held ones, None for noted-only
@@ -89,8 +94,14 @@ class FrameStore:
             fd = self._fh.fileno()
         view = memoryview(arr).cast("B")
         done = 0
-        while done < len(view):  # pwrite may write less than asked
-            done += os.pwrite(fd, view[done:], offset + done)
+        try:
+            while done < len(view):  # pwrite may write less than asked
+                done += os.pwrite(fd, view[done:], offset + done)
+        except OSError:  # disk full or gone: this frame and the later ones are decoded from the clip again
+            with self._lock:
+                self._entries[t] = None
+                self.full = True
+            return False
         return True
 
     def note_decoded(self, t_ms: float) -> None:
@@ -158,7 +169,10 @@ class FrameStore:
             return True, None
         if self._entries[best] is None:
             return False, None
-        return True, self._read(best)
+        try:
+            return True, self._read(best)
+        except OSError:
+            return False, None
 
     def decoded_times(self) -> list[float]:
         """Times of every frame the pose pass decoded (after :meth:`finish`), increasing."""

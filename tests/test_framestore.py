@@ -176,3 +176,39 @@ def test_analyze_decodes_the_clip_once_for_bar_check_flag_images_and_video(
     for key, p in res.files.items():
         if key != "pose":
             assert p.read_bytes() == again.files[key].read_bytes(), key
+
+
+FAILURES = [
+    ("disk-full-after-five-frames", "pwrite", 5),
+    ("no-temporary-folder", "folder", 0),
+]
+
+
+@pytest.mark.parametrize(("name", "how", "held"), FAILURES, ids=[c[0] for c in FAILURES])
+def test_a_store_that_cannot_write_holds_less_and_the_frames_come_from_the_clip(
+        clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, how: str, held: int) -> None:
+    import errno
+
+    from formcheck import framestore
+
+    folder = tmp_path if how == "pwrite" else tmp_path / "missing"
+    if how == "pwrite":
+        real, calls = framestore.os.pwrite, []
+
+        def failing(fd, data, offset):  # noqa: ANN001, ANN202
+            calls.append(1)
+            if len(calls) > held:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return real(fd, data, offset)
+
+        monkeypatch.setattr(framestore.os, "pwrite", failing)
+    with FrameStore(dir=folder) as store:
+        _fill(store, clip, None)  # the pose pass goes on
+        assert store.n_held == held
+        bank = pipeline.FrameBank(clip, MAX_SIDE, store=store)
+        plain = pipeline.FrameBank(clip, MAX_SIDE)
+        for t in (50.0, 1500.0):
+            a, b = bank.get(t), plain.get(t)
+            assert (a.index, a.t_ms) == (b.index, b.t_ms)
+            np.testing.assert_array_equal(a.rgb, b.rgb)
+        assert bank.passes == 1 + (held == 0)  # 50 ms is frame 3: held unless nothing is
