@@ -4,6 +4,8 @@ Run from the repository root (heavy: under ``nice`` on a shared machine, one at 
 
     nice python benchmarks/bench_analyze.py                 # builds the clips once into --workdir
     nice python benchmarks/bench_analyze.py --clip my.mp4   # time your own clip(s) instead
+    nice python benchmarks/bench_analyze.py --compare ../main   # the same clips, also with another checkout's code
+    nice python benchmarks/bench_analyze.py --minutes 10 --fps 30   # memory flatness: a 10-minute 1080p30 clip
 
 Without ``--clip`` it builds two clips from the bundled ``sample_videos/deadlift_side_good.mp4``
 (looped to 60 s, scaled to 1080 lines and padded to 1920x1080, H.264): one at 30 fps and one at
@@ -16,13 +18,21 @@ video; ``--every-frame`` to turn the frame-rate cap off) in this process. The st
 progress callback: decode+pose (the pose pass), analysis (cleaning to rules, the deadlift bar check,
 CSV and plot), reports (flag images and the report files) and video (the annotated video). The
 real-time factor is video seconds per wall-clock second (above 1 is faster than real time). The CPU
-columns (this process, all threads) depend less on what else runs on the machine than wall time does.
+columns (the child process, all threads) depend less on what else runs on the machine than wall time does.
+
+Each clip is analysed in a fresh child process (so one run's imports and caches do not help the
+next); ``peak MB`` is the child's largest resident memory, sampled every 20 ms. ``--compare DIR``
+runs every clip with the ``formcheck`` package of another checkout too, right before this one's,
+so both rows see the same machine load.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
+import threading
 import platform
 import sys
 import tempfile
@@ -31,8 +41,9 @@ from fractions import Fraction
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+CODE = Path(os.environ.get("FORMCHECK_BENCH_CODE", REPO))  # whose formcheck a --compare child imports
+if str(CODE) not in sys.path:
+    sys.path.insert(0, str(CODE))
 
 SAMPLE = REPO / "sample_videos" / "deadlift_side_good.mp4"
 STAGES = (("pose", "decode+pose"), ("analysis", "analysis"), ("images", "reports"), ("video", "video"))
@@ -79,6 +90,29 @@ def build_clip(dst: Path, fps: int, seconds: float = 60.0, size: tuple[int, int]
     return dst
 
 
+class PeakRss:
+    """Largest resident set size of this process while in the ``with`` block, sampled every 20 ms (MB)."""
+
+    def __enter__(self) -> "PeakRss":
+        import psutil
+
+        self._proc = psutil.Process()
+        self.peak_mb = self._proc.memory_info().rss / 1e6
+        self._stop = threading.Event()
+        self._th = threading.Thread(target=self._run, daemon=True)
+        self._th.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 1e6)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._th.join()
+        self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 1e6)
+
+
 def time_clip(path: Path, every_frame: bool, model: str) -> dict:
     from formcheck import video
     from formcheck.pipeline import analyze_video
@@ -93,9 +127,10 @@ def time_clip(path: Path, every_frame: bool, model: str) -> dict:
 
     info = video.probe(path)
     with tempfile.TemporaryDirectory(prefix="bench-analyze-") as out:
-        t0, c0 = time.perf_counter(), time.process_time()
-        res = analyze_video(path, model=model, out_dir=out, progress=progress, every_frame=every_frame)
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        with PeakRss() as mem:
+            t0, c0 = time.perf_counter(), time.process_time()
+            res = analyze_video(path, model=model, out_dir=out, progress=progress, every_frame=every_frame)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         size = video.probe(res.files["video"]).size if "video" in res.files else None
     starts = dict((s, t) for s, t in marks)
     order = [s for s, _ in marks]
@@ -110,7 +145,25 @@ def time_clip(path: Path, every_frame: bool, model: str) -> dict:
         "pose_cpu_s": cpu_marks.get("analysis", c0 + cpu) - cpu_marks.get("pose", c0),
         "frames": res.pose.stats.get("frames"), "skipped": res.pose.stats.get("frames_skipped", 0),
         "reps": res.report.rep_count, "flags": len(res.report.flags), "video_size": size,
+        "peak_mb": mem.peak_mb, "load_start": os.getloadavg()[0],
+        "code_file": sys.modules["formcheck"].__file__,
     }
+
+
+def run_child(clip: Path, every_frame: bool, model: str, code: Path) -> dict:
+    """:func:`time_clip` in a fresh interpreter importing ``formcheck`` from ``code`` (a checkout)."""
+    load = os.getloadavg()[0]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(clip), "--model", model]
+    if every_frame:
+        cmd.append("--every-frame")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["FORMCHECK_BENCH_CODE"] = str(Path(code).resolve())
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    row = json.loads(out.strip().splitlines()[-1])
+    if not str(row["code_file"]).startswith(env["FORMCHECK_BENCH_CODE"]):
+        raise RuntimeError(f"expected formcheck from {code}, got {row['code_file']}")
+    row["load_start"] = load
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,28 +172,43 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "formcheck-bench")
     ap.add_argument("--model", default="full")
     ap.add_argument("--every-frame", action="store_true", help="turn the pose pass's frame-rate cap off")
+    ap.add_argument("--minutes", type=float, default=1.0, help="length of the built clips (default 1)")
+    ap.add_argument("--fps", type=int, action="append", help="frame rate of the built clips (repeat; default 30 and 60)")
+    ap.add_argument("--compare", type=Path, action="append", default=[],
+                    help="also run each clip with the formcheck package of this checkout (repeat)")
+    ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.child:  # one clip in this (fresh) process, one JSON line out
+        print(json.dumps(time_clip(args.child, args.every_frame, args.model), default=str))
+        return 0
     clips = args.clip
     if not clips:
         args.workdir.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()
-        clips = [build_clip(args.workdir / f"bench_60s_1080p{fps}.mp4", fps) for fps in (30, 60)]
+        secs = 60.0 * args.minutes
+        tag = f"{args.minutes:g}min" if args.minutes != 1.0 else "60s"
+        clips = [build_clip(args.workdir / f"bench_{tag}_1080p{fps}.mp4", fps, seconds=secs)
+                 for fps in (args.fps or (30, 60))]
         print(f"clips ready in {args.workdir} ({time.perf_counter() - t:.0f} s)")
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores; model {args.model}; every frame: {args.every_frame}; "
           f"load average {os.getloadavg()[0]:.1f}")
-    head = "| clip | size | fps | frames analysed | wall s | real-time factor | " + \
-        " | ".join(f"{label} s" for _, label in STAGES) + " | CPU s | decode+pose CPU s | reps | flags | video |"
+    head = "| clip | code | load | size | fps | frames analysed | wall s | real-time factor | " + \
+        " | ".join(f"{label} s" for _, label in STAGES) + " | CPU s | decode+pose CPU s | peak MB | reps | flags | video |"
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
+    codes = [*args.compare, REPO]
     for clip in clips:
-        r = time_clip(clip, args.every_frame, args.model)
-        stages = " | ".join(f"{r['stages'].get(name, 0.0):.1f}" for name, _ in STAGES)
-        vid = "x".join(map(str, r["video_size"])) if r["video_size"] else "-"
-        fps = f"{r['fps']:.3g}" if r["fps"] else "?"
-        print(f"| {r['clip']} | {r['size']} | {fps} | {r['frames']} (+{r['skipped']} skipped) | {r['wall_s']:.1f} | "
-              f"{r['video_s'] / r['wall_s']:.2f}x | {stages} | {r['cpu_s']:.1f} | {r['pose_cpu_s']:.1f} | {r['reps']} | "
-              f"{r['flags']} | {vid} |", flush=True)
+        for code in codes:
+            r = run_child(clip, args.every_frame, args.model, code)
+            stages = " | ".join(f"{r['stages'].get(name, 0.0):.1f}" for name, _ in STAGES)
+            vid = "x".join(map(str, r["video_size"])) if r["video_size"] else "-"
+            fps = f"{r['fps']:.3g}" if r["fps"] else "?"
+            name = "this" if code == REPO else code.name
+            print(f"| {r['clip']} | {name} | {r['load_start']:.1f} | {r['size']} | {fps} | "
+                  f"{r['frames']} (+{r['skipped']} skipped) | {r['wall_s']:.1f} | "
+                  f"{r['video_s'] / r['wall_s']:.2f}x | {stages} | {r['cpu_s']:.1f} | {r['pose_cpu_s']:.1f} | {r['peak_mb']:.0f} | {r['reps']} | {r['flags']} | "
+                  f"{vid} |", flush=True)
     return 0
 
 

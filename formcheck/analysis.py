@@ -7,6 +7,7 @@ Pure numpy/SciPy (no cv2, mediapipe or streamlit): the CLI and the app call
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -172,6 +173,31 @@ def _borderline_entries(rules: RuleResult) -> list[dict[str, Any]]:
              "message": borderline_sentence(b.measure, b.measured, b.limit, b.band)} for b in rules.borderline]
 
 
+#: id(raw sequence) -> (cleaning params, cleaned sequence, view, frame metrics), dropped when the raw sequence is.
+_DERIVED: dict[int, tuple[Any, PoseSequence, ViewInfo | None, FrameMetrics | None]] = {}
+
+
+def _cleaned(raw: PoseSequence, cleaning: CleaningParams | None
+             ) -> tuple[PoseSequence, ViewInfo | None, FrameMetrics | None]:
+    """``clean(raw)`` and, when a lifter was found, its view and frame metrics.
+
+    Remembered while ``raw`` lives, so a second analysis of the same sequence (the pipeline's
+    re-run after a bar-check veto) does not compute them again (about a third of an analysis).
+    """
+    hit = _DERIVED.get(id(raw))
+    if hit is not None and hit[0] is cleaning:
+        return hit[1], hit[2], hit[3]
+    seq = clean(raw, cleaning)
+    view = metrics = None
+    if seq.n_frames and seq.detection_rate >= MIN_DETECTION_RATE:
+        view = classify_view(seq)
+        metrics = compute_frame_metrics(seq, view)
+    if hit is None:
+        weakref.finalize(raw, _DERIVED.pop, id(raw), None)
+    _DERIVED[id(raw)] = (cleaning, seq, view, metrics)
+    return seq, view, metrics
+
+
 def analyze_sequence(
     raw: PoseSequence,
     *,
@@ -207,7 +233,7 @@ def analyze_sequence(
     rules_paths = dict(rules_paths or {})
     source = dict(source or {})
     warnings = list(warnings)
-    seq = clean(raw, cleaning)
+    seq, view, metrics = _cleaned(raw, cleaning)
     lift_source = "auto" if lift == "auto" else "user"
 
     if seq.n_frames == 0 or seq.detection_rate < MIN_DETECTION_RATE:
@@ -224,8 +250,7 @@ def analyze_sequence(
         )
         return Analysis(raw, seq, None, None, chosen, None, None, None, report)
 
-    view = classify_view(seq)
-    metrics = compute_frame_metrics(seq, view)
+    assert view is not None and metrics is not None  # computed by _cleaned whenever a lifter was found
     # reps come from the uncleaned landmarks: see rep_height_signals for why
     hip_h, wrist_h = rep_height_signals(raw)
     guess = recognize_lift_by_reps(seq, metrics, _movement_cycles(raw.t_ms, hip_h))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping
 
@@ -640,6 +641,19 @@ def _default_padlen(sos: np.ndarray) -> int:
     return 3 * (2 * sos.shape[0] + 1 - zeros)
 
 
+@lru_cache(maxsize=256)
+def _butter_design(order: int, cutoff_hz: float, fs_hz: float) -> np.ndarray:
+    sos = butter(order, cutoff_hz, btype="low", output="sos", fs=fs_hz)
+    sos.setflags(write=False)
+    return sos
+
+
+def _butter_sos(order: int, cutoff_hz: float, fs_hz: float) -> np.ndarray:
+    """The Butterworth sections for one design (a fresh copy: scipy's filter wants a writable array).
+    A clip's runs share a few designs, and designing one costs more than filtering a run with it."""
+    return _butter_design(order, cutoff_hz, fs_hz).copy()
+
+
 def _filter_run(t_run: np.ndarray, y: np.ndarray, cutoff_hz: float, order: int, dt_med_ms: float) -> np.ndarray:
     span = float(t_run[-1] - t_run[0])
     m = int(round(span / dt_med_ms)) + 1
@@ -651,7 +665,7 @@ def _filter_run(t_run: np.ndarray, y: np.ndarray, cutoff_hz: float, order: int, 
         return y
     uniform = m == t_run.shape[0] and bool(np.all(np.abs(grid - t_run) <= 1e-3 * dt_med_ms))
     g = y if uniform else _interp_rows(t_run, y, grid)
-    sos = butter(order, cutoff_hz, btype="low", output="sos", fs=fs_hz)
+    sos = _butter_sos(int(order), float(cutoff_hz), float(fs_hz))
     smooth = sosfiltfilt(sos, g, axis=0, padlen=min(_default_padlen(sos), m - 1))
     return smooth if uniform else _interp_rows(grid, smooth, t_run)
 

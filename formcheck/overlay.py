@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -234,6 +234,11 @@ def _row_for(t_sorted: np.ndarray, t_ms: float, tol_ms: float) -> int | None:
     return best
 
 
+#: libx264 preset of the annotated video of ``formcheck analyze``: a quarter less encoding CPU than
+#: ``veryfast`` on 640x360 frames for a file about twice as big (still under 1 Mbit/s; measured with
+#: a one-off script on a bench clip and a real 1080p clip, docs/speed.md "Time to report").
+ANALYZE_PRESET = "superfast"
+
 #: The annotated video's short side is at most this many pixels (720p in either orientation): encoding
 #: cost grows with the pixel count and a phone screen shows no more.
 MAX_LINES = 720
@@ -263,10 +268,12 @@ def write_overlay_video(
     max_lines: int | None = MAX_LINES,
     only_rows: bool | None = None,
     crf: int = 23,
+    preset: str = "veryfast",
     progress: Callable[[int, int], None] | None = None,
     warn: Callable[[str], None] | None = None,
+    frames: Any = None,
 ) -> Path:
-    """Re-decode ``path``, annotate every frame and write an H.264 ``.mp4``.
+    """Re-decode ``path`` (or read its frames from ``frames``), annotate every frame and write an H.264 ``.mp4``.
 
     Parameters
     ----------
@@ -294,10 +301,16 @@ def write_overlay_video(
         skeleton does not flicker on the frames between.
     crf
         libx264 quality (lower is better and bigger).
+    preset
+        libx264 speed preset (``formcheck analyze`` uses :data:`ANALYZE_PRESET`).
     progress
         Called as ``progress(frames_done, frames_total)``.
     warn
         Receives one-line decode warnings.
+    frames
+        A finished :class:`formcheck.framestore.FrameStore` of the pose pass: when it holds every
+        frame to be written, they are read from it (shrunk from the analysed size if need be)
+        and the clip is not decoded again; otherwise the clip is decoded.
 
     Returns
     -------
@@ -318,17 +331,24 @@ def write_overlay_video(
     if only_rows is None:
         only_rows = bool(seq.meta.get("frames_skipped"))
     want = (lambda t: _row_for(seq.t_ms, t, tol_ms) is not None) if only_rows else None
+    source: Iterator[video.Frame] | None = None
+    if frames is not None and frames.finished:
+        times = [t for t in frames.decoded_times() if want is None or want(t)]
+        if times and all(frames.holds(t) for t in times):
+            source = frames.frames(times)
+    if source is None:
+        source = video.iter_frames(path, max_side=max(size), warn=warn, want=want)
     writer: video.VideoWriter | None = None
     n = 0
     try:
-        for frame in video.iter_frames(path, max_side=max(size), warn=warn, want=want):
+        for frame in source:
             if (frame.width, frame.height) == size:
                 rgb = np.array(frame.rgb, copy=True)
             else:
                 rgb = cv2.resize(frame.rgb, size, interpolation=cv2.INTER_AREA)
             h, w = rgb.shape[:2]
             if writer is None:
-                writer = video.VideoWriter(out_path, fps, (w, h), crf=crf)
+                writer = video.VideoWriter(out_path, fps, (w, h), crf=crf, preset=preset)
             ctx = FrameContext(row=_row_for(seq.t_ms, frame.t_ms, tol_ms), t_ms=frame.t_ms,
                                scale=max(w, h) / max(seq.frame_w, seq.frame_h))
             for annotate in annotators:

@@ -6,6 +6,7 @@ The CLI (``formcheck analyze``) and the app both call :func:`analyze_video`.
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -17,8 +18,9 @@ from formcheck import video
 from formcheck.analysis import Analysis, analyze_sequence
 from formcheck.annotate import FLAG_FRAME_BEFORE_MS, analysis_annotators, draw_flag_frame, save_png
 from formcheck.barcheck import BarCheck, check_rise, has_before_frame, vetoed_spans
+from formcheck.framestore import FrameStore
 from formcheck.guidance import load_guidance
-from formcheck.overlay import write_overlay_video
+from formcheck.overlay import ANALYZE_PRESET, write_overlay_video
 from formcheck.pose import PoseResult, extract_pose
 from formcheck.report import min_quality_for, plot_angles, render_html, render_markdown, write_frame_csv
 from formcheck.rules import RuleSet, load_rules, load_rulesets
@@ -48,6 +50,37 @@ def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+class _Background:
+    """``fn()`` run in a daemon thread; :meth:`result` waits for it (and re-raises its error)."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._fn = fn
+        self._out: tuple[bool, Any] = (False, None)
+        self._th = threading.Thread(target=self._run, name="formcheck-background", daemon=True)
+        self._th.start()
+
+    def _run(self) -> None:
+        try:
+            self._out = (True, self._fn())
+        except BaseException as exc:  # handed to result()
+            self._out = (False, exc)
+
+    def result(self) -> Any:
+        self._th.join()
+        ok, value = self._out
+        if not ok:
+            raise value
+        return value
+
+
+def _load_plotting() -> None:
+    """Import matplotlib's pyplot (about 0.7 s) while the pose pass runs, not after it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
 
 
 def _source(info: video.VideoInfo, pose: PoseResult, sha: str) -> dict[str, Any]:
@@ -113,11 +146,31 @@ def analyze_video(
             warnings.append(msg)
 
     info = video.probe(path)
+    # the analysed frames, kept on disk by the pose pass: the bar check, the flag images and the
+    # annotated video read them instead of decoding the clip again (formcheck/framestore.py)
+    store = FrameStore()
+    try:
+        return _analyze(path, info, store, out, lift=lift, model=model, athlete=athlete, make_video=make_video,
+                        formats=formats, report_progress=report_progress, rules_paths=rules_paths,
+                        workers=workers, keep_masks=keep_masks, every_frame=every_frame, warnings=warnings,
+                        warn=warn, t0=t0)
+    finally:
+        store.close()
+
+
+def _analyze(path: Path, info: video.VideoInfo, store: FrameStore, out: Path, *, lift: str, model: str,
+             athlete: str, make_video: bool, formats: Sequence[str], report_progress: ProgressFn,
+             rules_paths: Mapping[str, RuleSet] | None, workers: int | None, keep_masks: bool, every_frame: bool,
+             warnings: list[str], warn: Callable[[str], None], t0: float) -> ClipResult:
     report_progress("pose", 0.0)
+    # off the critical path, during the pose pass: the clip's hash (hashlib releases the GIL) and the plot import
+    sha = _Background(lambda: file_sha256(path))
+    _Background(_load_plotting)
     pose = extract_pose(path, model=model, workers=workers, keep_masks=keep_masks, warn=warn, every_frame=every_frame,
-                        progress=lambda done, total: report_progress("pose", min(1.0, done / max(total, 1))))
+                        progress=lambda done, total: report_progress("pose", min(1.0, done / max(total, 1))),
+                        frames=store)
     report_progress("analysis", 0.0)
-    source = _source(info, pose, file_sha256(path))  # once: a vetoed bar check re-runs the analysis
+    source = _source(info, pose, sha.result())  # once: a vetoed bar check re-runs the analysis
 
     def run(not_reps: Sequence[tuple[float, float]] = (), extra_warnings: Sequence[str] = (),
             extra: Mapping[str, Any] | None = None) -> Analysis:
@@ -129,7 +182,7 @@ def analyze_video(
 
     first = run()
     # the bar check's frames and the worst-flag frames, decoded in one pass and kept (a few per rep)
-    bank = FrameBank(path, max(pose.sequence.frame_w, pose.sequence.frame_h))
+    bank = FrameBank(path, max(pose.sequence.frame_w, pose.sequence.frame_h), store=store)
     bank.fetch([*_bar_check_requests(first), *_flag_requests(first)])
     analysis = with_bar_check(path, first, run, rules_paths, frames=bank)
     report = analysis.report
@@ -178,6 +231,7 @@ def analyze_video(
         files["video"] = write_overlay_video(
             out / f"{stem}.annotated.mp4", path, analysis.sequence, annotators=annotators, warn=warn,
             progress=lambda done, total: report_progress("video", min(1.0, done / max(total, 1))),
+            frames=store, preset=ANALYZE_PRESET,
         )
     report_progress("done", 1.0)
     return ClipResult(path=path, analysis=analysis, pose=pose, files=files, seconds=time.perf_counter() - t0)
@@ -292,17 +346,30 @@ class FrameBank:
     (see :func:`_frames_near`). :meth:`fetch` reads every request not yet held in one decoding pass;
     :meth:`get` answers from what is held (reading a missing one on its own). Only the requested
     frames are kept (a few per rep), so memory stays small. ``passes`` counts the decoding passes.
-    A clip that cannot be read gives None frames.
+    A clip that cannot be read gives None frames. ``store`` (a finished
+    :class:`formcheck.framestore.FrameStore` of the pose pass, frames of this size) answers
+    first; only what it does not hold is decoded.
     """
 
-    def __init__(self, path: str | Path, max_side: int) -> None:
+    def __init__(self, path: str | Path, max_side: int, store: FrameStore | None = None) -> None:
         self.path = Path(path)
         self.max_side = int(max_side)
         self.passes = 0
+        self.store = store
         self._held: dict[tuple[float, float], video.Frame | None] = {}
 
     def fetch(self, requests: Sequence[tuple[float, float]]) -> None:
         todo = sorted({(float(t), float(b)) for t, b in requests} - set(self._held))
+        size = self.store.frame_size() if self.store is not None else None
+        if todo and size is not None and max(size) == self.max_side:
+            missing = []
+            for key in todo:
+                found, frame = self.store.nearest(*key)  # type: ignore[union-attr]
+                if found:
+                    self._held[key] = frame
+                else:
+                    missing.append(key)
+            todo = missing
         if not todo:
             return
         self.passes += 1

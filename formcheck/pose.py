@@ -494,6 +494,7 @@ class _ChunkJob:
     keep_from_ms: float
     keep_to_ms: float
     step_ms: float | None = None
+    store: Any = None  # a formcheck.framestore.FrameStore the decode thread hands kept frames to
 
 
 @dataclass
@@ -685,6 +686,8 @@ def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: War
         prev_slot[0] = slot
         if not keep and job.keep_from_ms <= t_ms < job.keep_to_ms:
             skipped += 1
+            if job.store is not None:
+                job.store.note_decoded(t_ms)
         return keep
 
     def frames() -> Iterator[Any]:
@@ -692,7 +695,10 @@ def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: War
                                     end_ms=job.decode_to_ms, warn=warn, want=want):
             if fr.t_ms >= job.keep_to_ms:
                 return
-            yield fr.t_ms, np.ascontiguousarray(fr.rgb)
+            rgb = np.ascontiguousarray(fr.rgb)
+            if job.store is not None and fr.t_ms >= job.keep_from_ms:
+                job.store.put(fr.index, fr.t_ms, rgb)  # in the decode thread: later steps read it back
+            yield fr.t_ms, rgb
 
     lms = _Landmarkers(job.model_path, job.num_poses, job.keep_masks, quiet=True,
                        scan_every_ms=job.scan_every_ms)
@@ -964,6 +970,7 @@ def extract_pose(
     warn: WarnFn | None = None,
     num_poses: int | None = None,
     every_frame: bool = False,
+    frames: Any = None,
 ) -> PoseResult:
     """Find the lifter in the frames of a clip (about ``[pose] analysis_fps`` per second).
 
@@ -1003,6 +1010,10 @@ def extract_pose(
         is analysed at about that rate, and at least every ``max_frame_step``-th frame,
         evenly spaced frames chosen by timestamp (:func:`analysis_step_ms`,
         :func:`analysis_frames`); the sequence then has rows for those frames only.
+    frames
+        A :class:`formcheck.framestore.FrameStore`: every analysed frame (at the analysed size) is
+        written to it and every decoded one noted, so the caller's later steps (bar check, flag
+        images, annotated video) need not decode the clip again. Finished when this returns.
 
     Returns
     -------
@@ -1039,7 +1050,7 @@ def extract_pose(
         _ChunkJob(index=i, path=str(path), model_path=str(model_path), max_side=max_side,
                   num_poses=None if num_poses is None else int(num_poses), scan_every_ms=SCAN_EVERY_MS,
                   keep_masks=keep_masks, decode_from_ms=a, decode_to_ms=b, keep_from_ms=c, keep_to_ms=d,
-                  step_ms=step_ms)
+                  step_ms=step_ms, store=frames)
         for i, (a, b, c, d) in enumerate(plan)
     ]
     total_est = _frames_estimate(info)
@@ -1059,6 +1070,8 @@ def extract_pose(
         outs = _run_parallel(jobs, on_frames, warn)
     seq, masks, track_stats = _assemble(outs, info, str(path), _model_label(model, model_path), keep_masks,
                                         max_side)
+    if frames is not None:
+        frames.finish()
     seconds = time.perf_counter() - t_start
     if progress is not None:
         progress(seq.n_frames, seq.n_frames)

@@ -254,3 +254,31 @@ def test_bar_check_and_worst_flag_frames_come_from_one_decoding_pass(
         got = drawn[f["t_ms"]]
         assert (got.index, got.t_ms) == (want.index, want.t_ms)
         assert mc.read_code(np.asarray(got.rgb)) == want.index
+
+
+RERUN_CASES = [("deadlift-veto-first-rep", "deadlift", True), ("squat-same-call-twice", "squat", False)]
+
+
+@pytest.mark.parametrize(("name", "lift", "veto"), RERUN_CASES, ids=[c[0] for c in RERUN_CASES])
+def test_a_second_analysis_of_the_same_poses_reuses_the_cleaning_and_reports_the_same(
+        monkeypatch: pytest.MonkeyPatch, name: str, lift: str, veto: bool) -> None:
+    """The bar check's re-run analyses the very same pose sequence: cleaning, view and frame metrics are
+    not computed again, and the report is the one a fresh analysis of an equal (not the same) sequence gives."""
+    from dataclasses import replace as dc_replace
+
+    from formcheck import analysis
+    from support.landmark_sim import simulate_sequence
+
+    seq = simulate_sequence(lift, 0.0, 3, seed=0).seq
+    cleaned: list[int] = []
+    real_clean = analysis.clean
+    monkeypatch.setattr(analysis, "clean", lambda raw, params=None: cleaned.append(1) or real_clean(raw, params))
+    first = analysis.analyze_sequence(seq, lift=lift)
+    rep = first.segmentation.reps[0]
+    not_reps = [(rep.bottom_ms, rep.end_ms)] if veto else []
+    again = analysis.analyze_sequence(seq, lift=lift, not_reps=not_reps)
+    assert cleaned == [1]
+    fresh = analysis.analyze_sequence(dc_replace(seq), lift=lift, not_reps=not_reps)  # an equal copy: cleaned anew
+    assert cleaned == [1, 1]
+    assert again.report.to_json() == fresh.report.to_json()
+    assert again.report.rep_count == first.report.rep_count - (1 if veto else 0)

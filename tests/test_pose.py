@@ -796,3 +796,26 @@ def test_high_fps_clip_is_analysed_at_the_cap_unless_every_frame(tmp_path, short
 
     out = overlay.write_overlay_video(tmp_path / "o.mp4", clip, capped.sequence)
     assert len(video.read_all(out)) == capped.sequence.n_frames
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-chunk", "two-chunks"])
+def test_pose_pass_keeps_the_frames_it_analysed_and_notes_the_ones_it_skipped(tmp_path, short_clip, model_path,
+                                                                             workers):
+    """The frame store of a capped 60 fps clip holds every analysed frame, byte for byte as a fresh
+    decode at the analysed size gives it, and knows the skipped ones (so a lookup never guesses)."""
+    from formcheck.framestore import FrameStore
+
+    person = video.read_all(short_clip[0], end_ms=2000.0)
+    frames = [(i * 1000.0 / 60.0, person[i // 2].rgb) for i in range(2 * len(person))]
+    clip = _write(tmp_path / "sixty.mp4", frames, fps=60.0)
+    with FrameStore(dir=tmp_path) as store:
+        res = extract_pose(clip, model=str(model_path), workers=workers, frames=store, max_side=96)
+        assert store.finished
+        fresh = video.read_all(clip, max_side=96)
+        assert store.decoded_times() == [f.t_ms for f in fresh]
+        held = [f for f in fresh if store.holds(f.t_ms)]
+        np.testing.assert_array_equal([f.t_ms for f in held], res.sequence.t_ms)
+        assert len(held) == len(fresh) - res.stats["frames_skipped"]
+        for want, got in zip(held, store.frames([f.t_ms for f in held])):
+            assert got.t_ms == want.t_ms
+            np.testing.assert_array_equal(got.rgb, want.rgb)
