@@ -3,10 +3,14 @@
 :class:`JobManager` (one per server process) runs each :class:`AnalysisRequest` in its
 own spawned process, at most ``FORMCHECK_MAX_JOBS`` (default 1) at a time, so a long
 analysis never holds the GIL of the server that other sessions use. The job calls
-:func:`formcheck.pipeline.analyze_video`, makes a slow-motion clip of each flagged rep
-and records the session with :meth:`formcheck.storage.Store.save_analysis`; the page
-only polls :meth:`JobManager.state`. Progress and the outcome come back through a
-queue.
+:func:`formcheck.pipeline.analyze_video`, records the session with
+:meth:`formcheck.storage.Store.save_analysis` as soon as the report exists (reps, flags,
+images: :attr:`JobState.report_ready`, the page shows them), then adds the annotated video
+(:attr:`JobState.video_ready`), a slow-motion clip of each flagged rep and the original
+clip to it (:meth:`formcheck.storage.Store.attach_files`); the page only polls
+:meth:`JobManager.state`. Progress and the outcome come back through a queue. The app's
+manager is ``warm``: one job process waits with its imports done, so a click does not pay
+for starting Python and MediaPipe.
 
 Cache: a clip's analysis key is a hash of its content (SHA-256), the lift and model
 asked for, the formcheck version and the rule/guidance files. A request whose key (and
