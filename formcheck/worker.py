@@ -34,6 +34,7 @@ import atexit
 import hashlib
 import logging
 import multiprocessing as mp
+import multiprocessing.util  # noqa: F401 - imported first, its exit handler (which joins every child) runs after JobManager.shutdown
 import os
 import queue
 import shutil

@@ -497,6 +497,19 @@ def test_warm_job_process_runs_the_next_job_and_is_replaced(tmp_path: Path) -> N
     assert store.list_sessions() == [] and not clip.exists()
 
 
+def test_server_with_a_warm_job_process_exits(tmp_path: Path) -> None:
+    """Python's exit joins every child process: the warm one, waiting for work, must be stopped first."""
+    import subprocess
+    import sys
+
+    code = ("import time; from formcheck.worker import JobManager; j = JobManager(warm=True)\n"
+            "while j._spare is None: time.sleep(0.05)\n"
+            "time.sleep(8)  # the warm process is up, waiting for work\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, timeout=60, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
 def test_killed_analysis_reports_failure_and_leaves_nothing(tmp_path: Path) -> None:
     store = Store(tmp_path / "data")
     clip = store.work_dir / "upload-test.mp4"
