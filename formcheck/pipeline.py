@@ -111,6 +111,7 @@ def analyze_video(
     workers: int | None = None,
     keep_masks: bool = True,
     every_frame: bool = False,
+    on_report: Callable[[ClipResult], None] | None = None,
 ) -> ClipResult:
     """Analyse one clip and write its report files into ``out_dir``.
 
@@ -129,6 +130,8 @@ def analyze_video(
     judges alone. ``every_frame`` turns off the pose pass's frame-rate cap
     (:func:`formcheck.pose.extract_pose`): a 60 fps clip is then analysed at 60 fps.
     The annotated video is written last, after the reports and images.
+    ``on_report`` is called with the result so far (every file but the video) as soon as the
+    report files exist, before the video is written: the app shows the results from it.
     """
     bad = [f for f in formats if f not in FORMATS]
     if bad:
@@ -225,6 +228,9 @@ def _analyze(path: Path, info: video.VideoInfo, store: FrameStore, out: Path, *,
         p.write_text(render_html(report, {("angles" if k == "plot" else k): v for k, v in images.items()}),
                      encoding="utf-8")
         files["html"] = p
+    if on_report is not None:
+        on_report(ClipResult(path=path, analysis=analysis, pose=pose, files=dict(files),
+                             seconds=time.perf_counter() - t0))
     if make_video and pose.sequence.n_frames:
         report_progress("video", 0.0)
         annotators = analysis_annotators(analysis.sequence, signals, report.to_dict(), cues, spine=analysis.spine)

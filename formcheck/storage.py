@@ -849,6 +849,49 @@ class Store:
         assert record is not None
         return record
 
+    def attach_files(self, session_id: str, files: Mapping[str, str | Path], *, move: bool = False) -> SessionRecord:
+        """Add files to a stored session (the app's annotated video and rep clips, made after the report).
+
+        Each file is placed under a temporary name and renamed, then the session's file list is updated
+        in one transaction, so a reader sees a file either complete or not at all. A key already held is
+        replaced. Raises :class:`StoreError` for an unknown session or a missing file (nothing is added).
+        """
+        record = self.get_session(session_id)
+        if record is None:
+            raise StoreError(f"no session {session_id!r}")
+        items: dict[str, Path] = {}
+        for key, path in dict(files).items():
+            _check(bool(_FILE_KEY.match(str(key))), "a file key of letters, digits, _ and -", key)
+            if not Path(path).is_file():
+                raise StoreError(f"file {key!r}: expected an existing file, got {path}")
+            items[str(key)] = Path(path)
+        placed: dict[str, str] = {}
+        try:
+            for key, src in items.items():
+                suffix = src.suffix.lower() if _SUFFIX.match(src.suffix) else ""
+                name = f"{key}{suffix}"
+                tmp = record.dir / f".{name}.{uuid.uuid4().hex}.part"
+                try:
+                    _place(src, tmp, move=move)
+                    _private(tmp, FILE_MODE)
+                    os.replace(tmp, record.dir / name)
+                finally:
+                    tmp.unlink(missing_ok=True)
+                placed[key] = name
+            _fsync_dir(record.dir)
+        except OSError as exc:
+            raise StoreError(f"could not add files to session {session_id} ({exc.strerror or exc})") from exc
+        with self._write() as conn:
+            row = conn.execute(sa.select(sessions.c.files_json).where(sessions.c.id == session_id)).first()
+            if row is None:
+                raise StoreError(f"no session {session_id!r}")
+            stored = {**json.loads(row.files_json), **placed}
+            conn.execute(sa.update(sessions).where(sessions.c.id == session_id)
+                         .values(files_json=json.dumps(stored)))
+        updated = self.get_session(session_id)
+        assert updated is not None
+        return updated
+
     def _insert_session_rows(self, conn: sa.Connection, row: dict[str, Any], flag_rows: list[dict[str, Any]]) -> None:
         conn.execute(sa.insert(sessions).values(**row))
         if flag_rows:

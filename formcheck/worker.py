@@ -3,10 +3,14 @@
 :class:`JobManager` (one per server process) runs each :class:`AnalysisRequest` in its
 own spawned process, at most ``FORMCHECK_MAX_JOBS`` (default 1) at a time, so a long
 analysis never holds the GIL of the server that other sessions use. The job calls
-:func:`formcheck.pipeline.analyze_video`, makes a slow-motion clip of each flagged rep
-and records the session with :meth:`formcheck.storage.Store.save_analysis`; the page
-only polls :meth:`JobManager.state`. Progress and the outcome come back through a
-queue.
+:func:`formcheck.pipeline.analyze_video`, records the session with
+:meth:`formcheck.storage.Store.save_analysis` as soon as the report exists (reps, flags,
+images: :attr:`JobState.report_ready`, the page shows them), then adds the annotated video
+(:attr:`JobState.video_ready`), a slow-motion clip of each flagged rep and the original
+clip to it (:meth:`formcheck.storage.Store.attach_files`); the page only polls
+:meth:`JobManager.state`. Progress and the outcome come back through a queue. The app's
+manager is ``warm``: one job process waits with its imports done, so a click does not pay
+for starting Python and MediaPipe.
 
 Cache: a clip's analysis key is a hash of its content (SHA-256), the lift and model
 asked for, the formcheck version and the rule/guidance files. A request whose key (and
@@ -30,6 +34,7 @@ import atexit
 import hashlib
 import logging
 import multiprocessing as mp
+import multiprocessing.util  # noqa: F401 - imported first, its exit handler (which joins every child) runs after JobManager.shutdown
 import os
 import queue
 import shutil
@@ -143,6 +148,8 @@ class JobState:
     message: str = ""
     cached: bool = False
     source_name: str = ""
+    #: The annotated video is stored (the session's report is, once ``session_id`` is set).
+    video_ready: bool = False
 
     def __post_init__(self) -> None:
         if self.state not in JOB_STATES:
@@ -157,6 +164,11 @@ class JobState:
     @property
     def finished(self) -> bool:
         return self.state in ("done", "failed")
+
+    @property
+    def report_ready(self) -> bool:
+        """The session (report, reps, flags, images) is stored; the video may still be being made."""
+        return self.session_id is not None
 
 
 # --------------------------------------------------------------------------- hashing and keys
@@ -234,16 +246,21 @@ def _user_text(message: str, request: AnalysisRequest) -> str:
     return text
 
 
-def run_analysis(request: AnalysisRequest, progress: ProgressFn | None = None) -> str:
+def run_analysis(request: AnalysisRequest, progress: ProgressFn | None = None,
+                 on_report: Callable[[str], None] | None = None,
+                 on_video: Callable[[], None] | None = None) -> str:
     """Analyse one clip and record it; returns the session id (in-process; :class:`JobManager` spawns it).
+
+    The session is stored as soon as the report exists (reps, flags, images, reports) and
+    ``on_report(session_id)`` is called; the annotated video is made next and added to the session,
+    then ``on_video()`` is called; the slow-motion clips of flagged reps and the original clip follow.
+    A failure after the report is stored is logged and leaves the session without its video.
 
     Raises :class:`AnalysisRejected` with a message for the user when the clip is not a
     readable video or gives no usable result; nothing is stored then.
     """
-    from formcheck.app.media import make_rep_clip
     from formcheck.models import ModelNotFoundError
     from formcheck.pipeline import analyze_video
-    from formcheck.report import FormReport, render_html, render_markdown
     from formcheck.video import VideoError, probe
 
     report_progress = progress or (lambda stage, fraction: None)
@@ -260,52 +277,50 @@ def run_analysis(request: AnalysisRequest, progress: ProgressFn | None = None) -
 
         out_dir = store.work_dir / f"job-{uuid.uuid4().hex}"
         out_dir.mkdir(parents=True)
+        stored: list[str] = []  # the session id, once the report is stored
         try:
             def pipeline_progress(stage: str, fraction: float) -> None:
                 lo, hi, words = _PIPELINE_STAGES.get(stage, (None, None, stage))
                 if lo is not None:
                     report_progress(words, lo + (hi - lo) * min(1.0, max(0.0, float(fraction))))
 
+            def report_ready(result: Any) -> None:
+                report_progress("saving the results", _PIPELINE_STAGES["images"][1])
+                session_id = _store_report(store, request, result, out_dir)
+                stored.append(session_id)
+                if on_report is not None:
+                    on_report(session_id)
+
             try:
                 result = analyze_video(request.video_path, lift=request.lift, model=request.model, out_dir=out_dir,
                                        athlete=request.athlete, make_video=True, formats=("json", "md", "html"),
-                                       progress=pipeline_progress)
+                                       progress=pipeline_progress, on_report=report_ready)
             except (VideoError, ModelNotFoundError) as exc:
-                raise AnalysisRejected(_user_text(str(exc), request)) from exc
-            report = result.analysis.report
-            if report.status in _STATUS_MESSAGES:
-                raise AnalysisRejected(_STATUS_MESSAGES[report.status].format(name=request.source_name))
-
-            rep_dict = report.to_dict()
-            rep_dict["source"] = {**rep_dict["source"], "file": request.source_name}
-            rep_dict["warnings"] = [_user_text(w, request) for w in rep_dict.get("warnings", [])]
-            fixed = FormReport.from_dict(rep_dict)
-            files = {k: Path(v) for k, v in result.files.items() if k != "json"}
-            images = {k: v for k, v in files.items() if k.startswith("worst_")}
-            if "plot" in files:
-                images["angles"] = files["plot"]
-            (out_dir / "fixed.html").write_text(render_html(fixed, images), encoding="utf-8")
-            files["html"] = out_dir / "fixed.html"
-            (out_dir / "fixed.md").write_text(
-                render_markdown(fixed, {k: v.name for k, v in images.items()}), encoding="utf-8")
-            files["md"] = out_dir / "fixed.md"
-
-            video = files.pop("video", None)
-            flagged_reps = sorted({int(f["rep"]) for f in rep_dict["flags"]})
-            if video is not None and flagged_reps:
-                for i, rep_no in enumerate(flagged_reps):
-                    report_progress("cutting slow-motion clips of flagged reps", 0.88 + 0.08 * i / len(flagged_reps))
-                    rep = next(r for r in rep_dict["reps"] if r["rep"] == rep_no)
-                    files[f"rep_{rep_no}_slow"] = make_rep_clip(
-                        video, rep["start_ms"], rep["end_ms"], out_dir / f"rep_{rep_no}_slow.mp4")
-            report_progress("saving", 0.97)
-            session = store.save_analysis(
-                fixed, video_path=video, original_path=request.video_path, files=files, athlete=request.athlete,
-                source_kind=request.source_kind, source_name=request.source_name, analysis_key=request.key,
-                move=True,
-            )
+                if not stored:
+                    raise AnalysisRejected(_user_text(str(exc), request)) from exc
+                _log.warning("the annotated video of %s could not be made: %s", request.source_name, exc)
+                result = None
+            except Exception:
+                if not stored:
+                    raise
+                _log.error("the annotated video of %s failed\n%s", request.source_name, traceback.format_exc())
+                result = None
+            if not stored:  # analyze_video returns only after on_report; be safe
+                raise AnalysisRejected(f"The analysis of “{request.source_name}” gave no report.")
+            session_id = stored[0]
+            video = result.files.get("video") if result is not None else None
+            try:  # the session is stored and shown: what follows adds to it, and its failure is only logged
+                if video is not None:
+                    store.attach_files(session_id, {"video": video}, move=True)
+                    if on_video is not None:
+                        on_video()
+                    _attach_rep_clips(store, session_id, report_progress)
+                report_progress("saving", 0.97)
+                store.attach_files(session_id, {"original": request.video_path}, move=request.delete_input)
+            except Exception:  # noqa: BLE001 - the user has the results; the log keeps the details
+                _log.error("adding the video files of %s failed\n%s", request.source_name, traceback.format_exc())
             report_progress("done", 1.0)
-            return session.id
+            return session_id
         finally:
             shutil.rmtree(out_dir, ignore_errors=True)
     finally:
@@ -314,11 +329,89 @@ def run_analysis(request: AnalysisRequest, progress: ProgressFn | None = None) -
             request.video_path.unlink(missing_ok=True)
 
 
+def _store_report(store: Store, request: AnalysisRequest, result: Any, out_dir: Path) -> str:
+    """Store the session of a clip whose report exists (no video yet); returns its id.
+
+    The report names the clip as the user does, its warnings too; the HTML and Markdown reports are
+    rendered again with those names. Raises :class:`AnalysisRejected` for a report without a result
+    (no person, no complete rep): nothing is stored then.
+    """
+    from formcheck.report import FormReport, render_html, render_markdown
+
+    report = result.analysis.report
+    if report.status in _STATUS_MESSAGES:
+        raise AnalysisRejected(_STATUS_MESSAGES[report.status].format(name=request.source_name))
+    rep_dict = report.to_dict()
+    rep_dict["source"] = {**rep_dict["source"], "file": request.source_name}
+    rep_dict["warnings"] = [_user_text(w, request) for w in rep_dict.get("warnings", [])]
+    fixed = FormReport.from_dict(rep_dict)
+    files = {k: Path(v) for k, v in result.files.items() if k not in ("json", "video")}
+    images = {k: v for k, v in files.items() if k.startswith("worst_")}
+    if "plot" in files:
+        images["angles"] = files["plot"]
+    (out_dir / "fixed.html").write_text(render_html(fixed, images), encoding="utf-8")
+    files["html"] = out_dir / "fixed.html"
+    (out_dir / "fixed.md").write_text(
+        render_markdown(fixed, {k: v.name for k, v in images.items()}), encoding="utf-8")
+    files["md"] = out_dir / "fixed.md"
+    session = store.save_analysis(
+        fixed, files=files, athlete=request.athlete, source_kind=request.source_kind,
+        source_name=request.source_name, analysis_key=request.key, move=True,
+    )
+    return session.id
+
+
+def _attach_rep_clips(store: Store, session_id: str, report_progress: ProgressFn) -> None:
+    """Cut the slow-motion clip of each flagged rep from the session's stored video and add it."""
+    from formcheck.app.media import make_rep_clip
+
+    session = store.get_session(session_id)
+    video = session.file("video") if session is not None else None
+    if session is None or video is None:
+        return
+    flagged = sorted({int(f["rep"]) for f in session.report.get("flags", [])})
+    for i, rep_no in enumerate(flagged):
+        report_progress("cutting slow-motion clips of flagged reps", 0.88 + 0.08 * i / len(flagged))
+        rep = session.rep(rep_no)
+        if rep is None:
+            continue
+        clip = store.rep_clip_path(session, rep_no)
+        tmp = clip.with_name(f".{clip.stem}-{uuid.uuid4().hex}.mp4")
+        made = make_rep_clip(video, rep["start_ms"], rep["end_ms"], tmp)
+        store.attach_files(session_id, {f"rep_{rep_no}_slow": made}, move=True)
+
+
+def _preload() -> None:
+    """Import what a job needs (the pipeline, MediaPipe's vision tasks, the report and video code)."""
+    import formcheck.app.media  # noqa: F401
+    import formcheck.pipeline  # noqa: F401
+    import formcheck.report  # noqa: F401
+    from mediapipe.tasks.python import vision  # noqa: F401
+
+
+def _warm_main(inbox: Any, messages: Any) -> None:
+    """Entry point of a warm job process: imports everything first, then runs the one request it is sent.
+
+    The imports take 2-6 s of CPU on the development machine; a warm process has paid them before
+    the user clicks. ``None`` on ``inbox`` ends it unused.
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s formcheck job: %(message)s")
+    try:
+        _preload()
+    except ImportError:  # the job will report it properly
+        _log.warning("preloading the analysis modules failed\n%s", traceback.format_exc())
+    request = inbox.get()
+    if request is not None:
+        _job_main(request, messages)
+
+
 def _job_main(request: AnalysisRequest, messages: Any) -> None:
     """Entry point of a job process: runs :func:`run_analysis`, reports through ``messages``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s formcheck job: %(message)s")
     try:
-        session_id = run_analysis(request, lambda stage, fraction: messages.put(("progress", stage, fraction)))
+        session_id = run_analysis(request, lambda stage, fraction: messages.put(("progress", stage, fraction)),
+                                  on_report=lambda sid: messages.put(("report", sid)),
+                                  on_video=lambda: messages.put(("video",)))
         messages.put(("done", session_id))
     except (AnalysisRejected, StoreError) as exc:
         messages.put(("failed", str(exc)))
@@ -348,7 +441,10 @@ class _Job:
 class JobManager:
     """Runs analysis jobs in spawned processes, ``max_parallel`` at a time (thread-safe)."""
 
-    def __init__(self, max_parallel: int | None = None) -> None:
+    def __init__(self, max_parallel: int | None = None, *, warm: bool = False) -> None:
+        """``warm``: keep one job process started ahead, its imports done (:func:`_warm_main`), so the
+        next analysis starts at once; a new one is started after each job (not during one: it would
+        take CPU from it)."""
         if max_parallel is None:
             max_parallel = int(os.environ.get(ENV_MAX_JOBS, "1") or 1)
         if max_parallel < 1:
@@ -361,7 +457,38 @@ class JobManager:
         #: This server process, as recorded on its jobs (tells a dead server's jobs apart).
         self.owner = procs.owner_token()
         self._stopping = False
+        self.warm = warm
+        self._spare: tuple[Any, Any, Any] | None = None  # (process, inbox, messages) of the warm process
         atexit.register(self.shutdown)
+        self._start_spare()
+
+    def _start_spare(self) -> None:
+        """Start a warm job process if there is none (from a thread that lives as long as it does:
+        a child is told of its parent's death when the thread that started it ends)."""
+        if not self.warm or self._stopping:
+            return
+        with self._lock:
+            if self._spare is not None and self._spare[0].is_alive():
+                return
+            self._spare = None
+
+        def keep() -> None:
+            ctx = mp.get_context("spawn")
+            inbox, messages = ctx.Queue(), ctx.Queue()
+            process = procs.spawn(_warm_main, (inbox, messages), name="formcheck-analysis")
+            procs.start(process)
+            with self._lock:
+                self._spare = (process, inbox, messages)
+            process.join()
+
+        threading.Thread(target=keep, name="formcheck-warm-job", daemon=True).start()
+
+    def _take_spare(self) -> tuple[Any, Any, Any] | None:
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None and spare[0].is_alive():
+            return spare
+        return None
 
     def submit(self, request: AnalysisRequest, store: Store | None = None) -> str:
         """Start (or join, or answer from the cache) the analysis of one clip; returns a job id.
@@ -472,15 +599,22 @@ class JobManager:
             job.state = final
         self._save_state(job)
         self._finish(job, final)
+        self._start_spare()
 
     def _run_process(self, job: _Job) -> JobState:
-        ctx = mp.get_context("spawn")
-        messages = ctx.Queue()
-        # Not a daemon: the pipeline may start its own pose worker processes. It dies with this
-        # server, even a killed one (procs.spawn); this thread lives until the process is done.
-        process = procs.spawn(_job_main, (job.request, messages), name="formcheck-analysis")
-        job.process = process
-        procs.start(process)
+        spare = self._take_spare()
+        if spare is not None:  # a warm process, its imports done, waits for a request
+            process, inbox, messages = spare
+            job.process = process
+            inbox.put(job.request)
+        else:
+            ctx = mp.get_context("spawn")
+            messages = ctx.Queue()
+            # Not a daemon: the pipeline may start its own pose worker processes. It dies with this
+            # server, even a killed one (procs.spawn); this thread lives until the process is done.
+            process = procs.spawn(_job_main, (job.request, messages), name="formcheck-analysis")
+            job.process = process
+            procs.start(process)
         final: JobState | None = None
         while final is None:
             try:
@@ -498,8 +632,13 @@ class JobManager:
             kind = msg[0]
             if kind == "progress":
                 self._update(job, stage=str(msg[1]), fraction=min(1.0, max(job.state.fraction, float(msg[2]))))
+            elif kind == "report":
+                self._update(job, session_id=str(msg[1]))
+            elif kind == "video":
+                self._update(job, video_ready=True)
             elif kind == "done":
-                final = replace(job.state, state="done", stage="done", fraction=1.0, session_id=msg[1])
+                final = replace(job.state, state="done", stage="done", fraction=1.0, session_id=msg[1],
+                                video_ready=True)
             else:
                 final = replace(job.state, state="failed", message=str(msg[1]))
         process.join(timeout=30)
@@ -511,6 +650,9 @@ class JobManager:
             self._stopping = True
             unfinished = [j for j in self._jobs.values() if not j.state.finished]
             running = [j.process for j in unfinished if j.process is not None and j.process.is_alive()]
+            if self._spare is not None and self._spare[0].is_alive():
+                running.append(self._spare[0])
+            self._spare = None
         for p in running:
             p.terminate()
         deadline = time.monotonic() + 5

@@ -44,12 +44,31 @@ def app(page: str | None = None) -> AppTest:
     return at
 
 
-def upload(at: AppTest, name: str, data: bytes, *, model: str = "lite", athlete: str = "") -> AppTest:
+def click_analyse(at: AppTest, name: str, data: bytes, *, model: str = "lite", athlete: str = "") -> AppTest:
+    """Upload and click Analyse: the run ends once the results are stored (the video may follow)."""
     at.selectbox(key="fc_model").set_value(model)
     at.text_input(key="fc_athlete").set_value(athlete)
     at.file_uploader(key="fc_uploads").set_value((name, data, "video/mp4"))
     at.run()
     return at.button(key="fc_analyse").click().run(timeout=ANALYSIS_TIMEOUT_S)
+
+
+def followed_jobs(at: AppTest) -> list[str]:
+    return list(at.session_state["fc_jobs"]) if "fc_jobs" in at.session_state else []
+
+
+def until_done(at: AppTest) -> AppTest:
+    """Rerun the page until it follows no job (in a browser its timer does this while the video is made)."""
+    deadline = time.monotonic() + ANALYSIS_TIMEOUT_S
+    while followed_jobs(at):
+        assert time.monotonic() < deadline, "the annotated video never came"
+        time.sleep(0.25)
+        at.run()
+    return at
+
+
+def upload(at: AppTest, name: str, data: bytes, *, model: str = "lite", athlete: str = "") -> AppTest:
+    return until_done(click_analyse(at, name, data, model=model, athlete=athlete))
 
 
 def texts(at: AppTest) -> list[str]:
@@ -74,6 +93,10 @@ def flag_keys(at: AppTest, prefix: str) -> list[str]:
     return [b.key for b in at.button if b.key and b.key.startswith(prefix)]
 
 
+#: What the page showed at the end of the Analyse click's run (before the video was ready), by the fixture.
+FIRST_RUN: dict[str, Any] = {}
+
+
 @pytest.fixture(scope="session")
 def analysed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, AppTest, float]]:
     """A data dir holding one real analysis of SAMPLE, made by uploading it in the app."""
@@ -82,7 +105,11 @@ def analysed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, A
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FORMCHECK_DATA_DIR", str(data))
         t0 = time.monotonic()
-        at = upload(app(), SAMPLE.name, SAMPLE.read_bytes(), athlete="Sam")
+        at = click_analyse(app(), SAMPLE.name, SAMPLE.read_bytes(), athlete="Sam")
+        FIRST_RUN.update(metrics={m.label: m.value for m in at.metric}, videos=len(at.get("video")),
+                         infos=[str(i.value) for i in at.info], jobs=followed_jobs(at),
+                         errors=[str(e.value) for e in at.error])
+        at = until_done(at)
         yield data, at, time.monotonic() - t0
 
 
@@ -163,6 +190,15 @@ def test_upload_shows_results(analysed: tuple[Path, AppTest, float]) -> None:
     flagged_reps = {f["rep"] for f in s.report["flags"]}
     assert all(store.rep_clip_path(s, r).is_file() for r in flagged_reps), "slow-motion clips of flagged reps"
     assert list(store.work_dir.iterdir()) == [], "no scratch files left behind"
+
+
+def test_results_are_shown_before_the_video(analysed: tuple[Path, AppTest, float]) -> None:
+    """The click's run ends with the reps and flags on the page while the annotated video is still made."""
+    assert not FIRST_RUN["errors"], FIRST_RUN["errors"]
+    assert int(FIRST_RUN["metrics"]["Reps"]) >= 3 and int(FIRST_RUN["metrics"]["Flags"]) >= 1
+    assert FIRST_RUN["videos"] == 0 and len(FIRST_RUN["jobs"]) == 1, "the video is not there yet: its job is followed"
+    assert any("video is being prepared" in i for i in FIRST_RUN["infos"]), FIRST_RUN["infos"]
+    assert len(analysed[1].get("video")) >= 1 and followed_jobs(analysed[1]) == [], "then the video comes"
 
 
 def test_sample_button_frame_stepper_and_slow_motion_loop(analysed_copy: Path) -> None:
@@ -432,6 +468,46 @@ def test_job_manager_answers_from_the_cache(tmp_path: Path) -> None:
     state = jobs.wait(jobs.submit(req, store), timeout=5)
     assert (state.state, state.session_id, state.cached) == ("done", s.id, True)
     assert not clip.exists(), "the upload copy is removed once answered"
+
+
+def test_warm_job_process_runs_the_next_job_and_is_replaced(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    clip = store.work_dir / "upload-not-a-video.mp4"
+    clip.write_bytes(b"not a video")
+    req = AnalysisRequest(video_path=clip, source_name="notes.mp4", source_kind="upload", video_sha256="5" * 64,
+                          data_dir=tmp_path / "data", model="lite", delete_input=True)
+    jobs = JobManager(warm=True)
+    try:
+        deadline = time.monotonic() + 60
+        while jobs._spare is None:
+            assert time.monotonic() < deadline, "no warm process was started"
+            time.sleep(0.05)
+        warm_pid = jobs._spare[0].pid
+        job_id = jobs.submit(req, store)
+        state = jobs.wait(job_id, timeout=120)
+        assert state.state == "failed" and "could not read" in state.message and "notes.mp4" in state.message
+        assert jobs._jobs[job_id].process.pid == warm_pid, "the job ran in the warm process"
+        while jobs._spare is None or jobs._spare[0].pid == warm_pid:
+            assert time.monotonic() < deadline + 60, "no new warm process after the job"
+            time.sleep(0.05)
+        spare = jobs._spare[0]
+    finally:
+        jobs.shutdown()
+    assert not spare.is_alive(), "the warm process stops with the server"
+    assert store.list_sessions() == [] and not clip.exists()
+
+
+def test_server_with_a_warm_job_process_exits(tmp_path: Path) -> None:
+    """Python's exit joins every child process: the warm one, waiting for work, must be stopped first."""
+    import subprocess
+    import sys
+
+    code = ("import time; from formcheck.worker import JobManager; j = JobManager(warm=True)\n"
+            "while j._spare is None: time.sleep(0.05)\n"
+            "time.sleep(8)  # the warm process is up, waiting for work\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, timeout=60, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_killed_analysis_reports_failure_and_leaves_nothing(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ import pytest
 from formcheck.faults import FAULT_CODES
 from formcheck.report import FormReport, guidance_block
 from formcheck.storage import (
+    FILE_MODE,
     SCHEMA_VERSION,
     FlagRecord,
     SessionRecord,
@@ -228,6 +229,47 @@ def test_save_rejects_bad_input_and_keeps_nothing(store: Store, tmp_path: Path, 
     assert store.list_sessions() == []
     assert list(store.sessions_dir.iterdir()) == []
     assert list((store.data_dir / ".staging").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "move, kept", [(True, False), (False, True)], ids=["moved", "copied"],
+)
+def test_attach_files_adds_to_a_stored_session(store: Store, tmp_path: Path, move: bool, kept: bool) -> None:
+    s = store.save_analysis(make_report(), files=_files(tmp_path))
+    assert s.file("video") is None
+    video = tmp_path / "annotated.mp4"
+    video.write_bytes(b"video bytes")
+    after = store.attach_files(s.id, {"video": video}, move=move)
+    assert after.file("video").read_bytes() == b"video bytes" and after.file("video").name == "video.mp4"
+    assert after.file("csv") is not None and after.file("worst_1_rounded_back") is not None, "earlier files kept"
+    assert store.get_session(s.id).file("video") == after.file("video")
+    assert video.exists() == kept
+    assert oct(after.file("video").stat().st_mode & 0o777) == oct(FILE_MODE)
+    assert not [p.name for p in s.dir.iterdir() if p.name.startswith(".")], "no temporary file left"
+    again = tmp_path / "again.mp4"
+    again.write_bytes(b"second")
+    assert store.attach_files(s.id, {"video": again}).file("video").read_bytes() == b"second", "a key is replaced"
+
+
+@pytest.mark.parametrize(
+    "session, files, message",
+    [
+        ("unknown", {"video": "FILE"}, "no session"),
+        ("stored", {"../video": "FILE"}, "file key"),
+        ("stored", {"video": "/no/such/file.mp4"}, "existing file"),
+    ],
+    ids=["unknown-session", "path-in-key", "missing-file"],
+)
+def test_attach_files_rejects_bad_input_and_adds_nothing(store: Store, tmp_path: Path, session: str,
+                                                         files: dict[str, str], message: str) -> None:
+    s = store.save_analysis(make_report())
+    f = tmp_path / "f.mp4"
+    f.write_bytes(b"x")
+    sid = s.id if session == "stored" else "0" * 32
+    with pytest.raises(StoreError, match=message):
+        store.attach_files(sid, {k: (f if v == "FILE" else v) for k, v in files.items()})
+    assert sorted(store.get_session(s.id).files) == sorted(s.files)
+    assert sorted(p.name for p in s.dir.iterdir()) == sorted(p.name for p in s.files.values())
 
 
 # --------------------------------------------------------------------------- review state

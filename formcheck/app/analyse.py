@@ -27,7 +27,10 @@ from formcheck.worker import (
 )
 
 MB = 1 << 20
-POLL_S = 0.3
+#: How often the page looks at its running jobs (s): the job manager answers from memory, so this is cheap.
+POLL_S = 0.1
+#: How often the results look for the annotated video that is being made after them (s).
+VIDEO_POLL_S = 0.25
 LIFT_WORDS = {"auto": "Recognise automatically", "squat": "Squat", "deadlift": "Deadlift"}
 MODEL_WORDS = {"lite": "Lite: fastest", "full": "Full: accurate (default)", "heavy": "Heavy: most accurate, slowest"}
 
@@ -182,14 +185,19 @@ def _recover(jobs: JobManager, store: Store, acc: Access) -> None:
             c2.button("Dismiss", key=f"fc_dismiss_{job.id}", on_click=_dismiss, args=(store, acc, job.id))
 
 
-def _follow(jobs: JobManager) -> None:
-    """Show a progress bar per running job until all are finished, then keep their outcomes."""
+def _follow(jobs: JobManager) -> dict[str, str]:
+    """Show a progress bar per running job until each has its results stored, then keep their outcomes.
+
+    Returns ``{session id: job id}`` of the jobs whose results are stored while their annotated video
+    is still being made: the page shows those results now and the video once it is there
+    (:func:`_video_pending`)."""
     ids = [j for j in st.session_state.get(JOBS, [])]
     if not ids:
-        return
+        return {}
     slot = st.empty()
     box = slot.container()
     bars: dict[str, Any] = {}
+    shown: dict[str, tuple[float, str]] = {}
     while True:
         states = []
         for j in ids:
@@ -204,17 +212,36 @@ def _follow(jobs: JobManager) -> None:
                 text = f"{md(s.source_name)}: {md(s.stage)} ({s.fraction:.0%})"
             if s.job_id not in bars:
                 bars[s.job_id] = box.progress(s.fraction, text=text)
-            else:
+            elif shown.get(s.job_id) != (s.fraction, text):  # send the browser only what changed
                 bars[s.job_id].progress(s.fraction, text=text)
-        if all(s.finished for s in states):
+            shown[s.job_id] = (s.fraction, text)
+        if all(s.finished or s.report_ready for s in states):
             break
         time.sleep(POLL_S)
     slot.empty()
-    st.session_state[RESULTS] = list(dict.fromkeys(s.session_id for s in states if s.state == "done"))
+    found = [s.session_id for s in states if s.session_id]
+    st.session_state[RESULTS] = list(dict.fromkeys([*st.session_state.get(RESULTS, []), *found]))
     st.session_state[ERRORS] = st.session_state.get(ERRORS, []) + [s.message for s in states if s.state == "failed"]
-    st.session_state[JOBS] = []
-    if JOB_PARAM in st.query_params:
+    pending = {s.session_id: s.job_id for s in states if not s.finished and s.session_id}
+    st.session_state[JOBS] = list(pending.values())
+    if not pending and JOB_PARAM in st.query_params:
         del st.query_params[JOB_PARAM]
+    return pending
+
+
+@st.fragment(run_every=VIDEO_POLL_S)
+def _video_pending(job_id: str) -> None:
+    """Where the annotated video will be: its progress until it is stored, then the whole page again."""
+    try:
+        s = get_jobs().state(job_id)
+    except KeyError:
+        s = None
+    if s is None or s.finished or s.video_ready:
+        st.rerun()
+    with st.container(key="fc-video-pending"):
+        st.info("The annotated video is being prepared: the results are all here, the video follows in a moment.",
+                icon=":material/hourglass_top:")
+        st.progress(s.fraction, text=f"{md(s.stage)} ({s.fraction:.0%})")
 
 
 def render() -> None:
@@ -258,7 +285,7 @@ def render() -> None:
         _start(jobs, store, [AnalysisRequest(source_kind="sample", data_dir=s.data_dir, db_url=s.db_url, **fields,
                                       **options)], [])
 
-    _follow(jobs)
+    pending = _follow(jobs)
     deleted_notice()
     for e in st.session_state.get(ERRORS, []):
         st.error(md(e), icon=":material/error:")
@@ -276,7 +303,9 @@ def render() -> None:
         pick = st.radio("Results for", list(names), format_func=lambda i: md(names[i]), horizontal=True,
                         key="fc_pick")
         chosen = next(x for x in sessions if x.id == pick)
-    render_session(acc, chosen, key=f"an-{chosen.id[:8]}")
+    job_id = pending.get(chosen.id)
+    render_session(acc, chosen, key=f"an-{chosen.id[:8]}",
+                   video_pending=(lambda: _video_pending(job_id)) if job_id is not None else None)
     if acc.can_review:
         st.divider()
         delete_control(acc, chosen, key=f"an-{chosen.id[:8]}", forget=("fc_pick",))

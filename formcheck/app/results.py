@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import altair as alt
 import pandas as pd
@@ -473,8 +473,11 @@ def delete_control(store: "Store | Access", session: SessionRecord, key: str, fo
         c2.button("Cancel", key=f"{key}-delete-no", on_click=_ask_delete, args=(key, False), width="stretch")
 
 
-def render_session(store: "Store | Access", session: SessionRecord, *, key: str) -> None:
-    """Everything about one analysed clip. ``key`` makes the widget keys unique on the page."""
+def render_session(store: "Store | Access", session: SessionRecord, *, key: str,
+                   video_pending: Callable[[], None] | None = None) -> None:
+    """Everything about one analysed clip. ``key`` makes the widget keys unique on the page.
+
+    ``video_pending``: the annotated video is still being made; called where the video will be."""
     report = session.report
     st.subheader(md(session.source_name or "Recorded session"))
     st.caption(f"Athlete: {md(athlete_label(session.athlete))} · {fmt_time(session.created_at)} · "
@@ -498,6 +501,8 @@ def render_session(store: "Store | Access", session: SessionRecord, *, key: str)
         if video is not None:
             st.video(str(video), subtitles=video_captions(reviewed))
             st.caption("Annotated video: the tracked skeleton, the measured angles and the flags as they happen.")
+        elif video_pending is not None:
+            video_pending()
         else:
             st.info("No annotated video was kept for this session.")
     with right:

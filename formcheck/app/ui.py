@@ -166,7 +166,7 @@ def log_out() -> None:
 @st.cache_resource(show_spinner=False)
 def get_jobs() -> JobManager:
     """The server's one job manager (analyses run in worker processes)."""
-    return JobManager()
+    return JobManager(warm=True)
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&=^])")
