@@ -90,15 +90,18 @@ class MetricParams(Calibrated):
         count as standing: the reference for :attr:`FrameMetrics.back_rounding_proxy`.
     standing_max_trunk_deg
         ... and with the trunk within this many degrees of vertical. The head
-        proxy needs at least 3 such frames: in a clip where the lifter is never
+        proxy needs at least 3 such frames (within ``head_reference_ms`` of
+        each other): in a clip where the lifter is never
         seen standing tall (a loop cut mid-set, a single pull cut at lockout)
         it has no reference, and it is NaN (not assessable) rather than
         measured against the clip's own average posture.
     face_away_m
         Front and oblique views: when MediaPipe's nose sits this much farther
         from the camera than the midpoint of the ears (world landmarks, metres,
-        median over the clip), the lifter's face is turned away and the ear and
-        nose points are guesses; the head proxy is then NaN. Facing the camera
+        running median over ``face_window_ms`` around the frame), the
+        lifter's face is turned away and the ear and nose points are guesses;
+        the head proxy is then NaN in those frames, and they give no standing
+        reference either. Facing the camera
         at 45 degrees the nose reads 1.5-6.6 cm nearer than the ears on the
         labelled real clips, turned away 2.8-8.5 cm farther; seen side-on the
         two are level within ~2 cm on all but one clip (6 cm), so side views
@@ -151,6 +154,22 @@ class MetricParams(Calibrated):
         standing between them, so that a heel raised through one rep's bottom
         is a small minority of the window and barely moves its median; a heel
         held up for half of it or more would move its own reference.
+    head_reference_ms
+        The head proxy's upright reference is the median of its value over the
+        standing-tall frames (face seen) within this much time centred on each
+        frame (at least 3 of them), not over the whole clip: the angle seen
+        from one camera is not the angle seen from another, so in a long
+        recording with edits between shots a clip-wide reference mixes them.
+        Where no such window holds 3 standing frames the reference of the
+        nearest windows that do is used. Only standing frames count, so a
+        rep's own bottom never enters its reference. Long on purpose: the
+        standing head angle varies by several degrees from one stand to the
+        next, and shorter windows read that variation as a new reference
+        (measured in calibration.toml).
+    face_window_ms
+        The face test (``face_away_m``) is a running median over this much time
+        centred on each frame, so it follows an edit to a camera behind the
+        lifter: those frames are neither read nor taken as the reference.
     """
 
     TABLE = "metrics"
@@ -174,6 +193,8 @@ class MetricParams(Calibrated):
     min_foot_px: float
     heel_reference_ms: float
     face_away_m: float
+    head_reference_ms: float
+    face_window_ms: float
 
     def __post_init__(self) -> None:
         for name in ("hip_offset_up_thigh", "hip_offset_fwd_thigh"):
@@ -199,6 +220,9 @@ class MetricParams(Calibrated):
             raise ValueError(f"min_foot_px: expected >= 0, got {self.min_foot_px}")
         if not self.heel_reference_ms > 0.0:
             raise ValueError(f"heel_reference_ms: expected > 0 ms, got {self.heel_reference_ms}")
+        for name in ("head_reference_ms", "face_window_ms"):
+            if not float(getattr(self, name)) > 0.0:
+                raise ValueError(f"{name}: expected > 0 ms, got {getattr(self, name)}")
         if not 0.0 <= self.foot_edge_margin_ratio < 0.5:
             raise ValueError(f"foot_edge_margin_ratio: expected 0..0.5, got {self.foot_edge_margin_ratio}")
 
@@ -258,11 +282,13 @@ class FrameMetrics:
         dropped forward of the trunk line, i.e. the angle at the shoulder
         midpoint between the hip-to-shoulder line extended and the
         shoulder-to-ear line, minus its value in the lifter's own standing
-        frames. 0 = as standing, + = ears forward/below the trunk line (upper
-        back or neck flexed), - = behind it (chest up, head back). NaN
-        throughout when the clip has no standing frame to compare with, or
-        when the face is turned away from the camera in a front or oblique
-        view (``MetricParams.face_away_m``).
+        frames nearby in time (``MetricParams.head_reference_ms``: the same
+        camera shot, when an edit cuts to another). 0 = as standing, + = ears
+        forward/below the trunk line (upper back or neck flexed), - = behind it
+        (chest up, head back). NaN throughout when the clip has no standing
+        frame to compare with, and NaN in the frames where the face is turned
+        away from the camera in a front or oblique view
+        (``MetricParams.face_away_m``).
         Honest limits: landmarks barely see the spine. Lumbar flexion hardly
         moves any landmark (in a synthetic side squat +35 deg of lumbar
         flexion moved the trunk line 1.5-3 deg, shortened the hip-shoulder
@@ -431,23 +457,25 @@ def _rolling_median(t_ms: np.ndarray, x: np.ndarray, window_ms: float) -> np.nda
 _LEVEL_STEPS_PER_WINDOW = 50
 
 
-def _slow_level(t_ms: np.ndarray, x: np.ndarray, window_ms: float) -> np.ndarray:
+def _slow_level(t_ms: np.ndarray, x: np.ndarray, window_ms: float, min_count: int = 1) -> np.ndarray:
     """Centred running median of ``x`` over ``window_ms``, for a level that changes slowly (NaN ignored).
 
     The median is taken at points spaced 1/50 of the window apart in time and interpolated between
     them, so each frame's level comes from windows centred at most 1/100 of a window away from it:
-    a small part of the cost of one median per frame on a long clip. Points whose window holds no
-    value are skipped (the frames there take the level of the nearest points); all NaN when ``x``
-    has no value at all.
+    a small part of the cost of one median per frame on a long clip. Points whose window holds
+    fewer than ``min_count`` values are skipped (the frames there take the level of the nearest
+    points); all NaN when no window holds that many.
     """
     ok = np.isfinite(x)
-    if not ok.any():
+    if ok.sum() < max(min_count, 1):
         return np.full(x.shape, np.nan)
     step = window_ms / _LEVEL_STEPS_PER_WINDOW
     grid = np.arange(t_ms[0], t_ms[-1] + step, step)
     lo = np.searchsorted(t_ms, grid - 0.5 * window_ms, side="left")
     hi = np.searchsorted(t_ms, grid + 0.5 * window_ms, side="right")
-    level = np.array([geo.nan_percentile(x[a:b], 50.0) for a, b in zip(lo, hi)])
+    seen = np.r_[0, np.cumsum(ok)]
+    level = np.array([geo.nan_percentile(x[a:b], 50.0) if seen[b] - seen[a] >= min_count else np.nan
+                      for a, b in zip(lo, hi)])
     good = np.isfinite(level)
     return np.interp(t_ms, grid[good], level[good]) if good.any() else np.full(x.shape, np.nan)
 
@@ -611,15 +639,19 @@ def _standing_reference(x: np.ndarray, standing: np.ndarray, fallback_q: float |
     return geo.nan_percentile(x, fallback_q) if fallback_q is not None else float("nan")
 
 
-def _face_turned_away(world_m: np.ndarray, detected: np.ndarray, min_m: float) -> bool:
-    """True when, on median over the clip, the nose is more than ``min_m`` farther from the camera than the ears.
+def _face_turned_away(t_ms: np.ndarray, world_m: np.ndarray, detected: np.ndarray, min_m: float,
+                      window_ms: float) -> np.ndarray:
+    """Per frame: True where the nose is more than ``min_m`` farther from the camera than the ears.
 
-    MediaPipe world ``z`` grows away from the camera.
+    The depth difference is a running median over ``window_ms`` centred on the frame (see
+    :func:`_slow_level`), so one shot filmed from behind the lifter is told from another filmed
+    from the front. MediaPipe world ``z`` grows away from the camera. All False when no frame
+    has a lifter.
     """
     ears_z = 0.5 * (world_m[:, L.LEFT_EAR, 2] + world_m[:, L.RIGHT_EAR, 2])
-    dz = (world_m[:, L.NOSE, 2] - ears_z)[detected]
-    dz = dz[np.isfinite(dz)]
-    return bool(dz.size) and float(np.median(dz)) > min_m
+    dz = np.where(detected, world_m[:, L.NOSE, 2] - ears_z, np.nan)
+    with np.errstate(invalid="ignore"):
+        return _slow_level(t_ms, dz, window_ms) > min_m
 
 
 # ---------------------------------------------------------------------------- main
@@ -751,13 +783,17 @@ def compute_frame_metrics(seq: PoseSequence, view: ViewInfo, params: MetricParam
     standing &= np.abs(trunk) <= p.standing_max_trunk_deg
     chord_ref = _standing_reference(chord, standing, p.length_percentile)
     chord_ratio = chord / chord_ref if chord_ref > 0 else np.full(n, np.nan)
-    head_ref = _standing_reference(head, standing, None)
+    # the head's upright reference is local in time (the same shot); frames with the face turned away
+    # are guesses: neither read nor a reference (MetricParams.head_reference_ms, face_away_m)
+    away = (np.zeros(n, bool) if side_view else
+            _face_turned_away(seq.t_ms, seq.world_m, seq.detected, p.face_away_m, p.face_window_ms))
+    head = np.where(away, np.nan, head)
+    head_ref = _slow_level(seq.t_ms, np.where(standing, head, np.nan), p.head_reference_ms, min_count=3)
     head_fwd = head - head_ref
     notes = {}
-    if not side_view and _face_turned_away(seq.world_m, seq.detected, p.face_away_m):
-        head_fwd = np.full(n, np.nan)
+    if away.any() and not (~away & seq.detected).any():
         notes["back_rounding_proxy"] = "the face is turned away from the camera, so the head's position is a guess"
-    elif np.isnan(head_ref) and np.isfinite(head).any():
+    elif np.isnan(head_ref).all() and np.isfinite(head).any():
         notes["back_rounding_proxy"] = ("no frame shows the lifter standing tall (hips high, trunk upright), so "
                                         "the head has no upright posture to be compared with")
 

@@ -561,6 +561,118 @@ def test_back_rounding_proxy_not_read_with_the_face_turned_away(view, nose_dz_m,
     assert ("face is turned away" in m.notes.get("back_rounding_proxy", "")) is not readable
 
 
+# ---------------------------------------------------------------------------- head proxy across an edit
+
+def _front_head_frame(lean_deg: float, ear_drop_deg: float, nose_dz_m: float) -> tuple[dict, np.ndarray]:
+    """Front view, facing the camera, straight legs: one frame's image points and world landmarks.
+
+    The trunk leans ``lean_deg`` toward the camera; the ears sit 0.25 m from the shoulders, rotated
+    ``ear_drop_deg`` forward off the trunk line; the nose ``nose_dz_m`` farther from the camera than the ears.
+    """
+    w = np.zeros((N_LANDMARKS, 3))
+    lean, head = math.radians(lean_deg), math.radians(lean_deg + ear_drop_deg)
+    for sgn, side in ((1, "LEFT"), (-1, "RIGHT")):
+        x = sgn * 0.1
+        w[int(L[f"{side}_HIP"])] = (x, 0.0, 0.0)
+        w[int(L[f"{side}_KNEE"])] = (x, 0.42, 0.0)
+        w[int(L[f"{side}_ANKLE"])] = (x, 0.84, 0.0)
+        w[int(L[f"{side}_HEEL"])] = (x, 0.88, 0.05)
+        w[int(L[f"{side}_FOOT_INDEX"])] = (x, 0.9, -0.15)
+        w[int(L[f"{side}_WRIST"])] = (sgn * 0.2, 0.0, 0.0)
+        sh = np.array([sgn * 0.18, -0.5 * math.cos(lean), -0.5 * math.sin(lean)])
+        w[int(L[f"{side}_SHOULDER"])] = sh
+        w[int(L[f"{side}_EAR"])] = sh + np.array([-sgn * 0.11, -0.25 * math.cos(head), -0.25 * math.sin(head)])
+    w[int(L.NOSE)] = 0.5 * (w[int(L.LEFT_EAR)] + w[int(L.RIGHT_EAR)]) + np.array([0.0, 0.0, nose_dz_m])
+    frame = {f"{side}_{part}": (320.0 + 200.0 * w[int(L[f"{side}_{part}"]), 0], 200.0 + 200.0 * w[int(L[f"{side}_{part}"]), 1])
+             for side in ("LEFT", "RIGHT")
+             for part in ("HIP", "KNEE", "ANKLE", "SHOULDER", "WRIST", "EAR", "HEEL", "FOOT_INDEX")}
+    return frame, w
+
+
+def _edited_set(shots: list[tuple[float, float, float]], drop_rep_s: tuple[float, ...], drop_deg: float,
+                view: str) -> tuple[PoseSequence, np.ndarray, np.ndarray]:
+    """A set (30 fps) of shots joined by edits, the exact head proxy per frame and each frame's shot.
+
+    The lifter alternates 1 s standing tall and 1 s hinged (trunk 30 deg forward). ``shots``:
+    (seconds, ear angle off the trunk line that this camera reads when the lifter stands, nose
+    depth minus ears in metres: + = the face turned away). The hinged second starting at each
+    time in ``drop_rep_s`` has the ears dropped ``drop_deg`` further: a real head drop. Truth: the
+    ear angle minus the same shot's standing angle, NaN in a face-away shot of a front view.
+    ``view``: "front" (world landmarks) or "side" (image stick figures, where no face test applies).
+    """
+    frames, worlds, want, shot_of = [], [], [], []
+    t0 = 0.0
+    for k, (seconds, stand_ear, nose_dz) in enumerate(shots):
+        for t in t0 + np.arange(int(round(seconds * 30))) / 30.0:
+            hinged = int(round(t * 30)) // 30 % 2 == 1
+            drop = drop_deg if hinged and any(abs(t - s) < 1.0 - 1e-6 and t >= s for s in drop_rep_s) else 0.0
+            if view == "front":
+                fr, w = _front_head_frame(30.0 if hinged else 0.0, stand_ear + drop, nose_dz)
+                worlds.append(w)
+            else:
+                pose = POSTURES[0] if hinged else POSTURES[1]
+                fr = _side_frame(*pose, facing=1)
+                fr["EAR"] = _polar(fr["SHOULDER"], 30.0, pose[0] + stand_ear + drop, 1)
+            frames.append(fr)
+            want.append(np.nan if view == "front" and nose_dz > 0.02 else drop)
+            shot_of.append(k)
+        t0 += seconds
+    t_ms = np.arange(len(frames)) * (1000.0 / 30.0)
+    if view == "front":
+        seq = _seq_two_sided(frames, np.array(worlds))
+    else:
+        seq = _seq_from_frames(frames)
+    seq = PoseSequence(t_ms=t_ms, xy_px=seq.xy_px, z_px=seq.z_px, world_m=seq.world_m, visibility=seq.visibility,
+                       presence=seq.presence, frame_w=seq.frame_w, frame_h=seq.frame_h)
+    return seq, np.array(want), np.array(shot_of)
+
+
+FRONT_CAMERA = ViewInfo("front", "camera", 1.0, 0.0)
+#: Seconds, standing ear angle this camera reads (deg), nose depth minus ears (m).
+FACE_SEEN, FACE_AWAY = (0.0, -0.05), (-20.0, 0.05)
+
+
+@pytest.mark.parametrize(
+    "view, shots, drop_rep_s, drop_deg",
+    [
+        ("front", [(12.0, *FACE_SEEN), (18.0, *FACE_AWAY)], (), 0.0),
+        ("front", [(12.0, *FACE_SEEN), (18.0, *FACE_AWAY)], (5.0,), 20.0),
+        ("front", [(18.0, *FACE_SEEN), (12.0, *FACE_AWAY)], (), 0.0),
+        ("front", [(18.0, *FACE_SEEN), (12.0, *FACE_AWAY)], (9.0, 23.0), 20.0),
+        ("front", [(10.0, *FACE_AWAY), (14.0, *FACE_SEEN)], (17.0,), 15.0),
+        ("side", [(64.0, 0.0, 0.0), (76.0, 10.0, 0.0)], (), 0.0),
+        ("side", [(64.0, 0.0, 0.0), (76.0, 10.0, 0.0)], (21.0, 111.0), 15.0),
+        ("side", [(76.0, 10.0, 0.0), (64.0, -8.0, 0.0)], (121.0,), 12.0),
+    ],
+    ids=["front-then-face-away-clean", "front-then-face-away-drop", "long-front-then-face-away-clean",
+         "long-front-then-face-away-drop-both-shots", "face-away-then-front-drop",
+         "side-two-cameras-clean", "side-two-cameras-drop-both", "side-two-cameras-drop-second"],
+)
+def test_head_proxy_follows_an_edit(view, shots, drop_rep_s, drop_deg):
+    """An edit to another shot: each shot's head is compared with that shot's standing, a face-away shot not read.
+
+    Clip-wide, the face test read a whole clip as face-away when the rear shot was the longer (shot 1
+    lost) and read the rear shot's guessed ears when it was the shorter; the standing reference
+    mixed the two shots (a 10 deg camera difference read as a head drop, or hid one). Frames
+    within half a reference window of an edit take a mixture (the window straddles it), so the
+    side cases, long recordings of two shots, are checked only farther away; a front shot's
+    readings are exact everywhere (its other shot has the face turned away and gives no reference).
+    """
+    seq, want, shot = _edited_set(shots, drop_rep_s, drop_deg, view)
+    p = MetricParams.packaged()
+    m = compute_frame_metrics(seq, FRONT_CAMERA if view == "front" else SIDE_RIGHT, NO_OFFSET)
+    t = seq.t_ms
+    cut_ms = 1000.0 * shots[0][0]
+    # the face test's own window is centred: it flips at the cut, give it a frame either side
+    check = np.abs(t - cut_ms) > (0.5 * p.head_reference_ms if view == "side" else 50.0)
+    assert check.sum() > 0.5 * t.size
+    np.testing.assert_array_equal(np.isnan(m.back_rounding_proxy[check]), np.isnan(want[check]))
+    ok = check & np.isfinite(want)
+    np.testing.assert_allclose(m.back_rounding_proxy[ok], want[ok], atol=1e-6)
+    if drop_deg:
+        assert np.nanmax(m.back_rounding_proxy[ok]) == pytest.approx(drop_deg, abs=1e-6)
+
+
 def test_side_metrics_mirror_invariant():
     a = simulate_sequence("squat", 0.0, reps=1, corruption=HIP_OFFSET_ONLY, facing="left")
     b = simulate_sequence("squat", 0.0, reps=1, corruption=HIP_OFFSET_ONLY, facing="right")
