@@ -46,3 +46,9 @@ def test_eval_runs_over_every_real_clip(shared_lifts: Path, real_pose_cache: Pat
     assert summary.rep_exact >= 56, summary.rep_exact
     # reps missed or extra over the usable clips: 10 since hidden bottoms are bridged and fades split (16 before)
     assert sum(summary.rep_abs_errors) <= 10, summary.rep_abs_errors
+    # honest flags (issue 11): no fault cries wolf on more than 5 % of the clean clips, and at most 2 % of the
+    # clean reps carry any flag (both measured at 0 since the heel, depth, outline and head-proxy fixes)
+    for code, prf in summary.clip_level.items():
+        clean = prf.fp + prf.tn
+        assert prf.fp <= 0.05 * clean, f"{code}: {prf.fp}/{clean} clean clips flagged"
+    assert summary.clean_reps_flagged <= 0.02 * summary.clean_reps, (summary.clean_reps_flagged, summary.clean_reps)
