@@ -156,7 +156,7 @@ def analyze_video(
         return _analyze(path, info, store, out, lift=lift, model=model, athlete=athlete, make_video=make_video,
                         formats=formats, report_progress=report_progress, rules_paths=rules_paths,
                         workers=workers, keep_masks=keep_masks, every_frame=every_frame, warnings=warnings,
-                        warn=warn, t0=t0)
+                        warn=warn, t0=t0, on_report=on_report)
     finally:
         store.close()
 
@@ -164,7 +164,8 @@ def analyze_video(
 def _analyze(path: Path, info: video.VideoInfo, store: FrameStore, out: Path, *, lift: str, model: str,
              athlete: str, make_video: bool, formats: Sequence[str], report_progress: ProgressFn,
              rules_paths: Mapping[str, RuleSet] | None, workers: int | None, keep_masks: bool, every_frame: bool,
-             warnings: list[str], warn: Callable[[str], None], t0: float) -> ClipResult:
+             warnings: list[str], warn: Callable[[str], None], t0: float,
+             on_report: Callable[[ClipResult], None] | None) -> ClipResult:
     report_progress("pose", 0.0)
     # off the critical path, during the pose pass: the clip's hash (hashlib releases the GIL) and the plot import
     sha = _Background(lambda: file_sha256(path))

@@ -154,6 +154,35 @@ def test_1080p_clip_gives_a_720_line_video_written_after_the_reports(
     assert (frames[0].width, frames[0].height) == (1280, 720)
 
 
+def test_on_report_gets_every_file_but_the_video_before_the_video_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's hook: called once, after the report files exist and before the video writer starts."""
+    from formcheck import overlay
+
+    n = 12
+    clip = mc.write_clip(tmp_path / "clip.mp4", n_frames=n, size=(640, 480), fps=FPS)
+    seq = make_seq(uniform_t_ms(n, fps=FPS), frame_w=640, frame_h=480, height_px=400.0)
+    monkeypatch.setattr(pipeline, "extract_pose",
+                        lambda path, **kw: PoseResult(sequence=seq, masks=None, info=video.probe(path)))
+    events: list[str] = []
+    got: list[pipeline.ClipResult] = []
+    real_writer = overlay.video.VideoWriter
+
+    def writer(path, fps, size, **kw):  # noqa: ANN001, ANN202
+        events.append("video")
+        return real_writer(path, fps, size, **kw)
+
+    def on_report(result: pipeline.ClipResult) -> None:
+        events.append("report")
+        got.append(result)
+
+    monkeypatch.setattr(overlay.video, "VideoWriter", writer)
+    res = pipeline.analyze_video(clip, out_dir=tmp_path / "out", on_report=on_report)
+    assert events == ["report", "video"]
+    assert "video" not in got[0].files and all(p.is_file() for p in got[0].files.values())
+    assert {"json", "md", "html"} <= set(got[0].files) and "video" in res.files
+
+
 def test_one_analyze_run_parses_each_rules_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A tuned rules file given on the command line is parsed once per run (the CLI reads it, then the
     analysis, its bar-check re-run and the bar check use that object); a packaged one at most once."""
