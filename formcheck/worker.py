@@ -538,9 +538,9 @@ class JobManager:
         except Exception:  # noqa: BLE001 - bookkeeping must never stop an analysis
             _log.warning("could not record job %s\n%s", job.state.job_id, traceback.format_exc())
 
-    def _save_state(self, job: _Job) -> None:
-        """Copy the job's state to its record (best effort; not once the server is stopping)."""
-        s, req = job.state, job.request
+    def _save_state(self, job: _Job, state: JobState | None = None) -> None:
+        """Copy the job's state (or ``state``) to its record (best effort; not once the server is stopping)."""
+        s, req = state or job.state, job.request
         if self._stopping:
             return
         try:
@@ -633,6 +633,9 @@ class JobManager:
             if kind == "progress":
                 self._update(job, stage=str(msg[1]), fraction=min(1.0, max(job.state.fraction, float(msg[2]))))
             elif kind == "report":
+                # the record first: whoever sees the results (drawn from the in-memory state) finds the job's
+                # session in the store too, and a server stopped during the video leaves the job linked to it
+                self._save_state(job, replace(job.state, session_id=str(msg[1])))
                 self._update(job, session_id=str(msg[1]))
             elif kind == "video":
                 self._update(job, video_ready=True)
