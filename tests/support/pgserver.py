@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL server for the tests: ``initdb`` + ``pg_ctl`` in a temporary folder, on a free port.
 
 The server binaries come from Debian's ``postgresql`` package (scripts/install.sh installs it), which
-keeps them off PATH in ``/usr/lib/postgresql/<major>/bin``; ``FORMCHECK_PG_BIN`` names another folder.
+keeps them off PATH in ``/usr/lib/postgresql/<major>/bin`` (the newest major is taken);
+``FORMCHECK_PG_BIN`` names the folder to use instead (then only that one).
 ``initdb`` refuses to run as root, so as root the server's files belong to an unprivileged user
 (``nobody``) and its commands run as that user (``runuser``); otherwise they run as the caller.
 
@@ -25,6 +26,8 @@ ENV_PG_BIN = "FORMCHECK_PG_BIN"
 #: Unprivileged account the server runs as when the tests run as root.
 SERVER_USER = "nobody"
 SUPERUSER = "formcheck"
+#: Where Debian's postgresql-NN packages put their server binaries (NN/bin).
+DEBIAN_ROOT = Path("/usr/lib/postgresql")
 START_TIMEOUT_S = 60
 
 
@@ -35,13 +38,13 @@ class PgUnavailable(RuntimeError):
 def find_bin_dir() -> Path:
     """The folder with ``initdb`` and ``pg_ctl``: $FORMCHECK_PG_BIN, PATH, else the newest Debian one."""
     env = os.environ.get(ENV_PG_BIN, "").strip()
-    candidates = [Path(env)] if env else []
-    on_path = shutil.which("initdb")
-    if on_path:
-        candidates.append(Path(on_path).parent)
-    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"),
-                    key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else -1, reverse=True)
-    candidates += debian
+    if env:  # named: that folder only
+        candidates = [Path(env)]
+    else:
+        on_path = shutil.which("initdb")
+        candidates = [Path(on_path).resolve().parent] if on_path else []  # (a symlink to the real bin folder)
+        candidates += sorted(DEBIAN_ROOT.glob("*/bin"),
+                             key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else -1, reverse=True)
     for d in candidates:
         if (d / "initdb").is_file() and (d / "pg_ctl").is_file():
             return d
