@@ -4,7 +4,7 @@ API (the app and the live page use only this)
 ---------------------------------------------
 ::
 
-    store = Store.from_env()          # FORMCHECK_DATA_DIR / FORMCHECK_DB_URL, else the defaults
+    store = Store.from_env()          # FORMCHECK_DATA_DIR / FORMCHECK_DATABASE_URL, else the defaults
     store = Store(data_dir, db_url=None)
 
     store.save_analysis(report, *, pose=None, video_path=None, original_path=None, files=None,
@@ -68,8 +68,8 @@ Errors are :class:`StoreError` (a ``ValueError``) with a one-line message.
 
 Layout
 ------
-``data_dir/formcheck.db`` (SQLite in WAL mode unless ``FORMCHECK_DB_URL`` names another
-database), ``data_dir/sessions/<session id>/`` with the session's files under fixed names
+``data_dir/formcheck.db`` (SQLite in WAL mode unless ``FORMCHECK_DATABASE_URL`` names another
+database, e.g. ``postgresql://user:pw@host/db``, which uses psycopg 3), ``data_dir/sessions/<session id>/`` with the session's files under fixed names
 (``report.json``, ``video.mp4``, ``pose.npz``, ...; a user's file name is never a path),
 ``data_dir/.staging/`` for sessions being written and ``data_dir/work/`` for the app's
 scratch files.
@@ -83,6 +83,11 @@ so a crash or kill at any moment leaves either the whole session or none of it (
 staging or orphan folders are removed the next time a store is opened). SQLite writes begin
 with ``BEGIN IMMEDIATE`` and wait up to 30 s for another writer (several processes may
 write at once).
+
+Schema
+------
+The tables below are the current schema; Alembic builds and upgrades it (``formcheck/migrations``,
+one revision per schema version, run by :meth:`Store.migrate` whenever a store is opened).
 
 Review states
 -------------
@@ -425,11 +430,14 @@ class HistoryPoint:
 
 # --------------------------------------------------------------------------- schema
 #
-# Convention: the tables below are the current schema. Migration 1 created them as they are;
-# a later change adds a migration (ALTER TABLE ...) and the column here, never edits the past.
+# Convention: the tables below are the current schema. A change adds an Alembic revision in
+# formcheck/migrations/versions (which keeps its own copy of what it creates) and changes the table
+# here to match (tests/test_migrations.py compares them); a revision is never edited once released.
 
 metadata = sa.MetaData()
 
+#: The hand-written runner's record of versions applied (before Alembic). Still kept, one row per
+#: schema version, so that an older formcheck refuses a database newer than itself.
 schema_migrations = sa.Table(
     "schema_migrations", metadata,
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
