@@ -6,7 +6,8 @@ variables removed, so every "user folder" falls under that HOME), with FORMCHECK
 lists every file left anywhere in those folders. Files outside the data folder other than the ones
 named in ``ALLOWED`` (caches that hold no clip or report) make it exit 1. Run from the repository root::
 
-    nice .venv/bin/python benchmarks/data_dir_only.py [CLIP]     # default: sample_videos/squat_side_faults.mp4, flagged reps
+    nice .venv/bin/python benchmarks/data_dir_only.py [CLIP]
+    # default CLIP: sample_videos/squat_side_faults.mp4 (flagged reps, so rep clips are made too)
 
 (Heavy for the test suite: one full analysis; docs/app.md "Files on shared storage" cites it.)
 """

@@ -69,8 +69,9 @@ Errors are :class:`StoreError` (a ``ValueError``) with a one-line message.
 Layout
 ------
 ``data_dir/formcheck.db`` (SQLite in WAL mode unless ``FORMCHECK_DATABASE_URL`` names another
-database, e.g. ``postgresql://user:pw@host/db``, which uses psycopg 3), ``data_dir/sessions/<session id>/`` with the session's files under fixed names
-(``report.json``, ``video.mp4``, ``pose.npz``, ...; a user's file name is never a path),
+database, e.g. ``postgresql://user:pw@host/db``, which uses psycopg 3),
+``data_dir/sessions/<session id>/`` with the session's files under fixed names (``report.json``,
+``video.mp4``, ``pose.npz``, ...; a user's file name is never a path),
 ``data_dir/.staging/`` for sessions being written and ``data_dir/work/`` for the app's
 scratch files.
 
@@ -544,8 +545,8 @@ athletes = sa.Table(
 #: Where the Alembic scripts live (inside the installed package: formcheck/migrations).
 MIGRATIONS_LOCATION = "formcheck:migrations"
 #: PostgreSQL advisory lock taken while migrating, so two servers starting at once migrate one at a
-#: time (SQLite's BEGIN IMMEDIATE does the same there). Any fixed 64-bit number; this is "fcmigrat".
-PG_MIGRATION_LOCK = 0x66636D6967726174 - (1 << 63)
+#: time (SQLite's BEGIN IMMEDIATE does the same there). Any fixed 64-bit number; this is "fcmigrat" in ASCII.
+PG_MIGRATION_LOCK = 0x66636D6967726174
 _script_dir: Any = None
 
 
@@ -688,9 +689,10 @@ class Store:
             known = {rev.revision: rev for rev in scripts.walk_revisions()}
             newest = max(recorded, default=0)
             if newest > SCHEMA_VERSION or (current is not None and current not in known):
+                theirs = newest if newest > SCHEMA_VERSION else current
                 raise StoreError(
-                    f"the database {self._safe_url()} has schema version {current if newest <= SCHEMA_VERSION else newest}, "
-                    f"newer than this formcheck understands ({SCHEMA_VERSION}); upgrade formcheck"
+                    f"the database {self._safe_url()} has schema version {theirs}, newer than this formcheck "
+                    f"understands ({SCHEMA_VERSION}); upgrade formcheck"
                 )
             if current is None and recorded:
                 context.stamp(scripts, f"{newest:04d}")  # made by the hand-written runner: it is at that version

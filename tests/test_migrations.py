@@ -201,3 +201,36 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
         port = s.getsockname()[1]
     with pytest.raises(StoreError, match=r"cannot open the database postgresql\+psycopg://fc:\*\*\*@127\.0\.0\.1"):
         Store(tmp_path / "d", f"postgresql://fc:secret@127.0.0.1:{port}/fc?connect_timeout=5")
+
+
+@pytest.mark.parametrize("fresh_url", BACKENDS, indirect=True)
+def test_a_database_of_the_hand_written_runner_is_stamped_not_rebuilt(fresh_url: str, tmp_path: Path) -> None:
+    """The runner's state on either database: the tables, schema_migrations 1-4, no alembic_version.
+
+    (On SQLite the dump test above uses the runner's own output; on PostgreSQL this state is made by
+    dropping alembic_version, the only table the runner did not make: the revisions build exactly the
+    runner's tables, test_revisions_build_exactly_the_declared_tables.)
+    """
+    from test_storage import make_report
+
+    store = Store(tmp_path / "files", fresh_url)
+    s = store.save_analysis(make_report(athlete="Ann", flags=[(1, "rounded_back", "major")]))
+    store.add_comment(store.flags_for_session(s.id)[0].id, "kept", t_ms=1500.0)
+    store.close()
+    engine = sa.create_engine(fresh_url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE alembic_version")
+        with engine.connect() as conn:
+            before = {t: sorted(map(tuple, conn.exec_driver_sql(f"SELECT * FROM {t}")), key=repr)
+                      for t in ("sessions", "flags", "comments", "schema_migrations")}
+        reopened = Store(tmp_path / "files", fresh_url)
+        assert reopened.schema_version() == SCHEMA_VERSION
+        assert reopened.get_flag(reopened.flags_for_session(s.id)[0].id).comments[0].text == "kept"
+        reopened.close()
+        with engine.connect() as conn:
+            assert list(conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()) == ["0004"]
+            after = {t: sorted(map(tuple, conn.exec_driver_sql(f"SELECT * FROM {t}")), key=repr) for t in before}
+        assert after == before
+    finally:
+        engine.dispose()
