@@ -4,7 +4,7 @@ API (the app and the live page use only this)
 ---------------------------------------------
 ::
 
-    store = Store.from_env()          # FORMCHECK_DATA_DIR / FORMCHECK_DB_URL, else the defaults
+    store = Store.from_env()          # FORMCHECK_DATA_DIR / FORMCHECK_DATABASE_URL, else the defaults
     store = Store(data_dir, db_url=None)
 
     store.save_analysis(report, *, pose=None, video_path=None, original_path=None, files=None,
@@ -68,9 +68,10 @@ Errors are :class:`StoreError` (a ``ValueError``) with a one-line message.
 
 Layout
 ------
-``data_dir/formcheck.db`` (SQLite in WAL mode unless ``FORMCHECK_DB_URL`` names another
-database), ``data_dir/sessions/<session id>/`` with the session's files under fixed names
-(``report.json``, ``video.mp4``, ``pose.npz``, ...; a user's file name is never a path),
+``data_dir/formcheck.db`` (SQLite in WAL mode unless ``FORMCHECK_DATABASE_URL`` names another
+database, e.g. ``postgresql://user:pw@host/db``, which uses psycopg 3),
+``data_dir/sessions/<session id>/`` with the session's files under fixed names (``report.json``,
+``video.mp4``, ``pose.npz``, ...; a user's file name is never a path),
 ``data_dir/.staging/`` for sessions being written and ``data_dir/work/`` for the app's
 scratch files.
 
@@ -83,6 +84,11 @@ so a crash or kill at any moment leaves either the whole session or none of it (
 staging or orphan folders are removed the next time a store is opened). SQLite writes begin
 with ``BEGIN IMMEDIATE`` and wait up to 30 s for another writer (several processes may
 write at once).
+
+Schema
+------
+The tables below are the current schema; Alembic builds and upgrades it (``formcheck/migrations``,
+one revision per schema version, run by :meth:`Store.migrate` whenever a store is opened).
 
 Review states
 -------------
@@ -138,13 +144,15 @@ from formcheck.csvsafe import csv_writer
 from formcheck.faults import FAULT_CODES
 
 __all__ = [
-    "DB_FILENAME", "ENV_DATA_DIR", "ENV_DB_URL", "ORIGINS", "REVIEW_STATES", "SCHEMA_VERSION",
+    "DB_FILENAME", "ENV_DATA_DIR", "ENV_DATABASE_URL", "ENV_DB_URL", "ORIGINS", "REVIEW_STATES", "SCHEMA_VERSION",
     "JOB_RECORD_STATES", "SEVERITIES", "SOURCE_KINDS", "CommentRecord", "FlagRecord", "HistoryPoint", "JobRecord",
     "RepItem", "ROLES", "SessionRecord", "UserRecord",
-    "Store", "StoreError", "clean_athlete", "default_data_dir",
+    "Store", "StoreError", "clean_athlete", "database_url", "database_url_from_env", "default_data_dir",
 ]
 
 ENV_DATA_DIR = "FORMCHECK_DATA_DIR"
+ENV_DATABASE_URL = "FORMCHECK_DATABASE_URL"
+#: The name the database URL had before FORMCHECK_DATABASE_URL (still read when that one is not set).
 ENV_DB_URL = "FORMCHECK_DB_URL"
 DB_FILENAME = "formcheck.db"
 SCHEMA_VERSION = 4
@@ -196,6 +204,24 @@ def default_data_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("formcheck"))
+
+
+def database_url(url: str) -> str:
+    """``url`` as SQLAlchemy takes it: ``postgresql://`` and ``postgres://`` (no driver named) use psycopg 3."""
+    url = url.strip()
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def database_url_from_env() -> str | None:
+    """``FORMCHECK_DATABASE_URL`` (or the older ``FORMCHECK_DB_URL``), None when neither is set."""
+    for name in (ENV_DATABASE_URL, ENV_DB_URL):
+        value = os.environ.get(name, "").strip()
+        if value:
+            return database_url(value)
+    return None
 
 
 def clean_athlete(name: str | None) -> str:
@@ -405,11 +431,14 @@ class HistoryPoint:
 
 # --------------------------------------------------------------------------- schema
 #
-# Convention: the tables below are the current schema. Migration 1 created them as they are;
-# a later change adds a migration (ALTER TABLE ...) and the column here, never edits the past.
+# Convention: the tables below are the current schema. A change adds an Alembic revision in
+# formcheck/migrations/versions (which keeps its own copy of what it creates) and changes the table
+# here to match (tests/test_migrations.py compares them); a revision is never edited once released.
 
 metadata = sa.MetaData()
 
+#: The hand-written runner's record of versions applied (before Alembic). Still kept, one row per
+#: schema version, so that an older formcheck refuses a database newer than itself.
 schema_migrations = sa.Table(
     "schema_migrations", metadata,
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
@@ -513,38 +542,23 @@ athletes = sa.Table(
 )
 
 
-def _migration_1(conn: sa.Connection) -> None:
-    metadata.create_all(conn, tables=[sessions, flags, comments])
+#: Where the Alembic scripts live (inside the installed package: formcheck/migrations).
+MIGRATIONS_LOCATION = "formcheck:migrations"
+#: PostgreSQL advisory lock taken while migrating, so two servers starting at once migrate one at a
+#: time (SQLite's BEGIN IMMEDIATE does the same there). Any fixed 64-bit number; this is "fcmigrat" in ASCII.
+PG_MIGRATION_LOCK = 0x66636D6967726174
+_script_dir: Any = None
 
 
-def _migration_2(conn: sa.Connection) -> None:
-    metadata.create_all(conn, tables=[jobs])
+def _migration_scripts() -> Any:
+    """Alembic's view of formcheck/migrations (read once per process)."""
+    global _script_dir
+    if _script_dir is None:
+        from alembic.script import ScriptDirectory
 
-
-def _migration_3(conn: sa.Connection) -> None:
-    # A database made by migration 1 of this version already has the column; an older one gains it
-    # (existing comments keep t_ms NULL: not pinned to a time).
-    if "t_ms" not in {c["name"] for c in sa.inspect(conn).get_columns("comments")}:
-        conn.execute(sa.text("ALTER TABLE comments ADD COLUMN t_ms FLOAT"))
-
-
-def _migration_4(conn: sa.Connection) -> None:
-    # A database made by migration 1 of this version already has the column (the tables above are
-    # the current schema); an older one gains it here.
-    if "owner_id" not in {c["name"] for c in sa.inspect(conn).get_columns("sessions")}:
-        conn.exec_driver_sql("ALTER TABLE sessions ADD COLUMN owner_id INTEGER")
-        conn.exec_driver_sql("CREATE INDEX ix_sessions_owner_id ON sessions (owner_id)")
-    metadata.create_all(conn, tables=[users, roster, athletes])
-
-
-#: (version, description, function): applied in order, each once, recorded in schema_migrations.
-MIGRATIONS: tuple[tuple[int, str, Any], ...] = (
-    (1, "sessions, flags with review state, comments", _migration_1),
-    (2, "analysis jobs, to tell interrupted ones after a restart", _migration_2),
-    (3, "comments pinned to a time in the rep (comments.t_ms)", _migration_3),
-    (4, "accounts (coach, athlete), roster, named athletes, session owner", _migration_4),
-)
-assert MIGRATIONS[-1][0] == SCHEMA_VERSION
+        _script_dir = ScriptDirectory(str(Path(__file__).resolve().parent / "migrations"))
+        assert _script_dir.get_current_head() == f"{SCHEMA_VERSION:04d}", "SCHEMA_VERSION must name the head revision"
+    return _script_dir
 
 
 def _sqlite_engine(url: str) -> sa.Engine:
@@ -588,14 +602,24 @@ class Store:
                 _private(self.data_dir / sub, DIR_MODE)
         except OSError as exc:
             raise StoreError(f"data directory {self.data_dir} is not writable ({exc.strerror or exc})") from exc
-        self.db_url = db_url or f"sqlite:///{self.data_dir / DB_FILENAME}"
+        self.db_url = database_url(db_url) if db_url else f"sqlite:///{self.data_dir / DB_FILENAME}"
         try:
             url = sa.make_url(self.db_url)
         except sa.exc.ArgumentError as exc:
             raise StoreError(f"database URL: expected e.g. sqlite:///path or postgresql://..., got {self.db_url!r}") from exc
         self.is_sqlite = url.get_backend_name() == "sqlite"
-        self._engine = _sqlite_engine(self.db_url) if self.is_sqlite else sa.create_engine(self.db_url, pool_pre_ping=True)
-        self.migrate()
+        try:
+            self._engine = (_sqlite_engine(self.db_url) if self.is_sqlite
+                            else sa.create_engine(self.db_url, pool_pre_ping=True))
+        except (ImportError, sa.exc.ArgumentError) as exc:
+            hint = ' (install it: pip install "formcheck[postgres]")' if url.get_backend_name() == "postgresql" else ""
+            raise StoreError(f"database URL {self._safe_url()}: no driver for it{hint}: {exc}") from exc
+        try:
+            self.migrate()
+        except sa.exc.DBAPIError as exc:  # cannot connect, no such database, no right to create tables
+            self._engine.dispose()
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()
+            raise StoreError(f"cannot open the database {self._safe_url()}: {reason[0] if reason else exc}") from exc
         if self.is_sqlite and not db_url:
             # chmod only: opening and closing the file here would drop this process's SQLite locks on it
             # (POSIX record locks belong to the process). SQLite gives -wal/-shm the database's mode.
@@ -606,8 +630,8 @@ class Store:
 
     @classmethod
     def from_env(cls) -> "Store":
-        """The store named by ``FORMCHECK_DATA_DIR`` and ``FORMCHECK_DB_URL`` (defaults otherwise)."""
-        return cls(default_data_dir(), os.environ.get(ENV_DB_URL, "").strip() or None)
+        """The store named by ``FORMCHECK_DATA_DIR`` and ``FORMCHECK_DATABASE_URL`` (defaults otherwise)."""
+        return cls(default_data_dir(), database_url_from_env())
 
     def close(self) -> None:
         self._engine.dispose()
@@ -635,24 +659,56 @@ class Store:
             yield conn
 
     def schema_version(self) -> int:
+        """The database's schema version: its Alembic revision as a number (0 before any)."""
+        from alembic.runtime.migration import MigrationContext
+
         with self._read() as conn:
-            return int(conn.scalar(sa.select(sa.func.max(schema_migrations.c.version))) or 0)
+            current = MigrationContext.configure(conn).get_current_revision()
+        return int(current) if current else 0
 
     def migrate(self) -> None:
-        """Create the schema on first use and apply any newer migrations (each once)."""
+        """Create the schema on first use and apply newer revisions, each once (Alembic, formcheck/migrations).
+
+        Runs in one write transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: under an advisory lock), so
+        processes opening the store at once migrate one after the other. A database made by the
+        hand-written runner of earlier releases (``schema_migrations`` only) is first stamped with the
+        revision of its version. ``schema_migrations`` keeps a row per version applied, so an older
+        formcheck still sees a newer database and refuses it; this one refuses a database newer than it.
+        """
+        from alembic.runtime.migration import MigrationContext
+
+        scripts = _migration_scripts()
+        head = scripts.get_current_head()
         with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
             schema_migrations.create(conn, checkfirst=True)
-            done = set(conn.scalars(sa.select(schema_migrations.c.version)))
-            if done and max(done) > SCHEMA_VERSION:
+            recorded = set(conn.scalars(sa.select(schema_migrations.c.version)))
+            context = MigrationContext.configure(conn)
+            current = context.get_current_revision()
+            known = {rev.revision: rev for rev in scripts.walk_revisions()}
+            newest = max(recorded, default=0)
+            if newest > SCHEMA_VERSION or (current is not None and current not in known):
+                theirs = newest if newest > SCHEMA_VERSION else current
                 raise StoreError(
-                    f"the database {self._safe_url()} has schema version {max(done)}, newer than this formcheck "
+                    f"the database {self._safe_url()} has schema version {theirs}, newer than this formcheck "
                     f"understands ({SCHEMA_VERSION}); upgrade formcheck"
                 )
-            for version, description, apply in MIGRATIONS:
-                if version not in done:
-                    apply(conn)
+            if current is None and recorded:
+                context.stamp(scripts, f"{newest:04d}")  # made by the hand-written runner: it is at that version
+                current = f"{newest:04d}"
+            if current != head:
+                from alembic import command
+                from alembic.config import Config
+
+                config = Config()
+                config.set_main_option("script_location", MIGRATIONS_LOCATION)
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+            for rev, script in known.items():
+                if int(rev) not in recorded:
                     conn.execute(sa.insert(schema_migrations).values(
-                        version=version, description=description, applied_at=_now()))
+                        version=int(rev), description=str(script.module.DESCRIPTION)[:200], applied_at=_now()))
 
     def _safe_url(self) -> str:
         return sa.make_url(self.db_url).render_as_string(hide_password=True)

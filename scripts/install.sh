@@ -3,10 +3,12 @@
 #   bash scripts/install.sh            # system packages (when root on Debian/Ubuntu) + venv + package + test tools
 #   FORMCHECK_NO_APT=1 bash scripts/install.sh   # skip apt (install the packages below yourself)
 # System packages: libgl1 and libglib2.0-0 (OpenCV, pulled in by mediapipe, needs them);
-# chromium and iproute2 (only for the browser tests: real playback, and the live test's loopback-only network namespace).
+# chromium and iproute2 (only for the browser tests: real playback, and the live test's loopback-only network namespace);
+# postgresql (only for the storage tests, which start their own server from its binaries in
+# /usr/lib/postgresql/<major>/bin; its own "main" cluster is not needed and not started).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_PACKAGES="libgl1 libglib2.0-0 chromium iproute2"
+APT_PACKAGES="libgl1 libglib2.0-0 chromium iproute2 postgresql"
 if [ -z "${FORMCHECK_NO_APT:-}" ] && command -v apt-get >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ]; then
     missing=""

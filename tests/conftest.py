@@ -64,3 +64,53 @@ def sample_analyses(tmp_path_factory: pytest.TempPathFactory) -> dict:
     for clip in sorted(SAMPLES.glob("*.mp4")):
         results[clip.stem] = analyze_video(clip, model="full", out_dir=out / clip.stem, make_video=False)
     return results
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+# The storage tests run on SQLite and on a real PostgreSQL server (tests/support/pgserver.py) started
+# once per test run. Without the server binaries they skip, except when FORMCHECK_REQUIRE_POSTGRES=1
+# (set by .ci/run): then a missing server is a failure.
+ENV_REQUIRE_POSTGRES = "FORMCHECK_REQUIRE_POSTGRES"
+#: Every table the store writes, emptied between tests (the schema's bookkeeping tables are kept).
+STORE_TABLES = ("comments", "flags", "sessions", "jobs", "roster", "users", "athletes")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    from support import pgserver
+
+    try:
+        server = pgserver.start()
+    except pgserver.PgUnavailable as exc:
+        if os.environ.get(ENV_REQUIRE_POSTGRES, "").strip() not in ("", "0"):
+            pytest.fail(f"{ENV_REQUIRE_POSTGRES} is set: {exc}")
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_database(pg_server, tmp_path_factory: pytest.TempPathFactory):
+    """One database for the run, migrated by the store; yields (url, engine)."""
+    import sqlalchemy as sa
+
+    from formcheck.storage import Store
+
+    url = pg_server.create_database()
+    Store(tmp_path_factory.mktemp("pg-migrate"), url).close()
+    engine = sa.create_engine(url)
+    yield url, engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str | None:
+    """None (the store's SQLite file in its data folder) or the URL of an emptied PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    import sqlalchemy as sa
+
+    url, engine = request.getfixturevalue("pg_database")
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {', '.join(STORE_TABLES)} RESTART IDENTITY CASCADE"))
+    return url

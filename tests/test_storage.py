@@ -63,8 +63,9 @@ def make_report(*, lift: str = "squat", n_reps: int = 3, flags: Sequence[tuple[i
 
 
 @pytest.fixture()
-def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "data")
+def store(tmp_path: Path, db_url: str | None) -> Store:
+    """A store on SQLite and on PostgreSQL (the ``db_url`` fixture)."""
+    s = Store(tmp_path / "data", db_url)
     yield s
     s.close()
 
@@ -219,6 +220,7 @@ def test_save_moves_files_and_saves_pose(store: Store, tmp_path: Path) -> None:
 )
 def test_save_rejects_bad_input_and_keeps_nothing(store: Store, tmp_path: Path, kwargs: dict[str, Any],
                                                   message: str) -> None:
+    kwargs = dict(kwargs)  # the parameter's dict is shared by the SQLite and PostgreSQL runs
     f = tmp_path / "f.csv"
     f.write_text("x")
     if "files" in kwargs:
@@ -740,13 +742,10 @@ def test_delete_session_removes_files_and_rows(store: Store, tmp_path: Path) -> 
     store.delete_session(gone.id)
     assert not gone.dir.exists() and not any((store.data_dir / ".staging").iterdir())
     assert store.get_session(gone.id) is None and store.flags_for_session(gone.id) == []
-    con = sqlite3.connect(store.data_dir / "formcheck.db")
-    try:
-        assert con.execute("SELECT count(*) FROM sessions WHERE id = ?", (gone.id,)).fetchone() == (0,)
-        assert con.execute("SELECT count(*) FROM flags WHERE session_id = ?", (gone.id,)).fetchone() == (0,)
-        assert con.execute("SELECT count(*) FROM comments WHERE flag_id = ?", (fid,)).fetchone() == (0,)
-    finally:
-        con.close()
+    with store._engine.connect() as con:  # the rows themselves, on either database
+        assert con.exec_driver_sql(f"SELECT count(*) FROM sessions WHERE id = '{gone.id}'").scalar() == 0
+        assert con.exec_driver_sql(f"SELECT count(*) FROM flags WHERE session_id = '{gone.id}'").scalar() == 0
+        assert con.exec_driver_sql(f"SELECT count(*) FROM comments WHERE flag_id = {int(fid)}").scalar() == 0
     assert [s.id for s in store.list_sessions()] == [kept.id] and kept.file("csv") is not None
     assert len(store.flags_for_session(kept.id)) == 1
     assert store.athlete_history("Ann")[0].session_id == kept.id
@@ -767,6 +766,7 @@ def test_version_1_database_upgrades_in_place(tmp_path: Path) -> None:
     old.set_review(old.flags_for_session(s.id)[0].id, status="confirmed")
     old.close()
     con = sqlite3.connect(tmp_path / "d" / "formcheck.db")
+    con.execute("DROP TABLE alembic_version")  # the hand-written runner of version 1 knew no Alembic
     con.execute("DROP TABLE jobs")
     con.execute("DELETE FROM schema_migrations WHERE version > 1")
     con.commit()
@@ -780,7 +780,7 @@ def test_version_1_database_upgrades_in_place(tmp_path: Path) -> None:
 
 
 def _as_version_2(db: Path) -> None:
-    """Turn a database into what schema 2 made: comments without t_ms, migrations 1-2 recorded."""
+    """Turn a database into what schema 2 made: comments without t_ms, migrations 1-2 recorded, no Alembic."""
     con = sqlite3.connect(db)
     con.executescript("""
         CREATE TABLE comments_v2 (id INTEGER PRIMARY KEY AUTOINCREMENT, flag_id INTEGER NOT NULL
@@ -789,6 +789,7 @@ def _as_version_2(db: Path) -> None:
         DROP TABLE comments;
         ALTER TABLE comments_v2 RENAME TO comments;
         DELETE FROM schema_migrations WHERE version > 2;
+        DROP TABLE alembic_version;  -- the hand-written runner of version 2 knew no Alembic
     """)
     con.commit()
     con.close()

@@ -3,7 +3,7 @@
 Settings (environment variables)
 --------------------------------
 ``FORMCHECK_DATA_DIR``      where the database and session files live (default: the user data dir)
-``FORMCHECK_DB_URL``        another database (SQLAlchemy URL), e.g. ``postgresql+psycopg://...``
+``FORMCHECK_DATABASE_URL``  another database (SQLAlchemy URL), e.g. ``postgresql://...``
 ``FORMCHECK_MAX_UPLOAD_MB`` largest clip accepted (default 500)
 ``FORMCHECK_MAX_JOBS``      analyses run at the same time (default 1)
 ``FORMCHECK_SAMPLES_DIR``   the bundled sample clips (default ``sample_videos/`` of the checkout)
@@ -23,7 +23,7 @@ import streamlit as st
 
 from formcheck.access import Access, AccessDenied, is_loopback
 from formcheck.faults import FAULT_CODES
-from formcheck.storage import ENV_DB_URL, Store, StoreError, UserRecord, default_data_dir
+from formcheck.storage import Store, StoreError, UserRecord, database_url_from_env, default_data_dir
 from formcheck.worker import JobManager
 
 ENV_MAX_UPLOAD_MB = "FORMCHECK_MAX_UPLOAD_MB"
@@ -79,7 +79,7 @@ def settings() -> Settings:
     samples = os.environ.get(ENV_SAMPLES_DIR, "").strip()
     return Settings(
         data_dir=default_data_dir(),
-        db_url=os.environ.get(ENV_DB_URL, "").strip() or None,
+        db_url=database_url_from_env(),
         max_upload_mb=mb,
         samples_dir=Path(samples) if samples else REPO_SAMPLES,
     )

@@ -1,0 +1,1 @@
+"""Alembic revisions of the formcheck schema, one per schema version (a package so that it ships in wheels)."""
