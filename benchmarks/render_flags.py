@@ -168,14 +168,14 @@ def _landmark_rule(rs: Any, code: str) -> Any:
     return next((r for r in rs.rules[code] if r.measure not in SILHOUETTE), None)
 
 
-def judge_clip(name: str, lift: str, sim: Any, seq: Any, masks: Any) -> list[RepRow]:
+def judge_clip(name: str, lift: str, sim: Any, seq: Any, masks: Any, spine_params: Any = None) -> list[RepRow]:
     """Every true rep of one rendered clip: the product's verdicts and each fault's true size."""
     from formcheck.analysis import analyze_sequence
     from formcheck.repmetrics import measure
     from support.landmark_sim import HIP_OFFSET_ONLY, to_pose_sequence
 
     rs = _rules(lift)
-    an = analyze_sequence(seq, lift=lift, masks=masks)
+    an = analyze_sequence(seq, lift=lift, masks=masks, spine_params=spine_params)
     ref = analyze_sequence(to_pose_sequence(sim, HIP_OFFSET_ONLY), lift=lift)
     rep_report = an.report
     flags = {(f["code"], f["rep"]) for f in rep_report.flags}
@@ -281,6 +281,13 @@ def print_tables(rows: list[RepRow]) -> None:
           f"/{len(carried)}")
     print(f"\nclean reps with any flag: {n}/{len(clean_any)}; true reps not counted: "
           f"{sum(not r.matched for r in rows)}/{len(rows)}")
+    print("\n| clip | rounded back outline reading per rep (spine_flexion_loaded, deg; true flexion in brackets) |")
+    print("|---|---|")
+    for clip in dict.fromkeys(r.clip for r in rows):
+        mine = [r for r in rows if r.clip == clip]
+        if any(math.isfinite(r.read.get("rounded_back", math.nan)) for r in mine):
+            cells = " ".join(f"{r.read.get('rounded_back', math.nan):.0f} ({r.truth['rounded_back']:.0f})" for r in mine)
+            print(f"| {clip} | {cells} |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,7 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="full")
     ap.add_argument("--no-samples", action="store_true", help="leave out the bundled sample videos")
     ap.add_argument("--extract-only", action="store_true", help="render and extract, print nothing")
+    ap.add_argument("--spine", type=Path, default=None, help="a tuned spine.toml (default: the packaged one)")
     args = ap.parse_args(argv)
+    from formcheck.spine import load_params
+
+    spine = load_params(args.spine)
     args.dir.mkdir(parents=True, exist_ok=True)
     from formcheck.pipeline import pose_cached
 
@@ -308,13 +319,13 @@ def main(argv: list[str] | None = None) -> int:
         seq, _sha, masks = pose_cached(mp4, model=args.model, cache_dir=args.dir / "poses", masks=True)
         print(f"{spec.name}: rendered and extracted", file=sys.stderr, flush=True)
         if not args.extract_only:
-            rows += judge_clip(spec.name, spec.lift, simulate_spec(spec), seq, masks)
+            rows += judge_clip(spec.name, spec.lift, simulate_spec(spec), seq, masks, spine)
     if not args.no_samples and not args.extract_only:
         for name, lift, sim, mp4 in sample_clips():
             if args.only and name not in args.only:
                 continue
             seq, _sha, masks = pose_cached(mp4, model=args.model, cache_dir=args.dir / "poses", masks=True)
-            rows += judge_clip(name, lift, sim, seq, masks)
+            rows += judge_clip(name, lift, sim, seq, masks, spine)
     if rows:
         print_tables(rows)
     return 0
