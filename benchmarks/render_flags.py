@@ -100,6 +100,12 @@ SPECS: tuple[Spec, ...] = (
     Spec("fl_deadlift_square_broad", "deadlift", 0.0, "right", 0.8, "broad",
          {1: "rounded_back", 3: "hips_rise_early"}, seed=36),
     Spec("fl_deadlift_front_base", "deadlift", 90.0, "left", 1.0, "base", {1: "knee_cave"}, reps=3, seed=37),
+    # the model's largest knee cave and lean-back (Fault's caps), to reach twice their limits
+    Spec("fl_squat_front_slim", "squat", 80.0, "right", 1.0, "slim",
+         {1: _f("knee_cave", knee_cave_deg=30.0), 3: _f("knee_cave", knee_cave_deg=30.0)}, plates=False, seed=39),
+    Spec("fl_deadlift_side_broad", "deadlift", 20.0, "right", 0.8, "broad",
+         {1: _f("hyperextension_lockout", lean_back_deg=30.0), 3: _f("incomplete_lockout", lockout_short_deg=40.0)},
+         seed=40),
 )
 
 
