@@ -39,7 +39,6 @@ Run (rendering needs the ``synth`` extra and libosmesa6, ``docs/synthetic.md``; 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from dataclasses import dataclass, field

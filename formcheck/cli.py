@@ -55,6 +55,7 @@ from rich.progress import (
 from formcheck import __version__
 
 if TYPE_CHECKING:
+    from formcheck.report import FormReport
     from formcheck.storage import Store
 
 EXIT_ERROR = 2

@@ -706,7 +706,6 @@ def compute_frame_metrics(seq: PoseSequence, view: ViewInfo, params: MetricParam
 
     # -------- image scales, corrected hips, heights
     hip_corr, thigh_px = _image_hips(xy, w_left, img_fwd_x, p)
-    hip_l, hip_r = _pts(xy, L.LEFT_HIP) + hip_corr, _pts(xy, L.RIGHT_HIP) + hip_corr
     hip_mid = vmid(xy, L.LEFT_HIP, L.RIGHT_HIP) + hip_corr
     shin_px = side_len(L.LEFT_KNEE, L.LEFT_ANKLE, L.RIGHT_KNEE, L.RIGHT_ANKLE)
     if not np.isfinite(shin_px):

@@ -30,7 +30,6 @@ from typing import Any
 import pytest
 
 from formcheck.analysis import analyze_sequence
-from formcheck.rules import load_rules
 from support.landmark_sim import MEDIAPIPE_LIKE, SimSequence, simulate_sequence
 from tools.synth.kinematics import FAULT_PRESETS, Fault
 

@@ -61,7 +61,7 @@ OBSERVER_JS = """() => {
 }"""
 
 
-def test_results_appear_before_the_video(sync_playwright: Any, server: tuple[str, Path]) -> None:
+def test_results_appear_before_the_video(sync_playwright: Any, server: tuple[str, Path]) -> None:  # noqa: F811 (fixtures)
     assert SAMPLE.is_file(), f"sample clip missing: {SAMPLE}"
     url, data = server
     ARTIFACTS.mkdir(exist_ok=True)

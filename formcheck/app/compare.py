@@ -4,7 +4,7 @@ slider steps both, and a slow-motion clip plays both together."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import streamlit as st
 
@@ -13,6 +13,9 @@ from formcheck.app.ui import athlete_label, fmt_time, md
 from formcheck.compare import phase_time, rep_span
 from formcheck.storage import RepItem, SessionRecord, Store
 from formcheck.video import VideoError
+
+if TYPE_CHECKING:
+    from formcheck.access import Access
 
 
 def is_clean(item: RepItem) -> bool:

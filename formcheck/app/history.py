@@ -8,7 +8,7 @@ import streamlit as st
 
 from formcheck.app.results import delete_control, deleted_notice, render_session
 from formcheck.access import AccessDenied
-from formcheck.app.ui import athlete_label, fault_title, fmt_time, get_access, get_store, md
+from formcheck.app.ui import athlete_label, fault_title, fmt_time, get_access, md
 from formcheck.faults import FAULT_CODES
 from formcheck.storage import HistoryPoint
 
@@ -59,7 +59,7 @@ def _open_linked_session() -> None:
 
 
 def render() -> None:
-    store, acc = get_store(), get_access()
+    acc = get_access()
     st.title("Athlete history")
     deleted_notice()
     _open_linked_session()

@@ -12,7 +12,7 @@ import streamlit as st
 from formcheck.access import Access
 from formcheck.app.compare import compare_toggle
 from formcheck.app.results import comment_caption, evidence, flag_text, rep_clip, rep_clip_captions
-from formcheck.app.ui import athlete_label, fault_title, fmt_time, get_access, get_store, md
+from formcheck.app.ui import athlete_label, fault_title, fmt_time, get_access, md
 from formcheck.faults import FAULT_CODES
 from formcheck.storage import SEVERITIES, FlagRecord, SessionRecord, StoreError
 
