@@ -97,12 +97,14 @@ def main() -> int:
     for i in info:
         per_pid[i["pid"]] = max(per_pid.get(i["pid"], 0.0), i["process_cpu_s"])
     cpu = _cpu_self() - cpu0 + sum(per_pid.values())
+    rss = max((i["rss_mb"] for i in info), default=float("nan"))
     failed = sum(r.outcome == "failed" for r in result)
     rows.append((f"ray, local, {args.cpus} CPUs", len(per_pid), wall, cpu))
 
     load = os.getloadavg()
     print(f"batch: {n} clips, {video_s:.1f} s of video, model {args.model}, --no-video --workers 1; "
-          f"{os.cpu_count()} cores, load average {load[0]:.1f} at the end; ray failures: {failed}\n")
+          f"{os.cpu_count()} cores, load average {load[0]:.1f} at the end; ray failures: {failed}; "
+          f"largest Ray worker resident memory after a clip: {rss:.0f} MiB\n")
     print("| engine | worker processes | wall s | clips/min | CPU s | CPU s per clip | CPU s per video s |")
     print("|---|---|---|---|---|---|---|")
     for name, procs, wall, cpu in rows:

@@ -123,9 +123,11 @@ def _analyze_task(clip: str, settings: BatchSettings, out: str, fingerprint: str
     _attempts_file(out_dir, clip_path).unlink(missing_ok=True)
     import psutil
 
-    cpu = psutil.Process().cpu_times()
+    me = psutil.Process()
+    cpu = me.cpu_times()
     return {"row": row.to_dict(), "pid": os.getpid(), "model_loads": state["loads"],
             "process_cpu_s": round(cpu.user + cpu.system, 3),  # this worker process so far, imports included
+            "rss_mb": round(me.memory_info().rss / 2**20, 1),
             "video_ms": res.report.source.get("duration_ms")}
 
 

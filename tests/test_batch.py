@@ -174,3 +174,24 @@ def test_local_engine_never_imports_ray(tmp_path: Path) -> None:
             "print('ray' in sys.modules)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.stdout.strip().splitlines()[-1] == "False", res.stderr
+
+
+def test_kept_scanners_give_the_same_poses(monkeypatch) -> None:
+    """A batch worker keeps the people scanner between clips (formcheck.pose.keep_scanners): same landmarks."""
+    import numpy as np
+
+    from formcheck import pose
+
+    clip = Path(__file__).resolve().parent / "data" / "two_people.mp4"
+    fresh = pose.extract_pose(clip, model="lite", workers=1).sequence
+    monkeypatch.setattr(pose, "_SCANNER_POOL", None)
+    pose.keep_scanners()
+    first = pose.extract_pose(clip, model="lite", workers=1).sequence
+    kept = pose._SCANNER_POOL and sum(len(v) for v in pose._SCANNER_POOL.values())
+    assert kept == 1, "the scanner is kept after the clip"
+    again = pose.extract_pose(clip, model="lite", workers=1).sequence  # reuses it
+    assert sum(len(v) for v in pose._SCANNER_POOL.values()) == 1
+    for seq in (first, again):
+        np.testing.assert_array_equal(seq.t_ms, fresh.t_ms)
+        np.testing.assert_array_equal(seq.xy_px, fresh.xy_px)
+        np.testing.assert_array_equal(seq.world_m, fresh.world_m)
