@@ -195,3 +195,11 @@ def test_kept_scanners_give_the_same_poses(monkeypatch) -> None:
         np.testing.assert_array_equal(seq.t_ms, fresh.t_ms)
         np.testing.assert_array_equal(seq.xy_px, fresh.xy_px)
         np.testing.assert_array_equal(seq.world_m, fresh.world_m)
+
+
+def test_ray_engine_without_ray_is_one_line(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the scale extra were not installed
+    res = CliRunner().invoke(app, ["analyze", str(SAMPLES / "squat_side_good.mp4"), "--engine", "ray",
+                                   "--out", str(tmp_path)])
+    assert res.exit_code == 2 and 'pip install "formcheck[scale]"' in res.output
+    assert "Traceback" not in res.output
