@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -316,7 +315,3 @@ def summary_table(rows: Sequence[ClipRow]) -> Any:
             flags = ", ".join(flagged) if flagged else ("clear" if r.status == "ok" else r.status)
         table.add_row(r.clip, r.outcome, r.lift, r.view, "" if r.reps is None else str(r.reps), flags)
     return table
-
-
-def elapsed_since(t0: float) -> float:
-    return round(time.perf_counter() - t0, 3)

@@ -539,13 +539,8 @@ def _write_summary(rows: list[Any], out: Path, console: Console) -> None:
 def _analyze_on_ray(inputs: list[Path], settings: Any, out: Path, fingerprint: str, address: str | None,
                     resume: bool, console: Console) -> int:
     """``analyze --engine ray``: every clip as a Ray task (formcheck/rayengine.py); returns the exit code."""
-    from formcheck import batch
+    from formcheck import batch, rayengine  # rayengine imports Ray only when a batch needs it
 
-    try:
-        from formcheck import rayengine
-    except ImportError as exc:  # pragma: no cover - rayengine imports Ray lazily
-        error_line(str(exc))
-        return EXIT_ERROR
     clips, errors = batch.gather_clips(inputs)
     for message in errors:
         error_line(message)

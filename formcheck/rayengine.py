@@ -279,3 +279,5 @@ class RayAppJob:
         deadline = None if timeout is None else time.monotonic() + timeout
         while self.is_alive() and (deadline is None or time.monotonic() < deadline):
             time.sleep(0.1)
+        if not self.is_alive():  # the job's messages are read: its queue actor goes too
+            self._ray.kill(self._queue.actor)
