@@ -347,34 +347,30 @@ def models(
 
 
 # --------------------------------------------------------------------------- analyze
-def _rules_paths(rules: list[Path] | None) -> dict[str, Any]:
-    """Each tuned rules file, read and checked once, by its lift (read from the file's ``lift`` key).
+def _read_rules(rules: list[Path] | None) -> tuple[dict[str, Any], tuple[tuple[str, str], ...]]:
+    """Each tuned rules file, read and checked once: ``({lift: RuleSet}, ((lift, absolute path), ...))``.
 
-    The values are :class:`formcheck.rules.RuleSet` objects, handed inward so no clip parses the file again.
+    The lift is read from the file's ``lift`` key (the last file of a lift wins). The
+    :class:`formcheck.rules.RuleSet` objects are handed inward so no clip parses the file again; the
+    paths go to Ray workers, which read each file once per process.
     """
     from formcheck.rules import read_rules_file
 
-    out: dict[str, Any] = {}
+    sets: dict[str, Any] = {}
+    files: dict[str, str] = {}
     for p in rules or []:
         try:
             rs = read_rules_file(p)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from exc
-        out[rs.lift] = rs
-    return out
+        sets[rs.lift] = rs
+        files[rs.lift] = str(Path(p).resolve())
+    return sets, tuple(sorted(files.items()))
 
 
-def _rules_files(rules: list[Path] | None) -> tuple[tuple[str, str], ...]:
-    """``(lift, absolute path)`` of each tuned rules file (the last one of a lift wins, as in :func:`_rules_paths`)."""
-    from formcheck.rules import read_rules_file
-
-    by_lift: dict[str, str] = {}
-    for p in rules or []:
-        try:
-            by_lift[read_rules_file(p).lift] = str(Path(p).resolve())
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from exc
-    return tuple(sorted(by_lift.items()))
+def _rules_paths(rules: list[Path] | None) -> dict[str, Any]:
+    """Each tuned rules file, read and checked once, by its lift (see :func:`_read_rules`)."""
+    return _read_rules(rules)[0]
 
 
 def print_report_summary(report: "FormReport", console: Console) -> None:
@@ -482,12 +478,12 @@ def analyze(
         raise typer.Exit(EXIT_ERROR)
     try:
         model_file = resolve_model_option(model, model_path)
-        rules_paths = _rules_paths(rules)
+        rules_paths, rules_files = _read_rules(rules)
         inputs = batch.expand_lists(videos)
         settings = batch.BatchSettings(
             lift=lift, model=str(model_file) if model_path else (model or _default_model()),
             formats=tuple(formats), make_video=not no_video,
-            rules_files=_rules_files(rules),
+            rules_files=rules_files,
             athlete=athlete, workers=workers, keep_masks=silhouette, every_frame=every_frame)
         fingerprint = batch.settings_fingerprint(settings, model_file)
     except (ValueError, OSError, typer.BadParameter) as exc:
