@@ -137,7 +137,8 @@ def _make_progress(enabled: bool) -> Progress:
     )
 
 
-def run_clips(inputs: list[Path], fn: ClipFn, *, show_progress: bool | None = None) -> int:
+def run_clips(inputs: list[Path], fn: ClipFn, *, show_progress: bool | None = None,
+              on_error: Callable[[Path, str], None] | None = None) -> int:
     """Run ``fn`` on every clip found in ``inputs``; return the exit code.
 
     Parameters
@@ -154,6 +155,8 @@ def run_clips(inputs: list[Path], fn: ClipFn, *, show_progress: bool | None = No
         ``FORMCHECK_VERBOSE=1``).
     show_progress
         Progress bar on stderr; None shows it when stderr is a terminal.
+    on_error
+        Also told ``(clip, message)`` of each clip that failed.
 
     Returns
     -------
@@ -161,21 +164,12 @@ def run_clips(inputs: list[Path], fn: ClipFn, *, show_progress: bool | None = No
         0 when every clip succeeded, :data:`EXIT_ERROR` otherwise. "No person
         found" is a result, not a failure.
     """
-    from formcheck.video import VideoError, find_videos
+    from formcheck.batch import gather_clips
 
-    failed = False
-    clips: list[Path] = []
-    for item in inputs:
-        try:
-            found = find_videos([item])
-        except VideoError as exc:
-            error_line(str(exc))
-            failed = True
-            continue
-        if not found and Path(item).is_dir():
-            error_line(f"{item}: no video files in this folder")
-            failed = True
-        clips.extend(c for c in found if c not in clips)
+    clips, errors = gather_clips(inputs)
+    for message in errors:
+        error_line(message)
+    failed = bool(errors)
     if show_progress is None:
         show_progress = stderr.is_terminal
     expected = _expected_errors()
@@ -187,7 +181,10 @@ def run_clips(inputs: list[Path], fn: ClipFn, *, show_progress: bool | None = No
                 summary = fn(clip, task)
             except expected as exc:
                 progress.remove_task(task_id)
-                error_line(f"{clip}: {exc}" if str(clip) not in str(exc) else str(exc))
+                message = f"{clip}: {exc}" if str(clip) not in str(exc) else str(exc)
+                error_line(message)
+                if on_error is not None:
+                    on_error(clip, str(exc))
                 failed = True
                 continue
             except Exception as exc:  # noqa: BLE001 - the CLI edge: one line, never a traceback
@@ -195,6 +192,8 @@ def run_clips(inputs: list[Path], fn: ClipFn, *, show_progress: bool | None = No
                 if _verbose():
                     traceback.print_exc()
                 error_line(f"{clip}: {type(exc).__name__}: {exc}")
+                if on_error is not None:
+                    on_error(clip, f"{type(exc).__name__}: {exc}")
                 failed = True
                 continue
             progress.remove_task(task_id)
@@ -349,21 +348,30 @@ def models(
 
 
 # --------------------------------------------------------------------------- analyze
-def _rules_paths(rules: list[Path] | None) -> dict[str, Any]:
-    """Each tuned rules file, read and checked once, by its lift (read from the file's ``lift`` key).
+def _read_rules(rules: list[Path] | None) -> tuple[dict[str, Any], tuple[tuple[str, str], ...]]:
+    """Each tuned rules file, read and checked once: ``({lift: RuleSet}, ((lift, absolute path), ...))``.
 
-    The values are :class:`formcheck.rules.RuleSet` objects, handed inward so no clip parses the file again.
+    The lift is read from the file's ``lift`` key (the last file of a lift wins). The
+    :class:`formcheck.rules.RuleSet` objects are handed inward so no clip parses the file again; the
+    paths go to Ray workers, which read each file once per process.
     """
     from formcheck.rules import read_rules_file
 
-    out: dict[str, Any] = {}
+    sets: dict[str, Any] = {}
+    files: dict[str, str] = {}
     for p in rules or []:
         try:
             rs = read_rules_file(p)
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from exc
-        out[rs.lift] = rs
-    return out
+        sets[rs.lift] = rs
+        files[rs.lift] = str(Path(p).resolve())
+    return sets, tuple(sorted(files.items()))
+
+
+def _rules_paths(rules: list[Path] | None) -> dict[str, Any]:
+    """Each tuned rules file, read and checked once, by its lift (see :func:`_read_rules`)."""
+    return _read_rules(rules)[0]
 
 
 def print_report_summary(report: "FormReport", console: Console) -> None:
@@ -425,7 +433,8 @@ def print_report_summary(report: "FormReport", console: Console) -> None:
 
 @app.command()
 def analyze(
-    videos: list[Path] = VIDEOS_ARG,
+    videos: list[Path] = typer.Argument(..., help="Video files, folders of videos, or .txt lists of them (one a line).",
+                                        show_default=False),
     lift: str = typer.Option("auto", "--lift", help="auto | squat | deadlift (your choice overrides recognition)."),
     model: Optional[str] = typer.Option(None, "--model", help="lite | full | heavy (default: $FORMCHECK_MODEL or full)."),
     model_path: Optional[Path] = typer.Option(None, "--model-path", help="A .task bundle to use instead."),
@@ -434,16 +443,26 @@ def analyze(
     no_video: bool = typer.Option(False, "--no-video", help="Skip the annotated video."),
     rules: Optional[list[Path]] = typer.Option(None, "--rules", help="A tuned squat.toml / deadlift.toml (repeat)."),
     athlete: str = typer.Option("", "--athlete", help="Athlete name written into the report."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Chunks of the clip analysed at once, one landmarker each (default: auto)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Chunks of the clip analysed at once, one landmarker each (default: auto; 1 with --engine ray)."),
     silhouette: bool = typer.Option(True, "--silhouette/--no-silhouette",
                                     help="Measure the back's curve from the lifter's silhouette on side-on reps, beside "
                                          "the landmark proxy (on by default; about +5-20% pose time; docs/accuracy.md)."),
     every_frame: bool = typer.Option(False, "--every-frame",
                                      help="Analyse every frame; by default a clip filmed at 50 fps or faster is analysed "
                                           "at 25-30 fps (calibration.toml [pose])."),
+    engine: str = typer.Option("local", "--engine", help="local (clip after clip here) | ray (one task per clip on Ray; "
+                                                         "needs formcheck[scale]; docs/scale.md)."),
+    address: Optional[str] = typer.Option(None, "--address", help="With --engine ray: the cluster to join "
+                                                                  "(default: start a local Ray on this machine)."),
+    resume: bool = typer.Option(False, "--resume", help="Skip clips whose report for the same clip, model and rules "
+                                                        "is already in --out."),
 ) -> None:
-    """Analyse squat/deadlift clips: reps, faults with evidence, guidance, reports and an annotated video."""
-    from formcheck.pipeline import FORMATS, analyze_video
+    """Analyse squat/deadlift clips: reps, faults with evidence, guidance, reports and an annotated video.
+
+    Also writes batch-summary.csv and batch-summary.parquet (one row per clip) into --out.
+    """
+    from formcheck import batch
+    from formcheck.pipeline import FORMATS
 
     if lift not in ("auto", "squat", "deadlift"):
         error_line(f"--lift: expected auto, squat or deadlift, got {lift!r}")
@@ -452,30 +471,97 @@ def analyze(
     if bad:
         error_line(f"--format: expected json, md or html, got {', '.join(bad)}")
         raise typer.Exit(EXIT_ERROR)
+    if engine not in batch.ENGINES:
+        error_line(f"--engine: expected {' or '.join(batch.ENGINES)}, got {engine!r}")
+        raise typer.Exit(EXIT_ERROR)
+    if address is not None and engine != "ray":
+        error_line("--address: only with --engine ray")
+        raise typer.Exit(EXIT_ERROR)
     try:
         model_file = resolve_model_option(model, model_path)
-        rules_paths = _rules_paths(rules)
-    except (ValueError, typer.BadParameter) as exc:
+        rules_paths, rules_files = _read_rules(rules)
+        inputs = batch.expand_lists(videos)
+        settings = batch.BatchSettings(
+            lift=lift, model=str(model_file) if model_path else (model or _default_model()),
+            formats=tuple(formats), make_video=not no_video,
+            rules_files=rules_files,
+            athlete=athlete, workers=workers, keep_masks=silhouette, every_frame=every_frame)
+        fingerprint = batch.settings_fingerprint(settings, model_file)
+    except (ValueError, OSError, typer.BadParameter) as exc:
         error_line(str(exc))
         raise typer.Exit(EXIT_ERROR) from None
-    model_name = str(model_path) if model_path else (model or _default_model())
     console = Console(highlight=False, soft_wrap=True)
+    if engine == "ray":
+        raise typer.Exit(_analyze_on_ray(inputs, settings, out, fingerprint, address, resume, console))
+    rows: list[Any] = []
 
     def one(clip: Path, task: ClipTask) -> str:
+        hit = batch.resumed_row(clip, out, fingerprint) if resume else None
+        if hit is not None:
+            rows.append(hit)
+            return f"{clip.name}: already analysed with this model and these rules; report: {out / hit.report} (resumed)"
+
         def progress(stage: str, frac: float) -> None:
             if stage != getattr(progress, "last", None):
                 task.stage(stage)
                 progress.last = stage  # type: ignore[attr-defined]
             task.update(int(frac * 1000), 1000)
 
-        res = analyze_video(clip, lift=lift, model=str(model_file) if model_path else model_name, out_dir=out,
-                            athlete=athlete, make_video=not no_video, formats=formats, progress=progress,
-                            rules_paths=rules_paths, workers=workers, keep_masks=silhouette, every_frame=every_frame)
+        row, res = batch.analyze_clip(clip, settings, out, fingerprint, rules=rules_paths, progress=progress)
+        rows.append(row)
         print_report_summary(res.report, console)
         main_file = res.files.get("html") or res.files.get("md") or res.files.get("json")
         return f"{clip.name}: {len(res.report.flags)} flag(s) in {res.report.rep_count} rep(s); report: {main_file} ({res.seconds:.1f} s)"
 
-    raise typer.Exit(run_clips(videos, one))
+    code = run_clips(inputs, one, on_error=lambda clip, msg: rows.append(batch.failed_row(clip, msg)))
+    if rows:
+        _write_summary(rows, out, console)
+    raise typer.Exit(code)
+
+
+def _write_summary(rows: list[Any], out: Path, console: Console) -> None:
+    """The run's summary files (and, for more than one clip, its table on the terminal)."""
+    from formcheck import batch
+
+    try:
+        files = batch.write_summary(rows, out, warn=warn_line)
+    except OSError as exc:
+        error_line(f"{out}: cannot write the batch summary ({exc.strerror or exc})")
+        return
+    if len(rows) > 1:
+        console.print(batch.summary_table(rows))
+    console.print(f"summary: {', '.join(str(f) for f in files)}", markup=False)
+
+
+def _analyze_on_ray(inputs: list[Path], settings: Any, out: Path, fingerprint: str, address: str | None,
+                    resume: bool, console: Console) -> int:
+    """``analyze --engine ray``: every clip as a Ray task (formcheck/rayengine.py); returns the exit code."""
+    from formcheck import batch, rayengine  # rayengine imports Ray only when a batch needs it
+
+    clips, errors = batch.gather_clips(inputs)
+    for message in errors:
+        error_line(message)
+
+    def line(row: Any) -> None:
+        if row.outcome == "failed":
+            error_line(f"{row.path}: {row.error}")
+        else:
+            stderr.print(f"{row.clip}: {row.outcome}, {row.flags} flag(s) in {row.reps} rep(s); report: "
+                         f"{out / row.report}", markup=False)
+
+    try:
+        rows, _ = rayengine.run_batch(clips, settings, out, fingerprint, address=address, resume=resume,
+                                      on_row=line, show_progress=stderr.is_terminal, console=stderr)
+    except rayengine.RayUnavailable as exc:
+        error_line(str(exc))
+        return EXIT_ERROR
+    except OSError as exc:
+        error_line(f"{out}: {exc.strerror or exc}")
+        return EXIT_ERROR
+    if rows:
+        _write_summary(rows, out, console)
+    failed = bool(errors) or any(r.outcome == "failed" for r in rows)
+    return EXIT_ERROR if failed else 0
 
 
 # --------------------------------------------------------------------------- eval

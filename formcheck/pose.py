@@ -531,6 +531,39 @@ def _create_landmarker(model_path: str, num_poses: int, masks: bool, video_mode:
     return vision.PoseLandmarker.create_from_options(opts)
 
 
+#: IMAGE-mode scanners kept for the next clip, by model path, once :func:`keep_scanners` was called
+#: in this process (a batch worker); None: each chunk creates and closes its own.
+_SCANNER_POOL: dict[str, list[Any]] | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def keep_scanners() -> None:
+    """Keep the people scanners of finished clips for the next ones in this process (batch workers).
+
+    A scanner works in IMAGE mode, so each answer depends only on its frame: reusing one gives
+    the same results and saves creating the network graph again for every clip. The VIDEO-mode
+    tracking landmarker is never reused: its tracking state belongs to one clip.
+    """
+    global _SCANNER_POOL
+    with _POOL_LOCK:
+        if _SCANNER_POOL is None:
+            _SCANNER_POOL = {}
+
+
+def _take_scanner(model_path: str) -> Any:
+    with _POOL_LOCK:
+        kept = None if _SCANNER_POOL is None else _SCANNER_POOL.get(model_path)
+        return kept.pop() if kept else None
+
+
+def _keep_scanner(model_path: str, scanner: Any) -> bool:
+    with _POOL_LOCK:
+        if _SCANNER_POOL is None:
+            return False
+        _SCANNER_POOL.setdefault(model_path, []).append(scanner)
+        return True
+
+
 class _Landmarkers:
     """The chunk's VIDEO-mode landmarker, its people scan, and their closing.
 
@@ -583,6 +616,8 @@ class _Landmarkers:
 
     def _scan(self, image: Any) -> None:
         if self._scanner is None:
+            self._scanner = _take_scanner(self.model_path)
+        if self._scanner is None:
             with native_stderr_silenced(self.quiet):
                 self._scanner = _create_landmarker(self.model_path, NUM_POSES, False, video_mode=False)
         with native_stderr_silenced(self.quiet and self.scans < 2):
@@ -603,7 +638,7 @@ class _Landmarkers:
                 if video_lm is not None:
                     video_lm.close()
             finally:
-                if scanner is not None:
+                if scanner is not None and not _keep_scanner(self.model_path, scanner):
                     scanner.close()
 
 

@@ -10,7 +10,10 @@ images: :attr:`JobState.report_ready`, the page shows them), then adds the annot
 clip to it (:meth:`formcheck.storage.Store.attach_files`); the page only polls
 :meth:`JobManager.state`. Progress and the outcome come back through a queue. The app's
 manager is ``warm``: one job process waits with its imports done, so a click does not pay
-for starting Python and MediaPipe.
+for starting Python and MediaPipe. With ``FORMCHECK_RAY_ADDRESS`` set, each job runs as a
+task on that Ray cluster instead of a spawned process (:class:`formcheck.rayengine.RayAppJob`:
+same job function, same messages; the store's folder and database must then be reachable from
+the cluster's nodes).
 
 Cache: a clip's analysis key is a hash of its content (SHA-256), the lift and model
 asked for, the formcheck version and the rule/guidance files. A request whose key (and
@@ -423,6 +426,12 @@ def _job_main(request: AnalysisRequest, messages: Any) -> None:
 
 
 # --------------------------------------------------------------------------- the manager
+def _ray_address() -> str | None:
+    """``FORMCHECK_RAY_ADDRESS``: uploads are analysed on that Ray cluster (formcheck/rayengine.py)."""
+    from formcheck.rayengine import ENV_ADDRESS
+
+    return os.environ.get(ENV_ADDRESS, "").strip() or None
+
 
 
 #: Finished jobs remembered (for pages polling them) before the oldest are forgotten.
@@ -457,7 +466,9 @@ class JobManager:
         #: This server process, as recorded on its jobs (tells a dead server's jobs apart).
         self.owner = procs.owner_token()
         self._stopping = False
-        self.warm = warm
+        #: The Ray cluster that runs the jobs (``FORMCHECK_RAY_ADDRESS``; docs/scale.md), else None: local processes.
+        self.ray_address = _ray_address()
+        self.warm = warm and self.ray_address is None  # on Ray the cluster's workers stay warm
         self._spare: tuple[Any, Any, Any] | None = None  # (process, inbox, messages) of the warm process
         atexit.register(self.shutdown)
         self._start_spare()
@@ -602,8 +613,14 @@ class JobManager:
         self._start_spare()
 
     def _run_process(self, job: _Job) -> JobState:
-        spare = self._take_spare()
-        if spare is not None:  # a warm process, its imports done, waits for a request
+        spare = None if self.ray_address else self._take_spare()
+        if self.ray_address:  # a Ray task instead of a process: same job function, same messages
+            from formcheck.rayengine import RayAppJob
+
+            process = RayAppJob(job.request, self.ray_address)
+            job.process = process
+            messages = process.messages
+        elif spare is not None:  # a warm process, its imports done, waits for a request
             process, inbox, messages = spare
             job.process = process
             inbox.put(job.request)

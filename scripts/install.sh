@@ -2,6 +2,7 @@
 # Install formcheck into ./.venv, with the system libraries it needs.
 #   bash scripts/install.sh            # system packages (when root on Debian/Ubuntu) + venv + package + test tools
 #   FORMCHECK_NO_APT=1 bash scripts/install.sh   # skip apt (install the packages below yourself)
+#   FORMCHECK_EXTRAS=test,scale bash scripts/install.sh   # other extras (default: test); .ci/run adds scale (Ray)
 # System packages: libgl1 and libglib2.0-0 (OpenCV, pulled in by mediapipe, needs them);
 # chromium and iproute2 (only for the browser tests: real playback, and the live test's loopback-only network namespace);
 # postgresql (only for the storage tests, which start their own server from its binaries in
@@ -25,7 +26,7 @@ fi
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[${FORMCHECK_EXTRAS:-test}]"
 # exactly one OpenCV distribution must be installed (mediapipe's opencv-contrib-python)
 .venv/bin/python - <<'PYEOF'
 from importlib import metadata
