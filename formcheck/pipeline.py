@@ -301,43 +301,49 @@ def _gist(summary: Mapping[str, Any] | None) -> Any:
 class _Provisional:
     """During the pose pass: analyse the clip's start as far as it is posed, in a thread, and hand on what changed.
 
-    Every :data:`PROVISIONAL_EVERY_S` it looks at the :class:`PrefixWatch`; when the posed start has
-    grown by :data:`PROVISIONAL_MIN_NEW_MS` of video it analyses it and calls ``emit`` with
-    :func:`provisional_summary` if the reps or flags differ from the last one sent. :meth:`stop` ends it:
-    nothing is emitted after it returns. A failure here is logged and ends the provisional results only.
+    Every :data:`PROVISIONAL_EVERY_S` it looks at the :class:`PrefixWatch` (:meth:`step`); when the posed
+    start has grown by :data:`PROVISIONAL_MIN_NEW_MS` of video it analyses it and calls ``emit`` with
+    :func:`provisional_summary` if the lift, the reps or their flags differ from the last one sent (a
+    summary without a rep is not sent). :meth:`stop` ends it: nothing is emitted after it returns. A
+    failure here is logged and ends the provisional results only.
     """
 
     def __init__(self, watch: PrefixWatch, analyse: Callable[[Any, Any], Analysis],
-                 emit: Callable[[dict[str, Any]], None]) -> None:
+                 emit: Callable[[dict[str, Any]], None], *, start: bool = True) -> None:
         self._watch, self._analyse, self._emit = watch, analyse, emit
         self._stopped = threading.Event()
         self._emit_lock = threading.Lock()
-        self._th = threading.Thread(target=self._run, name="formcheck-provisional", daemon=True)
-        self._th.start()
+        self._last_ms = -float("inf")
+        self._last_sent: dict[str, Any] | None = None
+        if start:
+            threading.Thread(target=self._run, name="formcheck-provisional", daemon=True).start()
 
     def _run(self) -> None:
-        last_ms = -float("inf")
-        last_sent: Any = None
         try:
             while not self._stopped.wait(PROVISIONAL_EVERY_S):
-                through = self._watch.through_ms
-                if through is None or through - last_ms < PROVISIONAL_MIN_NEW_MS:
-                    continue
-                snap = self._watch.snapshot()
-                if snap is None:
-                    continue
-                seq, masks = snap
-                last_ms = float(seq.t_ms[-1])
-                summary = provisional_summary(self._analyse(seq, masks), last_ms, self._watch.duration_ms)
-                if not summary["reps"] or _gist(summary) == _gist(last_sent):
-                    continue
-                with self._emit_lock:
-                    if self._stopped.is_set():
-                        return
-                    self._emit(summary)
-                last_sent = summary
+                self.step()
         except Exception:  # noqa: BLE001 - provisional results are optional; the final analysis runs regardless
             _log.warning("provisional results stopped", exc_info=True)
+
+    def step(self) -> dict[str, Any] | None:
+        """Analyse the posed start if it grew enough; returns the summary emitted, if any."""
+        through = self._watch.through_ms
+        if self._stopped.is_set() or through is None or through - self._last_ms < PROVISIONAL_MIN_NEW_MS:
+            return None
+        snap = self._watch.snapshot()
+        if snap is None:
+            return None
+        seq, masks = snap
+        self._last_ms = float(seq.t_ms[-1])
+        summary = provisional_summary(self._analyse(seq, masks), self._last_ms, self._watch.duration_ms)
+        if not summary["reps"] or _gist(summary) == _gist(self._last_sent):
+            return None
+        with self._emit_lock:
+            if self._stopped.is_set():
+                return None
+            self._emit(summary)
+        self._last_sent = summary
+        return summary
 
     def stop(self) -> None:
         """No more provisional results (the thread may finish an analysis it started, unseen)."""
