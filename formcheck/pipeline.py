@@ -335,6 +335,7 @@ class _Provisional:
             return None
         seq, masks = snap
         self._last_ms = float(seq.t_ms[-1])
+        t0 = time.perf_counter()
         summary = provisional_summary(self._analyse(seq, masks), self._last_ms, self._watch.duration_ms)
         if not summary["reps"] or _gist(summary) == _gist(self._last_sent):
             return None
@@ -342,6 +343,8 @@ class _Provisional:
             if self._stopped.is_set():
                 return None
             self._emit(summary)
+        _log.info("provisional results: %d rep(s) in the first %.1f s of video (analysed in %.2f s)",
+                  len(summary["reps"]), self._last_ms / 1000.0, time.perf_counter() - t0)
         self._last_sent = summary
         return summary
 

@@ -86,10 +86,6 @@ NUM_POSES = 3
 SCAN_EVERY_MS = 1000.0
 #: Segmentation probability above which a pixel is part of the silhouette.
 MASK_THRESHOLD = 0.5
-#: With a :class:`PrefixWatch`, how much lower (in ``nice`` steps) the threads of every chunk but the first
-#: run: the first chunk, whose frames the watch reads, keeps about a core to itself and reaches the clip's
-#: first reps sooner; the others take what it leaves (on two idle cores it needs about one).
-LATER_CHUNKS_NICE = 5
 
 _CORE = (Landmark.LEFT_SHOULDER, Landmark.RIGHT_SHOULDER, Landmark.LEFT_HIP, Landmark.RIGHT_HIP)
 _IMG_FIELDS = 5  # x_px, y_px, z_px, visibility, presence
@@ -500,7 +496,6 @@ class _ChunkJob:
     step_ms: float | None = None
     store: Any = None  # a formcheck.framestore.FrameStore the decode thread hands kept frames to
     watch: "PrefixWatch | None" = None  # receives each kept frame (results during the pose pass)
-    nice: int = 0  # added to the chunk's threads' nice value (Linux: per thread; its decode thread inherits it)
 
 
 @dataclass
@@ -706,8 +701,6 @@ def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: War
                 job.store.put(fr.index, fr.t_ms, rgb)  # in the decode thread: later steps read it back
             yield fr.t_ms, rgb
 
-    if job.nice:
-        _lower_thread_priority(job.nice)
     lms = _Landmarkers(job.model_path, job.num_poses, job.keep_masks, quiet=True,
                        scan_every_ms=job.scan_every_ms)
     try:
@@ -761,15 +754,6 @@ def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: War
         scans=lms.scans,
         skipped=skipped,
     )
-
-
-def _lower_thread_priority(steps: int) -> None:
-    """Raise the calling thread's nice value by ``steps`` (Linux: per thread); elsewhere, nothing."""
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + int(steps)))
-    except (AttributeError, OSError):  # no per-thread priority here: the chunks share the cores evenly
-        pass
 
 
 class PrefixWatch:
@@ -1122,9 +1106,7 @@ def extract_pose(
         images, annotated video) need not decode the clip again. Finished when this returns.
     watch
         A :class:`PrefixWatch` that receives the frames of every time chunk as they are analysed,
-        for results during the pose pass. The threads of the other chunks then run
-        :data:`LATER_CHUNKS_NICE` steps lower, so the first chunk advances about as fast as a single
-        landmarker would.
+        for results during the pose pass.
 
     Returns
     -------
@@ -1161,8 +1143,7 @@ def extract_pose(
         _ChunkJob(index=i, path=str(path), model_path=str(model_path), max_side=max_side,
                   num_poses=None if num_poses is None else int(num_poses), scan_every_ms=SCAN_EVERY_MS,
                   keep_masks=keep_masks, decode_from_ms=a, decode_to_ms=b, keep_from_ms=c, keep_to_ms=d,
-                  step_ms=step_ms, store=frames, watch=watch,
-                  nice=LATER_CHUNKS_NICE if watch is not None and i > 0 else 0)
+                  step_ms=step_ms, store=frames, watch=watch)
         for i, (a, b, c, d) in enumerate(plan)
     ]
     if watch is not None:
