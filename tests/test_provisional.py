@@ -8,6 +8,7 @@ pose pass's chunks would, then analysed as it grows.
 from __future__ import annotations
 
 import queue
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -254,3 +255,53 @@ def test_provisional_text_says_provisional_and_lists_each_rep() -> None:
     assert "4.0 s of 10.0 s" in text and "1 rep completed" in text
     assert f"| 1 | 0.9 s – 3.6 s | {_title('shallow_depth')} |" in text
     assert "my \\*clip\\*" in text or "*clip*" not in text  # user text escaped
+
+
+class _FakeJobs:
+    """A job manager whose one job shows ``provisional`` on the first look, then is done with ``session_id``."""
+
+    def __init__(self, provisional: Provisional, session_id: str) -> None:
+        self.looks = 0
+        self.provisional, self.session_id = provisional, session_id
+
+    def state(self, job_id: str) -> Any:
+        from formcheck.worker import JobState
+
+        self.looks += 1
+        if self.looks == 1:
+            return JobState(job_id, "running", stage="finding the lifter in every frame", fraction=0.4,
+                            source_name="c.mp4", provisional=self.provisional)
+        return JobState(job_id, "done", stage="done", fraction=1.0, session_id=self.session_id, source_name="c.mp4",
+                        video_ready=True, provisional=self.provisional)
+
+
+@pytest.mark.parametrize("first_look_flags, note", [
+    pytest.param([], False, id="results-confirm-the-first-look"),
+    pytest.param(["shallow_depth"], True, id="results-differ-and-say-so"),
+])
+def test_results_page_says_when_they_differ_from_the_first_look(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                first_look_flags: list[str], note: bool) -> None:
+    from unittest import mock
+
+    from streamlit.testing.v1 import AppTest
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("FORMCHECK_DATA_DIR", str(data))
+    store = Store(data)
+    session = store.save_analysis(make_report(n_reps=3), analysis_key="c" * 64)  # reps end 3.5, 6.5, 9.5 s
+    store.close()
+    first_look = Provisional.from_dict({**SUMMARY, "reps": [{**SUMMARY["reps"][0], "start_ms": 1000.0,
+                                                            "end_ms": 3500.0, "flags": first_look_flags}]})
+    fake = _FakeJobs(first_look, session.id)
+    app = str(Path(__file__).resolve().parents[1] / "app.py")
+    with mock.patch("formcheck.app.analyse.get_jobs", return_value=fake):
+        at = AppTest.from_file(app, default_timeout=60).run()
+        at.session_state["fc_jobs"] = ["d" * 32]
+        at.run()
+    assert fake.looks >= 2 and not at.exception
+    assert [str(m.value) for m in at.metric if m.label == "Reps"] == ["3"]
+    infos = re.sub(r"\\(.)", r"\1", " ".join(str(i.value) for i in at.info))  # Markdown escapes undone
+    assert ("differs from the provisional first look" in infos) is note, infos
+    if note:
+        assert "rep 1: no flag (first look: " in infos
+    assert not any("First look, provisional" in str(w.value) for w in at.warning), "the first look stayed"

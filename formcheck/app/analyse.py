@@ -253,6 +253,7 @@ def _follow(jobs: JobManager) -> dict[str, str]:
     shown: dict[str, tuple[float, str]] = {}
     early: dict[str, Any] = {}  # job id -> placeholder of its provisional results
     early_shown: dict[str, Provisional] = {}
+    drawn = 0
     while True:
         states = []
         for j in ids:
@@ -273,8 +274,8 @@ def _follow(jobs: JobManager) -> dict[str, str]:
             if s.provisional is not None and not s.report_ready and early_shown.get(s.job_id) != s.provisional:
                 if s.job_id not in early:
                     early[s.job_id] = box.empty()
-                with early[s.job_id].container(key=f"fc-provisional-{s.job_id[:8]}-{len(early_shown)}-"
-                                                   f"{len(s.provisional.reps)}-{int(s.provisional.through_ms)}"):
+                drawn += 1  # a new key each time: the placeholder's content is replaced, never two alike in a run
+                with early[s.job_id].container(key=f"fc-provisional-{s.job_id[:8]}-{drawn}"):
                     st.warning(provisional_text(s.provisional, s.source_name), icon=":material/hourglass_top:")
                 early_shown[s.job_id] = s.provisional
         if all(s.finished or s.report_ready for s in states):
