@@ -18,8 +18,12 @@ Times are taken inside the page (``performance.now()``, a MutationObserver on th
 from the click on Analyse to:
 
 - ``progress``: the first progress bar;
+- ``early``: the first provisional results (the reps completed in the part of the clip posed so far and
+  their flags, shown while the pose pass runs, marked provisional);
 - ``results``: the result cards (lift, reps, flags, ...; the flags list is drawn in the same script run);
 - ``video``: the annotated video element able to play (``readyState >= 2``).
+
+"First results" is the earlier of ``early`` and ``results``.
 
 Each distinct progress text is also stamped, which shows where the time goes between the click and
 the results (the stage names come from the analysis job). The 1-minute load average is printed at the
@@ -52,7 +56,8 @@ TIMEOUT_MS = 600_000
 #: Installed in the page before the click: stamps the click, the first progress bar, each progress
 #: text, the results (rep card + flag list) and the playable video, in performance.now() ms.
 OBSERVER_JS = """() => {
-  const m = window.__fc = {click: null, progress: null, results: null, video: null, stages: []};
+  const m = window.__fc = {click: null, progress: null, early: null, early_text: null, results: null, video: null,
+                           stages: []};
   document.addEventListener('click', e => {
     if (m.click === null && e.target.closest('.st-key-fc_analyse')) m.click = performance.now();
   }, true);
@@ -65,6 +70,8 @@ OBSERVER_JS = """() => {
       const text = (bar.innerText || '').trim().replace(/\\s*\\(\\d+%\\)$/, '');
       if (text && (!m.stages.length || m.stages[m.stages.length - 1][0] !== text)) m.stages.push([text, now]);
     }
+    const early = document.querySelector('[class*="st-key-fc-provisional"]');
+    if (m.early === null && early) { m.early = now; m.early_text = early.innerText; }
     if (m.results === null && document.querySelector('[data-testid="stMetric"]')) m.results = now;
     const v = document.querySelector('[data-testid="stVideo"]');
     if (m.video === null && v && v.readyState >= 2) m.video = now;
@@ -173,6 +180,8 @@ def measure(page: Any, url: str, clip: Path, model_label: str | None) -> dict[st
     m = page.evaluate("window.__fc")
     c = m["click"]
     return {"progress": (m["progress"] - c) / 1000 if m["progress"] is not None else None,
+            "early": (m["early"] - c) / 1000 if m["early"] is not None else None,
+            "early_text": m["early_text"],
             "results": (m["results"] - c) / 1000, "video": (m["video"] - c) / 1000,
             "stages": [(text, (t - c) / 1000) for text, t in m["stages"]],
             "load": (load_start, load1())}
@@ -211,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
                         rows.append(r)
                         print(f"# {clip.name} ({r['run']}): " + "; ".join(f"{t:.2f} s {text}" for text, t in r["stages"]),
                               flush=True)
+                        if r["early_text"]:
+                            print(f"# first provisional results at {r['early']:.2f} s: "
+                                  + " ".join(r["early_text"].split()), flush=True)
                 finally:
                     browser.close()
         finally:
@@ -220,11 +232,13 @@ def main(argv: list[str] | None = None) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
     print(f"\nmodel {args.model}; {os.cpu_count()} CPUs; seconds after the Analyse click\n")
-    print("| clip | server | progress bar s | reps and flags s | video playable s | load avg (start-end) |")
-    print("|---|---|---|---|---|---|")
+    print("| clip | server | progress bar s | provisional reps and flags s | final reps and flags s "
+          "| video playable s | load avg (start-end) |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         prog = f"{r['progress']:.2f}" if r["progress"] is not None else "–"
-        print(f"| {r['clip']} | {r['run']} | {prog} | {r['results']:.2f} | {r['video']:.2f} | "
+        early = f"**{r['early']:.2f}**" if r["early"] is not None else "–"
+        print(f"| {r['clip']} | {r['run']} | {prog} | {early} | {r['results']:.2f} | {r['video']:.2f} | "
               f"{r['load'][0]:.1f}-{r['load'][1]:.1f} |")
     return 0
 

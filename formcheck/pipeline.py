@@ -6,6 +6,7 @@ The CLI (``formcheck analyze``) and the app both call :func:`analyze_video`.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -21,12 +22,19 @@ from formcheck.barcheck import BarCheck, check_rise, has_before_frame, vetoed_sp
 from formcheck.framestore import FrameStore
 from formcheck.guidance import load_guidance
 from formcheck.overlay import ANALYZE_PRESET, write_overlay_video
-from formcheck.pose import PoseResult, extract_pose
+from formcheck.pose import PoseResult, PrefixWatch, extract_pose
 from formcheck.report import min_quality_for, plot_angles, render_html, render_markdown, write_frame_csv
 from formcheck.rules import RuleSet, load_rules, load_rulesets
 
 FORMATS = ("json", "md", "html")
 ProgressFn = Callable[[str, float], None]
+
+#: Provisional results (``on_provisional``): how often (s, wall time) the pose so far is looked at, and how
+#: much more video (ms) it must hold than at the last analysis before it is analysed again.
+PROVISIONAL_EVERY_S = 0.4
+PROVISIONAL_MIN_NEW_MS = 500.0
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,7 @@ def analyze_video(
     keep_masks: bool = True,
     every_frame: bool = False,
     on_report: Callable[[ClipResult], None] | None = None,
+    on_provisional: Callable[[dict[str, Any]], None] | None = None,
 ) -> ClipResult:
     """Analyse one clip and write its report files into ``out_dir``.
 
@@ -132,6 +141,10 @@ def analyze_video(
     The annotated video is written last, after the reports and images.
     ``on_report`` is called with the result so far (every file but the video) as soon as the
     report files exist, before the video is written: the app shows the results from it.
+    ``on_provisional`` is called during the pose pass, from another thread, with
+    :func:`provisional_summary` of the clip's start analysed so far (the reps completed in it and their
+    flags), each time that summary changes; never after the pose pass has ended. These are not the
+    results: the final analysis (whole clip, deadlift bar check) may count and flag otherwise.
     """
     bad = [f for f in formats if f not in FORMATS]
     if bad:
@@ -156,7 +169,7 @@ def analyze_video(
         return _analyze(path, info, store, out, lift=lift, model=model, athlete=athlete, make_video=make_video,
                         formats=formats, report_progress=report_progress, rules_paths=rules_paths,
                         workers=workers, keep_masks=keep_masks, every_frame=every_frame, warnings=warnings,
-                        warn=warn, t0=t0, on_report=on_report)
+                        warn=warn, t0=t0, on_report=on_report, on_provisional=on_provisional)
     finally:
         store.close()
 
@@ -165,14 +178,27 @@ def _analyze(path: Path, info: video.VideoInfo, store: FrameStore, out: Path, *,
              athlete: str, make_video: bool, formats: Sequence[str], report_progress: ProgressFn,
              rules_paths: Mapping[str, RuleSet] | None, workers: int | None, keep_masks: bool, every_frame: bool,
              warnings: list[str], warn: Callable[[str], None], t0: float,
-             on_report: Callable[[ClipResult], None] | None) -> ClipResult:
+             on_report: Callable[[ClipResult], None] | None,
+             on_provisional: Callable[[dict[str, Any]], None] | None = None) -> ClipResult:
     report_progress("pose", 0.0)
     # off the critical path, during the pose pass: the clip's hash (hashlib releases the GIL) and the plot import
     sha = _Background(lambda: file_sha256(path))
     _Background(_load_plotting)
-    pose = extract_pose(path, model=model, workers=workers, keep_masks=keep_masks, warn=warn, every_frame=every_frame,
-                        progress=lambda done, total: report_progress("pose", min(1.0, done / max(total, 1))),
-                        frames=store)
+    watch = PrefixWatch() if on_provisional is not None else None
+    early = None
+    if watch is not None and on_provisional is not None:
+        model_name = model if model in ("lite", "full", "heavy") else Path(model).name
+        early = _Provisional(watch, lambda seq, masks: analyze_sequence(
+            seq, lift=lift, rules_paths=rules_paths, source={"file": path.name}, model=model_name, athlete=athlete,
+            masks=masks), on_provisional)
+    try:
+        pose = extract_pose(path, model=model, workers=workers, keep_masks=keep_masks, warn=warn,
+                            every_frame=every_frame,
+                            progress=lambda done, total: report_progress("pose", min(1.0, done / max(total, 1))),
+                            frames=store, watch=watch)
+    finally:
+        if early is not None:
+            early.stop()
     report_progress("analysis", 0.0)
     source = _source(info, pose, sha.result())  # once: a vetoed bar check re-runs the analysis
 
@@ -242,6 +268,90 @@ def _analyze(path: Path, info: video.VideoInfo, store: FrameStore, out: Path, *,
         )
     report_progress("done", 1.0)
     return ClipResult(path=path, analysis=analysis, pose=pose, files=files, seconds=time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------- provisional results
+def provisional_summary(analysis: Analysis, through_ms: float, duration_ms: float | None) -> dict[str, Any]:
+    """What the analysis of a clip's start says so far, in plain JSON values.
+
+    ``{"through_ms", "duration_ms", "lift", "reps": [{"rep", "start_ms", "end_ms", "flags": [codes],
+    "borderline": [codes]}]}``: the reps completed in the frames analysed (a rep cut by the end of
+    those frames is not one of them) and each one's flags. Empty ``reps`` when there is none yet.
+    """
+    report = analysis.report
+    reps = []
+    if report.status == "ok":
+        for r in report.reps:
+            n = int(r["rep"])
+            reps.append({"rep": n, "start_ms": round(float(r["start_ms"]), 1), "end_ms": round(float(r["end_ms"]), 1),
+                         "flags": sorted({str(f["code"]) for f in report.flags if int(f["rep"]) == n}),
+                         "borderline": sorted({str(b["code"]) for b in report.borderline if int(b["rep"]) == n})})
+    return {"through_ms": round(float(through_ms), 1),
+            "duration_ms": None if duration_ms is None else round(float(duration_ms), 1),
+            "lift": str(report.lift), "reps": reps}
+
+
+def _gist(summary: Mapping[str, Any] | None) -> Any:
+    """What a user would see change: the lift, the reps and each one's flags (not a rep's end moving by a frame)."""
+    if summary is None:
+        return None
+    return summary["lift"], [(r["rep"], r["flags"], r["borderline"]) for r in summary["reps"]]
+
+
+class _Provisional:
+    """During the pose pass: analyse the clip's start as far as it is posed, in a thread, and hand on what changed.
+
+    Every :data:`PROVISIONAL_EVERY_S` it looks at the :class:`PrefixWatch` (:meth:`step`); when the posed
+    start has grown by :data:`PROVISIONAL_MIN_NEW_MS` of video it analyses it and calls ``emit`` with
+    :func:`provisional_summary` if the lift, the reps or their flags differ from the last one sent (a
+    summary without a rep is not sent). :meth:`stop` ends it: nothing is emitted after it returns. A
+    failure here is logged and ends the provisional results only.
+    """
+
+    def __init__(self, watch: PrefixWatch, analyse: Callable[[Any, Any], Analysis],
+                 emit: Callable[[dict[str, Any]], None], *, start: bool = True) -> None:
+        self._watch, self._analyse, self._emit = watch, analyse, emit
+        self._stopped = threading.Event()
+        self._emit_lock = threading.Lock()
+        self._last_ms = -float("inf")
+        self._last_sent: dict[str, Any] | None = None
+        if start:
+            threading.Thread(target=self._run, name="formcheck-provisional", daemon=True).start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stopped.wait(PROVISIONAL_EVERY_S):
+                self.step()
+        except Exception:  # noqa: BLE001 - provisional results are optional; the final analysis runs regardless
+            _log.warning("provisional results stopped", exc_info=True)
+
+    def step(self) -> dict[str, Any] | None:
+        """Analyse the posed start if it grew enough; returns the summary emitted, if any."""
+        through = self._watch.through_ms
+        if self._stopped.is_set() or through is None or through - self._last_ms < PROVISIONAL_MIN_NEW_MS:
+            return None
+        snap = self._watch.snapshot()
+        if snap is None:
+            return None
+        seq, masks = snap
+        self._last_ms = float(seq.t_ms[-1])
+        t0 = time.perf_counter()
+        summary = provisional_summary(self._analyse(seq, masks), self._last_ms, self._watch.duration_ms)
+        if not summary["reps"] or _gist(summary) == _gist(self._last_sent):
+            return None
+        with self._emit_lock:
+            if self._stopped.is_set():
+                return None
+            self._emit(summary)
+        _log.info("provisional results: %d rep(s) in the first %.1f s of video (analysed in %.2f s)",
+                  len(summary["reps"]), self._last_ms / 1000.0, time.perf_counter() - t0)
+        self._last_sent = summary
+        return summary
+
+    def stop(self) -> None:
+        """No more provisional results (the thread may finish an analysis it started, unseen)."""
+        with self._emit_lock:
+            self._stopped.set()
 
 
 # --------------------------------------------------------------------------- evaluation runs

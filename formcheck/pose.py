@@ -495,6 +495,7 @@ class _ChunkJob:
     keep_to_ms: float
     step_ms: float | None = None
     store: Any = None  # a formcheck.framestore.FrameStore the decode thread hands kept frames to
+    watch: "PrefixWatch | None" = None  # receives each kept frame (results during the pose pass)
 
 
 @dataclass
@@ -763,10 +764,16 @@ def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: War
                 if job.keep_masks:
                     ms = res.segmentation_masks
                     crops.append(_crop_mask(ms[p].numpy_view(), a[:, :2]) if ms and p < len(ms) else None)
+            if job.watch is not None:
+                d = len(imgs)
+                job.watch.add(job.index, t_ms, k, (w, h), imgs[d - k:d], worlds[d - k:d],
+                              crops[d - k:d] if job.keep_masks else [])
             if progress is not None:
                 progress(1)
     finally:
         lms.close()
+    if job.watch is not None:
+        job.watch.end(job.index)
     w, h = frame_wh if frame_wh is not None else (1, 1)
     return _ChunkOut(
         t_ms=np.asarray(t_list, dtype=np.float64),
@@ -782,6 +789,88 @@ def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: War
         scans=lms.scans,
         skipped=skipped,
     )
+
+
+class PrefixWatch:
+    """The first part of a clip's pose while :func:`extract_pose` still runs (thread-safe).
+
+    Give it to :func:`extract_pose` (``watch=``): every time chunk hands it the frames it keeps, and
+    :meth:`snapshot` stitches what has arrived without a gap (the first chunk's frames so far; once a
+    chunk has ended, the next one's too) into a :class:`PoseSequence` (and silhouettes) of the clip from
+    its start to the last of those frames, with the lifter picked as for a whole clip but from these
+    frames only. It serves provisional results during the pose pass; the final sequence comes from
+    :func:`extract_pose` as always.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._chunks: dict[int, dict[str, list[Any]]] = {}
+        self._ended: set[int] = set()
+        self._size: tuple[int, int] | None = None
+        self._setup: tuple[video.VideoInfo, str, str, bool, int | None] | None = None
+
+    def _start(self, info: video.VideoInfo, source: str, model_label: str, masks: bool,
+               max_side: int | None) -> None:
+        with self._lock:
+            self._setup = (info, source, model_label, masks, max_side)
+
+    def add(self, chunk: int, t_ms: float, count: int, size: tuple[int, int], img: list[np.ndarray],
+            world: list[np.ndarray], crops: list[Any]) -> None:
+        """One kept frame of chunk ``chunk`` (in time order within the chunk) and its ``count`` detections."""
+        with self._lock:
+            self._size = self._size or size
+            c = self._chunks.setdefault(chunk, {"t": [], "counts": [], "img": [], "world": [], "crops": []})
+            c["t"].append(float(t_ms))
+            c["counts"].append(int(count))
+            c["img"].extend(img)
+            c["world"].extend(world)
+            c["crops"].extend(crops)
+
+    def end(self, chunk: int) -> None:
+        """Chunk ``chunk`` has handed over all its frames."""
+        with self._lock:
+            self._chunks.setdefault(chunk, {"t": [], "counts": [], "img": [], "world": [], "crops": []})
+            self._ended.add(chunk)
+
+    def _gapless(self) -> list[dict[str, list[Any]]]:
+        out, i = [], 0
+        while i in self._chunks:
+            out.append(self._chunks[i])
+            if i not in self._ended:
+                break
+            i += 1
+        return out
+
+    @property
+    def through_ms(self) -> float | None:
+        """Time of the last frame of the gapless start (None before the first)."""
+        with self._lock:
+            ts = [c["t"][-1] for c in self._gapless() if c["t"]]
+        return ts[-1] if ts else None
+
+    @property
+    def duration_ms(self) -> float | None:
+        with self._lock:
+            return self._setup[0].duration_ms if self._setup is not None else None
+
+    def snapshot(self) -> "tuple[PoseSequence, MaskTrack | None] | None":
+        """The clip's pose from its start to the last frame received without a gap; None before any frame."""
+        with self._lock:
+            if self._setup is None:
+                return None
+            parts = [{k: list(v) for k, v in c.items()} for c in self._gapless()]
+            w, h = self._size or (1, 1)
+            info, source, model_label, masks, max_side = self._setup
+        if not any(p["t"] for p in parts):
+            return None
+        outs = [_ChunkOut(
+            t_ms=np.asarray(p["t"], dtype=np.float64), counts=np.asarray(p["counts"], dtype=np.int32),
+            img=np.stack(p["img"]) if p["img"] else np.zeros((0, N_LANDMARKS, _IMG_FIELDS), np.float32),
+            world_m=np.stack(p["world"]) if p["world"] else np.zeros((0, N_LANDMARKS, 3), np.float32),
+            masks=p["crops"], frame_w=w, frame_h=h, warmup_frames=0, num_poses=1, people_seen=0, scans=0)
+            for p in parts]
+        seq, mask_track, _ = _assemble(outs, info, source, model_label, masks, max_side)
+        return seq, mask_track
 
 
 class _Stopped(Exception):
@@ -1006,6 +1095,7 @@ def extract_pose(
     num_poses: int | None = None,
     every_frame: bool = False,
     frames: Any = None,
+    watch: PrefixWatch | None = None,
 ) -> PoseResult:
     """Find the lifter in the frames of a clip (about ``[pose] analysis_fps`` per second).
 
@@ -1049,6 +1139,9 @@ def extract_pose(
         A :class:`formcheck.framestore.FrameStore`: every analysed frame (at the analysed size) is
         written to it and every decoded one noted, so the caller's later steps (bar check, flag
         images, annotated video) need not decode the clip again. Finished when this returns.
+    watch
+        A :class:`PrefixWatch` that receives the frames of every time chunk as they are analysed,
+        for results during the pose pass.
 
     Returns
     -------
@@ -1085,9 +1178,11 @@ def extract_pose(
         _ChunkJob(index=i, path=str(path), model_path=str(model_path), max_side=max_side,
                   num_poses=None if num_poses is None else int(num_poses), scan_every_ms=SCAN_EVERY_MS,
                   keep_masks=keep_masks, decode_from_ms=a, decode_to_ms=b, keep_from_ms=c, keep_to_ms=d,
-                  step_ms=step_ms, store=frames)
+                  step_ms=step_ms, store=frames, watch=watch)
         for i, (a, b, c, d) in enumerate(plan)
     ]
+    if watch is not None:
+        watch._start(info, str(path), _model_label(model, model_path), keep_masks, max_side)
     total_est = _frames_estimate(info)
     if step_ms is not None and info.duration_ms:
         total_est = min(total_est, int(info.duration_ms / step_ms) + 1)

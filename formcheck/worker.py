@@ -54,7 +54,7 @@ from formcheck.storage import SOURCE_KINDS, JobRecord, Store, StoreError, clean_
 
 __all__ = [
     "ENV_MAX_JOBS", "JOB_STATES", "AnalysisRejected", "AnalysisRequest", "JobManager", "JobState",
-    "analysis_key", "copy_and_hash", "file_sha256", "retry_request", "run_analysis",
+    "Provisional", "ProvisionalRep", "analysis_key", "copy_and_hash", "file_sha256", "retry_request", "run_analysis",
 ]
 
 ENV_MAX_JOBS = "FORMCHECK_MAX_JOBS"
@@ -140,6 +140,38 @@ def retry_request(job: JobRecord) -> AnalysisRequest:
 
 
 @dataclass(frozen=True)
+class ProvisionalRep:
+    """One rep completed in the part of the clip posed so far, and the faults flagged on it then."""
+
+    rep: int
+    start_ms: float
+    end_ms: float
+    flags: tuple[str, ...] = ()
+    borderline: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Provisional:
+    """Results during the pose pass (:func:`formcheck.pipeline.provisional_summary`): the clip's first
+    ``through_ms`` analysed, its completed reps and their flags. Not the report: the final analysis
+    (the whole clip, the deadlift bar check) replaces them and may count or flag otherwise."""
+
+    through_ms: float
+    duration_ms: float | None
+    lift: str
+    reps: tuple[ProvisionalRep, ...]
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Provisional":
+        return cls(through_ms=float(d["through_ms"]),
+                   duration_ms=None if d.get("duration_ms") is None else float(d["duration_ms"]),
+                   lift=str(d.get("lift", "")),
+                   reps=tuple(ProvisionalRep(rep=int(r["rep"]), start_ms=float(r["start_ms"]), end_ms=float(r["end_ms"]),
+                                             flags=tuple(r.get("flags", ())), borderline=tuple(r.get("borderline", ())))
+                              for r in d.get("reps", ())))
+
+
+@dataclass(frozen=True)
 class JobState:
     """Where a job is. ``fraction`` is 0..1; ``message`` is the failure line for the user."""
 
@@ -153,6 +185,8 @@ class JobState:
     source_name: str = ""
     #: The annotated video is stored (the session's report is, once ``session_id`` is set).
     video_ready: bool = False
+    #: Reps and flags of the clip's start while the pose pass runs (None before the first rep).
+    provisional: Provisional | None = None
 
     def __post_init__(self) -> None:
         if self.state not in JOB_STATES:
@@ -251,12 +285,15 @@ def _user_text(message: str, request: AnalysisRequest) -> str:
 
 def run_analysis(request: AnalysisRequest, progress: ProgressFn | None = None,
                  on_report: Callable[[str], None] | None = None,
-                 on_video: Callable[[], None] | None = None) -> str:
+                 on_video: Callable[[], None] | None = None,
+                 on_provisional: Callable[[dict[str, Any]], None] | None = None) -> str:
     """Analyse one clip and record it; returns the session id (in-process; :class:`JobManager` spawns it).
 
     The session is stored as soon as the report exists (reps, flags, images, reports) and
     ``on_report(session_id)`` is called; the annotated video is made next and added to the session,
     then ``on_video()`` is called; the slow-motion clips of flagged reps and the original clip follow.
+    ``on_provisional`` receives the reps and flags of the clip's start during the pose pass
+    (:func:`formcheck.pipeline.provisional_summary`), before the report exists.
     A failure after the report is stored is logged and leaves the session without its video.
 
     Raises :class:`AnalysisRejected` with a message for the user when the clip is not a
@@ -297,7 +334,8 @@ def run_analysis(request: AnalysisRequest, progress: ProgressFn | None = None,
             try:
                 result = analyze_video(request.video_path, lift=request.lift, model=request.model, out_dir=out_dir,
                                        athlete=request.athlete, make_video=True, formats=("json", "md", "html"),
-                                       progress=pipeline_progress, on_report=report_ready)
+                                       progress=pipeline_progress, on_report=report_ready,
+                                       on_provisional=on_provisional)
             except (VideoError, ModelNotFoundError) as exc:
                 if not stored:
                     raise AnalysisRejected(_user_text(str(exc), request)) from exc
@@ -414,7 +452,8 @@ def _job_main(request: AnalysisRequest, messages: Any) -> None:
     try:
         session_id = run_analysis(request, lambda stage, fraction: messages.put(("progress", stage, fraction)),
                                   on_report=lambda sid: messages.put(("report", sid)),
-                                  on_video=lambda: messages.put(("video",)))
+                                  on_video=lambda: messages.put(("video",)),
+                                  on_provisional=lambda summary: messages.put(("provisional", summary)))
         messages.put(("done", session_id))
     except (AnalysisRejected, StoreError) as exc:
         messages.put(("failed", str(exc)))
@@ -656,6 +695,9 @@ class JobManager:
                 self._update(job, session_id=str(msg[1]))
             elif kind == "video":
                 self._update(job, video_ready=True)
+            elif kind == "provisional":
+                if job.state.session_id is None:  # the report, once there, is what the page shows
+                    self._update(job, provisional=Provisional.from_dict(msg[1]))
             elif kind == "done":
                 final = replace(job.state, state="done", stage="done", fraction=1.0, session_id=msg[1],
                                 video_ready=True)

@@ -1,9 +1,10 @@
 """The results come before the annotated video, in a real browser (issue #13).
 
 Upload a sample, click Analyse, and stamp inside the page (a MutationObserver, ``performance.now()``)
-when the result cards, the "video is being prepared" notice and a playable video first appear. The
-cards must come first, with no video element on the page yet and the notice in its place; then the
-notice gives way to the video, which plays. Reuses the server and browser fixtures of
+when the provisional first look (reps and flags of the clip's start, during the pose pass), the result
+cards, the "video is being prepared" notice and a playable video first appear. The provisional results
+must come first, marked provisional, and be gone when the cards come; the cards come with no video
+element on the page yet and the notice in its place; then the notice gives way to the video, which plays. Reuses the server and browser fixtures of
 test_app_browser.py (same skip rules). A screenshot goes to test-artifacts/.
 """
 
@@ -33,17 +34,20 @@ pytestmark = pytest.mark.browser
 #: Stamps (ms, performance.now()) of the click, the result cards, the pending-video notice and the
 #: playable video; ``video_el_at_results``: how many video elements the page had when the cards came.
 OBSERVER_JS = """() => {
-  const m = window.__fc = {click: null, results: null, pending: null, pending_gone: null, video: null,
-                           video_el_at_results: null, reps: null};
+  const m = window.__fc = {click: null, early: null, early_text: null, early_at_results: null, results: null,
+                           pending: null, pending_gone: null, video: null, video_el_at_results: null, reps: null};
   document.addEventListener('click', e => {
     if (m.click === null && e.target.closest('.st-key-fc_analyse')) m.click = performance.now();
   }, true);
   const look = () => {
     if (m.click === null) return;
     const now = performance.now();
+    const early = document.querySelector('[class*="st-key-fc-provisional"]');
+    if (m.early === null && early) { m.early = now; m.early_text = early.innerText; }
     const metric = document.querySelector('[data-testid="stMetric"]');
     if (m.results === null && metric) {
       m.results = now;
+      m.early_at_results = document.querySelectorAll('[class*="st-key-fc-provisional"]').length;
       m.video_el_at_results = document.querySelectorAll('[data-testid="stVideo"]').length;
       const reps = [...document.querySelectorAll('[data-testid="stMetric"]')]
         .find(e => (e.innerText || '').startsWith('Reps'));
@@ -77,6 +81,11 @@ def test_results_appear_before_the_video(sync_playwright: Any, server: tuple[str
         finally:
             browser.close()
     assert m["results"] is not None and m["video"] is not None, m
+    # the first look: during the pose pass, marked provisional, with the first rep; gone with the final results
+    assert m["early"] is not None and m["early"] < m["results"], f"no provisional results before the final ones: {m}"
+    assert "provisional" in m["early_text"].lower() and "not the results yet" in m["early_text"], m
+    assert "1 rep completed" in m["early_text"] or "reps completed" in m["early_text"], m
+    assert m["early_at_results"] == 0, f"the provisional results stayed beside the final ones: {m}"
     assert m["video_el_at_results"] == 0, f"a video was on the page with the first results: {m}"
     assert m["reps"] is not None and int(m["reps"].split()[-1]) >= 3, m
     assert m["pending"] is not None and m["pending"] - m["results"] < 1000, f"no 'being prepared' notice: {m}"

@@ -13,7 +13,18 @@ import streamlit as st
 from formcheck.app.media import suffix_for
 from formcheck.app.results import delete_control, deleted_notice, render_session
 from formcheck.access import Access, AccessDenied
-from formcheck.app.ui import UPLOAD_TYPES, Settings, athlete_label, fmt_time, get_access, get_jobs, get_store, md, settings
+from formcheck.app.ui import (
+    UPLOAD_TYPES,
+    Settings,
+    athlete_label,
+    fault_title,
+    fmt_time,
+    get_access,
+    get_jobs,
+    get_store,
+    md,
+    settings,
+)
 from formcheck.models import ModelNotFoundError, list_models
 from formcheck.storage import Store
 from formcheck.video import VideoError, probe
@@ -21,6 +32,7 @@ from formcheck.worker import (
     AnalysisRejected,
     AnalysisRequest,
     JobManager,
+    Provisional,
     copy_and_hash,
     retry_request,
     sample_request_fields,
@@ -36,6 +48,8 @@ MODEL_WORDS = {"lite": "Lite: fastest", "full": "Full: accurate (default)", "hea
 
 # Session-state keys of this page.
 JOBS, RESULTS, ERRORS = "fc_jobs", "fc_results", "fc_errors"
+#: {session id: the last provisional results shown for its job}, to say so if the final ones differ.
+SHOWN_EARLY = "fc_shown_early"
 #: URL query parameter naming the jobs a tab follows: after a server restart (the session state is
 #: gone, the URL is not) the page looks them up in the store and says what became of them.
 JOB_PARAM = "jobs"
@@ -185,6 +199,45 @@ def _recover(jobs: JobManager, store: Store, acc: Access) -> None:
             c2.button("Dismiss", key=f"fc_dismiss_{job.id}", on_click=_dismiss, args=(store, acc, job.id))
 
 
+def _s(ms: float | None) -> str:
+    return "?" if ms is None else f"{ms / 1000.0:.1f} s"
+
+
+def provisional_text(p: Provisional, source_name: str) -> str:
+    """Markdown for the reps and flags found while the pose pass runs, marked provisional throughout."""
+    n = len(p.reps)
+    lines = [f"**First look, provisional:** {md(source_name)}, the first {_s(p.through_ms)} of "
+             f"{_s(p.duration_ms)} analysed so far: {n} rep{'s' if n != 1 else ''} completed"
+             f"{f' ({md(p.lift)})' if p.lift and p.lift != 'unknown' else ''}. These are not the results yet: "
+             "the analysis of the whole clip replaces them and may count or flag otherwise.", "",
+             "| Rep | Time | Flagged so far (provisional) |", "|---|---|---|"]
+    for r in p.reps:
+        flags = ", ".join(fault_title(c) for c in r.flags) or "none so far"
+        if r.borderline:
+            flags += " · borderline: " + ", ".join(fault_title(c) for c in r.borderline)
+        lines.append(f"| {r.rep} | {_s(r.start_ms)} – {_s(r.end_ms)} | {md(flags)} |")
+    return "\n".join(lines)
+
+
+def early_differences(p: Provisional, report: dict[str, Any]) -> list[str]:
+    """How the final report differs from the provisional results shown before it (empty: it confirms them).
+
+    Compared on the part of the clip the provisional results covered: the number of reps completed in it
+    and, rep by rep, the faults flagged."""
+    final_reps = [r for r in report.get("reps", []) if float(r["end_ms"]) <= p.through_ms]
+    out = []
+    if len(final_reps) != len(p.reps):
+        out.append(f"in the first {_s(p.through_ms)}, {len(final_reps)} rep(s) instead of {len(p.reps)}")
+    final_flags = {int(r["rep"]): sorted({str(f["code"]) for f in report.get("flags", []) if int(f["rep"]) == int(r["rep"])})
+                   for r in final_reps}
+    for r in p.reps:
+        now = final_flags.get(r.rep)
+        if now is not None and now != sorted(r.flags):
+            was = ", ".join(fault_title(c) for c in r.flags) or "no flag"
+            out.append(f"rep {r.rep}: {', '.join(fault_title(c) for c in now) or 'no flag'} (first look: {was})")
+    return out
+
+
 def _follow(jobs: JobManager) -> dict[str, str]:
     """Show a progress bar per running job until each has its results stored, then keep their outcomes.
 
@@ -198,6 +251,9 @@ def _follow(jobs: JobManager) -> dict[str, str]:
     box = slot.container()
     bars: dict[str, Any] = {}
     shown: dict[str, tuple[float, str]] = {}
+    early: dict[str, Any] = {}  # job id -> placeholder of its provisional results
+    early_shown: dict[str, Provisional] = {}
+    drawn = 0
     while True:
         states = []
         for j in ids:
@@ -215,11 +271,22 @@ def _follow(jobs: JobManager) -> dict[str, str]:
             elif shown.get(s.job_id) != (s.fraction, text):  # send the browser only what changed
                 bars[s.job_id].progress(s.fraction, text=text)
             shown[s.job_id] = (s.fraction, text)
+            if s.provisional is not None and not s.report_ready and early_shown.get(s.job_id) != s.provisional:
+                if s.job_id not in early:
+                    early[s.job_id] = box.empty()
+                drawn += 1  # a new key each time: the placeholder's content is replaced, never two alike in a run
+                with early[s.job_id].container(key=f"fc-provisional-{s.job_id[:8]}-{drawn}"):
+                    st.warning(provisional_text(s.provisional, s.source_name), icon=":material/hourglass_top:")
+                early_shown[s.job_id] = s.provisional
         if all(s.finished or s.report_ready for s in states):
             break
         time.sleep(POLL_S)
     slot.empty()
     found = [s.session_id for s in states if s.session_id]
+    shown_early = st.session_state.setdefault(SHOWN_EARLY, {})
+    for s in states:
+        if s.session_id and s.job_id in early_shown:
+            shown_early[s.session_id] = early_shown[s.job_id]
     st.session_state[RESULTS] = list(dict.fromkeys([*st.session_state.get(RESULTS, []), *found]))
     st.session_state[ERRORS] = st.session_state.get(ERRORS, []) + [s.message for s in states if s.state == "failed"]
     pending = {s.session_id: s.job_id for s in states if not s.finished and s.session_id}
@@ -303,6 +370,12 @@ def render() -> None:
         pick = st.radio("Results for", list(names), format_func=lambda i: md(names[i]), horizontal=True,
                         key="fc_pick")
         chosen = next(x for x in sessions if x.id == pick)
+    was = st.session_state.get(SHOWN_EARLY, {}).get(chosen.id)
+    if was is not None:
+        changed = early_differences(was, chosen.report)
+        if changed:
+            st.info("The full analysis differs from the provisional first look shown while it ran: "
+                    + md("; ".join(changed)) + ". These results replace it.", icon=":material/update:")
     job_id = pending.get(chosen.id)
     render_session(acc, chosen, key=f"an-{chosen.id[:8]}",
                    video_pending=(lambda: _video_pending(job_id)) if job_id is not None else None)
