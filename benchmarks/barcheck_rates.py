@@ -20,9 +20,9 @@ check's entry of every deadlift candidate rep (``report.extra["bar_check"]``). N
 holds a stand-up after the set-down, so each is a pull (or a miscounted motion, never a bar-free rise).
 
 Printed: one line per rendered candidate, then the counts of "bar stayed" (dropped) by kind of rise
-and by the frame the check compares with, from where the rep's lowering began ("none" for the first
-counted rep: the check then never drops; "bar in hand" when the rise before was a pull; "bar on the
-floor" after a rise without the bar), then per rendered clip its true pulls, the count from the
+and by the frame the check compares with, from where the rep's lowering began ("bar in hand" when the
+rise before was a pull; "bar on the floor" for the first counted rep or after a rise without the bar;
+the first counted reps also on a line of their own), then per rendered clip its true pulls, the count from the
 landmarks alone and the pipeline's count after the bar check; the same as JSON with ``--json``.
 """
 
@@ -44,12 +44,10 @@ MATCH_MS = 600.0
 
 
 def _before_states(kinds: list[str]) -> list[str]:
-    """Per candidate (in order): the frame its check compares with: "none" (the first counted rep), "bar in
-    hand" (the candidate before it was a pull: its lowering starts at that lockout) or "bar on the floor"."""
-    from formcheck.barcheck import has_before_frame
-
-    return ["none" if not has_before_frame(i) else "bar in hand" if kinds[i - 1] == "pull" else "bar on the floor"
-            for i in range(len(kinds))]
+    """Per candidate (in order): the frame its check compares with, where its lowering began: "bar in hand"
+    (the candidate before it was a pull: its lowering starts at that lockout) or "bar on the floor" (the
+    first counted rep: nothing was lifted before it; or after a rise without the bar)."""
+    return ["bar in hand" if i and kinds[i - 1] == "pull" else "bar on the floor" for i in range(len(kinds))]
 
 
 def rendered_candidates(mp4: Path, cache: Path, model: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -79,6 +77,7 @@ def rendered_candidates(mp4: Path, cache: Path, model: str) -> tuple[list[dict[s
         out.append({"clip": mp4.stem, "rep": rep.index, "bottom_ms": round(rep.bottom_ms, 1),
                     "end_ms": round(rep.end_ms, 1), "kind": kind, "before_frame": before,
                     "decision": check.decision, "patch_ncc": check.patch_ncc, "before_ncc": check.before_ncc,
+                    "before_floor_ncc": check.before_floor_ncc,
                     "background_ncc": check.background_ncc, "reason": check.reason})
     counts = {"clip": mp4.stem, "truth": len(true_ends), "landmarks": first.report.rep_count,
               "pipeline": final.report.rep_count}
@@ -155,7 +154,8 @@ def real_candidates(eval_json: Path) -> list[dict[str, Any]]:
         entries = rep.get("extra", {}).get("bar_check", []) or []
         for i, (e, before) in enumerate(zip(entries, _before_states(["pull"] * len(entries)))):
             out.append({"clip": name, "rep": i, "kind": "pull", "before_frame": before,
-                        "decision": e["decision"], "real": True})
+                        "decision": e["decision"], "real": True, "patch_ncc": e.get("patch_ncc"),
+                        "before_ncc": e.get("before_ncc"), "before_floor_ncc": e.get("before_floor_ncc")})
     return out
 
 
@@ -164,9 +164,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     tab: dict[str, Counter] = {}
     for r in rows:
         key = f"{'real' if r.get('real') else 'rendered'} {r['kind']}, before frame {r['before_frame']}"
-        c = tab.setdefault(key, Counter())
-        c["of"] += 1
-        c["dropped"] += r["decision"] == "bar stayed"
+        for k in (key, key + " (first rep)") if r["rep"] == 0 else (key,):
+            c = tab.setdefault(k, Counter())
+            c["of"] += 1
+            c["dropped"] += r["decision"] == "bar stayed"
     return {k: {"dropped": int(v["dropped"]), "of": int(v["of"])} for k, v in sorted(tab.items())}
 
 
@@ -205,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(r)
             print(f"{r['clip']:38s} rep {r['rep']}  {r['kind']:8s}  before: {r['before_frame']:16s}  "
                   f"{r['decision']:10s}  patch {r['patch_ncc']:.2f}  before {r['before_ncc']:.2f}  "
+                  f"before-floor {r['before_floor_ncc']:.2f}  "
                   f"bg {r['background_ncc']:.2f}  {r['reason']}", flush=True)
         print(f"{n['clip']:38s} pulls {n['truth']}: counted {n['landmarks']} from the landmarks, "
               f"{n['pipeline']} after the bar check", flush=True)
