@@ -21,10 +21,11 @@ cross-correlation, NCC: 1 = the same picture, about 0 = unrelated):
   ``veto`` (the rise is not a rep). A pull brings the patch back to the
   "before" picture (the floor there is empty again), a stand-up leaves the
   plates in it;
-- the spot looked the same at all three moments (``lying_ncc`` for each
-  pair: the start of the lowering, the lifter standing with the hands well
-  above it, the floor moment and lockout): the bar lay there before the
-  hands came down and still lies there after they rose, ``veto``. This is
+- the spot looked the same at all three moments: at the start of the
+  lowering (the lifter standing, the hands well above it) nearly the very
+  picture of lockout (``lying_ncc``), and the floor moment like both
+  (``still_ncc``): the bar lay there before the hands came down and still
+  lies there after they rose, ``veto``. This is
   the bend to the bar without taking it (loading plates); it needs no
   previous rep, so it also judges a clip's first rise. In a pull the bar
   leaves the spot, so lockout differs from the floor moment;
@@ -275,9 +276,10 @@ def check_rise(
         this moment by ``params.min_ncc_gap``: a pull returns the patch to
         the "before" picture, a stand-up leaves the bar in it. Without it
         the rep is kept. When the lifter stood in it (hands risen from the
-        floor moment by at least ``params.min_rise_frac``, as at lockout) and
-        the spot looks alike in all three frames (``params.lying_ncc``), the
-        bar lay there throughout: the rise is dropped too (a bend to the bar).
+        floor moment by at least ``params.min_rise_frac``, as at lockout), the
+        spot is nearly the same picture in it as at lockout (``params.lying_ncc``)
+        and the floor moment looks like both (``params.still_ncc``), the bar lay
+        there throughout: the rise is dropped too (a bend to the bar).
     after_a_rep
         Whether a counted rep came before this one (its "before" frame then
         shows the bar in hand, as far as the landmarks tell): only then does
@@ -347,8 +349,8 @@ def check_rise(
         return unsure("the hands' floor patch has too little contrast")
     if not (math.isfinite(patch) and patch >= params.still_ncc):
         return verdict("bar moved", "the image where the hands gripped changed")
-    if (stood_before and math.isfinite(before) and math.isfinite(before_floor)
-            and min(patch, before, before_floor) >= params.lying_ncc):
+    if (stood_before and math.isfinite(before) and math.isfinite(before_floor) and before >= params.lying_ncc
+            and before_floor >= params.still_ncc):
         return verdict("bar stayed", "the bar lay where the hands reached for it before they came down and "
                                      "still lay there after they rose: it was never lifted")
     if not (after_a_rep and math.isfinite(before)):

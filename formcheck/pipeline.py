@@ -450,7 +450,10 @@ def deadlift_bar_checks(path: str | Path, analysis: Analysis,
         out.append((rep, check_rise(
             _gray(fa.rgb.astype(np.float32)), _gray(fb.rgb.astype(np.float32)), xy(fa), xy(fb), params,
             before_gray=None if fs is None else _gray(fs.rgb.astype(np.float32)),
-            before_xy=None if fs is None else xy(fs), after_a_rep=has_before_frame(rep.index),
+            before_xy=None if fs is None else xy(fs),
+            # the bar was in hand where this lowering began only after a rise that carried it: not after the
+            # first rep's start, nor after a rise this check found had left the bar lying (a bend, a stand-up)
+            after_a_rep=has_before_frame(rep.index) and not (out and out[-1][1].veto),
         )))
     return out
 
