@@ -75,7 +75,6 @@ class BarCheckParams:
     min_rise_frac: float
     body_margin_thigh: float
     bar_margin_thigh: float
-    bar_band_thigh: float
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -197,18 +196,9 @@ def _body_box(xy: np.ndarray, margin: float, shape: tuple[int, int]) -> tuple[in
     return max(lo[0], 0), max(lo[1], 0), min(hi[0], w), min(hi[1], h)
 
 
-def _background_mask(shape: tuple[int, int], xys: list[np.ndarray], margin: float, bar_margin: float,
-                     band_margin: float = 0.0) -> np.ndarray:
-    """Pixels outside the lifter and away from the bar (around the hands) at every given moment, and,
-    with ``band_margin`` > 0, outside the band across the whole picture that spans the hands' heights
-    (the bar and its plates reach far beyond the hands along it: seen from the front, across the picture)."""
+def _background_mask(shape: tuple[int, int], xys: list[np.ndarray], margin: float, bar_margin: float) -> np.ndarray:
+    """Pixels outside the lifter and away from the bar (around the hands) at every given moment."""
     bg = np.ones(shape, dtype=bool)
-    if band_margin > 0:
-        ys = [float(v) for xy in xys for v in xy[[int(i) for i in _WRISTS], 1] if math.isfinite(float(v))]
-        if ys:
-            lo = max(int(math.floor(min(ys) - band_margin)), 0)
-            hi = min(int(math.ceil(max(ys) + band_margin)), shape[0])
-            bg[lo:hi, :] = False
     for xy in xys:
         box = _body_box(xy, margin, shape)
         if box is not None:
@@ -331,7 +321,7 @@ def check_rise(
 
     margin = params.body_margin_thigh * thigh
     xys = [fxy, txy] + ([bxy] if bxy is not None else [])
-    bg = _background_mask(f.shape, xys, margin, params.bar_margin_thigh * thigh, params.bar_band_thigh * thigh)
+    bg = _background_mask(f.shape, xys, margin, params.bar_margin_thigh * thigh)
     bgs = [background_ncc(g, t, bg, 0.5 * params.min_patch_contrast) for g in ([f] if b is None else [f, b])]
     background = min(bgs) if all(math.isfinite(v) for v in bgs) else nan
 

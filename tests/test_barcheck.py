@@ -266,19 +266,3 @@ def test_core_imports_no_image_libraries() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
 
-
-def test_background_leaves_out_the_band_the_bar_moves_in() -> None:
-    """The bar's band, the hands' heights widened by ``bar_band_thigh`` thigh lengths, is left out of the
-    background comparison across the whole picture (a front view shows the plates far outside the box
-    around the hands, moving with the bar); the picture above and below it is kept."""
-    from formcheck.barcheck import _background_mask
-
-    xys = [_pose(FLOOR_WRIST), _pose(TOP_WRIST)]
-    band = P.bar_band_thigh * THIGH
-    assert band > 0
-    bg = _background_mask((H, W), xys, P.body_margin_thigh * THIGH, P.bar_margin_thigh * THIGH, band)
-    lo, hi = int(TOP_WRIST[1] - band), int(FLOOR_WRIST[1] + band)
-    assert not bg[lo:hi, :].any()
-    assert bg[: max(lo - 40, 0), :5].all() and bg[min(hi, H - 1):, :5].all()
-    without = _background_mask((H, W), xys, P.body_margin_thigh * THIGH, P.bar_margin_thigh * THIGH)
-    assert without[lo:hi, :5].all()  # far from the hands: kept unless the band is asked for

@@ -200,7 +200,8 @@ def test_exact_count_with_lift_recognition(family: str, seed: int) -> None:
 @pytest.mark.parametrize("seed", [0, 2, 5])
 def test_bar_check_decision_reaches_the_count(monkeypatch, rates, extra, seed) -> None:  # noqa: ANN001
     """The simulated checks go through the product's drop path: a stand-up dropped is one rep fewer, a pull
-    dropped too loses the reps after the first (the first has no before frame)."""
+    dropped too loses the reps after the first (the first's lowering began with the bar on the floor, a
+    rate the override leaves out: kept)."""
     monkeypatch.setattr(sys.modules[__name__], "BAR_CHECK_DROPS", rates)
     c = _case("deadlift-set-down-stand-up", seed)
     want = 1 if extra is None else c.reps + extra
