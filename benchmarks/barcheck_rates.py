@@ -15,8 +15,10 @@ cached in ``<dir>/poses``), :func:`formcheck.analysis.analyze_sequence` as a dea
 :func:`formcheck.pipeline.deadlift_bar_checks` on the decoded frames. A candidate rep whose lockout
 lies within ``MATCH_MS`` of a true rep's is a pull; any other is a rise without the bar.
 
-Real clips (``--real-eval``: the ``eval.json`` written by ``formcheck eval ... --out DIR``): the bar
-check's entry of every deadlift candidate rep (``report.extra["bar_check"]``). No labelled real clip
+Real clips (``--real-eval``: the ``eval.json`` written by ``formcheck eval ... --out DIR``; or
+``--real-labels labels.json --real-cache DIR``: the deadlift clips run here through the path `formcheck eval`
+takes, from poses already cached): the bar check's entry of every deadlift candidate rep
+(``report.extra["bar_check"]``). No labelled real clip
 holds a stand-up after the set-down, so each is a pull (or a miscounted motion, never a bar-free rise).
 
 Printed: one line per rendered candidate, then the counts of "bar stayed" (dropped) by kind of rise
@@ -159,6 +161,32 @@ def real_candidates(eval_json: Path) -> list[dict[str, Any]]:
     return out
 
 
+def real_clip_candidates(labels: Path, cache: Path, model: str) -> list[dict[str, Any]]:
+    """The same as :func:`real_candidates`, straight from the labelled clips (``labels.json`` with the clips
+    in ``videos/`` beside it) through :func:`formcheck.pipeline.analyze_for_eval`, the path `formcheck eval`
+    takes, for the deadlift clips whose poses ``cache`` already holds (a clip not in it is skipped and
+    named: nothing is extracted or written there)."""
+    from formcheck.pipeline import analyze_for_eval, file_sha256
+
+    out = []
+    for entry in json.loads(labels.read_text(encoding="utf-8")):
+        if entry.get("lift") != "deadlift":
+            continue
+        clip = labels.parent / "videos" / entry["file"]
+        if not (cache / f"{file_sha256(clip)[:24]}.{model}.npz").is_file():
+            print(f"{entry['file']}: no cached pose, skipped", file=sys.stderr, flush=True)
+            continue
+        report = analyze_for_eval(clip, model=model, cache_dir=cache)
+        entries = report.get("extra", {}).get("bar_check", []) or []
+        for i, (e, before) in enumerate(zip(entries, _before_states(["pull"] * len(entries)))):
+            out.append({"clip": entry["file"], "rep": i, "kind": "pull", "before_frame": before,
+                        "decision": e["decision"], "real": True, "patch_ncc": e.get("patch_ncc"),
+                        "before_ncc": e.get("before_ncc"), "before_floor_ncc": e.get("before_floor_ncc")})
+        print(f"{entry['file']}: {len(entries)} rises checked, {sum(e['decision'] == 'bar stayed' for e in entries)} "
+              f"dropped; counted {report['rep_count']}, labelled {entry.get('rep_count')}", flush=True)
+    return out
+
+
 def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     """``"<source> <kind>, before frame <state>"`` -> {"dropped": n, "of": m}."""
     tab: dict[str, Counter] = {}
@@ -179,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample-cache", type=Path, default=Path("/work/cache/barcheck_poses"),
                     help="pose cache for the samples")
     ap.add_argument("--real-eval", type=Path, help="eval.json of a `formcheck eval` run on the real clips")
+    ap.add_argument("--real-labels", type=Path,
+                    help="labels.json of the real clips (videos/ beside it): run their deadlifts here instead of "
+                         "reading an eval.json; needs --real-cache")
+    ap.add_argument("--real-cache", type=Path, help="the real clips' pose cache (read only)")
     ap.add_argument("--render-bends", type=Path,
                     help="render the bend clips (BEND_GRID) missing from this folder first, then read it "
                          "like --renders")
@@ -212,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{n['pipeline']} after the bar check", flush=True)
     if args.real_eval is not None:
         rows += real_candidates(args.real_eval)
+    if args.real_labels is not None:
+        if args.real_cache is None:
+            ap.error("--real-labels needs --real-cache")
+        rows += real_clip_candidates(args.real_labels, args.real_cache, args.model)
     summary = summarise(rows)
     print("\nrises dropped by the bar check ('bar stayed'), by what they were:")
     for k, v in summary.items():

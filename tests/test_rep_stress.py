@@ -107,13 +107,12 @@ _MATCH_MS = 600.0
 
 def _before_frame(c: StressCase, rep) -> str:  # noqa: ANN001 - a formcheck.reps.Rep
     """The frame the pipeline compares rep ``rep`` with, where its lowering began: "bar in hand" (the rise
-    before it carried the bar) or "bar on the floor" (nothing lifted before it, or a rise without the bar);
-    "bar in hand, first rep" when no counted rep came before (the check then does not apply its
-    stand-up rule, formcheck.barcheck.has_before_frame, and no rate was measured: kept)."""
+    before it carried the bar) or "bar on the floor" (nothing lifted before it, or a rise without the bar),
+    with ", first rep" for the first counted rep (the check then does not apply its stand-up rule,
+    formcheck.barcheck.has_before_frame)."""
     earlier = [(top, bar) for _, top, bar in c.rises_ms if top <= rep.start_ms + _MATCH_MS]
-    if not (earlier and max(earlier)[1] == "carried"):
-        return "bar on the floor"
-    return "bar in hand" if has_before_frame(rep.index) else "bar in hand, first rep"
+    state = "bar in hand" if earlier and max(earlier)[1] == "carried" else "bar on the floor"
+    return state if has_before_frame(rep.index) else f"{state}, first rep"
 
 
 def simulated_bar_check(c: StressCase, rep) -> BarCheck:  # noqa: ANN001 - a formcheck.reps.Rep
