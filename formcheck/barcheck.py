@@ -7,9 +7,9 @@ stand-up it stays where it was.
 
 The IO edge (:mod:`formcheck.pipeline`) reads three frames per deadlift rep:
 where its lowering began (``start_ms``: from the second rep on, standing at
-the previous lockout with the bar in hand), the floor moment
-(``bottom_ms``) and lockout (``end_ms``), and calls :func:`check_rise` with them in grayscale and the
-lifter's landmarks. The check takes a square patch around the hands at the
+the previous lockout with the bar in hand), the floor moment (``bottom_ms``)
+and lockout (``end_ms``), and calls :func:`check_rise` with them in
+grayscale and the lifter's landmarks. The check takes a square patch around the hands at the
 floor moment (about a plate across) and compares the *same image location*
 at lockout with it and with the "before" frame (normalised
 cross-correlation, NCC: 1 = the same picture, about 0 = unrelated):
@@ -25,9 +25,9 @@ cross-correlation, NCC: 1 = the same picture, about 0 = unrelated):
   lowering (the lifter standing, the hands well above it) nearly the very
   picture of lockout (``lying_ncc``), and the floor moment like both
   (``still_ncc``): the bar lay there before the hands came down and still
-  lies there after they rose, ``veto``. This is
-  the bend to the bar without taking it (loading plates); it needs no
-  previous rep, so it also judges a clip's first rise. In a pull the bar
+  lies there after they rose, ``veto``. This is the bend to the bar
+  without taking it (loading plates); it needs no previous rep, so it also
+  judges a clip's first rise. In a pull the bar
   leaves the spot, so lockout differs from the floor moment;
 - the picture outside the lifter and the bar changed (median over textured
   blocks): the camera moved, nothing can be concluded: keep the rep;
