@@ -15,14 +15,16 @@ cached in ``<dir>/poses``), :func:`formcheck.analysis.analyze_sequence` as a dea
 :func:`formcheck.pipeline.deadlift_bar_checks` on the decoded frames. A candidate rep whose lockout
 lies within ``MATCH_MS`` of a true rep's is a pull; any other is a rise without the bar.
 
-Real clips (``--real-eval``: the ``eval.json`` written by ``formcheck eval ... --out DIR``): the bar
-check's entry of every deadlift candidate rep (``report.extra["bar_check"]``). No labelled real clip
+Real clips (``--real-eval``: the ``eval.json`` written by ``formcheck eval ... --out DIR``; or
+``--real-labels labels.json --real-cache DIR``: the deadlift clips run here through the path `formcheck eval`
+takes, from poses already cached): the bar check's entry of every deadlift candidate rep
+(``report.extra["bar_check"]``). No labelled real clip
 holds a stand-up after the set-down, so each is a pull (or a miscounted motion, never a bar-free rise).
 
 Printed: one line per rendered candidate, then the counts of "bar stayed" (dropped) by kind of rise
-and by the frame the check compares with, from where the rep's lowering began ("none" for the first
-counted rep: the check then never drops; "bar in hand" when the rise before was a pull; "bar on the
-floor" after a rise without the bar), then per rendered clip its true pulls, the count from the
+and by the frame the check compares with, from where the rep's lowering began ("bar in hand" when the
+rise before was a pull; "bar on the floor" for the first counted rep or after a rise without the bar;
+the first counted reps also on a line of their own), then per rendered clip its true pulls, the count from the
 landmarks alone and the pipeline's count after the bar check; the same as JSON with ``--json``.
 """
 
@@ -44,12 +46,10 @@ MATCH_MS = 600.0
 
 
 def _before_states(kinds: list[str]) -> list[str]:
-    """Per candidate (in order): the frame its check compares with: "none" (the first counted rep), "bar in
-    hand" (the candidate before it was a pull: its lowering starts at that lockout) or "bar on the floor"."""
-    from formcheck.barcheck import has_before_frame
-
-    return ["none" if not has_before_frame(i) else "bar in hand" if kinds[i - 1] == "pull" else "bar on the floor"
-            for i in range(len(kinds))]
+    """Per candidate (in order): the frame its check compares with, where its lowering began: "bar in hand"
+    (the candidate before it was a pull: its lowering starts at that lockout) or "bar on the floor" (the
+    first counted rep: nothing was lifted before it; or after a rise without the bar)."""
+    return ["bar in hand" if i and kinds[i - 1] == "pull" else "bar on the floor" for i in range(len(kinds))]
 
 
 def rendered_candidates(mp4: Path, cache: Path, model: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -79,6 +79,7 @@ def rendered_candidates(mp4: Path, cache: Path, model: str) -> tuple[list[dict[s
         out.append({"clip": mp4.stem, "rep": rep.index, "bottom_ms": round(rep.bottom_ms, 1),
                     "end_ms": round(rep.end_ms, 1), "kind": kind, "before_frame": before,
                     "decision": check.decision, "patch_ncc": check.patch_ncc, "before_ncc": check.before_ncc,
+                    "before_floor_ncc": check.before_floor_ncc,
                     "background_ncc": check.background_ncc, "reason": check.reason})
     counts = {"clip": mp4.stem, "truth": len(true_ends), "landmarks": first.report.rep_count,
               "pipeline": final.report.rep_count}
@@ -155,7 +156,34 @@ def real_candidates(eval_json: Path) -> list[dict[str, Any]]:
         entries = rep.get("extra", {}).get("bar_check", []) or []
         for i, (e, before) in enumerate(zip(entries, _before_states(["pull"] * len(entries)))):
             out.append({"clip": name, "rep": i, "kind": "pull", "before_frame": before,
-                        "decision": e["decision"], "real": True})
+                        "decision": e["decision"], "real": True, "patch_ncc": e.get("patch_ncc"),
+                        "before_ncc": e.get("before_ncc"), "before_floor_ncc": e.get("before_floor_ncc")})
+    return out
+
+
+def real_clip_candidates(labels: Path, cache: Path, model: str) -> list[dict[str, Any]]:
+    """The same as :func:`real_candidates`, straight from the labelled clips (``labels.json`` with the clips
+    in ``videos/`` beside it) through :func:`formcheck.pipeline.analyze_for_eval`, the path `formcheck eval`
+    takes, for the deadlift clips whose poses ``cache`` already holds (a clip not in it is skipped and
+    named: nothing is extracted or written there)."""
+    from formcheck.pipeline import analyze_for_eval, file_sha256
+
+    out = []
+    for entry in json.loads(labels.read_text(encoding="utf-8")):
+        if entry.get("lift") != "deadlift":
+            continue
+        clip = labels.parent / "videos" / entry["file"]
+        if not (cache / f"{file_sha256(clip)[:24]}.{model}.npz").is_file():
+            print(f"{entry['file']}: no cached pose, skipped", file=sys.stderr, flush=True)
+            continue
+        report = analyze_for_eval(clip, model=model, cache_dir=cache)
+        entries = report.get("extra", {}).get("bar_check", []) or []
+        for i, (e, before) in enumerate(zip(entries, _before_states(["pull"] * len(entries)))):
+            out.append({"clip": entry["file"], "rep": i, "kind": "pull", "before_frame": before,
+                        "decision": e["decision"], "real": True, "patch_ncc": e.get("patch_ncc"),
+                        "before_ncc": e.get("before_ncc"), "before_floor_ncc": e.get("before_floor_ncc")})
+        print(f"{entry['file']}: {len(entries)} rises checked, {sum(e['decision'] == 'bar stayed' for e in entries)} "
+              f"dropped; counted {report['rep_count']}, labelled {entry.get('rep_count')}", flush=True)
     return out
 
 
@@ -164,9 +192,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     tab: dict[str, Counter] = {}
     for r in rows:
         key = f"{'real' if r.get('real') else 'rendered'} {r['kind']}, before frame {r['before_frame']}"
-        c = tab.setdefault(key, Counter())
-        c["of"] += 1
-        c["dropped"] += r["decision"] == "bar stayed"
+        for k in (key, key + " (first rep)") if r["rep"] == 0 else (key,):
+            c = tab.setdefault(k, Counter())
+            c["of"] += 1
+            c["dropped"] += r["decision"] == "bar stayed"
     return {k: {"dropped": int(v["dropped"]), "of": int(v["of"])} for k, v in sorted(tab.items())}
 
 
@@ -178,6 +207,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sample-cache", type=Path, default=Path("/work/cache/barcheck_poses"),
                     help="pose cache for the samples")
     ap.add_argument("--real-eval", type=Path, help="eval.json of a `formcheck eval` run on the real clips")
+    ap.add_argument("--real-labels", type=Path,
+                    help="labels.json of the real clips (videos/ beside it): run their deadlifts here instead of "
+                         "reading an eval.json; needs --real-cache")
+    ap.add_argument("--real-cache", type=Path, help="the real clips' pose cache (read only)")
     ap.add_argument("--render-bends", type=Path,
                     help="render the bend clips (BEND_GRID) missing from this folder first, then read it "
                          "like --renders")
@@ -205,11 +238,16 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(r)
             print(f"{r['clip']:38s} rep {r['rep']}  {r['kind']:8s}  before: {r['before_frame']:16s}  "
                   f"{r['decision']:10s}  patch {r['patch_ncc']:.2f}  before {r['before_ncc']:.2f}  "
+                  f"before-floor {r['before_floor_ncc']:.2f}  "
                   f"bg {r['background_ncc']:.2f}  {r['reason']}", flush=True)
         print(f"{n['clip']:38s} pulls {n['truth']}: counted {n['landmarks']} from the landmarks, "
               f"{n['pipeline']} after the bar check", flush=True)
     if args.real_eval is not None:
         rows += real_candidates(args.real_eval)
+    if args.real_labels is not None:
+        if args.real_cache is None:
+            ap.error("--real-labels needs --real-cache")
+        rows += real_clip_candidates(args.real_labels, args.real_cache, args.model)
     summary = summarise(rows)
     print("\nrises dropped by the bar check ('bar stayed'), by what they were:")
     for k, v in summary.items():

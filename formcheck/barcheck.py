@@ -5,24 +5,35 @@ let go and stood up: both go floor -> standing. The image can: in a pull the
 bar (its plates, or the kettlebell) leaves the floor with the hands; in the
 stand-up it stays where it was.
 
-The IO edge (:mod:`formcheck.pipeline`) reads three frames per deadlift rep
-from the second on: where its lowering began (standing at the previous
-lockout, bar in hand), the floor moment (``bottom_ms``) and lockout
-(``end_ms``), and calls :func:`check_rise` with them in grayscale and the
-lifter's landmarks. The check takes a square patch around the hands at the
+The IO edge (:mod:`formcheck.pipeline`) reads three frames per deadlift rep:
+where its lowering began (``start_ms``: from the second rep on, standing at
+the previous lockout with the bar in hand), the floor moment (``bottom_ms``)
+and lockout (``end_ms``), and calls :func:`check_rise` with them in
+grayscale and the lifter's landmarks. The check takes a square patch around the hands at the
 floor moment (about a plate across) and compares the *same image location*
 at lockout with it and with the "before" frame (normalised
 cross-correlation, NCC: 1 = the same picture, about 0 = unrelated):
 
 - lockout patch nearly the floor-moment patch (``still_ncc``) and clearly
   more like it than like the "before" patch (``min_ncc_gap``), while the
-  hands rose most of the way: the bar stayed on the floor, ``veto`` (the rise
-  is not a rep). A pull brings the patch back to the "before" picture (the
-  floor there is empty again), a stand-up leaves the plates in it;
+  hands rose most of the way, from the second counted rep on (the lifter
+  held the bar at the previous lockout): the bar stayed on the floor,
+  ``veto`` (the rise is not a rep). A pull brings the patch back to the
+  "before" picture (the floor there is empty again), a stand-up leaves the
+  plates in it;
+- the spot looked the same at all three moments: at the start of the
+  lowering (the lifter standing, the hands well above it) nearly the very
+  picture of lockout (``lying_ncc``), and the floor moment like both
+  (``still_ncc``): the bar lay there before the hands came down and still
+  lies there after they rose, ``veto``. This is the bend to the bar
+  without taking it (loading plates); it needs no previous rep, so it also
+  judges a clip's first rise. In a pull the bar
+  leaves the spot, so lockout differs from the floor moment;
 - the picture outside the lifter and the bar changed (median over textured
   blocks): the camera moved, nothing can be concluded: keep the rep;
 - a featureless patch, a too small rise of the hands, lost landmarks, a
-  patch off the image or no "before" frame (the first rep): keep the rep.
+  patch off the image, or an unchanged spot with no "before" frame of the
+  lifter standing to confirm it (a clip that opens at the bar): keep the rep.
 
 It vetoes only on strong evidence; every uncertain case keeps the rep.
 Thresholds live in the ``[bar_check]`` table of ``formcheck/config/deadlift.toml``.
@@ -60,6 +71,7 @@ class BarCheckParams:
     min_background_ncc: float
     min_patch_contrast: float
     min_ncc_gap: float
+    lying_ncc: float
     min_rise_frac: float
     body_margin_thigh: float
     bar_margin_thigh: float
@@ -70,7 +82,7 @@ class BarCheckParams:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
                 raise ValueError(f"bar_check.{f.name}: expected a finite number >= 0, got {v!r}")
             object.__setattr__(self, f.name, float(v))
-        for name in ("still_ncc", "min_background_ncc"):
+        for name in ("still_ncc", "min_background_ncc", "lying_ncc"):
             if getattr(self, name) > 1.0:
                 raise ValueError(f"bar_check.{name}: expected at most 1, got {getattr(self, name)}")
         if self.patch_thigh <= 0:
@@ -93,6 +105,8 @@ class BarCheck:
         lockout (NaN when not measured).
     before_ncc : NCC of the same patch between the start of the lowering and
         lockout (NaN when not measured).
+    before_floor_ncc : NCC of the same patch between the start of the lowering
+        and the floor moment (NaN when not measured).
     background_ncc : how much the picture outside the lifter and the bar
         stayed the same between lockout and the other frames: the median NCC
         of its textured blocks, the lowest over the frame pairs (NaN when not
@@ -109,11 +123,12 @@ class BarCheck:
     background_ncc: float
     rise_frac: float
     reason: str
+    before_floor_ncc: float = float("nan")
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:
             raise ValueError(f"decision: expected one of {', '.join(DECISIONS)}, got {self.decision!r}")
-        for name in ("patch_ncc", "before_ncc", "background_ncc", "rise_frac"):
+        for name in ("patch_ncc", "before_ncc", "background_ncc", "rise_frac", "before_floor_ncc"):
             object.__setattr__(self, name, float(getattr(self, name)))
 
     @property
@@ -121,14 +136,16 @@ class BarCheck:
         return self.decision == "bar stayed"
 
 
-#: Reps from this index on (0-based) get a frame from where their lowering began, the lifter standing
-#: at the previous lockout with the bar in hand; the first rep has none, so :func:`check_rise` never
-#: drops it.
+#: Reps from this index on (0-based) follow a counted rep: where their lowering began the lifter stood
+#: at the previous lockout, as far as the landmarks tell with the bar in hand. Only they can be dropped
+#: by the "more like the floor moment than like before" rule (``min_ncc_gap``); every rep, the first
+#: too, gets the frame where its lowering began for the "the bar lay there throughout" rule.
 FIRST_REP_WITH_BEFORE_FRAME = 1
 
 
 def has_before_frame(rep_index: int) -> bool:
-    """Whether the clip pipeline reads a "before" frame for the counted rep ``rep_index`` (see :func:`check_rise`)."""
+    """Whether the counted rep ``rep_index`` follows a counted rep, so that its "before" frame is taken to
+    show the bar in hand (see :func:`check_rise`, ``after_a_rep``)."""
     return int(rep_index) >= FIRST_REP_WITH_BEFORE_FRAME
 
 
@@ -227,6 +244,7 @@ def check_rise(
     *,
     before_gray: np.ndarray | None = None,
     before_xy: np.ndarray | None = None,
+    after_a_rep: bool = True,
 ) -> BarCheck:
     """Decide whether one rise carried the bar.
 
@@ -247,7 +265,15 @@ def check_rise(
         the lockout patch must look more like the floor moment than like
         this moment by ``params.min_ncc_gap``: a pull returns the patch to
         the "before" picture, a stand-up leaves the bar in it. Without it
-        the rep is kept.
+        the rep is kept. When the lifter stood in it (hands risen from the
+        floor moment by at least ``params.min_rise_frac``, as at lockout), the
+        spot is nearly the same picture in it as at lockout (``params.lying_ncc``)
+        and the floor moment looks like both (``params.still_ncc``), the bar lay
+        there throughout: the rise is dropped too (a bend to the bar).
+    after_a_rep
+        Whether a counted rep came before this one (its "before" frame then
+        shows the bar in hand, as far as the landmarks tell): only then does
+        the ``min_ncc_gap`` rule apply. False for a clip's first rep.
     """
     f = np.asarray(floor_gray, dtype=np.float64)
     t = np.asarray(top_gray, dtype=np.float64)
@@ -287,6 +313,11 @@ def check_rise(
     pf, pt = f[y0:y1, x0:x1], t[y0:y1, x0:x1]
     patch = ncc(pf, pt)
     before = ncc(b[y0:y1, x0:x1], pt) if b is not None else nan
+    before_floor = ncc(b[y0:y1, x0:x1], pf) if b is not None else nan
+    w_before = _mean_xy(bxy, _WRISTS) if bxy is not None else np.full(2, np.nan)
+    # the lifter stood in the "before" frame: the hands as far above their floor spot as a judged lockout
+    stood_before = bool(np.all(np.isfinite(w_before)) and reach > 0
+                        and float(w_floor[1] - w_before[1]) / reach >= params.min_rise_frac)
 
     margin = params.body_margin_thigh * thigh
     xys = [fxy, txy] + ([bxy] if bxy is not None else [])
@@ -294,8 +325,11 @@ def check_rise(
     bgs = [background_ncc(g, t, bg, 0.5 * params.min_patch_contrast) for g in ([f] if b is None else [f, b])]
     background = min(bgs) if all(math.isfinite(v) for v in bgs) else nan
 
+    def verdict(decision: str, reason: str) -> BarCheck:
+        return BarCheck(decision, patch, before, background, rise_frac, reason, before_floor)
+
     def unsure(reason: str) -> BarCheck:
-        return BarCheck("unsure", patch, before, background, rise_frac, reason)
+        return verdict("unsure", reason)
 
     if not math.isfinite(background):
         return unsure("too little background to rule out camera motion")
@@ -304,10 +338,14 @@ def check_rise(
     if float(pf.std()) < params.min_patch_contrast:
         return unsure("the hands' floor patch has too little contrast")
     if not (math.isfinite(patch) and patch >= params.still_ncc):
-        return BarCheck("bar moved", patch, before, background, rise_frac, "the image where the hands gripped changed")
-    if not math.isfinite(before):
-        return unsure("the grip area looks unchanged, but there is no frame from before the lowering to confirm it")
+        return verdict("bar moved", "the image where the hands gripped changed")
+    if (stood_before and math.isfinite(before) and math.isfinite(before_floor) and before >= params.lying_ncc
+            and before_floor >= params.still_ncc):
+        return verdict("bar stayed", "the bar lay where the hands reached for it before they came down and "
+                                     "still lay there after they rose: it was never lifted")
+    if not (after_a_rep and math.isfinite(before)):
+        return unsure("the grip area looks unchanged, but there is no frame with the bar in hand before the "
+                      "lowering to confirm it")
     if patch - before < params.min_ncc_gap:
         return unsure("the grip area at lockout looks as much like before the lowering as like the floor moment")
-    return BarCheck("bar stayed", patch, before, background, rise_frac,
-                    "the hands rose but the bar stayed on the floor where they had gripped it")
+    return verdict("bar stayed", "the hands rose but the bar stayed on the floor where they had gripped it")

@@ -503,8 +503,9 @@ class FrameBank:
 
 
 def _bar_check_times(rep: Any) -> tuple[float, ...]:
-    # the "before" frame (lowering begins, bar in hand at the previous lockout) exists from the 2nd rep
-    return (rep.bottom_ms, rep.end_ms) + ((rep.start_ms,) if has_before_frame(rep.index) else ())
+    # floor moment, lockout and the "before" frame (the lowering begins: from the 2nd rep at the previous
+    # lockout with the bar in hand; for the first, where the clip's first descent began)
+    return (rep.bottom_ms, rep.end_ms, rep.start_ms)
 
 
 def _bar_check_requests(analysis: Analysis) -> list[tuple[float, float]]:
@@ -560,6 +561,9 @@ def deadlift_bar_checks(path: str | Path, analysis: Analysis,
             _gray(fa.rgb.astype(np.float32)), _gray(fb.rgb.astype(np.float32)), xy(fa), xy(fb), params,
             before_gray=None if fs is None else _gray(fs.rgb.astype(np.float32)),
             before_xy=None if fs is None else xy(fs),
+            # the bar was in hand where this lowering began only after a rise that carried it: not after the
+            # first rep's start, nor after a rise this check found had left the bar lying (a bend, a stand-up)
+            after_a_rep=has_before_frame(rep.index) and not (out and out[-1][1].veto),
         )))
     return out
 
@@ -586,7 +590,7 @@ def with_bar_check(path: str | Path, analysis: Analysis, rerun: Callable[..., An
 
     entries = [
         {"bottom_ms": round(rep.bottom_ms, 1), "end_ms": round(rep.end_ms, 1), "decision": c.decision,
-         "patch_ncc": num(c.patch_ncc), "before_ncc": num(c.before_ncc),
+         "patch_ncc": num(c.patch_ncc), "before_ncc": num(c.before_ncc), "before_floor_ncc": num(c.before_floor_ncc),
          "background_ncc": num(c.background_ncc), "rise_frac": num(c.rise_frac), "reason": c.reason}
         for rep, c in checks
     ]

@@ -64,6 +64,10 @@ class Scene:
     top: np.ndarray
     top_wrist: tuple[float, float] = TOP_WRIST
     lost_wrists: bool = False
+    #: where the wrists were in the "before" frame (standing: as high as at lockout)
+    before_wrist: tuple[float, float] = TOP_WRIST
+    #: a counted rep came before (the "before" frame then taken to show the bar in hand)
+    after_a_rep: bool = True
 
 
 def _scene(kind: str) -> Scene:
@@ -90,8 +94,25 @@ def _scene(kind: str) -> Scene:
         return Scene(before, floor, _hands(plate_floor, (200.0, 220.0)), top_wrist=(200.0, 220.0))
     if kind == "no-before-frame":
         return Scene(None, floor, _hands(plate_floor, TOP_WRIST))
-    if kind == "before-looks-the-same":  # the spot looked the same before the lowering: no evidence either way
-        return Scene(floor.copy(), floor, _hands(plate_floor, TOP_WRIST))
+    if kind == "before-is-the-floor-moment":  # a clip opening at the bar: its first "before" frame is the floor
+        return Scene(floor.copy(), floor, _hands(plate_floor, TOP_WRIST), before_wrist=FLOOR_WRIST, after_a_rep=False)
+    lying = _hands(plate_floor, TOP_WRIST)  # standing, the bar lying on the floor
+    if kind == "bend-first-rise":  # bending to the bar and back up without it: the plate lies there throughout
+        return Scene(lying.copy(), floor, lying.copy(), after_a_rep=False)
+    if kind == "bend-after-a-bend":
+        return Scene(lying.copy(), floor, lying.copy(), after_a_rep=True)
+    if kind == "bend-lifter-not-standing-before":  # the "before" frame has the hands down at the spot too
+        return Scene(floor.copy(), floor, lying.copy(), before_wrist=FLOOR_WRIST, after_a_rep=False)
+    if kind == "pull-after-a-bend":  # the bar lay there before; the pull takes it up
+        return Scene(lying.copy(), floor, before.copy(), after_a_rep=True)
+    if kind == "first-pull":
+        return Scene(lying.copy(), floor, before.copy(), after_a_rep=False)
+    if kind == "stand-up-as-first-rise":  # the bar in hand before, but no counted rep before it: not judged
+        return Scene(before, floor, lying.copy(), after_a_rep=False)
+    if kind == "bend-spot-occluded-before":  # something covered the spot before the descent: not all alike
+        occluded = lying.copy()
+        occluded[200:280, 150:250] = 90.0 + 40.0 * (np.arange(100)[None, :] % 7 > 3)
+        return Scene(occluded, floor, lying.copy(), after_a_rep=False)
     raise AssertionError(kind)
 
 
@@ -104,7 +125,14 @@ CASES = [
     ("featureless", "unsure"),
     ("small-rise", "unsure"),
     ("no-before-frame", "unsure"),
-    ("before-looks-the-same", "unsure"),
+    ("before-is-the-floor-moment", "unsure"),
+    ("bend-first-rise", "bar stayed"),
+    ("bend-after-a-bend", "bar stayed"),
+    ("bend-lifter-not-standing-before", "unsure"),
+    ("pull-after-a-bend", "bar moved"),
+    ("first-pull", "bar moved"),
+    ("stand-up-as-first-rise", "unsure"),
+    ("bend-spot-occluded-before", "unsure"),
 ]
 
 
@@ -112,7 +140,8 @@ CASES = [
 def test_check_rise_decision(kind: str, expected: str) -> None:
     s = _scene(kind)
     c = check_rise(s.floor, s.top, _pose(FLOOR_WRIST), _pose(s.top_wrist, lost_wrists=s.lost_wrists), P,
-                   before_gray=s.before, before_xy=None if s.before is None else _pose(TOP_WRIST))
+                   before_gray=s.before, before_xy=None if s.before is None else _pose(s.before_wrist),
+                   after_a_rep=s.after_a_rep)
     assert c.decision == expected, c
     assert c.veto == (expected == "bar stayed")
     assert c.reason
@@ -126,6 +155,17 @@ def test_plate_stays_values() -> None:
     assert c.patch_ncc >= p.still_ncc and c.patch_ncc - c.before_ncc >= p.min_ncc_gap
     assert c.background_ncc == pytest.approx(1.0)
     assert c.rise_frac == pytest.approx(0.9)
+
+
+def test_bend_values() -> None:
+    """The bend is dropped on its three similarities (standing before vs lockout past ``lying_ncc``, the
+    floor moment vs both past ``still_ncc``), not on the gap rule."""
+    s = _scene("bend-first-rise")
+    c = check_rise(s.floor, s.top, _pose(FLOOR_WRIST), _pose(TOP_WRIST), P, before_gray=s.before,
+                   before_xy=_pose(TOP_WRIST), after_a_rep=False)
+    assert c.veto
+    assert c.before_ncc >= P.lying_ncc and min(c.patch_ncc, c.before_floor_ncc) >= P.still_ncc
+    assert c.patch_ncc - c.before_ncc < P.min_ncc_gap
 
 
 NCC_CASES = [
@@ -225,3 +265,4 @@ def test_core_imports_no_image_libraries() -> None:
             "bad = [m for m in ('cv2', 'mediapipe', 'av', 'streamlit') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
+

@@ -42,14 +42,14 @@ _NO_BAR = ("standing up after letting go of the bar (or bending to it without ta
 #: Cases that miss and could not be fixed yet: family -> (reason with the family's measured rate, seeds).
 #: Strict xfail: a case that starts passing fails the run, so its mark gets removed.
 KNOWN_FAILING: dict[str, tuple[str, tuple[int, ...]]] = {
-    "deadlift-set-down-stand-up": (f"9/18 exact: {_NO_BAR} 17 of 29 rendered stand-ups",
+    "deadlift-set-down-stand-up": (f"9/18 exact: {_NO_BAR} 16 of 29 rendered stand-ups",
                                    (1, 6, 9, 10, 11, 12, 13, 14, 17)),
-    "deadlift-walk-in-walk-off": (f"11/18 exact (the stand-up before the walk-off): {_NO_BAR} 17 of 29 rendered "
+    "deadlift-walk-in-walk-off": (f"11/18 exact (the stand-up before the walk-off): {_NO_BAR} 16 of 29 rendered "
                                   "stand-ups", (4, 5, 6, 10, 14, 15, 17)),
-    "deadlift-load-plates-first": (f"2/18 exact: {_NO_BAR} none of the bends (0/6 rendered; the first rise of a clip "
-                                   "is never dropped, and a bend's before frame shows the bar lying there too), and "
-                                   "1 of 6 rendered pulls right after bends",
-                                   (0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17)),
+    "deadlift-load-plates-first": (f"9/18 exact: {_NO_BAR} 4 of 12 rendered bends (the spot alike before the "
+                                   "bend, at the floor and after it; from a camera at 1.5 m or at 45 degrees the "
+                                   "hands hide the bar at the floor moment), and 1 of 6 rendered pulls right "
+                                   "after bends", (0, 1, 2, 3, 7, 12, 13, 14, 17)),
     "squat-camera-pan-zoom-shake": ("15/18 exact: a zoom changes the standing height against the clip's one leg "
                                     "length, so a rep's top or bottom is misjudged (dividing by the lifter's size "
                                     "fixed them on these landmarks but broke the MediaPipe renders: "
@@ -86,19 +86,22 @@ def _at_rate(seq: PoseSequence, cap: float | None) -> PoseSequence:
 #: The clip pipeline's image bar check (formcheck/barcheck.py), MEASURED: (rises it dropped as "bar stayed",
 #: rises checked) by what the rise really was (``Cycle.bar`` of tests.support.stress_clips: "carried" = a pull,
 #: "left down" = the stand-up after the set-down, "never held" = bending to the bar and back up without it)
-#: and by the frame from where the rep's lowering began, which the check compares with
-#: (formcheck.barcheck.has_before_frame: none for the first counted rep; the lifter then held the bar if the
-#: rise before was a pull, else it lay on the floor). Command (renders of tools/synth with a loaded bar: the
-#: 20 deadlifts of the view grid and 6 clips opening with two bends to the bar, the 3 bundled deadlift
-#: samples, and the 73 real clips' `formcheck eval` output); figures in docs/accuracy.md:
-#:   nice python benchmarks/barcheck_rates.py --renders /work/cache/viewrenders --samples sample_videos \
-#:       --render-bends /work/cache/barcheck_bends --real-eval <formcheck eval --out DIR>/eval.json
-#: Without a before frame check_rise never drops a rise (0 of the 61 measured): every kind keeps it.
+#: and by the frame from where the rep's lowering began, which the check compares with: the lifter held
+#: the bar there if the rise before was a pull, else it lay on the floor; ", first rep" for the first counted
+#: rep (formcheck.barcheck.has_before_frame: the stand-up rule is not applied to it). Command (renders of
+#: tools/synth with a loaded bar: the 20 deadlifts of the view grid and 6 clips opening with two bends to the
+#: bar, the 3 bundled deadlift samples, and every deadlift of the 73 real clips' `formcheck eval` output);
+#: figures in docs/accuracy.md "What the bar check drops (measured)":
+#:   nice python benchmarks/barcheck_rates.py --renders DIR --samples sample_videos \
+#:       --render-bends DIR2 --real-eval <formcheck eval --out DIR>/eval.json
+#: A kind not measured (a stand-up as the first counted rep) keeps the rise.
 BAR_CHECK_DROPS: dict[tuple[str, str], tuple[int, int]] = {
     ("carried", "bar in hand"): (0, 100),  # real 0/94, rendered 0/6
-    ("carried", "bar on the floor"): (1, 6),  # the pull after bends: the before frame shows the bar lying there
-    ("left down", "bar in hand"): (17, 29),  # rendered only: no real clip has a stand-up after the set-down
-    ("never held", "bar on the floor"): (0, 6),
+    ("carried", "bar on the floor, first rep"): (0, 55),  # real 0/32, rendered 0/23
+    ("carried", "bar on the floor"): (1, 6),  # the pull after bends, rendered: the stand-up rule dropped one
+    ("left down", "bar in hand"): (16, 29),  # rendered only: no real clip has a stand-up after the set-down
+    ("never held", "bar on the floor, first rep"): (2, 6),  # rendered: the spot alike before, at the floor, after
+    ("never held", "bar on the floor"): (2, 6),  # rendered, the second bend of each clip
 }
 #: A candidate rep is the rise of the truth that lifts off after the rep's start and tops out between this
 #: long before its floor moment and this long after its lockout (ms); none: it carried the bar.
@@ -106,11 +109,13 @@ _MATCH_MS = 600.0
 
 
 def _before_frame(c: StressCase, rep) -> str:  # noqa: ANN001 - a formcheck.reps.Rep
-    """The frame the pipeline compares rep ``rep`` with: "none", "bar in hand" or "bar on the floor"."""
-    if not has_before_frame(rep.index):
-        return "none"
+    """The frame the pipeline compares rep ``rep`` with, where its lowering began: "bar in hand" (the rise
+    before it carried the bar) or "bar on the floor" (nothing lifted before it, or a rise without the bar),
+    with ", first rep" for the first counted rep (the check then does not apply its stand-up rule,
+    formcheck.barcheck.has_before_frame)."""
     earlier = [(top, bar) for _, top, bar in c.rises_ms if top <= rep.start_ms + _MATCH_MS]
-    return "bar in hand" if earlier and max(earlier)[1] == "carried" else "bar on the floor"
+    state = "bar in hand" if earlier and max(earlier)[1] == "carried" else "bar on the floor"
+    return state if has_before_frame(rep.index) else f"{state}, first rep"
 
 
 def simulated_bar_check(c: StressCase, rep) -> BarCheck:  # noqa: ANN001 - a formcheck.reps.Rep
@@ -197,7 +202,8 @@ def test_exact_count_with_lift_recognition(family: str, seed: int) -> None:
 @pytest.mark.parametrize("seed", [0, 2, 5])
 def test_bar_check_decision_reaches_the_count(monkeypatch, rates, extra, seed) -> None:  # noqa: ANN001
     """The simulated checks go through the product's drop path: a stand-up dropped is one rep fewer, a pull
-    dropped too loses the reps after the first (the first has no before frame)."""
+    dropped too loses the reps after the first (the first's lowering began with the bar on the floor, a
+    rate the override leaves out: kept)."""
     monkeypatch.setattr(sys.modules[__name__], "BAR_CHECK_DROPS", rates)
     c = _case("deadlift-set-down-stand-up", seed)
     want = 1 if extra is None else c.reps + extra
@@ -235,9 +241,9 @@ def test_aggregate_exact_rate_at_landmark_level() -> None:
     assert exact / total >= TARGET_EXACT, f"exact on {exact}/{total} = {exact / total:.1%}"
 
 
-@pytest.mark.xfail(strict=True, reason="measured 576/612 = 94.1% exact over the whole suite with the bar check "
+@pytest.mark.xfail(strict=True, reason="measured 583/612 = 95.3% exact over the whole suite with the bar check "
                                        "simulated at its measured rates (target 98%): the 3 families of "
-                                       "NEEDS_BAR_CHECK are 22/54")
+                                       "NEEDS_BAR_CHECK are 29/54")
 def test_aggregate_exact_rate() -> None:
     """>= 98 % exact over the whole suite, counted as the clip pipeline counts (the bar check simulated)."""
     tab = family_table()
