@@ -687,11 +687,14 @@ def test_side_metrics_mirror_invariant():
 @pytest.mark.parametrize("factor", [1.0, 0.7, 1.3], ids=["same-size", "walks-away", "zoom-in"])
 def test_rep_scale_signal_follows_the_figure(factor):
     """A standing figure scaled about its feet from 1 to ``factor`` over the clip: the scale follows it
-    (relative to the clip's 90th percentile), and the hip height over one leg length falls or rises with it."""
+    (relative to the clip's 90th percentile), and the hip height over one leg length falls or rises with it.
+    The size is a rolling median over ``size_window_ms`` (3 s): a 12 s clip, checked half a window from its ends
+    (where the window is cut short), as a ratio to its middle frame."""
     from formcheck.metrics import rep_height_signals, rep_scale_signal
+    from formcheck.reps import RepParams
     from support.seq_factory import standing_skeleton, uniform_t_ms
 
-    t = uniform_t_ms(90)
+    t = uniform_t_ms(360)
     base, _ = standing_skeleton()
     k = np.linspace(1.0, factor, t.size)
     feet = base[[int(L.LEFT_ANKLE), int(L.RIGHT_ANKLE)]].mean(axis=0)
@@ -701,6 +704,9 @@ def test_rep_scale_signal_follows_the_figure(factor):
                        presence=np.ones((t.size, N_LANDMARKS)), frame_w=1280, frame_h=720)
     scale = rep_scale_signal(seq)
     hip, _ = rep_height_signals(seq)
-    ref = np.percentile(k, 90.0)
-    assert np.allclose(scale[10:-10], k[10:-10] / ref, atol=0.01)
-    assert np.allclose(hip[10:-10] / scale[10:-10], hip[45] / scale[45], atol=0.02)
+    h = int(np.ceil(RepParams.packaged().size_window_ms / 2.0 / (t[1] - t[0]))) + 1
+    inner, mid = slice(h, t.size - h), t.size // 2
+    assert h < mid
+    assert np.all(scale[inner] > 0) and abs(np.percentile(scale, 90.0) - 1.0) < 1e-9
+    assert np.allclose(scale[inner] / scale[mid], k[inner] / k[mid], atol=0.01)
+    assert np.allclose(hip[inner] / scale[inner], hip[mid] / scale[mid], atol=0.02)
