@@ -885,12 +885,15 @@ def rep_scale_signal(seq: PoseSequence, params: "RepParams | None" = None) -> np
 
     Notes
     -----
-    Three segments, each over its own 90th percentile over the clip: the torso (shoulders' midpoint to
-    hips' midpoint) and the longer thigh and shank of the two sides. Bending the body only shortens a
-    segment in the picture (it turns out of the image plane: the thigh toward the camera at a squat's
-    bottom seen from the front, the torso leaning forward seen from the front), so the frame's size is
-    the largest of the three ratios; walking toward or away from the camera, or a zoom, changes all of
-    them alike. That per-frame size goes through a centred rolling median over
+    Five segments, each over its own 90th percentile over the clip: the torso (shoulders' midpoint to
+    hips' midpoint), the longer thigh and shank of the two sides, and the widths across the shoulders and
+    across the hips. Bending the body only shortens a segment in the picture (it turns out of the image
+    plane: seen from the front, the thigh toward the camera at a squat's bottom, the torso leaning
+    forward, the shank tilting over the toes), so the frame's size is the largest of the ratios; walking
+    toward or away from the camera, or a zoom, changes all of them alike. Seen from the side the torso
+    and the legs stay in the image plane; seen from the front the widths do (a deep front-view barbell
+    squat on the real clips shortens torso, thigh and shank together to 0.55-0.72 for over a second, and
+    a median of those lengths alone read the stand-up as a rise to 1.4 leg lengths). That per-frame size goes through a centred rolling median over
     ``params.size_window_ms``, twice: frames further than ``params.size_outlier_frac`` from the first
     pass (a landmark jumping) are left out of the second. The result is over its own 90th percentile.
     :func:`rep_height_signals` divides by one leg length for the whole clip;
@@ -910,9 +913,11 @@ def rep_scale_signal(seq: PoseSequence, params: "RepParams | None" = None) -> np
     thigh = np.fmax(geo.distance(pt(L.LEFT_HIP), pt(L.LEFT_KNEE)), geo.distance(pt(L.RIGHT_HIP), pt(L.RIGHT_KNEE)))
     shank = np.fmax(geo.distance(pt(L.LEFT_KNEE), pt(L.LEFT_ANKLE)),
                     geo.distance(pt(L.RIGHT_KNEE), pt(L.RIGHT_ANKLE)))
+    shoulders = geo.distance(pt(L.LEFT_SHOULDER), pt(L.RIGHT_SHOULDER))
+    hips = geo.distance(pt(L.LEFT_HIP), pt(L.RIGHT_HIP))
     nan = np.full(seq.n_frames, np.nan)
     ratios = []
-    for seg in (torso, thigh, shank):
+    for seg in (torso, thigh, shank, shoulders, hips):
         ref = geo.nan_percentile(seg, 90.0)
         ratios.append(seg / ref if np.isfinite(ref) and ref > 0 else nan)
     r = np.vstack(ratios)
