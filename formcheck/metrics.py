@@ -889,7 +889,8 @@ def rep_scale_signal(seq: PoseSequence, params: "RepParams | None" = None) -> np
     hips' midpoint), the longer thigh and shank of the two sides, and the widths across the shoulders and
     across the hips. Bending the body only shortens a segment in the picture (it turns out of the image
     plane: seen from the front, the thigh toward the camera at a squat's bottom, the torso leaning
-    forward, the shank tilting over the toes), so the frame's size is the largest of the ratios; walking
+    forward, the shank tilting over the toes), so the frame's size is the second largest of the ratios
+    (the largest is often a width seen edge-on from the side, whose landmarks jitter); walking
     toward or away from the camera, or a zoom, changes all of them alike. Seen from the side the torso
     and the legs stay in the image plane; seen from the front the widths do (a deep front-view barbell
     squat on the real clips shortens torso, thigh and shank together to 0.55-0.72 for over a second, and
@@ -922,8 +923,11 @@ def rep_scale_signal(seq: PoseSequence, params: "RepParams | None" = None) -> np
         ratios.append(seg / ref if np.isfinite(ref) and ref > 0 else nan)
     r = np.vstack(ratios)
     seen = np.isfinite(r).any(axis=0)
-    per = np.full(seq.n_frames, np.nan)
-    per[seen] = np.nanmax(r[:, seen], axis=0)
+    # the second largest ratio (the largest when only one is seen): one segment's landmark jumping cannot set it
+    desc = -np.sort(np.where(np.isfinite(r), -r, np.inf), axis=0)
+    n_seen = np.isfinite(r).sum(axis=0)
+    per = np.where(n_seen >= 2, desc[1], desc[0])
+    per[~seen] = np.nan
     first = rolling_median(seq.t_ms, per, p.size_window_ms)
     with np.errstate(invalid="ignore", divide="ignore"):
         off = np.abs(per / first - 1.0) > p.size_outlier_frac
