@@ -14,9 +14,17 @@ jitter). This script measures candidate size measures on:
    heights divided by each measure (before the deadlift bar check, which needs the frames: the deadlift samples'
    stand-up after the set-down is counted here).
 
-``product`` is :func:`formcheck.metrics.rep_scale_signal`; the others are the alternatives measured.
+``product`` is the heights as the product segments them (not divided; its size check,
+:func:`formcheck.metrics.rep_scale_signal`, the shank over 0.5 s, only vetoes walks); every other column divides
+the heights by that candidate first, the product's size check unchanged. None of them is in the product: each
+trades one failure for another (docs/accuracy.md, "Dividing the heights by the lifter's size").
 
     nice .venv/bin/python -m benchmarks.size_signal --poses /tmp/sample_poses [--families squat-camera-pan-zoom-shake]
+    nice .venv/bin/python -m benchmarks.size_signal --no-stress --real ../shared/data/lifts/labels.json \
+        --videos ../shared/data/lifts/videos --cache /work/cache/poses
+
+3. (``--real``) the usable labelled real clips, from a ``formcheck eval --cache`` folder: rep counts, the clips
+   where any column is off, and the exact share per column.
 
 Reading only: nothing here changes the product.
 """
@@ -94,23 +102,94 @@ def segments(window_ms: float, combine: str, names: tuple[str, ...] = ("torso", 
     return f
 
 
+def low_frames_out(window_ms: float, reject: float = 0.15, swing_norm: float = 0.08) -> Measure:
+    """The largest of torso, thigh and shank ratios, a rolling median over ``window_ms`` in two passes: the second
+    leaves out frames off the first by more than ``reject`` and frames low in a rep (hips, divided by the first
+    pass, more than ``swing_norm`` under their 95th percentile), and interpolates in time across them."""
+
+    def f(seq: PoseSequence) -> np.ndarray:
+        lens = _seg_lengths(seq)
+        r = np.vstack([lens[k] / geo.nan_percentile(lens[k], 90.0) for k in ("torso", "thigh", "shank")])
+        seen = np.isfinite(r).any(axis=0)
+        per = np.full(seq.n_frames, np.nan)
+        per[seen] = np.nanmax(r[:, seen], axis=0)
+        first = _window_median(seq.t_ms, per, window_ms)
+        hip, _ = rep_height_signals(seq)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            off = np.abs(per / first - 1.0) > reject
+            hip_rel = hip / first
+            off |= hip_rel < geo.nan_percentile(hip_rel, 95.0) - swing_norm
+        size = np.where(off, np.nan, _window_median(seq.t_ms, np.where(off, np.nan, per), window_ms))
+        ok = np.isfinite(size)
+        if ok.any() and not ok.all():
+            size = np.interp(seq.t_ms, seq.t_ms[ok], size[ok])
+        size = np.where(seen, size, np.nan)
+        return size / geo.nan_percentile(size, 90.0)
+
+    return f
+
+
+def second_of_five(window_ms: float, reject: float = 0.15) -> Measure:
+    """The second largest of five ratios (torso, thigh, shank, shoulder width, hip width), rolling median over
+    ``window_ms`` in two passes (frames off the first by more than ``reject`` left out of the second)."""
+
+    def f(seq: PoseSequence) -> np.ndarray:
+        lens = _seg_lengths(seq)
+        xy = seq.xy_px
+        lens["shoulders"] = geo.distance(xy[:, int(L.LEFT_SHOULDER)], xy[:, int(L.RIGHT_SHOULDER)])
+        lens["hips"] = geo.distance(xy[:, int(L.LEFT_HIP)], xy[:, int(L.RIGHT_HIP)])
+        r = np.vstack([v / geo.nan_percentile(v, 90.0) for v in lens.values()])
+        desc = -np.sort(np.where(np.isfinite(r), -r, np.inf), axis=0)
+        n_seen = np.isfinite(r).sum(axis=0)
+        per = np.where(n_seen >= 2, desc[1], desc[0])
+        per[n_seen == 0] = np.nan
+        first = _window_median(seq.t_ms, per, window_ms)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            off = np.abs(per / first - 1.0) > reject
+        size = np.where(np.isfinite(per), _window_median(seq.t_ms, np.where(off, np.nan, per), window_ms), np.nan)
+        return size / geo.nan_percentile(size, 90.0)
+
+    return f
+
+
+def _window_median(t_ms: np.ndarray, x: np.ndarray, width_ms: float) -> np.ndarray:
+    """Centred median over ``width_ms`` of the finite values of ``x`` at every frame (NaN: none in the window)."""
+    lo = np.searchsorted(t_ms, t_ms - width_ms / 2.0)
+    hi = np.searchsorted(t_ms, t_ms + width_ms / 2.0, side="right")
+    out = np.full(x.shape, np.nan)
+    for i in range(x.size):
+        w = x[lo[i]:hi[i]]
+        w = w[np.isfinite(w)]
+        if w.size:
+            out[i] = np.median(w)
+    return out
+
+
 CANDIDATES: dict[str, Measure] = {
-    "product": rep_scale_signal,
     "shank-0.5s": shank(500.0),
     "shank-1.5s": shank(1500.0),
-    "seg-median-1.5s": segments(1500.0, "median"),
-    "seg-median-3s": segments(3000.0, "median"),
-    "seg-max-1.5s": segments(1500.0, "max"),
-    "seg-max-3s": segments(3000.0, "max"),
     "seg-max-3s-rej": segments(3000.0, "max", reject=0.15),
-    "torso+thigh-max-3s": segments(3000.0, "max", ("torso", "thigh")),
+    "2nd-of-5-3s": second_of_five(3000.0),
+    "low-out-2s": low_frames_out(2000.0),
+    "low-out-2.5s": low_frames_out(2500.0),
+    "low-out-3s": low_frames_out(3000.0),
 }
 
 
-def count(seq: PoseSequence, lift: str, measure: Measure) -> tuple[int, list]:
-    """Reps with the heights divided by ``measure`` (segment_reps divides by its ``scale_signal``)."""
+def divided(seq: PoseSequence, measure: Measure | None) -> tuple[np.ndarray, np.ndarray]:
+    """The rep heights, divided by ``measure`` where it is known (None: as they are)."""
     hip_h, wrist_h = rep_height_signals(seq)
-    seg = segment_signals(seq.t_ms, hip_h, wrist_h, lift, measure(seq))
+    if measure is None:
+        return hip_h, wrist_h
+    size = measure(seq)
+    size = np.where(np.isfinite(size) & (size > 0), size, 1.0)
+    return hip_h / size, wrist_h / size
+
+
+def count(seq: PoseSequence, lift: str, measure: Measure | None) -> tuple[int, list]:
+    """Reps with the heights divided by ``measure`` (the product's own size check unchanged)."""
+    hip_h, wrist_h = divided(seq, measure)
+    seg = segment_signals(seq.t_ms, hip_h, wrist_h, lift, rep_scale_signal(seq))
     return seg.count, list(seg.reps)
 
 
@@ -119,15 +198,15 @@ def stress(families: list[str] | None) -> None:
     from tests.test_rep_stress import _case, simulated_bar_check
     from formcheck.barcheck import vetoed_spans
 
-    names = list(CANDIDATES)
+    names = ["product", *CANDIDATES]
     tally: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     for family, seed in all_cases():
         if families and family not in families:
             continue
         c = _case(family, seed)
-        hip_h, wrist_h = rep_height_signals(c.seq)
         for name in names:
-            seg = segment_signals(c.seq.t_ms, hip_h, wrist_h, c.lift, CANDIDATES[name](c.seq))
+            hip_h, wrist_h = divided(c.seq, CANDIDATES.get(name))
+            seg = segment_signals(c.seq.t_ms, hip_h, wrist_h, c.lift, rep_scale_signal(c.seq))
             if c.lift == "deadlift":
                 seg = drop_not_reps(seg, vetoed_spans([(r, simulated_bar_check(c, r)) for r in seg.reps]))
             t = tally[name][family]
@@ -144,8 +223,8 @@ def stress(families: list[str] | None) -> None:
 
 def renders(poses: Path) -> None:
 
-    print("| clip | truth | " + " | ".join(f"{n} (max dev / count)" for n in CANDIDATES) + " |")
-    print("|---|---|" + "---|" * len(CANDIDATES))
+    print("| clip | truth | product | " + " | ".join(f"{n} (max dev / count)" for n in CANDIDATES) + " |")
+    print("|---|---|---|" + "---|" * len(CANDIDATES))
     for npz in sorted(poses.glob("*.pose.npz")):
         stem = npz.name[: -len(".pose.npz")]
         seq = PoseSequence.load(npz)
@@ -154,7 +233,7 @@ def renders(poses: Path) -> None:
         want = "?"
         if truth_path.exists():
             want = str(len(json.loads(truth_path.read_text()).get("reps", [])))
-        _, base_reps = count(seq, lift, rep_scale_signal)
+        n0, base_reps = count(seq, lift, None)
         inside = np.zeros(seq.n_frames, dtype=bool)
         for r in base_reps:
             inside |= (seq.t_ms >= r.start_ms) & (seq.t_ms <= r.end_ms)
@@ -164,7 +243,42 @@ def renders(poses: Path) -> None:
             med = np.nanmedian(size)
             dev = np.nanmax(np.abs(size[inside] / med - 1.0)) if inside.any() else float("nan")
             cells.append(f"{dev:.3f} / {count(seq, lift, m)[0]}")
-        print(f"| {stem} | {want} | " + " | ".join(cells) + " |")
+        print(f"| {stem} | {want} | {n0} | " + " | ".join(cells) + " |")
+
+
+def real(labels: Path, videos: Path, cache: Path) -> None:
+    """Rep counts on the usable labelled squat and deadlift clips (poses from a ``formcheck eval --cache`` folder,
+    thinned as the pose pass does): the product, and the heights divided by each candidate."""
+    import hashlib
+
+    from formcheck.pose import PoseParams, thin_to_cap
+
+    items = json.loads(labels.read_text())
+    items = items if isinstance(items, list) else items.get("clips", items)
+    pp = PoseParams.packaged()
+    names = ["product", *CANDIDATES]
+    exact = dict.fromkeys(names, 0)
+    rows, n = [], 0
+    for c in items:
+        if not c.get("usable") or c["lift"] not in ("squat", "deadlift"):
+            continue
+        h = hashlib.sha256((videos / c["file"]).read_bytes()).hexdigest()[:24]
+        npz = cache / f"{h}.full.npz"
+        if not npz.exists():
+            print(f"{c['file']}: no cached pose, skipped", file=sys.stderr)
+            continue
+        seq = PoseSequence.load(npz)
+        seq = thin_to_cap(seq, None, seq.fps_est, pp.analysis_fps, pp.max_frame_step)[0]
+        got = [count(seq, c["lift"], CANDIDATES.get(name))[0] for name in names]
+        n += 1
+        for name, g in zip(names, got):
+            exact[name] += g == c["rep_count"]
+        if any(g != c["rep_count"] for g in got):
+            rows.append(f"| {c['file']} | {c['rep_count']} | " + " | ".join(str(g) for g in got) + " |")
+    print("| clip (any count off) | labelled | " + " | ".join(names) + " |")
+    print("|---|---|" + "---|" * len(names))
+    print("\n".join(rows))
+    print("| **exact** | | " + " | ".join(f"{exact[k]}/{n}" for k in names) + " |")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,7 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--poses", type=Path, help="folder of *.pose.npz from MediaPipe on rendered clips")
     ap.add_argument("--families", nargs="*", help="stress families (default: all)")
     ap.add_argument("--no-stress", action="store_true")
+    ap.add_argument("--real", type=Path, help="labels.json of the real clips (with --videos and --cache)")
+    ap.add_argument("--videos", type=Path)
+    ap.add_argument("--cache", type=Path, help="the pose cache of formcheck eval --cache")
     a = ap.parse_args(argv)
+    if a.real:
+        real(a.real, a.videos, a.cache)
     if a.poses:
         renders(a.poses)
     if not a.no_stress:

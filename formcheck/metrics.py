@@ -834,19 +834,6 @@ def rolling_median(t_ms: np.ndarray, x: np.ndarray, width_ms: float) -> np.ndarr
     return np.where(np.isfinite(x), out, np.nan)
 
 
-def _window_median(t_ms: np.ndarray, x: np.ndarray, width_ms: float) -> np.ndarray:
-    """Centred median over ``width_ms`` of the finite values of ``x`` at every frame (NaN: none in the window)."""
-    lo = np.searchsorted(t_ms, t_ms - width_ms / 2.0)
-    hi = np.searchsorted(t_ms, t_ms + width_ms / 2.0, side="right")
-    out = np.full(x.shape, np.nan)
-    for i in range(x.size):
-        w = x[lo[i]:hi[i]]
-        w = w[np.isfinite(w)]
-        if w.size:
-            out[i] = np.median(w)
-    return out
-
-
 def rep_height_signals(seq: PoseSequence, floor_window_ms: float = 1000.0) -> tuple[np.ndarray, np.ndarray]:
     """Hip and wrist heights above the floor, in leg lengths, for rep segmentation.
 
@@ -880,59 +867,23 @@ def rep_height_signals(seq: PoseSequence, floor_window_ms: float = 1000.0) -> tu
     return (floor - hip[:, 1]) / leg_px, (floor - wrist[:, 1]) / leg_px
 
 
-def rep_scale_signal(seq: PoseSequence, params: "RepParams | None" = None) -> np.ndarray:
+def rep_scale_signal(seq: PoseSequence, window_ms: float = 500.0) -> np.ndarray:
     """The lifter's size in the picture per frame, relative to the clip's (about 1; NaN where lost).
 
     Notes
     -----
-    Five segments, each over its own 90th percentile over the clip: the torso (shoulders' midpoint to
-    hips' midpoint), the longer thigh and shank of the two sides, and the widths across the shoulders and
-    across the hips. Bending the body only shortens a segment in the picture (it turns out of the image
-    plane: seen from the front, the thigh toward the camera at a squat's bottom, the torso leaning
-    forward, the shank tilting over the toes), so the frame's size is the second largest of the ratios
-    (the largest is often a width seen edge-on from the side, whose landmarks jitter); walking
-    toward or away from the camera, or a zoom, changes all of them alike. Seen from the side the torso
-    and the legs stay in the image plane; seen from the front the widths do (a deep front-view barbell
-    squat on the real clips shortens torso, thigh and shank together to 0.55-0.72 for over a second, and
-    a median of those lengths alone read the stand-up as a rise to 1.4 leg lengths). That per-frame size goes through a centred rolling median over
-    ``params.size_window_ms``, twice: frames further than ``params.size_outlier_frac`` from the first
-    pass (a landmark jumping) are left out of the second. The result is over its own 90th percentile.
-    :func:`rep_height_signals` divides by one leg length for the whole clip;
-    :func:`formcheck.reps.segment_reps` divides by this as well, so the heights are in leg lengths of the
-    lifter's size at the time. The shank alone, which this replaced, swings 15-60 % inside a rep on the
-    rendered samples through MediaPipe; this measure 3-9 % (``benchmarks/size_signal.py``).
+    The shank (knee to ankle, the longer of the two sides) in pixels, as a rolling median over
+    ``window_ms``, divided by its 90th percentile over the clip. A squat or a pull barely changes it
+    (the shank tilts at most about 35 degrees toward the camera, which shortens it by under a fifth,
+    and not at all seen from the side), while walking toward or away from the camera, or a zoom,
+    changes it in proportion to the whole figure. :func:`rep_height_signals` divides by one leg length
+    for the whole clip; :func:`formcheck.reps.segment_reps` uses this to tell a rep from a change of
+    size.
     """
-    from formcheck.reps import RepParams
-
-    p = RepParams.packaged() if params is None else params
     xy = seq.xy_px
-
-    def pt(lm: L) -> np.ndarray:
-        return xy[:, int(lm)]
-
-    torso = geo.distance(0.5 * (pt(L.LEFT_SHOULDER) + pt(L.RIGHT_SHOULDER)), 0.5 * (pt(L.LEFT_HIP) + pt(L.RIGHT_HIP)))
-    thigh = np.fmax(geo.distance(pt(L.LEFT_HIP), pt(L.LEFT_KNEE)), geo.distance(pt(L.RIGHT_HIP), pt(L.RIGHT_KNEE)))
-    shank = np.fmax(geo.distance(pt(L.LEFT_KNEE), pt(L.LEFT_ANKLE)),
-                    geo.distance(pt(L.RIGHT_KNEE), pt(L.RIGHT_ANKLE)))
-    shoulders = geo.distance(pt(L.LEFT_SHOULDER), pt(L.RIGHT_SHOULDER))
-    hips = geo.distance(pt(L.LEFT_HIP), pt(L.RIGHT_HIP))
-    nan = np.full(seq.n_frames, np.nan)
-    ratios = []
-    for seg in (torso, thigh, shank, shoulders, hips):
-        ref = geo.nan_percentile(seg, 90.0)
-        ratios.append(seg / ref if np.isfinite(ref) and ref > 0 else nan)
-    r = np.vstack(ratios)
-    seen = np.isfinite(r).any(axis=0)
-    # the second largest ratio (the largest when only one is seen): one segment's landmark jumping cannot set it
-    desc = -np.sort(np.where(np.isfinite(r), -r, np.inf), axis=0)
-    n_seen = np.isfinite(r).sum(axis=0)
-    per = np.where(n_seen >= 2, desc[1], desc[0])
-    per[~seen] = np.nan
-    first = rolling_median(seq.t_ms, per, p.size_window_ms)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        off = np.abs(per / first - 1.0) > p.size_outlier_frac
-    size = np.where(seen, _window_median(seq.t_ms, np.where(off, np.nan, per), p.size_window_ms), np.nan)
-    ref = geo.nan_percentile(size, 90.0)
+    shank = np.fmax(geo.distance(xy[:, int(L.LEFT_KNEE)], xy[:, int(L.LEFT_ANKLE)]),
+                    geo.distance(xy[:, int(L.RIGHT_KNEE)], xy[:, int(L.RIGHT_ANKLE)]))
+    ref = geo.nan_percentile(shank, 90.0)
     if not (np.isfinite(ref) and ref > 0):
-        return nan
-    return size / ref
+        return np.full(seq.n_frames, np.nan)
+    return rolling_median(seq.t_ms, shank, window_ms) / ref

