@@ -638,8 +638,9 @@ class Store:
             self.migrate()
         except sa.exc.DBAPIError as exc:  # cannot connect, no such database, no right to create tables
             self._engine.dispose()
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()
-            raise StoreError(f"cannot open the database {self._safe_url()}: {reason[0] if reason else exc}") from exc
+            reason = self._unsecret(str(getattr(exc, "orig", exc))).strip().splitlines()
+            raise StoreError(f"cannot open the database {self._safe_url()}: "
+                             f"{reason[0] if reason else type(exc).__name__}") from exc
         if self.is_sqlite and not db_url:
             # chmod only: opening and closing the file here would drop this process's SQLite locks on it
             # (POSIX record locks belong to the process). SQLite gives -wal/-shm the database's mode.
@@ -733,6 +734,14 @@ class Store:
 
     def _safe_url(self) -> str:
         return safe_url(self.db_url)
+
+    def _unsecret(self, text: str) -> str:
+        """``text`` (e.g. a driver's error) with this database's password, should it quote it, masked."""
+        try:
+            password = sa.make_url(self.db_url).password
+        except sa.exc.ArgumentError:
+            password = None
+        return text.replace(str(password), "***") if password else text
 
     @property
     def safe_url(self) -> str:
