@@ -147,7 +147,8 @@ __all__ = [
     "DB_FILENAME", "ENV_DATA_DIR", "ENV_DATABASE_URL", "ENV_DB_URL", "ORIGINS", "REVIEW_STATES", "SCHEMA_VERSION",
     "JOB_RECORD_STATES", "SEVERITIES", "SOURCE_KINDS", "CommentRecord", "FlagRecord", "HistoryPoint", "JobRecord",
     "RepItem", "ROLES", "SessionRecord", "UserRecord",
-    "Store", "StoreError", "clean_athlete", "database_url", "database_url_from_env", "default_data_dir",
+    "Store", "StoreError", "clean_athlete", "database_url", "database_url_from_env", "default_data_dir", "safe_url",
+    "store_url",
 ]
 
 ENV_DATA_DIR = "FORMCHECK_DATA_DIR"
@@ -213,6 +214,24 @@ def database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def store_url(data_dir: str | Path, db_url: str | None) -> str:
+    """The database URL a :class:`Store` of ``data_dir`` and ``db_url`` opens (SQLite in the folder by default)."""
+    return database_url(db_url) if db_url else f"sqlite:///{Path(data_dir).expanduser() / DB_FILENAME}"
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+
+
+def safe_url(url: str) -> str:
+    """``url`` with its password masked (``postgresql+psycopg://me:***@host/db``): for messages, logs, records.
+
+    A URL SQLAlchemy cannot parse is masked by pattern (``scheme://user:<anything>@``)."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError, TypeError):
+        return _URL_PASSWORD.sub(r"\1***@", str(url))
 
 
 def database_url_from_env() -> str | None:
@@ -602,11 +621,12 @@ class Store:
                 _private(self.data_dir / sub, DIR_MODE)
         except OSError as exc:
             raise StoreError(f"data directory {self.data_dir} is not writable ({exc.strerror or exc})") from exc
-        self.db_url = database_url(db_url) if db_url else f"sqlite:///{self.data_dir / DB_FILENAME}"
+        self.db_url = store_url(self.data_dir, db_url)
         try:
             url = sa.make_url(self.db_url)
         except sa.exc.ArgumentError as exc:
-            raise StoreError(f"database URL: expected e.g. sqlite:///path or postgresql://..., got {self.db_url!r}") from exc
+            raise StoreError("database URL: expected e.g. sqlite:///path or postgresql://..., "
+                             f"got {self._safe_url()!r}") from exc
         self.is_sqlite = url.get_backend_name() == "sqlite"
         try:
             self._engine = (_sqlite_engine(self.db_url) if self.is_sqlite
@@ -618,8 +638,9 @@ class Store:
             self.migrate()
         except sa.exc.DBAPIError as exc:  # cannot connect, no such database, no right to create tables
             self._engine.dispose()
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()
-            raise StoreError(f"cannot open the database {self._safe_url()}: {reason[0] if reason else exc}") from exc
+            reason = self._unsecret(str(getattr(exc, "orig", exc))).strip().splitlines()
+            raise StoreError(f"cannot open the database {self._safe_url()}: "
+                             f"{reason[0] if reason else type(exc).__name__}") from exc
         if self.is_sqlite and not db_url:
             # chmod only: opening and closing the file here would drop this process's SQLite locks on it
             # (POSIX record locks belong to the process). SQLite gives -wal/-shm the database's mode.
@@ -627,6 +648,7 @@ class Store:
                 _private(self.data_dir / f"{DB_FILENAME}{suffix}", FILE_MODE)
         self.remove_leftovers()
         self.recover_jobs()
+        self._scrub_job_requests()
 
     @classmethod
     def from_env(cls) -> "Store":
@@ -711,7 +733,20 @@ class Store:
                         version=int(rev), description=str(script.module.DESCRIPTION)[:200], applied_at=_now()))
 
     def _safe_url(self) -> str:
-        return sa.make_url(self.db_url).render_as_string(hide_password=True)
+        return safe_url(self.db_url)
+
+    def _unsecret(self, text: str) -> str:
+        """``text`` (e.g. a driver's error) with this database's password, should it quote it, masked."""
+        try:
+            password = sa.make_url(self.db_url).password
+        except sa.exc.ArgumentError:
+            password = None
+        return text.replace(str(password), "***") if password else text
+
+    @property
+    def safe_url(self) -> str:
+        """This store's database URL with its password masked (what a job request may name)."""
+        return safe_url(self.db_url)
 
     def remove_leftovers(self, older_than_s: float = STALE_AFTER_S,
                          work_older_than_s: float = WORK_STALE_AFTER_S) -> list[Path]:
@@ -745,7 +780,7 @@ class Store:
             conn.execute(sa.insert(jobs).values(
                 id=job_id, created_at=now, updated_at=now, state="queued", stage="waiting", owner=str(owner)[:300],
                 source_name=_clean_text(str(source_name), "source_name", MAX_SOURCE_NAME_CHARS),
-                source_kind=source_kind, request_json=json.dumps(dict(request), default=str), session_id=None,
+                source_kind=source_kind, request_json=json.dumps(_job_request(request), default=str), session_id=None,
                 message=""))
         job = self.get_job(job_id)
         assert job is not None
@@ -782,6 +817,18 @@ class Store:
              .order_by(jobs.c.created_at.desc(), jobs.c.id))
         with self._read() as conn:
             return [_job_from_row(r) for r in conn.execute(q)]
+
+    def _scrub_job_requests(self) -> None:
+        """Drop the database URL that job records of formcheck before 2026-12-08 kept in their request
+        (a password with it); their jobs still retry, the worker takes the URL from its environment."""
+        with self._read() as conn:
+            old = conn.execute(sa.select(jobs.c.id, jobs.c.request_json)
+                               .where(jobs.c.request_json.like(f'%"{_SECRET_REQUEST_KEYS[0]}"%'))).all()
+        if old:
+            with self._write() as conn:
+                for r in old:
+                    conn.execute(sa.update(jobs).where(jobs.c.id == r.id).values(
+                        request_json=json.dumps(_job_request(json.loads(r.request_json)), default=str)))
 
     def recover_jobs(self, is_alive: Any = None) -> list[JobRecord]:
         """Mark "interrupted" every queued or running job whose owner process is gone; returns them."""
@@ -1562,10 +1609,18 @@ class Store:
 _FLAG_LABEL = {"confirmed": "yes", "dismissed": "no", "pending": "unsure"}
 
 
+#: Keys of a job request never stored nor read back (credentials; old records had the database URL).
+_SECRET_REQUEST_KEYS = ("db_url",)
+
+
+def _job_request(request: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in dict(request).items() if k not in _SECRET_REQUEST_KEYS}
+
+
 def _job_from_row(r: Any) -> JobRecord:
     return JobRecord(id=r.id, created_at=r.created_at, updated_at=r.updated_at, state=r.state, stage=r.stage,
                      owner=r.owner, source_name=r.source_name, source_kind=r.source_kind,
-                     request=json.loads(r.request_json), session_id=r.session_id, message=r.message)
+                     request=_job_request(json.loads(r.request_json)), session_id=r.session_id, message=r.message)
 
 
 def _comment_line(c: CommentRecord) -> str:

@@ -50,11 +50,13 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Mapping
 
 from formcheck import __version__, procs
-from formcheck.storage import SOURCE_KINDS, JobRecord, Store, StoreError, clean_athlete
+from formcheck.storage import (SOURCE_KINDS, JobRecord, Store, StoreError, clean_athlete, database_url_from_env,
+                               safe_url, store_url)
 
 __all__ = [
     "ENV_MAX_JOBS", "JOB_STATES", "AnalysisRejected", "AnalysisRequest", "JobManager", "JobState",
-    "Provisional", "ProvisionalRep", "analysis_key", "copy_and_hash", "file_sha256", "retry_request", "run_analysis",
+    "Provisional", "ProvisionalRep", "analysis_key", "copy_and_hash", "file_sha256", "job_store", "retry_request",
+    "run_analysis",
 ]
 
 ENV_MAX_JOBS = "FORMCHECK_MAX_JOBS"
@@ -83,6 +85,11 @@ class AnalysisRequest:
     source_kind : "upload" or "sample".
     video_sha256 : the clip's content hash (:func:`file_sha256`), the cache key's base.
     delete_input : the job owns ``video_path`` (an upload copy) and removes it when done.
+    database : the server's database URL *with its password masked* (:attr:`Store.safe_url`), or "" (not
+        checked). A request carries no credentials: it is recorded in the store and sent to the job
+        process or Ray task. The job opens the database its own environment names
+        (``FORMCHECK_DATABASE_URL``: a spawned job inherits the server's; on Ray, each node's, see
+        docs/scale.md) and fails with a clear message when that is not this one (:func:`job_store`).
     """
 
     video_path: Path
@@ -90,7 +97,7 @@ class AnalysisRequest:
     source_kind: str
     video_sha256: str
     data_dir: Path
-    db_url: str | None = None
+    database: str = ""
     lift: str = "auto"
     model: str = "full"
     athlete: str = ""
@@ -108,6 +115,9 @@ class AnalysisRequest:
             raise ValueError(f"video_sha256: expected 64 hex characters, got {self.video_sha256!r}")
         if not (isinstance(self.model, str) and self.model):
             raise ValueError(f"model: expected a model name, got {self.model!r}")
+        if not isinstance(self.database, str):
+            raise ValueError(f"database: expected a masked URL, got {type(self.database).__name__}")
+        object.__setattr__(self, "database", safe_url(self.database) if self.database else "")
 
     @property
     def key(self) -> str:
@@ -116,13 +126,27 @@ class AnalysisRequest:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (paths as strings), for the job record; :meth:`from_dict` reads it back."""
         return {"video_path": str(self.video_path), "source_name": self.source_name, "source_kind": self.source_kind,
-                "video_sha256": self.video_sha256, "data_dir": str(self.data_dir), "db_url": self.db_url,
+                "video_sha256": self.video_sha256, "data_dir": str(self.data_dir), "database": self.database,
                 "lift": self.lift, "model": self.model, "athlete": self.athlete, "delete_input": self.delete_input}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "AnalysisRequest":
         return cls(**{k: d[k] for k in ("video_path", "source_name", "source_kind", "video_sha256", "data_dir",
-                                        "db_url", "lift", "model", "athlete", "delete_input") if k in d})
+                                        "database", "lift", "model", "athlete", "delete_input") if k in d})
+
+
+def job_store(request: AnalysisRequest) -> Store:
+    """The store of ``request``: its folder, and the database this process's environment names.
+
+    Raises :class:`StoreError` (masked URLs only) when that database is not the one the request was made
+    on, e.g. a Ray node started without ``FORMCHECK_DATABASE_URL``: it would store the results elsewhere.
+    """
+    url = database_url_from_env()
+    mine = safe_url(store_url(request.data_dir, url))
+    if request.database and mine != request.database:
+        raise StoreError(f"this job process would use the database {mine}, not the server's {request.database}: "
+                         "give the job workers the server's FORMCHECK_DATABASE_URL (docs/scale.md)")
+    return Store(request.data_dir, url)
 
 
 def retry_request(job: JobRecord) -> AnalysisRequest:
@@ -304,7 +328,7 @@ def run_analysis(request: AnalysisRequest, progress: ProgressFn | None = None,
     from formcheck.video import VideoError, probe
 
     report_progress = progress or (lambda stage, fraction: None)
-    store = Store(request.data_dir, request.db_url)
+    store = job_store(request)
     try:
         cached = store.find_session(request.key, request.athlete)
         if cached is not None:
@@ -557,7 +581,7 @@ class JobManager:
             self._jobs[job_id] = job
             self._by_key[dedupe] = job_id
         if store is None:
-            lookup = Store(request.data_dir, request.db_url)
+            lookup = job_store(request)
             try:
                 cached = lookup.find_session(request.key, request.athlete)
             finally:
@@ -578,7 +602,7 @@ class JobManager:
         """Record the job in its store (owner: this server) so a restart can tell it was interrupted."""
         req = job.request
         try:
-            target = store if store is not None else Store(req.data_dir, req.db_url)
+            target = store if store is not None else job_store(req)
             try:
                 target.record_job(job.state.job_id, owner=self.owner, source_name=req.source_name,
                                   source_kind=req.source_kind, request=req.to_dict())
@@ -594,7 +618,7 @@ class JobManager:
         if self._stopping:
             return
         try:
-            store = Store(req.data_dir, req.db_url)
+            store = job_store(req)
             try:
                 if store.get_job(s.job_id) is not None:
                     store.update_job(s.job_id, state=s.state, stage=s.stage, session_id=s.session_id,
@@ -722,7 +746,7 @@ class JobManager:
             p.join(max(0.0, deadline - time.monotonic()))
         for j in unfinished:
             try:
-                store = Store(j.request.data_dir, j.request.db_url)
+                store = job_store(j.request)
                 try:
                     if store.get_job(j.state.job_id) is not None:
                         store.update_job(j.state.job_id, state="interrupted",

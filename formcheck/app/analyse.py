@@ -108,7 +108,7 @@ def accept_upload(uploaded: Any, store: Store, s: Settings, options: dict[str, s
         work.unlink(missing_ok=True)
         return f"“{name}” could not be saved on the server ({exc.strerror or 'disk error'})."
     return AnalysisRequest(video_path=final, source_name=name, source_kind="upload", video_sha256=sha,
-                           data_dir=s.data_dir, db_url=s.db_url, delete_input=True, **options)
+                           data_dir=s.data_dir, database=store.safe_url, delete_input=True, **options)
 
 
 def _options(acc: Access) -> dict[str, str]:
@@ -349,7 +349,7 @@ def render() -> None:
         _start(jobs, store, requests, errors)
     elif clicked_sample is not None:
         fields = sample_request_fields(clicked_sample)
-        _start(jobs, store, [AnalysisRequest(source_kind="sample", data_dir=s.data_dir, db_url=s.db_url, **fields,
+        _start(jobs, store, [AnalysisRequest(source_kind="sample", data_dir=s.data_dir, database=store.safe_url, **fields,
                                       **options)], [])
 
     pending = _follow(jobs)

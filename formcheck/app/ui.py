@@ -15,7 +15,7 @@ import logging
 import os
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -61,7 +61,7 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
-    db_url: str | None
+    db_url: str | None = field(repr=False)  # may hold a password: never printed
     max_upload_mb: int
     samples_dir: Path
 
