@@ -566,6 +566,10 @@ MIGRATIONS_LOCATION = "formcheck:migrations"
 #: PostgreSQL advisory lock taken while migrating, so two servers starting at once migrate one at a
 #: time (SQLite's BEGIN IMMEDIATE does the same there). Any fixed 64-bit number; this is "fcmigrat" in ASCII.
 PG_MIGRATION_LOCK = 0x66636D6967726174
+#: PostgreSQL advisory lock every write transaction takes first, so writers queue one after another as
+#: they do on SQLite (BEGIN IMMEDIATE): a check-then-insert (a user name "is taken", a clip already saved)
+#: cannot interleave with another server's. This is "fcwriter" in ASCII.
+PG_WRITE_LOCK = 0x6663777269746572
 _script_dir: Any = None
 
 
@@ -673,6 +677,8 @@ class Store:
         with self._engine.connect() as conn:
             conn.execution_options(formcheck_write=True)
             with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK})
                 yield conn
 
     @contextmanager

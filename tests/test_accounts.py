@@ -412,3 +412,41 @@ def test_read_password_from_a_pipe() -> None:
     from formcheck.cli import read_password
 
     assert read_password(io.StringIO("pass word with spaces \nsecond line\n")) == "pass word with spaces "
+
+
+def test_a_second_server_cannot_take_a_name_while_the_first_is_writing(tmp_path: Path, db_url: str | None) -> None:
+    """Writers queue (SQLite: BEGIN IMMEDIATE; PostgreSQL: an advisory lock): while one server's write
+    transaction holds a new "Sam", another server's "sam" waits for it and is then refused as taken,
+    instead of slipping in beside it (the name check ignores case, the table's constraint does not)."""
+    import threading
+    from datetime import datetime, timezone
+
+    import sqlalchemy as sa
+
+    from formcheck.storage import users
+
+    first, second = Store(tmp_path / "data", db_url), Store(tmp_path / "data", db_url)
+    outcome: list[BaseException | str] = []
+
+    def add() -> None:
+        try:
+            second.add_user("sam", "coach", PASSWORD)
+            outcome.append("added")
+        except StoreError as exc:
+            outcome.append(exc)
+
+    try:
+        with first._write() as conn:
+            conn.execute(sa.insert(users).values(name="Sam", role="coach", password_hash="x",
+                                                 created_at=datetime.now(timezone.utc)))
+            racer = threading.Thread(target=add)
+            racer.start()
+            racer.join(timeout=1.5)
+            assert racer.is_alive(), f"the second writer did not wait for the first: {outcome}"
+        racer.join(timeout=30)
+        assert len(outcome) == 1 and isinstance(outcome[0], StoreError), outcome
+        assert "is taken" in str(outcome[0])
+        assert [u.name for u in second.users()] == ["Sam"]
+    finally:
+        first.close()
+        second.close()
