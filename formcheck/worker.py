@@ -632,9 +632,8 @@ class JobManager:
                 "the details are in the server log)."))
         if job.request.delete_input:
             job.request.video_path.unlink(missing_ok=True)
-        with self._lock:
-            job.state = final
-        self._save_state(job)
+        # the record first (as in _set_session): a page that sees the job finished finds it finished in the store
+        self._write_record(job.request, final)
         self._finish(job, final)
         self._start_spare()
 
