@@ -184,6 +184,12 @@ class Access:
             return None
         return job if str(job.request.get("athlete", "")) in self.athletes() else None
 
+    def video_job(self, session_id: str) -> JobRecord | None:
+        """The job still making this session's annotated video, if this user may see the session."""
+        if self.session_or_none(session_id) is None:
+            return None
+        return self.store.video_job(session_id)
+
     def interrupted_jobs(self) -> list[JobRecord]:
         return [j for j in self.store.interrupted_jobs() if self.job(j.id) is not None]
 

@@ -45,6 +45,7 @@ API (the app and the live page use only this)
     store.record_job(job_id, *, owner, source_name, source_kind, request) -> JobRecord   (state "queued")
     store.update_job(job_id, *, state, stage=None, session_id=None, message=None) -> JobRecord
     store.get_job(job_id) -> JobRecord | None
+    store.video_job(session_id) -> JobRecord | None   (the queued/running job still to add the session's video)
     store.interrupted_jobs(*, max_age_s=WORK_STALE_AFTER_S) -> list[JobRecord]   (newest first)
     store.recover_jobs(is_alive=procs.owner_alive) -> list[JobRecord]
         (queued/running jobs whose server is gone become "interrupted"; run on every open)
@@ -814,6 +815,17 @@ class Store:
             return None
         with self._read() as conn:
             r = conn.execute(sa.select(jobs).where(jobs.c.id == job_id)).first()
+        return _job_from_row(r) if r is not None else None
+
+    def video_job(self, session_id: str) -> JobRecord | None:
+        """The queued or running job linked to this session, newest first: its report is stored and the job is
+        still to add the annotated video (None when no such job runs; a dead server's jobs are not running)."""
+        if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
+            return None
+        q = (sa.select(jobs).where(jobs.c.session_id == session_id, jobs.c.state.in_(JOB_LIVE_STATES))
+             .order_by(jobs.c.created_at.desc(), jobs.c.id).limit(1))
+        with self._read() as conn:
+            r = conn.execute(q).first()
         return _job_from_row(r) if r is not None else None
 
     def interrupted_jobs(self, *, max_age_s: float = WORK_STALE_AFTER_S) -> list[JobRecord]:

@@ -18,7 +18,10 @@ the cluster's nodes).
 Cache: a clip's analysis key is a hash of its content (SHA-256), the lift and model
 asked for, the formcheck version and the rule/guidance files. A request whose key (and
 athlete) already has a session finishes at once with that session, and two requests
-for the same key share one job.
+for the same key share one job. A cached session without its video (its job stopped with
+the server after the report: a Retry) gets a job that makes the video; the job is linked
+to the session from the start, and :meth:`Store.video_job` tells History and Review the
+video is on its way.
 
 Outcomes are a session id or one friendly line for the user (not a video, no person,
 no complete rep, ...). An unexpected error is logged with its traceback under a short
@@ -50,8 +53,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable, Mapping
 
 from formcheck import __version__, procs
-from formcheck.storage import (SOURCE_KINDS, JobRecord, Store, StoreError, clean_athlete, database_url_from_env,
-                               safe_url, store_url)
+from formcheck.storage import (SOURCE_KINDS, JobRecord, SessionRecord, Store, StoreError, clean_athlete,
+                               database_url_from_env, safe_url, store_url)
 
 __all__ = [
     "ENV_MAX_JOBS", "JOB_STATES", "AnalysisRejected", "AnalysisRequest", "JobManager", "JobState",
@@ -319,6 +322,9 @@ def run_analysis(request: AnalysisRequest, progress: ProgressFn | None = None,
     ``on_provisional`` receives the reps and flags of the clip's start during the pose pass
     (:func:`formcheck.pipeline.provisional_summary`), before the report exists.
     A failure after the report is stored is logged and leaves the session without its video.
+    A session of the same request stored earlier is the answer; when it has no video (its job was
+    stopped with the server after the report) and the clip is still there, ``on_report`` is called with
+    it at once and the clip is analysed again to make the video (:func:`needs_video`).
 
     Raises :class:`AnalysisRejected` with a message for the user when the clip is not a
     readable video or gives no usable result; nothing is stored then.
@@ -331,17 +337,24 @@ def run_analysis(request: AnalysisRequest, progress: ProgressFn | None = None,
     store = job_store(request)
     try:
         cached = store.find_session(request.key, request.athlete)
-        if cached is not None:
+        if cached is not None and not needs_video(cached, request):
             return cached.id
+        # the session of an earlier run of this request, stored at its report, without its video (the server
+        # stopped while the video was made): the clip is analysed again for the video only
+        stored: list[str] = [cached.id] if cached is not None else []  # the session id, once the report is stored
+        if cached is not None and on_report is not None:
+            on_report(cached.id)
         report_progress("checking the video", 0.0)
         try:
             probe(request.video_path)
         except VideoError as exc:
+            if stored:
+                _log.warning("the annotated video of %s could not be made: %s", request.source_name, exc)
+                return stored[0]
             raise AnalysisRejected(f"We could not read {_user_text(str(exc), request)}") from exc
 
         out_dir = store.work_dir / f"job-{uuid.uuid4().hex}"
         out_dir.mkdir(parents=True)
-        stored: list[str] = []  # the session id, once the report is stored
         try:
             def pipeline_progress(stage: str, fraction: float) -> None:
                 lo, hi, words = _PIPELINE_STAGES.get(stage, (None, None, stage))
@@ -349,6 +362,8 @@ def run_analysis(request: AnalysisRequest, progress: ProgressFn | None = None,
                     report_progress(words, lo + (hi - lo) * min(1.0, max(0.0, float(fraction))))
 
             def report_ready(result: Any) -> None:
+                if stored:  # the session is stored already: only its video is wanted
+                    return
                 report_progress("saving the results", _PIPELINE_STAGES["images"][1])
                 session_id = _store_report(store, request, result, out_dir)
                 stored.append(session_id)
@@ -392,6 +407,11 @@ def run_analysis(request: AnalysisRequest, progress: ProgressFn | None = None,
         store.close()
         if request.delete_input:
             request.video_path.unlink(missing_ok=True)
+
+
+def needs_video(session: SessionRecord, request: AnalysisRequest) -> bool:
+    """A stored session of this request still lacks its annotated video and the clip is there to make it."""
+    return session.file("video") is None and request.video_path.is_file()
 
 
 def _store_report(store: Store, request: AnalysisRequest, result: Any, out_dir: Path) -> str:
@@ -588,6 +608,13 @@ class JobManager:
                 lookup.close()
         else:
             cached = store.find_session(request.key, request.athlete)
+        if cached is not None and needs_video(cached, request):
+            # its report is stored, its video is not (a job stopped with the server): a job makes the video;
+            # the session is linked from the start, so the page shows the results while it waits for it
+            self._record(job, store)
+            self._set_session(job, cached.id)
+            threading.Thread(target=self._run, args=(job,), name=f"formcheck-job-{job_id[:8]}", daemon=True).start()
+            return job_id
         if cached is not None:
             if request.delete_input:
                 request.video_path.unlink(missing_ok=True)
@@ -612,9 +639,19 @@ class JobManager:
         except Exception:  # noqa: BLE001 - bookkeeping must never stop an analysis
             _log.warning("could not record job %s\n%s", job.state.job_id, traceback.format_exc())
 
-    def _save_state(self, job: _Job, state: JobState | None = None) -> None:
-        """Copy the job's state (or ``state``) to its record (best effort; not once the server is stopping)."""
-        s, req = state or job.state, job.request
+    def _set_session(self, job: _Job, session_id: str) -> None:
+        """Link the job to its stored session: the record first, then the state the pages read, so whoever sees
+        the results (drawn from the state) finds the job's session in the store too, and a server stopped
+        during the video leaves the job linked to it."""
+        self._write_record(job.request, replace(job.state, session_id=session_id))
+        self._update(job, session_id=session_id)
+
+    def _save_state(self, job: _Job) -> None:
+        """Copy the job's state to its record."""
+        self._write_record(job.request, job.state)
+
+    def _write_record(self, req: AnalysisRequest, s: JobState) -> None:
+        """Write ``s`` to the job's record (best effort; not once the server is stopping)."""
         if self._stopping:
             return
         try:
@@ -669,9 +706,8 @@ class JobManager:
                 "the details are in the server log)."))
         if job.request.delete_input:
             job.request.video_path.unlink(missing_ok=True)
-        with self._lock:
-            job.state = final
-        self._save_state(job)
+        # the record first (as in _set_session): a page that sees the job finished finds it finished in the store
+        self._write_record(job.request, final)
         self._finish(job, final)
         self._start_spare()
 
@@ -713,10 +749,7 @@ class JobManager:
             if kind == "progress":
                 self._update(job, stage=str(msg[1]), fraction=min(1.0, max(job.state.fraction, float(msg[2]))))
             elif kind == "report":
-                # the record first: whoever sees the results (drawn from the in-memory state) finds the job's
-                # session in the store too, and a server stopped during the video leaves the job linked to it
-                self._save_state(job, replace(job.state, session_id=str(msg[1])))
-                self._update(job, session_id=str(msg[1]))
+                self._set_session(job, str(msg[1]))
             elif kind == "video":
                 self._update(job, video_ready=True)
             elif kind == "provisional":

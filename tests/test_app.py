@@ -463,7 +463,9 @@ def test_job_manager_answers_from_the_cache(tmp_path: Path) -> None:
     clip.write_bytes(b"x")
     req = AnalysisRequest(video_path=clip, source_name="c.mp4", source_kind="upload", video_sha256="0" * 64,
                           data_dir=tmp_path / "data", model="lite", athlete="Ann", delete_input=True)
-    s = store.save_analysis(make_report(athlete="Ann"), analysis_key=req.key)
+    video = tmp_path / "annotated.mp4"
+    video.write_bytes(b"v")
+    s = store.save_analysis(make_report(athlete="Ann"), analysis_key=req.key, video_path=video)  # complete
     jobs = JobManager()
     state = jobs.wait(jobs.submit(req, store), timeout=5)
     assert (state.state, state.session_id, state.cached) == ("done", s.id, True)
@@ -853,3 +855,98 @@ def test_compare_side_by_side_in_the_session_view(analysed_copy: Path) -> None:
     assert clip.is_file()
     frames = list(iter_frames(clip))
     assert len(frames) >= 10 and frames[0].width > frames[0].height * 0.9, "two frames side by side"
+
+
+# --------------------------------------------------------------------------- a session stored before its video
+
+BEING_MADE = {"history": "The annotated video is being made", "review": "The video of this session is being made"}
+NO_VIDEO = {"history": "No annotated video was kept", "review": "There is no video of this session"}
+
+
+@pytest.mark.parametrize("page", ["history", "review"])
+def test_video_being_made_is_said_and_picked_up(data_dir: Path, tmp_path: Path, page: str) -> None:
+    """A job of this server stored the session at its report and still makes the video: the page says so, not
+    that there is none, and shows the video once it is stored (the job then ends)."""
+    from formcheck import procs
+
+    store = Store(data_dir)
+    s = store.save_analysis(make_report(athlete="Ann", n_reps=1, flags=[(1, "rounded_back", "major")]),
+                            athlete="Ann", source_name="squat day.mp4")
+    job_id = "b" * 32
+    store.record_job(job_id, owner=procs.owner_token(), source_name="squat day.mp4", source_kind="upload",
+                     request={})
+    store.update_job(job_id, state="running", session_id=s.id)
+    at = app(page)
+    assert not at.exception
+    shown = texts(at)
+    assert any(BEING_MADE[page] in t for t in shown), shown
+    assert not any(NO_VIDEO[page] in t for t in shown)
+    assert not at.get("video")
+
+    video = mc.write_clip(tmp_path / "annotated.mp4", n_frames=90, size=(320, 240), fps=30)
+    store.attach_files(s.id, {"video": video})
+    store.update_job(job_id, state="done", session_id=s.id)
+    at.run()
+    assert not at.exception
+    assert not any(BEING_MADE[page] in t for t in texts(at))
+    assert at.get("video"), "the stored video is shown"
+
+
+@pytest.mark.parametrize("page", ["history", "review"])
+def test_video_of_an_interrupted_job_is_not_waited_for(data_dir: Path, tmp_path: Path, page: str) -> None:
+    """The server stopped while the video was made: nobody makes it, and the page says there is none."""
+    store, req = _interrupted_job(data_dir, tmp_path)
+    s = store.save_analysis(make_report(athlete="Ann", n_reps=1, flags=[(1, "rounded_back", "major")]),
+                            athlete="Ann", analysis_key=req.key, source_name="squat day.mp4")
+    store.update_job("d" * 32, state="running", session_id=s.id)
+    at = app(page)
+    assert not at.exception
+    assert store.get_job("d" * 32).state == "interrupted"
+    assert not any(BEING_MADE[page] in t for t in texts(at))
+    assert any(NO_VIDEO[page] in t for t in texts(at))
+
+
+def test_retry_makes_the_video_of_a_session_stored_without_it(data_dir: Path, tmp_path: Path) -> None:
+    """A job stopped with the server after storing the report: its Retry finds the session in the cache
+    and makes the missing video (the page shows the results at once and the video when it is stored)."""
+    store, req = _interrupted_job(data_dir, tmp_path)
+    req.video_path.write_bytes(_standing_only_clip(tmp_path / "standing.mp4"))  # a short clip: the video is quick
+    s = store.save_analysis(make_report(athlete="Ann"), athlete="Ann", analysis_key=req.key,
+                            source_name="squat day.mp4")
+    store.update_job("d" * 32, state="running", session_id=s.id)
+    at = app()
+    assert store.get_job("d" * 32).state == "interrupted"
+    at.button(key=f"fc_retry_{'d' * 32}").click().run(timeout=ANALYSIS_TIMEOUT_S)
+    assert not at.exception
+    assert "squat day.mp4" in [unescaped_md(x.value) for x in at.subheader], "the results are shown at once"
+    (job_id,) = followed_jobs(at)
+    assert store.video_job(s.id) is not None and store.video_job(s.id).id == job_id
+    at = until_done(at)
+    assert not at.exception
+    stored = store.get_session(s.id)
+    assert stored.file("video") is not None and stored.file("original") is not None
+    assert [x.id for x in store.list_sessions()] == [s.id], "no second session: the cached one got its video"
+    assert store.get_job(job_id).state == "done" and store.video_job(s.id) is None
+    assert at.get("video"), "the video is shown once made"
+    assert not req.video_path.exists(), "the upload copy went into the session"
+
+
+def test_job_manager_makes_the_missing_video_of_a_cached_session(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data")
+    clip = store.work_dir / "upload-standing.mp4"
+    clip.write_bytes(_standing_only_clip(tmp_path / "standing.mp4"))
+    req = AnalysisRequest(video_path=clip, source_name="c.mp4", source_kind="upload", video_sha256="6" * 64,
+                          data_dir=tmp_path / "data", model="lite", athlete="Ann", delete_input=True)
+    s = store.save_analysis(make_report(athlete="Ann"), athlete="Ann", analysis_key=req.key)
+    jobs = JobManager()
+    try:
+        job_id = jobs.submit(req, store)
+        first = jobs.state(job_id)
+        assert first.session_id == s.id and first.report_ready and not first.cached, first
+        assert store.get_job(job_id).session_id == s.id, "the record is linked before the job runs"
+        state = jobs.wait(job_id, timeout=ANALYSIS_TIMEOUT_S)
+    finally:
+        jobs.shutdown()
+    assert (state.state, state.session_id, state.video_ready) == ("done", s.id, True)
+    assert store.get_session(s.id).file("video") is not None
+    assert len(store.list_sessions()) == 1 and not clip.exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import subprocess
 import sys
 from fractions import Fraction
@@ -471,6 +472,39 @@ def test_live_on_sample_agrees_with_offline(live_run: LiveProcessor, offline_rep
         assert live.trunk_lean_max_deg == pytest.approx(rep["measures"]["excessive_forward_lean"]["value"], abs=5.0)
     off_lean = {f["rep"] - 1 for f in offline_report.flags if f["code"] == "excessive_forward_lean"}
     assert {r.index for r in snap.reps if "excessive_forward_lean" in r.codes} == off_lean
+
+
+def _kept_frames(n: int, seed: int, share: float, longest: int) -> np.ndarray:
+    """Indices of the frames left when runs of 1..``longest`` frames are dropped at ``share`` of the frames
+    (a busy machine: the stream hands over only the newest frame)."""
+    rng = random.Random(seed)
+    keep: list[int] = []
+    i = 0
+    while i < n:
+        if rng.random() < share:
+            i += rng.randint(1, longest)
+            continue
+        keep.append(i)
+        i += 1
+    return np.array(keep)
+
+
+@pytest.mark.parametrize("seed, share, longest", [(1, 0.3, 3), (5, 0.3, 3), (20, 0.2, 6), (39, 0.2, 6)],
+                         ids=["third-dropped-a", "third-dropped-b", "fifth-dropped-in-runs-a",
+                              "fifth-dropped-in-runs-b"])
+def test_saved_session_with_dropped_frames_keeps_every_rep(live_run: LiveProcessor, faults_clip: Path, seed: int,
+                                                           share: float, longest: int) -> None:
+    """A live session is analysed again from the frames it processed; under load many are dropped. The
+    sample's shallow rep must not be lost then (it was, read as a change of the lifter's size: the browser
+    test's stored session had a rep fewer than the live counter)."""
+    truth = json.loads(faults_clip.with_suffix(".json").read_text())
+    assert live_run.session is not None
+    seq = live_run.session.sequence
+    keep = _kept_frames(seq.n_frames, seed, share, longest)
+    sparse = seq.with_(**{k: getattr(seq, k)[keep] for k in ("t_ms", "xy_px", "z_px", "world_m", "visibility",
+                                                             "presence")})
+    report = analyze_sequence(sparse, lift="squat").report
+    assert report.rep_count == len(truth["reps"]), (report.reps, report.partial_reps)
 
 
 def test_live_session_saved_like_an_upload(live_run: LiveProcessor, tmp_path: Path) -> None:

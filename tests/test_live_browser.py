@@ -185,6 +185,11 @@ def test_live_session_in_browser(prerequisites: dict[str, Any], server: dict[str
 
     truth = json.loads(SAMPLE.with_suffix(".json").read_text())
     n_reps = len(truth["reps"])
+    # The fake camera loops the clip from wherever it is when the analysis starts: the stream may open inside
+    # a rep. Near the top band's edge the live counter, which has not seen the lifter stand yet, can count
+    # that rep, while the stored session (judged against the standing level of the whole recording) lists it
+    # as partial. One rep more than the clip has, live, leaves all of the clip's reps complete in the recording.
+    live_reps = n_reps + 1
     assert any("excessive_forward_lean" in r["faults"] for r in truth["reps"]), "the sample should have a lean rep"
     t0 = time.monotonic()
     with prerequisites["sync_playwright"]() as p:
@@ -221,14 +226,14 @@ def test_live_session_in_browser(prerequisites: dict[str, Any], server: dict[str
                 # the per-rep list; the fake camera loops the clip, so a lean rep missed while frames were
                 # being dropped comes round again
                 rows = _rep_rows(page)
-                if nums.get("Reps", 0) >= n_reps and cue_px >= 1500 and any(LEAN in r for r in rows):
+                if nums.get("Reps", 0) >= live_reps and cue_px >= 1500 and any(LEAN in r for r in rows):
                     break
                 time.sleep(0.5)
             page.screenshot(path=str(ARTIFACTS / "live_page.png"), full_page=True)
             if cue_png:
                 (ARTIFACTS / "live_video_cue.png").write_bytes(cue_png)
             assert nums.get("Frames processed", 0) >= 30, (nums, server["log"].read_text()[-3000:])
-            assert nums.get("Reps", 0) >= n_reps, nums
+            assert nums.get("Reps", 0) >= live_reps, nums
             assert cue_px >= 1500, f"no cue banner seen in the returned video ({cue_px} px)"
 
             # the per-rep list names the forward-lean rep's fault and cue. The fake camera loops the clip

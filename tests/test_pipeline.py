@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pytest
@@ -124,26 +125,42 @@ def test_annotated_video_size_caps_the_short_side_keeps_aspect_and_is_even(
     assert output_size(*src, max_lines) == want
 
 
-def test_1080p_clip_gives_a_720_line_video_written_after_the_reports(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Results first: every report and flag image exists when the video writer starts; the video is 720p."""
+StubbedClip = Callable[[str, tuple[int, int], float, int, Callable[[], None]], Path]
+
+
+@pytest.fixture()
+def stubbed_clip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> StubbedClip:
+    """``make(name, size, height_px, n_frames, on_writer) -> clip``: an ``n_frames`` clip of ``size`` written to
+    ``tmp_path``, its pose pass stubbed (one figure ``height_px`` tall, in the clip's own pixels) and the
+    overlay's video writer wrapped so that ``on_writer()`` is called as it starts."""
     from formcheck import overlay
 
-    n = 12
-    big = mc.write_clip(tmp_path / "big.mp4", n_frames=n, size=(1920, 1080), fps=FPS)
-    # landmarks in full-size pixels (as with pose max_side=None): the cap, not the pose size, must shrink it
-    seq = make_seq(uniform_t_ms(n, fps=FPS), frame_w=1920, frame_h=1080, height_px=800.0)
-    monkeypatch.setattr(pipeline, "extract_pose",
-                        lambda path, **kw: PoseResult(sequence=seq, masks=None, info=video.probe(path)))
-    out = tmp_path / "out"
-    seen: list[list[str]] = []
     real_writer = overlay.video.VideoWriter
 
-    def checking_writer(path, fps, size, **kw):  # noqa: ANN001, ANN202
-        seen.append(sorted(p.name for p in out.iterdir()))
-        return real_writer(path, fps, size, **kw)
+    def make(name: str, size: tuple[int, int], height_px: float, n: int, on_writer: Callable[[], None]) -> Path:
+        clip = mc.write_clip(tmp_path / name, n_frames=n, size=size, fps=FPS)
+        seq = make_seq(uniform_t_ms(n, fps=FPS), frame_w=size[0], frame_h=size[1], height_px=height_px)
+        monkeypatch.setattr(pipeline, "extract_pose",
+                            lambda path, **kw: PoseResult(sequence=seq, masks=None, info=video.probe(path)))
 
-    monkeypatch.setattr(overlay.video, "VideoWriter", checking_writer)
+        def writer(path, fps, size, **kw):  # noqa: ANN001, ANN202
+            on_writer()
+            return real_writer(path, fps, size, **kw)
+
+        monkeypatch.setattr(overlay.video, "VideoWriter", writer)
+        return clip
+
+    return make
+
+
+def test_1080p_clip_gives_a_720_line_video_written_after_the_reports(
+        tmp_path: Path, stubbed_clip: StubbedClip) -> None:
+    """Results first: every report and flag image exists when the video writer starts; the video is 720p."""
+    n = 12
+    out = tmp_path / "out"
+    seen: list[list[str]] = []
+    # landmarks in full-size pixels (as with pose max_side=None): the cap, not the pose size, must shrink it
+    big = stubbed_clip("big.mp4", (1920, 1080), 800.0, n, lambda: seen.append(sorted(p.name for p in out.iterdir())))
     res = pipeline.analyze_video(big, out_dir=out)
     assert len(seen) == 1
     assert {"big.report.json", "big.report.md", "big.report.html"} <= set(seen[0])
@@ -155,28 +172,16 @@ def test_1080p_clip_gives_a_720_line_video_written_after_the_reports(
 
 
 def test_on_report_gets_every_file_but_the_video_before_the_video_is_written(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, stubbed_clip: StubbedClip) -> None:
     """The app's hook: called once, after the report files exist and before the video writer starts."""
-    from formcheck import overlay
-
-    n = 12
-    clip = mc.write_clip(tmp_path / "clip.mp4", n_frames=n, size=(640, 480), fps=FPS)
-    seq = make_seq(uniform_t_ms(n, fps=FPS), frame_w=640, frame_h=480, height_px=400.0)
-    monkeypatch.setattr(pipeline, "extract_pose",
-                        lambda path, **kw: PoseResult(sequence=seq, masks=None, info=video.probe(path)))
     events: list[str] = []
     got: list[pipeline.ClipResult] = []
-    real_writer = overlay.video.VideoWriter
-
-    def writer(path, fps, size, **kw):  # noqa: ANN001, ANN202
-        events.append("video")
-        return real_writer(path, fps, size, **kw)
+    clip = stubbed_clip("clip.mp4", (640, 480), 400.0, 12, lambda: events.append("video"))
 
     def on_report(result: pipeline.ClipResult) -> None:
         events.append("report")
         got.append(result)
 
-    monkeypatch.setattr(overlay.video, "VideoWriter", writer)
     res = pipeline.analyze_video(clip, out_dir=tmp_path / "out", on_report=on_report)
     assert events == ["report", "video"]
     assert "video" not in got[0].files and all(p.is_file() for p in got[0].files.values())

@@ -844,3 +844,29 @@ def test_comment_time_must_be_in_the_rep(store: Store, t_ms: Any, message: str) 
     with pytest.raises(StoreError, match=message):
         store.add_comment(fid, "x", t_ms=t_ms)
     assert store.get_flag(fid).comments == ()
+
+
+# --------------------------------------------------------------------------- the job still making a session's video
+
+
+@pytest.mark.parametrize("state, linked, expected", [
+    ("running", True, True),       # the report is stored, the video is being made
+    ("queued", True, True),        # a retry that makes the video, linked at once
+    ("running", False, False),     # a job not yet at its report: not this session's
+    ("done", True, False),
+    ("failed", True, False),
+    ("interrupted", True, False),  # the server stopped: nobody makes the video
+], ids=["running", "queued-retry", "not-linked", "done", "failed", "interrupted"])
+def test_video_job_is_the_live_job_linked_to_the_session(store: Store, state: str, linked: bool,
+                                                         expected: bool) -> None:
+    from formcheck import procs
+
+    s = store.save_analysis(make_report())
+    other = store.save_analysis(make_report())
+    job_id = "a" * 32
+    store.record_job(job_id, owner=procs.owner_token(), source_name="c.mp4", source_kind="upload", request={})
+    store.update_job(job_id, state=state, session_id=s.id if linked else None)
+    job = store.video_job(s.id)
+    assert (job.id if job else None) == (job_id if expected else None)
+    assert store.video_job(other.id) is None
+    assert store.video_job("not an id") is None

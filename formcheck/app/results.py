@@ -473,11 +473,30 @@ def delete_control(store: "Store | Access", session: SessionRecord, key: str, fo
         c2.button("Cancel", key=f"{key}-delete-no", on_click=_ask_delete, args=(key, False), width="stretch")
 
 
+#: How often (s) a page showing a session whose annotated video is still being made looks for it in the store.
+VIDEO_WAIT_POLL_S = 1.0
+#: Said where a session's annotated video will be while its analysis job is still making it.
+VIDEO_BEING_MADE = ("The annotated video is being made: the results are all here, the video appears here when it "
+                    "is ready.")
+
+
+@st.fragment(run_every=VIDEO_WAIT_POLL_S)
+def video_being_made(store: "Store | Access", session_id: str, text: str = VIDEO_BEING_MADE) -> None:
+    """Where the video will be while an analysis job still makes it (the session was stored at its report).
+
+    Polls the store; once no job is making the video any more (it is stored, or the job ended without it,
+    e.g. the server stopped) the whole page runs again and shows what there is."""
+    if store.video_job(session_id) is None:
+        st.rerun()
+    st.info(text, icon=":material/hourglass_top:")
+
+
 def render_session(store: "Store | Access", session: SessionRecord, *, key: str,
                    video_pending: Callable[[], None] | None = None) -> None:
     """Everything about one analysed clip. ``key`` makes the widget keys unique on the page.
 
-    ``video_pending``: the annotated video is still being made; called where the video will be."""
+    ``video_pending``: the annotated video is still being made; called where the video will be. Without it, a
+    job of the store still making the video is waited for all the same (:func:`video_being_made`)."""
     report = session.report
     st.subheader(md(session.source_name or "Recorded session"))
     st.caption(f"Athlete: {md(athlete_label(session.athlete))} · {fmt_time(session.created_at)} · "
@@ -503,6 +522,8 @@ def render_session(store: "Store | Access", session: SessionRecord, *, key: str,
             st.caption("Annotated video: the tracked skeleton, the measured angles and the flags as they happen.")
         elif video_pending is not None:
             video_pending()
+        elif store.video_job(session.id) is not None:  # e.g. on History while the Analyse tab waits for it
+            video_being_made(store, session.id)
         else:
             st.info("No annotated video was kept for this session.")
     with right:

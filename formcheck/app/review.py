@@ -11,7 +11,7 @@ import streamlit as st
 
 from formcheck.access import Access
 from formcheck.app.compare import compare_toggle
-from formcheck.app.results import comment_caption, evidence, flag_text, rep_clip, rep_clip_captions
+from formcheck.app.results import comment_caption, evidence, flag_text, rep_clip, rep_clip_captions, video_being_made
 from formcheck.app.ui import athlete_label, fault_title, fmt_time, get_access, md
 from formcheck.faults import FAULT_CODES
 from formcheck.storage import SEVERITIES, FlagRecord, SessionRecord, StoreError
@@ -168,6 +168,9 @@ def rep_card(store: Access, session: SessionRecord, rep_no: int, queued: list[Fl
                     st.video(str(clip), loop=True, muted=True,
                              subtitles=rep_clip_captions(session, rep_no, store.flags_for_session(session.id)))
                     st.caption(f"Rep {rep_no} at ¼ speed, looping: press play.")
+                elif store.video_job(session.id) is not None:
+                    video_being_made(store, session.id, "The video of this session is being made: the rep's "
+                                     "slow-motion clip appears here when it is ready.")
                 else:
                     st.caption("There is no video of this session to cut the rep from.")
             worst = [(f, session.file(f"worst_{rep_no}_{f.code}")) for f in queued]
