@@ -284,24 +284,31 @@ def pose_cached(path: str | Path, *, model: str, cache_dir: str | Path | None, w
 
 def analyze_for_eval(path: str | Path, *, model: str = "full", cache_dir: str | Path | None = None,
                      lift: str = "auto", rules_paths: Mapping[str, str | Path | RuleSet] | None = None,
-                     masks: bool = False, analysis_fps: float | None = None) -> dict[str, Any]:
+                     masks: bool = False, analysis_fps: float | None = None,
+                     analysis_stride: int | None = None) -> dict[str, Any]:
     """Report dict for one labelled clip (pose from the cache when possible; no files written).
 
     ``masks=True`` also extracts (or loads from the cache) the lifter's
     silhouettes, which turns on the silhouette back-rounding estimate.
     ``analysis_fps`` keeps only the frames a pose pass at that rate would analyse
     (:func:`formcheck.pose.thin_to_cap`, with the packaged ``max_frame_step``; the
-    cache holds every frame).
+    cache holds every frame). ``analysis_stride`` (at least 2) also runs the adaptive stride's gate
+    with that ``max_stride`` and the packaged ``stride_*`` values over the frames kept
+    (:mod:`formcheck.stride`), on their cached landmarks.
     """
+    from dataclasses import replace
+
     from formcheck.pose import PoseParams, thin_to_cap
 
     path = Path(path)
     rules_paths = load_rulesets(rules_paths)  # each tuned file parsed once per clip, then handed inward
     warnings: list[str] = []
     seq, sha, mask_track = pose_cached(path, model=model, cache_dir=cache_dir, warn=warnings.append, masks=masks)
-    if analysis_fps is not None:
+    if analysis_fps is not None or (analysis_stride or 1) > 1:
+        pp = PoseParams.packaged()
+        stride = replace(pp.stride, max_stride=int(analysis_stride)) if (analysis_stride or 1) > 1 else None
         seq, mask_track = thin_to_cap(seq, mask_track, video.probe(path).fps_nominal, analysis_fps,
-                                      PoseParams.packaged().max_frame_step)
+                                      pp.max_frame_step, stride=stride)
     source = {"file": path.name, "sha256": sha, "duration_ms": round(seq.duration_ms, 1), "n_frames": seq.n_frames}
 
     def run(not_reps: Sequence[tuple[float, float]] = (), extra_warnings: Sequence[str] = (),

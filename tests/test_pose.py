@@ -133,11 +133,14 @@ def test_result_fields(short_single, short_clip):
 
 
 def test_downscale_keeps_pixels_of_analysed_frame(short_clip, short_single, model_path):
-    small = extract_pose(short_clip[0], model=str(model_path), workers=1, max_side=320).sequence
+    # every frame the cap keeps (no adaptive stride: its choice follows the landmarks, which differ
+    # a little with the size), so every row of the default pass has its twin here
+    small = extract_pose(short_clip[0], model=str(model_path), workers=1, max_side=320, max_stride=1).sequence
     full = short_single.sequence
     assert (small.frame_w, small.frame_h) == (320, 240)
-    np.testing.assert_array_equal(small.t_ms, full.t_ms)
-    diff = np.linalg.norm(small.xy_px[:, BODY] * 2.0 - full.xy_px[:, BODY], axis=2)
+    rows = np.searchsorted(small.t_ms, full.t_ms)
+    np.testing.assert_array_equal(small.t_ms[rows], full.t_ms)
+    diff = np.linalg.norm(small.xy_px[rows][:, BODY] * 2.0 - full.xy_px[:, BODY], axis=2)
     assert np.nanmedian(diff) < 8.0
 
 
