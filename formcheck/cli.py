@@ -270,7 +270,8 @@ def pose(
     masks: bool = typer.Option(False, "--masks", help="Also save the lifter's segmentation silhouette."),
     every_frame: bool = typer.Option(False, "--every-frame",
                                      help="Analyse every frame; by default a clip filmed at 50 fps or faster is analysed "
-                                          "at 25-30 fps (calibration.toml [pose])."),
+                                          "at 25-30 fps, and while the lifter is still every other of those "
+                                          "frames (calibration.toml [pose])."),
 ) -> None:
     """Extract the lifter's pose from each clip.
 
@@ -439,7 +440,8 @@ def analyze(
                                          "the landmark proxy (on by default; about +5-20% pose time; docs/accuracy.md)."),
     every_frame: bool = typer.Option(False, "--every-frame",
                                      help="Analyse every frame; by default a clip filmed at 50 fps or faster is analysed "
-                                          "at 25-30 fps (calibration.toml [pose])."),
+                                          "at 25-30 fps, and while the lifter is still every other of those "
+                                          "frames (calibration.toml [pose])."),
 ) -> None:
     """Analyse squat/deadlift clips: reps, faults with evidence, guidance, reports and an annotated video."""
     from formcheck.pipeline import FORMATS, analyze_video
