@@ -127,8 +127,9 @@ def analyze_video(
     rounded-back fault; on the labelled real clips this beats the proxy alone
     (docs/accuracy.md, "Rounded back from the silhouette"). Cost: about +5 to
     +20 % of the pose time (``benchmarks/bench_spine.py``); off, the proxy
-    judges alone. ``every_frame`` turns off the pose pass's frame-rate cap
-    (:func:`formcheck.pose.extract_pose`): a 60 fps clip is then analysed at 60 fps.
+    judges alone. ``every_frame`` turns off the pose pass's frame-rate cap and its
+    adaptive stride (:func:`formcheck.pose.extract_pose`): a 60 fps clip is then analysed at
+    60 fps, a still lifter at the full rate.
     The annotated video is written last, after the reports and images.
     ``on_report`` is called with the result so far (every file but the video) as soon as the
     report files exist, before the video is written: the app shows the results from it.
