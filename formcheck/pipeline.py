@@ -359,11 +359,13 @@ class FrameBank:
 
     A request is ``(t_ms, before_ms)``: the frame nearest ``t_ms`` in ``[t - before_ms, t + 200 ms)``
     (see :func:`_frames_near`). :meth:`fetch` reads every request not yet held in one decoding pass;
-    :meth:`get` answers from what is held (reading a missing one on its own). Only the requested
-    frames are kept (a few per rep), so memory stays small. ``passes`` counts the decoding passes.
-    A clip that cannot be read gives None frames. ``store`` (a finished
+    :meth:`get` answers from what is held (reading a missing one on its own). ``passes`` counts the
+    decoding passes. A clip that cannot be read gives None frames. ``store`` (a finished
     :class:`formcheck.framestore.FrameStore` of the pose pass, frames of this size) answers
-    first; only what it does not hold is decoded.
+    first; only what it does not hold is decoded. Memory: a frame the store holds is read from it
+    again at each :meth:`get` (a disk read of well under a millisecond), not kept; a decoded one is
+    kept until :meth:`forget` (three frames per deadlift rep kept for a 10-minute clip were about
+    250 MB at 640x360).
     """
 
     def __init__(self, path: str | Path, max_side: int, store: FrameStore | None = None) -> None:
@@ -372,16 +374,17 @@ class FrameBank:
         self.passes = 0
         self.store = store
         self._held: dict[tuple[float, float], video.Frame | None] = {}
+        self._in_store: set[tuple[float, float]] = set()
 
     def fetch(self, requests: Sequence[tuple[float, float]]) -> None:
-        todo = sorted({(float(t), float(b)) for t, b in requests} - set(self._held))
+        todo = sorted({(float(t), float(b)) for t, b in requests} - set(self._held) - self._in_store)
         size = self.store.frame_size() if self.store is not None else None
         if todo and size is not None and max(size) == self.max_side:
             missing = []
             for key in todo:
                 found, frame = self.store.nearest(*key)  # type: ignore[union-attr]
                 if found:
-                    self._held[key] = frame
+                    self._in_store.add(key)
                 else:
                     missing.append(key)
             todo = missing
@@ -397,7 +400,14 @@ class FrameBank:
     def get(self, t_ms: float, before_ms: float = _NEAR_BEFORE_MS) -> video.Frame | None:
         key = (float(t_ms), float(before_ms))
         self.fetch([key])
+        if key in self._in_store:
+            return self.store.nearest(*key)[1]  # type: ignore[union-attr]
         return self._held[key]
+
+    def forget(self, requests: Sequence[tuple[float, float]]) -> None:
+        """Drop these requests' decoded frames (a later :meth:`get` reads them again)."""
+        for t, b in requests:
+            self._held.pop((float(t), float(b)), None)
 
 
 def _bar_check_times(rep: Any) -> tuple[float, ...]:
@@ -459,6 +469,7 @@ def deadlift_bar_checks(path: str | Path, analysis: Analysis,
             before_gray=None if fs is None else _gray(fs.rgb.astype(np.float32)),
             before_xy=None if fs is None else xy(fs),
         )))
+        bank.forget([(t, _NEAR_BEFORE_MS) for t in times])  # done with: memory stays flat in reps
     return out
 
 
