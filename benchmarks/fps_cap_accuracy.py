@@ -105,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="full")
     ap.add_argument("--all", action="store_true", help="also the clips labelled not usable")
     ap.add_argument("--only", action="append", help="only this clip (file name; repeat)")
+    ap.add_argument("--max-stride", type=int, default=None,
+                    help="the adaptive stride to check (formcheck/stride.py; default: [pose] max_stride). With 2 or "
+                         "more every clip is checked, and the reference is the cached every-frame pose thinned to "
+                         "the frames the cap alone keeps (the policy without the stride)")
     ap.add_argument("--fresh", action="store_true",
                     help="extract the every-frame poses now instead of taking them from --cache (a control: "
                          "does a fresh every-frame extraction match the cached one?)")
@@ -119,18 +123,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no labels at {labels}: nothing to run")
         return 0
     from formcheck.pipeline import pose_cached
-    from formcheck.pose import PoseParams, analysis_step_ms, extract_pose
+    from formcheck.pose import PoseParams, analysis_step_ms, extract_pose, thin_to_cap
 
     cap, max_step = PoseParams.packaged().analysis_fps, PoseParams.packaged().max_frame_step
+    stride = PoseParams.packaged().max_stride if args.max_stride is None else args.max_stride
 
-    def thinned(fps: float) -> bool:  # the cap skips frames of a clip filmed at this rate
+    def thinned(fps: float) -> bool:  # the cap (or the stride) skips frames of a clip filmed at this rate
         step = analysis_step_ms(fps, cap, max_step)
-        return fps > 0 and step is not None and step * fps / 1000.0 > 1.5
+        return fps > 0 and (stride > 1 or (step is not None and step * fps / 1000.0 > 1.5))
 
     clips = [c for c in json.loads(labels.read_text(encoding="utf-8"))
              if thinned(float(c.get("fps") or 0)) and (args.all or c.get("usable", True))
              and (not args.only or c["file"] in args.only)]
-    print(f"cap {cap:g} fps; {len(clips)} labelled clips whose frames it thins; model {args.model}")
+    print(f"cap {cap:g} fps, max_stride {stride}; {len(clips)} labelled clips whose frames it thins; "
+          f"model {args.model}")
     print("| clip | fps | frames every / capped | capped pose s | reps every / capped | flags every | flags capped | same |")
     print("|---|---|---|---|---|---|---|---|")
     same = 0
@@ -140,8 +146,11 @@ def main(argv: list[str] | None = None) -> int:
             path = args.lifts / c["file"]
         seq_all, _, masks_all = pose_cached(path, model=args.model, cache_dir=None if args.fresh else args.cache,
                                             masks=True)
+        if stride > 1:  # the reference: the policy without the stride (the cap alone), from the cache
+            from formcheck.video import probe
+            seq_all, masks_all = thin_to_cap(seq_all, masks_all, probe(path).fps_nominal, cap, max_step)
         t0 = time.perf_counter()
-        capped = extract_pose(path, model=args.model, keep_masks=True)
+        capped = extract_pose(path, model=args.model, keep_masks=True, max_stride=stride)
         secs = time.perf_counter() - t0
         ra, rb = _report(path, seq_all, masks_all), _report(path, capped.sequence, capped.masks)
         a, b = _summary(ra), _summary(rb)

@@ -34,7 +34,7 @@ from numpy.typing import ArrayLike
 from scipy.signal import butter, sosfiltfilt
 
 from formcheck.landmarks import LEFT_RIGHT_PAIRS, N_LANDMARKS, Landmark, mirror_index
-from formcheck.sequence import PoseSequence
+from formcheck.sequence import PoseSequence, sampling_interval_ms
 from formcheck.settings import Calibrated
 
 L = Landmark
@@ -567,7 +567,7 @@ def find_swaps(
     result = {name: np.zeros(n, dtype=bool) for name in SWAP_CHAINS}
     if n == 0:
         return result
-    dt_med = float(np.median(np.diff(seq.t_ms))) if n > 1 else 1.0
+    dt_med = sampling_interval_ms(seq.t_ms) if n > 1 else 1.0
     positions = []
     for arr, fallback in ((seq.xy_px, max(seq.frame_w, seq.frame_h) / 4.0), (seq.world_m, 0.5)):
         torso = _torso_scale(arr)
@@ -693,7 +693,8 @@ def lowpass_array(
         Butterworth order of one pass, 1..10.
 
     Variable frame rate: each run is resampled linearly onto a uniform grid
-    spanning the run at the clip's median frame interval (the grid spacing is
+    spanning the run at the clip's median frame interval (of its densest sampling when the adaptive
+    stride thinned still phases, :func:`formcheck.sequence.sampling_interval_ms`) (the grid spacing is
     adjusted slightly so it ends exactly on the run's last timestamp),
     filtered there, and interpolated back at the original ``t_ms``. A run
     whose timestamps already lie on that grid is filtered directly.
@@ -713,7 +714,7 @@ def lowpass_array(
     n = t.shape[0]
     if n < _MIN_FILTER_SAMPLES:
         return y.copy()
-    dt_med = float(np.median(np.diff(t)))
+    dt_med = sampling_interval_ms(t)
     y2 = y.reshape(n, -1).copy()
     finite = np.isfinite(y2)
     groups: dict[bytes, list[int]] = {}

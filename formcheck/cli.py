@@ -270,7 +270,8 @@ def pose(
     masks: bool = typer.Option(False, "--masks", help="Also save the lifter's segmentation silhouette."),
     every_frame: bool = typer.Option(False, "--every-frame",
                                      help="Analyse every frame; by default a clip filmed at 50 fps or faster is analysed "
-                                          "at 25-30 fps (calibration.toml [pose])."),
+                                          "at 25-30 fps, and while the lifter is still every other of those "
+                                          "frames (calibration.toml [pose])."),
 ) -> None:
     """Extract the lifter's pose from each clip.
 
@@ -449,7 +450,8 @@ def analyze(
                                          "the landmark proxy (on by default; about +5-20% pose time; docs/accuracy.md)."),
     every_frame: bool = typer.Option(False, "--every-frame",
                                      help="Analyse every frame; by default a clip filmed at 50 fps or faster is analysed "
-                                          "at 25-30 fps (calibration.toml [pose])."),
+                                          "at 25-30 fps, and while the lifter is still every other of those "
+                                          "frames (calibration.toml [pose])."),
     engine: str = typer.Option("local", "--engine", help="local (clip after clip here) | ray (one task per clip on Ray; "
                                                          "needs formcheck[scale]; docs/scale.md)."),
     address: Optional[str] = typer.Option(None, "--address", help="With --engine ray: the cluster to join "
@@ -583,6 +585,10 @@ def eval_(
         None, "--analysis-fps",
         help="Screen a frame-rate cap: keep only the frames a pose pass capped at this rate would analyse "
              "(the cached poses hold every frame; default: all of them)."),
+    analysis_stride: Optional[int] = typer.Option(
+        None, "--analysis-stride",
+        help="Screen the adaptive stride: skip up to this many frames minus one in a row while the lifter is "
+             "still, as the pose pass would (calibration.toml [pose] stride_*; 1 or unset: off)."),
 ) -> None:
     """Measure accuracy on labelled clips: rep counts, per-fault precision/recall/F1, false flags."""
     import json
@@ -609,6 +615,8 @@ def eval_(
             raise ValueError(f"{video_dir}: expected a folder of clips")
         if analysis_fps is not None and not 1.0 <= analysis_fps <= 240.0:
             raise ValueError(f"--analysis-fps: expected 1-240 frames a second, got {analysis_fps:g}")
+        if analysis_stride is not None and not 1 <= analysis_stride <= 8:
+            raise ValueError(f"--analysis-stride: expected 1-8 frames, got {analysis_stride}")
     except (OSError, ValueError, typer.BadParameter) as exc:
         error_line(f"{labels}: {exc}")
         raise typer.Exit(EXIT_ERROR) from None
@@ -621,7 +629,7 @@ def eval_(
             clip = video_dir / e["file"]
             try:
                 rep = analyze_for_eval(clip, model=model_name, cache_dir=cache_dir, rules_paths=rules_paths,
-                                       masks=masks, analysis_fps=analysis_fps)
+                                       masks=masks, analysis_fps=analysis_fps, analysis_stride=analysis_stride)
                 outcomes.append(ClipOutcome(e, rep))
             except _expected_errors() as exc:
                 outcomes.append(ClipOutcome(e, None, error=" ".join(str(exc).split())))

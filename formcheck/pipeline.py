@@ -136,8 +136,9 @@ def analyze_video(
     rounded-back fault; on the labelled real clips this beats the proxy alone
     (docs/accuracy.md, "Rounded back from the silhouette"). Cost: about +5 to
     +20 % of the pose time (``benchmarks/bench_spine.py``); off, the proxy
-    judges alone. ``every_frame`` turns off the pose pass's frame-rate cap
-    (:func:`formcheck.pose.extract_pose`): a 60 fps clip is then analysed at 60 fps.
+    judges alone. ``every_frame`` turns off the pose pass's frame-rate cap and its
+    adaptive stride (:func:`formcheck.pose.extract_pose`): a 60 fps clip is then analysed at
+    60 fps, a still lifter at the full rate.
     The annotated video is written last, after the reports and images.
     ``on_report`` is called with the result so far (every file but the video) as soon as the
     report files exist, before the video is written: the app shows the results from it.
@@ -394,24 +395,31 @@ def pose_cached(path: str | Path, *, model: str, cache_dir: str | Path | None, w
 
 def analyze_for_eval(path: str | Path, *, model: str = "full", cache_dir: str | Path | None = None,
                      lift: str = "auto", rules_paths: Mapping[str, str | Path | RuleSet] | None = None,
-                     masks: bool = False, analysis_fps: float | None = None) -> dict[str, Any]:
+                     masks: bool = False, analysis_fps: float | None = None,
+                     analysis_stride: int | None = None) -> dict[str, Any]:
     """Report dict for one labelled clip (pose from the cache when possible; no files written).
 
     ``masks=True`` also extracts (or loads from the cache) the lifter's
     silhouettes, which turns on the silhouette back-rounding estimate.
     ``analysis_fps`` keeps only the frames a pose pass at that rate would analyse
     (:func:`formcheck.pose.thin_to_cap`, with the packaged ``max_frame_step``; the
-    cache holds every frame).
+    cache holds every frame). ``analysis_stride`` (at least 2) also runs the adaptive stride's gate
+    with that ``max_stride`` and the packaged ``stride_*`` values over the frames kept
+    (:mod:`formcheck.stride`), on their cached landmarks.
     """
+    from dataclasses import replace
+
     from formcheck.pose import PoseParams, thin_to_cap
 
     path = Path(path)
     rules_paths = load_rulesets(rules_paths)  # each tuned file parsed once per clip, then handed inward
     warnings: list[str] = []
     seq, sha, mask_track = pose_cached(path, model=model, cache_dir=cache_dir, warn=warnings.append, masks=masks)
-    if analysis_fps is not None:
+    if analysis_fps is not None or (analysis_stride or 1) > 1:
+        pp = PoseParams.packaged()
+        stride = replace(pp.stride, max_stride=int(analysis_stride)) if (analysis_stride or 1) > 1 else None
         seq, mask_track = thin_to_cap(seq, mask_track, video.probe(path).fps_nominal, analysis_fps,
-                                      PoseParams.packaged().max_frame_step)
+                                      pp.max_frame_step, stride=stride)
     source = {"file": path.name, "sha256": sha, "duration_ms": round(seq.duration_ms, 1), "n_frames": seq.n_frames}
 
     def run(not_reps: Sequence[tuple[float, float]] = (), extra_warnings: Sequence[str] = (),
@@ -461,11 +469,13 @@ class FrameBank:
 
     A request is ``(t_ms, before_ms)``: the frame nearest ``t_ms`` in ``[t - before_ms, t + 200 ms)``
     (see :func:`_frames_near`). :meth:`fetch` reads every request not yet held in one decoding pass;
-    :meth:`get` answers from what is held (reading a missing one on its own). Only the requested
-    frames are kept (a few per rep), so memory stays small. ``passes`` counts the decoding passes.
-    A clip that cannot be read gives None frames. ``store`` (a finished
+    :meth:`get` answers from what is held (reading a missing one on its own). ``passes`` counts the
+    decoding passes. A clip that cannot be read gives None frames. ``store`` (a finished
     :class:`formcheck.framestore.FrameStore` of the pose pass, frames of this size) answers
-    first; only what it does not hold is decoded.
+    first; only what it does not hold is decoded. Memory: a frame the store holds is read from it
+    again at each :meth:`get` (a disk read of well under a millisecond), not kept; a decoded one is
+    kept until :meth:`forget` (three frames per deadlift rep kept for a 10-minute clip were about
+    250 MB at 640x360).
     """
 
     def __init__(self, path: str | Path, max_side: int, store: FrameStore | None = None) -> None:
@@ -474,16 +484,17 @@ class FrameBank:
         self.passes = 0
         self.store = store
         self._held: dict[tuple[float, float], video.Frame | None] = {}
+        self._in_store: set[tuple[float, float]] = set()
 
     def fetch(self, requests: Sequence[tuple[float, float]]) -> None:
-        todo = sorted({(float(t), float(b)) for t, b in requests} - set(self._held))
+        todo = sorted({(float(t), float(b)) for t, b in requests} - set(self._held) - self._in_store)
         size = self.store.frame_size() if self.store is not None else None
         if todo and size is not None and max(size) == self.max_side:
             missing = []
             for key in todo:
                 found, frame = self.store.nearest(*key)  # type: ignore[union-attr]
                 if found:
-                    self._held[key] = frame
+                    self._in_store.add(key)
                 else:
                     missing.append(key)
             todo = missing
@@ -499,7 +510,14 @@ class FrameBank:
     def get(self, t_ms: float, before_ms: float = _NEAR_BEFORE_MS) -> video.Frame | None:
         key = (float(t_ms), float(before_ms))
         self.fetch([key])
+        if key in self._in_store:
+            return self.store.nearest(*key)[1]  # type: ignore[union-attr]
         return self._held[key]
+
+    def forget(self, requests: Sequence[tuple[float, float]]) -> None:
+        """Drop these requests' decoded frames (a later :meth:`get` reads them again)."""
+        for t, b in requests:
+            self._held.pop((float(t), float(b)), None)
 
 
 def _bar_check_times(rep: Any) -> tuple[float, ...]:
@@ -565,6 +583,7 @@ def deadlift_bar_checks(path: str | Path, analysis: Analysis,
             # first rep's start, nor after a rise this check found had left the bar lying (a bend, a stand-up)
             after_a_rep=has_before_frame(rep.index) and not (out and out[-1][1].veto),
         )))
+        bank.forget([(t, _NEAR_BEFORE_MS) for t in times])  # done with: memory stays flat in reps
     return out
 
 

@@ -62,7 +62,7 @@ import queue
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
@@ -73,6 +73,7 @@ from formcheck import video
 from formcheck.landmarks import N_LANDMARKS, Landmark
 from formcheck.sequence import PoseSequence
 from formcheck.settings import Calibrated
+from formcheck.stride import StrideGate, StrideParams, stride_keep
 
 #: Long side (px) frames are downscaled to before inference, unless asked otherwise.
 DEFAULT_MAX_SIDE = 640
@@ -107,11 +108,24 @@ class PoseParams(Calibrated):
         ``extract_pose(every_frame=True)`` (``--every-frame``) analyses them all.
     max_frame_step
         ...and k is at most this: with 2, a 60 fps clip is analysed at 30, not 15.
+    max_stride, stride_still_speed_torso_per_s, stride_window_ms, stride_hold_ms
+        The adaptive stride over the frames the cap keeps (:class:`formcheck.stride.StrideGate`):
+        while the lifter is still, at most ``max_stride - 1`` of them in a row are skipped.
     """
 
     TABLE = "pose"
     analysis_fps: float
     max_frame_step: int
+    max_stride: int
+    stride_still_speed_torso_per_s: float
+    stride_window_ms: float
+    stride_hold_ms: float
+
+    @property
+    def stride(self) -> StrideParams:
+        """The adaptive stride's settings (:mod:`formcheck.stride`); ``max_stride = 1`` turns it off."""
+        return StrideParams(max_stride=self.max_stride, still_speed_torso_per_s=self.stride_still_speed_torso_per_s,
+                            window_ms=self.stride_window_ms, hold_ms=self.stride_hold_ms)
 
     def __post_init__(self) -> None:
         if not video.FPS_SANE_MIN <= self.analysis_fps <= video.FPS_SANE_MAX:
@@ -120,6 +134,7 @@ class PoseParams(Calibrated):
         if isinstance(self.max_frame_step, bool) or not isinstance(self.max_frame_step, int) \
                 or self.max_frame_step < 1:
             raise ValueError(f"max_frame_step: expected a whole number of at least 1, got {self.max_frame_step!r}")
+        self.stride  # checks the stride's values
 
 
 #: The analysis slots start this share of a slot early, so the frames of common rates (24, 25, 30, 50,
@@ -179,7 +194,8 @@ def analysis_frames(t_ms: np.ndarray, step_ms: float | None) -> np.ndarray:
 
 
 def thin_to_cap(seq: PoseSequence, masks: "MaskTrack | None", fps_nominal: float | None,
-                max_fps: float | None, max_step: int | None = None) -> tuple[PoseSequence, "MaskTrack | None"]:
+                max_fps: float | None, max_step: int | None = None,
+                stride: StrideParams | None = None) -> tuple[PoseSequence, "MaskTrack | None"]:
     """The rows of an every-frame pose (and its silhouettes) that a capped extraction analyses.
 
     The frames :func:`analysis_frames` keeps at ``max_fps`` (and at most every ``max_step``-th) for a
@@ -187,9 +203,16 @@ def thin_to_cap(seq: PoseSequence, masks: "MaskTrack | None", fps_nominal: float
     a rate from the evaluation cache, which holds every-frame poses; the tracking of a real capped
     extraction (bigger steps between the frames the model sees) can differ, so a chosen rate is
     confirmed with one.
-    ``max_fps`` None returns the inputs unchanged.
+    ``stride`` also runs the adaptive stride's gate (:func:`formcheck.stride.stride_keep`) over the
+    frames the cap keeps, on their cached landmarks (the lifter's only: the pass itself also analyses
+    every frame while it sees several people). ``max_fps`` and ``stride`` None return the inputs
+    unchanged.
     """
     keep = analysis_frames(seq.t_ms, analysis_step_ms(fps_nominal, max_fps, max_step))
+    if stride is not None and stride.active:
+        idx = np.flatnonzero(keep)
+        keep = np.zeros_like(keep)
+        keep[idx[stride_keep(seq.t_ms[idx], seq.xy_px[idx], stride)]] = True
     if keep.all():
         return seq, masks
     if masks is not None and masks.n_frames != seq.n_frames:
@@ -494,6 +517,7 @@ class _ChunkJob:
     keep_from_ms: float
     keep_to_ms: float
     step_ms: float | None = None
+    stride: StrideParams | None = None  # the adaptive stride over the frames step_ms keeps (None: off)
     store: Any = None  # a formcheck.framestore.FrameStore the decode thread hands kept frames to
     watch: "PrefixWatch | None" = None  # receives each kept frame (results during the pose pass)
 
@@ -514,6 +538,7 @@ class _ChunkOut:
     people_seen: int
     scans: int
     skipped: int = 0
+    strided: int = 0  # of ``skipped``, the adaptive stride's
 
 
 def _create_landmarker(model_path: str, num_poses: int, masks: bool, video_mode: bool = True) -> Any:
@@ -736,6 +761,8 @@ def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: War
                 job.store.put(fr.index, fr.t_ms, rgb)  # in the decode thread: later steps read it back
             yield fr.t_ms, rgb
 
+    gate = StrideGate(job.stride) if job.stride is not None and job.stride.active else None
+    strided = 0
     lms = _Landmarkers(job.model_path, job.num_poses, job.keep_masks, quiet=True,
                        scan_every_ms=job.scan_every_ms)
     try:
@@ -745,7 +772,18 @@ def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: War
             h, w = rgb.shape[:2]
             if frame_wh is None:
                 frame_wh = (w, h)
+            if gate is not None and not gate.want(t_ms):
+                # the adaptive stride: decided here, from the frames analysed before this one (causal,
+                # the same for every run); the frame was decoded and converted (the store holds it)
+                if job.keep_from_ms <= t_ms < job.keep_to_ms:
+                    skipped += 1
+                    strided += 1
+                continue
             res = lms.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), t_ms)
+            if gate is not None:
+                k_seen = len(res.pose_landmarks)
+                gate.seen(t_ms, np.array([[lm.x * w, lm.y * h] for lm in res.pose_landmarks[0]])
+                          if k_seen == 1 else None, people=k_seen)
             if t_ms < job.keep_from_ms:
                 warmup += 1
                 continue
@@ -788,6 +826,7 @@ def _run_chunk(job: _ChunkJob, progress: Callable[[int], None] | None, warn: War
         people_seen=lms.people_seen,
         scans=lms.scans,
         skipped=skipped,
+        strided=strided,
     )
 
 
@@ -1096,6 +1135,7 @@ def extract_pose(
     every_frame: bool = False,
     frames: Any = None,
     watch: PrefixWatch | None = None,
+    max_stride: int | None = None,
 ) -> PoseResult:
     """Find the lifter in the frames of a clip (about ``[pose] analysis_fps`` per second).
 
@@ -1135,6 +1175,10 @@ def extract_pose(
         is analysed at about that rate, and at least every ``max_frame_step``-th frame,
         evenly spaced frames chosen by timestamp (:func:`analysis_step_ms`,
         :func:`analysis_frames`); the sequence then has rows for those frames only.
+    max_stride
+        The adaptive stride (:mod:`formcheck.stride`) over the frames the cap keeps: while the
+        lifter is still, at most ``max_stride - 1`` in a row skip the model. None takes
+        ``[pose] max_stride``; 1 turns it off. ``every_frame`` turns it off too.
     frames
         A :class:`formcheck.framestore.FrameStore`: every analysed frame (at the analysed size) is
         written to it and every decoded one noted, so the caller's later steps (bar check, flag
@@ -1174,11 +1218,15 @@ def extract_pose(
     params = PoseParams.packaged()
     max_fps = None if every_frame else params.analysis_fps
     step_ms = analysis_step_ms(info.fps_nominal, max_fps, params.max_frame_step)
+    if max_stride is not None and (isinstance(max_stride, bool) or int(max_stride) < 1):
+        raise ValueError(f"max_stride: expected None or a whole number of at least 1, got {max_stride!r}")
+    stride = params.stride if max_stride is None else replace(params.stride, max_stride=int(max_stride))
+    stride = None if every_frame or not stride.active else stride
     jobs = [
         _ChunkJob(index=i, path=str(path), model_path=str(model_path), max_side=max_side,
                   num_poses=None if num_poses is None else int(num_poses), scan_every_ms=SCAN_EVERY_MS,
                   keep_masks=keep_masks, decode_from_ms=a, decode_to_ms=b, keep_from_ms=c, keep_to_ms=d,
-                  step_ms=step_ms, store=frames, watch=watch)
+                  step_ms=step_ms, stride=stride, store=frames, watch=watch)
         for i, (a, b, c, d) in enumerate(plan)
     ]
     if watch is not None:
@@ -1225,12 +1273,15 @@ def extract_pose(
         "analysis_fps": max_fps,
         "analysis_step_ms": step_ms,
         "frames_skipped": int(sum(o.skipped for o in outs)),
+        "frames_strided": int(sum(o.strided for o in outs)),
+        "max_stride": 1 if stride is None else stride.max_stride,
         "num_poses": max(o.num_poses for o in outs),
         "people_scanned_max": max(o.people_seen for o in outs),
         **track_stats,
     }
     seq = seq.with_(meta={**seq.meta, "workers": len(jobs), "seconds": round(seconds, 3),
-                          "analysis_fps": max_fps, "frames_skipped": stats["frames_skipped"]})
+                          "analysis_fps": max_fps, "frames_skipped": stats["frames_skipped"],
+                          "max_stride": stats["max_stride"], "frames_strided": stats["frames_strided"]})
     return PoseResult(sequence=seq, masks=masks, info=info, stats=stats)
 
 

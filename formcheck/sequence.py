@@ -28,6 +28,30 @@ import numpy as np
 from formcheck.csvsafe import csv_writer
 from formcheck.landmarks import N_LANDMARKS, Landmark
 
+#: :func:`sampling_interval_ms`: intervals this much shorter than the median belong to a denser sampling...
+_DENSE_RATIO = 0.75
+#: ...which sets the interval when at least this share of all intervals are that short.
+_DENSE_MIN_SHARE = 0.1
+
+
+def sampling_interval_ms(t_ms: np.ndarray) -> float:
+    """The interval (ms) of the densest regular sampling in ``t_ms``: the median one, unless a
+    sizeable share is much shorter (the adaptive stride of :mod:`formcheck.stride` analyses moving
+    phases at the full rate and still ones at half of it; its median would be the still phases').
+
+    The median interval of those at most 0.75 of the median, when they are at least 10 % of all
+    intervals; otherwise the median. A clip sampled evenly (or with jitter under 25 %, or with
+    dropped frames) gets its median, as before. NaN with fewer than 2 times.
+    """
+    dt = np.diff(np.asarray(t_ms, dtype=float))
+    if dt.size == 0:
+        return float("nan")
+    med = float(np.median(dt))
+    short = dt[dt <= _DENSE_RATIO * med]
+    if short.size >= _DENSE_MIN_SHARE * dt.size and short.size > 0:
+        return float(np.median(short))
+    return med
+
 SCHEMA_VERSION = 1
 
 
@@ -87,10 +111,11 @@ class PoseSequence:
 
     @property
     def fps_est(self) -> float:
-        """Median frame rate from the timestamps (NaN with fewer than 2 frames)."""
+        """Frame rate from the timestamps: of the median interval, or of the densest sampling when the
+        adaptive stride thinned still phases (:func:`sampling_interval_ms`; NaN with fewer than 2 frames)."""
         if self.n_frames < 2:
             return float("nan")
-        return float(1000.0 / np.median(np.diff(self.t_ms)))
+        return float(1000.0 / sampling_interval_ms(self.t_ms))
 
     @property
     def detected(self) -> np.ndarray:

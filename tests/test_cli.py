@@ -243,3 +243,15 @@ def test_eval_with_an_implausible_analysis_rate_is_a_one_line_error(runner, samp
     res = runner.invoke(app, ["eval", str(tmp_path / "labels.json"), str(samples_dir), "--analysis-fps", rate])
     assert res.exit_code == 2
     assert "--analysis-fps: expected 1-240" in res.output
+
+
+@pytest.mark.parametrize("stride", ["0", "-2", "9"], ids=["zero", "negative", "above-8"])
+def test_eval_with_an_implausible_analysis_stride_is_a_one_line_error(runner, samples_dir: Path, tmp_path: Path,
+                                                                       stride: str) -> None:
+    import json
+
+    (tmp_path / "labels.json").write_text(json.dumps(_labels_for(samples_dir, ["squat_side_good"])))
+    res = runner.invoke(app, ["eval", str(tmp_path / "labels.json"), str(samples_dir), "--analysis-stride", stride])
+    assert res.exit_code == 2
+    assert "--analysis-stride: expected 1-8" in res.output
+    assert "Traceback" not in res.output

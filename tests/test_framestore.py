@@ -116,6 +116,28 @@ def test_budget_bounds_the_disk_and_later_frames_are_decoded_again(
             np.testing.assert_array_equal(a.rgb, b.rgb)
 
 
+@pytest.mark.parametrize(("name", "frames", "held"), BUDGETS, ids=[c[0] for c in BUDGETS])
+def test_the_bank_keeps_in_memory_only_what_it_decoded_and_forgets_it(
+        clip: Path, tmp_path: Path, name: str, frames: float, held: int) -> None:
+    """Memory flat in the number of reps: a frame the store holds is read from it at each get, not
+    kept; a decoded one is kept until forgotten, and a get after that decodes it again, the same."""
+    frame_bytes = MAX_SIDE * (MAX_SIDE * SIZE[1] // SIZE[0]) * 3
+    with FrameStore(max_bytes=int(frames * frame_bytes), dir=tmp_path) as store:
+        _fill(store, clip, None)
+        reqs = [(100.0, 300.0), (1500.0, 300.0)]
+        bank = pipeline.FrameBank(clip, MAX_SIDE, store=store)
+        bank.fetch(reqs)
+        in_store = [store.holds(store.nearest(*r)[1].t_ms) if store.nearest(*r)[0] else False for r in reqs]
+        assert len(bank._held) == sum(not x for x in in_store)
+        first = [bank.get(*r) for r in reqs]
+        bank.forget(reqs)
+        assert not bank._held
+        again = [bank.get(*r) for r in reqs]
+        for a, b in zip(first, again):
+            assert (a.index, a.t_ms) == (b.index, b.t_ms)
+            np.testing.assert_array_equal(a.rgb, b.rgb)
+
+
 @pytest.mark.parametrize("cap", [None, 30.0], ids=["every-frame", "capped-60fps"])
 def test_annotated_video_from_the_store_is_the_one_from_a_fresh_decode(
         clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cap: float | None) -> None:

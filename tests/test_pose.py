@@ -13,6 +13,7 @@ import sys
 import threading
 import zipfile
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -122,8 +123,10 @@ def test_result_fields(short_single, short_clip):
     seq = res.sequence
     t_all = np.array([f.t_ms for f in video.iter_frames(short_clip[0])])
     kept = pose.analysis_frames(t_all, res.stats["analysis_step_ms"])  # the frame-rate cap's choice
-    assert seq.n_frames == int(kept.sum()) == res.stats["frames"] == len(t_all) - res.stats["frames_skipped"]
-    np.testing.assert_allclose(seq.t_ms, t_all[kept], atol=0.1)
+    # ...of which the adaptive stride skipped some while the lifter stood still
+    assert seq.n_frames == int(kept.sum()) - res.stats["frames_strided"] == res.stats["frames"] \
+        == len(t_all) - res.stats["frames_skipped"]
+    assert np.isin(np.round(seq.t_ms, 1), np.round(t_all[kept], 1)).all()
     assert res.masks is None
     assert res.stats["workers"] == 1 and res.stats["model"] == Path(str(res.stats["model_path"])).stem
     assert 0 < res.stats["seconds"] and res.stats["realtime_factor"] > 0
@@ -133,11 +136,14 @@ def test_result_fields(short_single, short_clip):
 
 
 def test_downscale_keeps_pixels_of_analysed_frame(short_clip, short_single, model_path):
-    small = extract_pose(short_clip[0], model=str(model_path), workers=1, max_side=320).sequence
+    # every frame the cap keeps (no adaptive stride: its choice follows the landmarks, which differ
+    # a little with the size), so every row of the default pass has its twin here
+    small = extract_pose(short_clip[0], model=str(model_path), workers=1, max_side=320, max_stride=1).sequence
     full = short_single.sequence
     assert (small.frame_w, small.frame_h) == (320, 240)
-    np.testing.assert_array_equal(small.t_ms, full.t_ms)
-    diff = np.linalg.norm(small.xy_px[:, BODY] * 2.0 - full.xy_px[:, BODY], axis=2)
+    rows = np.searchsorted(small.t_ms, full.t_ms)
+    np.testing.assert_array_equal(small.t_ms[rows], full.t_ms)
+    diff = np.linalg.norm(small.xy_px[rows][:, BODY] * 2.0 - full.xy_px[:, BODY], axis=2)
     assert np.nanmedian(diff) < 8.0
 
 
@@ -266,9 +272,9 @@ def test_blank_frames_become_nan_rows(tmp_path, short_clip, model_path):
     res = extract_pose(clip, model=str(model_path), workers=1)
     seq = res.sequence
     t_all = np.array([t for t, _ in frames])
-    kept = pose.analysis_frames(t_all, res.stats["analysis_step_ms"])  # a row for each analysed frame
+    kept = np.isin(np.round(t_all, 1), np.round(seq.t_ms, 1))  # a row for each analysed frame
     assert seq.n_frames == int(kept.sum())
-    np.testing.assert_allclose(seq.t_ms, t_all[kept], atol=0.1)
+    assert not (kept & ~pose.analysis_frames(t_all, res.stats["analysis_step_ms"])).any()
     blank = np.zeros(len(frames), dtype=bool)
     blank[45:75] = True
     blank = blank[kept]
@@ -777,9 +783,10 @@ def test_high_fps_clip_is_analysed_at_the_cap_unless_every_frame(tmp_path, short
     person = video.read_all(short_clip[0], end_ms=2000.0)
     frames = [(i * 1000.0 / 60.0, person[i // 2].rgb) for i in range(2 * len(person))]
     clip = _write(tmp_path / "sixty.mp4", frames, fps=60.0)
-    capped = extract_pose(clip, model=str(model_path), workers=1)
+    # the cap alone (the adaptive stride off: test_adaptive_stride_* below)
+    capped = extract_pose(clip, model=str(model_path), workers=1, max_stride=1)
     every = extract_pose(clip, model=str(model_path), workers=1, every_frame=True)
-    split = extract_pose(clip, model=str(model_path), workers=2)
+    split = extract_pose(clip, model=str(model_path), workers=2, max_stride=1)
     t_all = np.array([t for t, _ in frames])
     np.testing.assert_allclose(every.sequence.t_ms, t_all, atol=0.1)
     rate, max_step = pose.PoseParams.packaged().analysis_fps, pose.PoseParams.packaged().max_frame_step
@@ -809,7 +816,7 @@ def test_pose_pass_keeps_the_frames_it_analysed_and_notes_the_ones_it_skipped(tm
     frames = [(i * 1000.0 / 60.0, person[i // 2].rgb) for i in range(2 * len(person))]
     clip = _write(tmp_path / "sixty.mp4", frames, fps=60.0)
     with FrameStore(dir=tmp_path) as store:
-        res = extract_pose(clip, model=str(model_path), workers=workers, frames=store, max_side=96)
+        res = extract_pose(clip, model=str(model_path), workers=workers, frames=store, max_side=96, max_stride=1)
         assert store.finished
         fresh = video.read_all(clip, max_side=96)
         assert store.decoded_times() == [f.t_ms for f in fresh]
@@ -819,3 +826,53 @@ def test_pose_pass_keeps_the_frames_it_analysed_and_notes_the_ones_it_skipped(tm
         for want, got in zip(held, store.frames([f.t_ms for f in held])):
             assert got.t_ms == want.t_ms
             np.testing.assert_array_equal(got.rgb, want.rgb)
+
+
+# --------------------------------------------------------------------------- adaptive stride
+@pytest.fixture(scope="module")
+def still_then_moving(tmp_path_factory, short_clip) -> tuple[Path, np.ndarray]:
+    """30 fps: 1.5 s of one picture (a lifter standing perfectly still), then 2.5 s of the sample."""
+    person = video.read_all(short_clip[0], end_ms=2500.0)
+    step = 1000.0 / 30.0
+    frames = [(i * step, person[0].rgb) for i in range(45)]
+    frames += [((45 + i) * step, f.rgb) for i, f in enumerate(person)]
+    clip = _write(tmp_path_factory.mktemp("stride") / "still.mp4", frames)
+    return clip, np.array([t for t, _ in frames])
+
+
+def test_adaptive_stride_skips_every_other_frame_of_a_still_lifter(still_then_moving, model_path):
+    """The still part is analysed every other frame (after the first window), never two skips in a row;
+    the rows are frames of the clip, the skips are counted, and ``--every-frame`` / max_stride 1 analyse all."""
+    from formcheck.framestore import FrameStore
+    from formcheck.stride import StrideGate
+
+    clip, t_all = still_then_moving
+    pp = pose.PoseParams.packaged()
+    with FrameStore() as store:
+        res = extract_pose(clip, model=str(model_path), workers=1, max_stride=2, frames=store, max_side=320)
+        # every decoded frame is held or noted: a strided frame was decoded, so lookups find it
+        assert store.decoded_times() == pytest.approx(t_all.tolist(), abs=0.1)
+        assert all(store.holds(t) for t in res.sequence.t_ms)
+    seq = res.sequence
+    analysed = np.isin(np.round(t_all, 1), np.round(seq.t_ms, 1))
+    assert analysed.sum() == seq.n_frames == len(t_all) - res.stats["frames_skipped"]
+    assert res.stats["frames_strided"] == res.stats["frames_skipped"] > 0 and res.stats["max_stride"] == 2
+    still = (t_all > pp.stride_window_ms + 100) & (t_all < 44 * 1000.0 / 30.0)
+    assert analysed[still].mean() <= 0.55
+    assert not (~analysed[1:] & ~analysed[:-1]).any(), "two frames in a row skipped at max_stride 2"
+    # the same choice as the gate makes on these very landmarks (it is causal and deterministic)
+    gate = StrideGate(replace(pp.stride, max_stride=2))
+    for t in t_all:
+        want = gate.want(t)
+        assert want == bool(np.isin(np.round(t, 1), np.round(seq.t_ms, 1)))
+        if want:
+            i = int(np.argmin(np.abs(seq.t_ms - t)))
+            gate.seen(t, seq.xy_px[i] if seq.detected[i] else None)
+    for kwargs in ({"every_frame": True}, {"max_stride": 1}):
+        full = extract_pose(clip, model=str(model_path), workers=1, max_side=320, **kwargs)
+        assert full.sequence.n_frames == len(t_all) and full.stats["frames_strided"] == 0, kwargs
+
+
+def test_max_stride_is_checked(short_clip, model_path):
+    with pytest.raises(ValueError, match="max_stride"):
+        extract_pose(short_clip[0], model=str(model_path), max_stride=0)
