@@ -87,14 +87,19 @@ def test_old_job_rows_lose_their_url_and_still_retry(tmp_path: Path, monkeypatch
 
 
 def _run_job(request: AnalysisRequest) -> tuple:
-    """The job function in a spawned process, as the job manager starts it (it inherits this environment)."""
+    """The job function in a spawned process, as the job manager starts it (it inherits this environment);
+    its outcome message (``done`` or ``failed``)."""
     ctx = mp.get_context("spawn")
     messages = ctx.Queue()
     p = ctx.Process(target=_job_main, args=(request, messages))
     p.start()
-    msg = messages.get(timeout=120)
-    p.join(30)
-    return msg
+    try:
+        while True:  # progress, "report" (a cached session without its video is named at once), ...: the outcome
+            msg = messages.get(timeout=120)
+            if msg[0] in ("done", "failed"):
+                return msg
+    finally:
+        p.join(30)
 
 
 @pytest.mark.parametrize(
