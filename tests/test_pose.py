@@ -745,7 +745,7 @@ def test_analysis_step_is_the_largest_keeping_the_rate_and_at_most_max_step(name
 
 def test_pose_params_reject_a_frame_step_below_one():
     with pytest.raises(ValueError, match="max_frame_step: expected a whole number of at least 1, got 0"):
-        pose.PoseParams(analysis_fps=15.0, max_frame_step=0)
+        replace(pose.PoseParams.packaged(), analysis_fps=15.0, max_frame_step=0)
 
 
 THIN_CASES = [
