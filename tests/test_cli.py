@@ -234,24 +234,20 @@ def test_eval_by_source_with_a_bad_sources_file_is_a_one_line_error(runner, samp
     assert "--by-source" in res.output and "expected a list" in res.output
 
 
-@pytest.mark.parametrize("rate", ["0", "-15", "500"], ids=["zero", "negative", "above-240"])
-def test_eval_with_an_implausible_analysis_rate_is_a_one_line_error(runner, samples_dir: Path, tmp_path: Path,
-                                                                     rate: str) -> None:
+@pytest.mark.parametrize("option, value, expected", [
+    ("--analysis-fps", "0", "--analysis-fps: expected 1-240"),
+    ("--analysis-fps", "-15", "--analysis-fps: expected 1-240"),
+    ("--analysis-fps", "500", "--analysis-fps: expected 1-240"),
+    ("--analysis-stride", "0", "--analysis-stride: expected 1-8"),
+    ("--analysis-stride", "-2", "--analysis-stride: expected 1-8"),
+    ("--analysis-stride", "9", "--analysis-stride: expected 1-8"),
+], ids=["rate-zero", "rate-negative", "rate-above-240", "stride-zero", "stride-negative", "stride-above-8"])
+def test_eval_with_an_implausible_screening_option_is_a_one_line_error(runner, samples_dir: Path, tmp_path: Path,
+                                                                        option: str, value: str, expected: str) -> None:
     import json
 
     (tmp_path / "labels.json").write_text(json.dumps(_labels_for(samples_dir, ["squat_side_good"])))
-    res = runner.invoke(app, ["eval", str(tmp_path / "labels.json"), str(samples_dir), "--analysis-fps", rate])
+    res = runner.invoke(app, ["eval", str(tmp_path / "labels.json"), str(samples_dir), option, value])
     assert res.exit_code == 2
-    assert "--analysis-fps: expected 1-240" in res.output
-
-
-@pytest.mark.parametrize("stride", ["0", "-2", "9"], ids=["zero", "negative", "above-8"])
-def test_eval_with_an_implausible_analysis_stride_is_a_one_line_error(runner, samples_dir: Path, tmp_path: Path,
-                                                                       stride: str) -> None:
-    import json
-
-    (tmp_path / "labels.json").write_text(json.dumps(_labels_for(samples_dir, ["squat_side_good"])))
-    res = runner.invoke(app, ["eval", str(tmp_path / "labels.json"), str(samples_dir), "--analysis-stride", stride])
-    assert res.exit_code == 2
-    assert "--analysis-stride: expected 1-8" in res.output
+    assert expected in res.output
     assert "Traceback" not in res.output
