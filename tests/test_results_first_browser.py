@@ -10,6 +10,7 @@ test_app_browser.py (same skip rules). A screenshot goes to test-artifacts/.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,14 @@ def test_results_appear_before_the_video(sync_playwright: Any, server: tuple[str
     assert m["pending"] is not None and m["pending"] - m["results"] < 1000, f"no 'being prepared' notice: {m}"
     assert m["results"] < m["video"] and m["pending"] < m["video"], f"the video came first: {m}"
     assert m["pending_gone"] is not None and m["pending_gone"] <= m["video"] + 100, m
-    (s,) = Store(data).list_sessions()
+    # the job signals the video as soon as it is attached; the rep clips and the original clip follow it
+    # (formcheck/worker.py): wait for the job's last file before reading the stored session
+    deadline = time.monotonic() + 60
+    while True:
+        (s,) = Store(data).list_sessions()
+        if s.file("original") is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert s.file("video") is not None and s.file("original") is not None
 
 
